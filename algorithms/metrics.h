@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// What a run reports, and the sink it reports through (JSON lines, SQLite, tests all implement MetricsSink).
+#include <string>
+#include <vector>
+
+namespace dml {
+
+/// One evaluation of the global model. Times are simulated seconds.
+struct Sample {
+    double time = 0;          ///< simulated time of the evaluation, s
+    long step = 0;            ///< global optimizer steps applied so far
+    double epoch = 0;         ///< passes over the training set so far (fractional)
+    double trainLoss = 0;     ///< mean mini-batch cross-entropy since the previous sample (NaN at step 0)
+    double testLoss = 0;      ///< mean cross-entropy on the whole test set
+    double testAccuracy = 0;  ///< fraction of test samples classified correctly, in [0, 1]
+};
+
+/// Time accounting of one simulated host over the run. elapsed = compute + communication + idle.
+struct HostStats {
+    std::string name;
+    std::string role;            ///< "worker" or "server"
+    double speed = 0;            ///< flops/s
+    double elapsed = 0;          ///< from 0 to the end of its last activity, s
+    double compute = 0;          ///< time spent computing, s
+    double communication = 0;    ///< time during which at least one of its own messages was in flight, s
+    double idle = 0;             ///< the rest: waiting for others (e.g. a barrier, a busy server), s
+    double bytesSent = 0;
+    double bytesReceived = 0;
+    double flops = 0;
+};
+
+struct Summary {
+    double finalAccuracy = 0;        ///< test accuracy of the last sample
+    double finalTestLoss = 0;
+    double bestAccuracy = 0;
+    double simulatedTime = 0;        ///< s, until the last host finished
+    double targetAccuracy = 0;       ///< 0 when the scenario sets none
+    double timeToTarget = -1;        ///< simulated s of the first sample at or above the target; -1 if never
+    double communicationOverhead = 0;///< sum of workers' communication time / sum of workers' elapsed time
+    double utilization = 0;          ///< sum of workers' compute time / sum of workers' elapsed time
+    double bytesOnWire = 0;          ///< payload bytes of every message
+    long steps = 0;
+    double epochs = 0;
+    std::string stopReason;          ///< "epochs", "max_steps", "target_accuracy", "max_simulated_time"
+};
+
+/// Receives a run's reports as they happen. Every method has an empty default.
+class MetricsSink {
+public:
+    virtual ~MetricsSink() = default;
+    virtual void sample(const Sample&) {}
+    /// Called after every global step; cheap implementations only (throttle output yourself).
+    virtual void progress(long /*step*/, long /*totalSteps*/, double /*time*/) {}
+    virtual void hostStats(const std::vector<HostStats>&) {}
+    virtual void summary(const Summary&) {}
+};
+
+/// Fans reports out to several sinks.
+class SinkList : public MetricsSink {
+public:
+    void add(MetricsSink* s) { m_sinks.push_back(s); }
+    void sample(const Sample& s) override { for (auto* k : m_sinks) k->sample(s); }
+    void progress(long a, long b, double t) override { for (auto* k : m_sinks) k->progress(a, b, t); }
+    void hostStats(const std::vector<HostStats>& h) override { for (auto* k : m_sinks) k->hostStats(h); }
+    void summary(const Summary& s) override { for (auto* k : m_sinks) k->summary(s); }
+
+private:
+    std::vector<MetricsSink*> m_sinks;
+};
+
+/// Builds the summary from the samples and host statistics (definitions in README.md, "Glossary").
+/// Only hosts with role "worker" enter communicationOverhead and utilization.
+Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStats>& hosts, double targetAccuracy);
+
+} // namespace dml

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+#include <Eigen/Core>
+
+namespace dml {
+
+struct OptimizerSpec {
+    enum class Kind { Sgd, Momentum, Adam };
+    Kind kind = Kind::Sgd;
+    float learningRate = 0.01f;
+    float momentum = 0.9f;  ///< Momentum only
+    float beta1 = 0.9f;     ///< Adam only
+    float beta2 = 0.999f;   ///< Adam only
+    float epsilon = 1e-8f;  ///< Adam only
+};
+
+/// First-order optimizer over a flat parameter vector (MiniDNN's `update(grad, params)` shape).
+///  - Sgd:      p -= lr g
+///  - Momentum: v = mu v + g; p -= lr v  (heavy ball, Polyak 1964; PyTorch's form)
+///  - Adam:     Kingma & Ba 2015, Algorithm 1, with bias correction.
+class Optimizer {
+public:
+    Optimizer(const OptimizerSpec& spec, Eigen::Index numParams);
+    /// Applies one update. params, grad: numParams floats.
+    void step(float* params, const float* grad);
+    /// Analytic flops of one step() (per parameter: Sgd 2, Momentum 4, Adam 12).
+    double flopsPerStep() const;
+
+private:
+    OptimizerSpec m_spec;
+    Eigen::Index m_n;
+    Eigen::ArrayXf m_m, m_v;
+    long m_t = 0;
+};
+
+} // namespace dml

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "strategy.h"
+
+#include "error.h"
+#include "syncps.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dml {
+
+long stepsPerEpoch(int samples, int workers, int batch)
+{
+    if (workers < 1 || workers > samples)
+        throw ConfigError("platform.workers", "expected between 1 and " + std::to_string(samples) +
+                                                  " (the training samples), got " + std::to_string(workers));
+    const int smallestShard = samples / workers;
+    if (batch < 1 || batch > smallestShard)
+        throw ConfigError("workload.batch_size", "expected between 1 and " + std::to_string(smallestShard) +
+                                                     " (the samples of one worker's shard), got " +
+                                                     std::to_string(batch));
+    return smallestShard / batch;
+}
+
+std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
+                                       MetricsSink& sink)
+{
+    stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
+    switch (spec.kind) {
+    case StrategyKind::SyncPs: return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink);
+    }
+    throw ConfigError("strategy.type", "unknown strategy");
+}
+
+Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStats>& hosts, double targetAccuracy)
+{
+    Summary s;
+    s.targetAccuracy = targetAccuracy;
+    if (!samples.empty()) {
+        s.finalAccuracy = samples.back().testAccuracy;
+        s.finalTestLoss = samples.back().testLoss;
+        s.steps = samples.back().step;
+        s.epochs = samples.back().epoch;
+    }
+    for (const Sample& x : samples) {
+        s.bestAccuracy = std::max(s.bestAccuracy, x.testAccuracy);
+        if (targetAccuracy > 0 && s.timeToTarget < 0 && x.testAccuracy >= targetAccuracy)
+            s.timeToTarget = x.time;
+    }
+    double comm = 0, compute = 0, elapsed = 0;
+    for (const HostStats& h : hosts) {
+        s.simulatedTime = std::max(s.simulatedTime, h.elapsed);
+        s.bytesOnWire += h.bytesSent;
+        if (h.role != "worker")
+            continue;
+        comm += h.communication;
+        compute += h.compute;
+        elapsed += h.elapsed;
+    }
+    if (elapsed > 0) {
+        s.communicationOverhead = comm / elapsed;
+        s.utilization = compute / elapsed;
+    }
+    return s;
+}
+
+} // namespace dml

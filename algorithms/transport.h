@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The narrow transport every strategy is written against (as ASTRA-sim's collectives see only
+// sim_send / sim_recv / sim_schedule). simcore/ implements it with SimGrid actors and mailboxes.
+#include <Eigen/Core>
+#include <memory>
+
+namespace dml {
+
+/// One message between ranks. `bytes` is what crosses the simulated network; `data` is the real payload
+/// (shared, never copied by the transport), which may be null for control messages or differ in size from
+/// `bytes` (e.g. a proxy workload sends no real numbers).
+struct Message {
+    int source = -1;   ///< filled in by the transport
+    int kind = 0;      ///< strategy-defined (e.g. model, gradient, stop)
+    double bytes = 0;  ///< simulated size on the wire, bytes
+    std::shared_ptr<const Eigen::VectorXf> data;
+    long version = 0;  ///< strategy-defined (model version, step)
+    double value = 0;  ///< strategy-defined scalar (e.g. the mini-batch loss)
+};
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    /// This actor's rank in [0, ranks).
+    virtual int rank() const = 0;
+    /// Starts sending `m` to rank `dst` on channel `tag` and returns at once; waitAll() completes it.
+    virtual void isend(int dst, int tag, Message m) = 0;
+    /// Blocks until every isend() of this rank has been delivered.
+    virtual void waitAll() = 0;
+    /// Blocks until a message sent to this rank on channel `tag` has fully arrived (FIFO per channel).
+    virtual Message recv(int tag) = 0;
+    /// Occupies this rank's host for `flops` floating-point operations (simulated time: flops / speed).
+    virtual void compute(double flops) = 0;
+    /// Current simulated time, seconds.
+    virtual double now() const = 0;
+
+    /// Blocking send: isend() then waitAll().
+    void send(int dst, int tag, Message m)
+    {
+        isend(dst, tag, std::move(m));
+        waitAll();
+    }
+};
+
+} // namespace dml

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "commands.h"
+
+#include "error.h"
+#include "events.h"
+#include "runstore.h"
+#include "scenario.h"
+#include "units.h"
+
+#include <QCommandLineParser>
+#include <QJsonArray>
+#include <QJsonDocument>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <unistd.h>
+
+namespace dml::app {
+namespace {
+
+const char* kVersion = DMLSIM_VERSION;
+const char* kDefaultDb = "dmlsim.sqlite";
+
+/// Parses `args` for subcommand `name`; prints help or errors. Returns an exit code if the command should end.
+std::optional<int> parseArgs(QCommandLineParser& p, const QString& name, const QString& synopsis,
+                             const QStringList& args)
+{
+    p.setApplicationDescription(synopsis);
+    p.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+    const QCommandLineOption help({"h", "help"}, "Show this help.");
+    p.addOption(help);
+    if (!p.parse(QStringList{"dmlsim " + name} + args)) {
+        std::fprintf(stderr, "dmlsim %s: %s\nTry 'dmlsim %s --help'.\n", qPrintable(name),
+                     qPrintable(p.errorText()), qPrintable(name));
+        return BadInput;
+    }
+    if (p.isSet(help)) {
+        std::printf("%s", qPrintable(p.helpText()));
+        return Ok;
+    }
+    return std::nullopt;
+}
+
+double wallClock()
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void printSummaryTable(long long runId, const Scenario& sc, const sim::SimulationResult& r, double wall)
+{
+    const Summary& s = r.summary;
+    std::printf("\nRun %lld finished: %s\n", runId, sc.name.c_str());
+    std::printf("  strategy                   synchronous parameter server, %d workers, network model %s\n",
+                sc.sim.strategy.workers, sim::toString(sc.sim.platform.network));
+    std::printf("  final test accuracy        %.4f   (best %.4f)\n", s.finalAccuracy, s.bestAccuracy);
+    std::printf("  simulated training time    %s\n", formatSeconds(s.simulatedTime).c_str());
+    if (s.targetAccuracy > 0)
+        std::printf("  time to %.3f accuracy     %s\n", s.targetAccuracy,
+                    s.timeToTarget < 0 ? "not reached" : (formatSeconds(s.timeToTarget) + " (simulated)").c_str());
+    std::printf("  communication overhead     %.1f %%   (workers' communication time / elapsed time)\n",
+                100 * s.communicationOverhead);
+    std::printf("  utilization                %.1f %%   (workers' compute time / elapsed time)\n",
+                100 * s.utilization);
+    std::printf("  bytes on the wire          %s\n", formatBytes(s.bytesOnWire).c_str());
+    std::printf("  steps / epochs             %ld / %.2f   (stopped: %s)\n", s.steps, s.epochs,
+                s.stopReason.c_str());
+    std::printf("  wall time                  %.2f s\n\n", wall);
+    std::printf("  %-10s %-7s %10s %10s %10s %8s %12s %12s\n", "host", "role", "compute", "comm", "idle", "util",
+                "sent", "received");
+    for (const HostStats& h : r.hosts)
+        std::printf("  %-10s %-7s %10s %10s %10s %7.1f%% %12s %12s\n", h.name.c_str(), h.role.c_str(),
+                    formatSeconds(h.compute).c_str(), formatSeconds(h.communication).c_str(),
+                    formatSeconds(h.idle).c_str(), h.elapsed > 0 ? 100 * h.compute / h.elapsed : 0.0,
+                    formatBytes(h.bytesSent).c_str(), formatBytes(h.bytesReceived).c_str());
+}
+
+/// Reports an input error on stderr (and as an error event when streaming).
+int inputError(bool stream, const std::string& message, const std::string& path = {},
+               const std::string& file = {})
+{
+    std::fprintf(stderr, "dmlsim run: %s\n", message.c_str());
+    if (stream)
+        writeEvent(stdout, "error",
+                   {{"message", QString::fromStdString(message)},
+                    {"path", QString::fromStdString(path)},
+                    {"file", QString::fromStdString(file)}});
+    return BadInput;
+}
+
+} // namespace
+
+QString usage()
+{
+    return "dmlsim " + QString(kVersion) +
+           " - simulator and workbench for distributed machine learning\n\n"
+           "Usage: dmlsim <command> [options]\n\n"
+           "Commands:\n"
+           "  run SCENARIO.json   simulate one scenario, train its model, store the run\n"
+           "  runs                list the runs in the store\n\n"
+           "Run 'dmlsim <command> --help' for the options of a command.\n";
+}
+
+int cmdRun(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.addPositionalArgument("scenario", "Scenario file (JSON).");
+    const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", kDefaultDb);
+    const QCommandLineOption stream("stream", "Print JSON-lines events (started, sample, host_stats, summary, "
+                                              "error) on stdout, as the GUI reads them.");
+    const QCommandLineOption json("json", "Print the summary as one JSON object on stdout.");
+    p.addOptions({db, stream, json});
+    if (auto rc = parseArgs(p, "run",
+                            "Simulate a scenario: train its model under its strategy on its simulated platform, "
+                            "print a summary and store the run.",
+                            args))
+        return *rc;
+    const bool streaming = p.isSet(stream);
+    if (p.positionalArguments().size() != 1)
+        return inputError(streaming, "expected one scenario file; try 'dmlsim run --help'");
+    const std::string file = p.positionalArguments().front().toStdString();
+
+    // Everything that can be checked is checked before the store is touched: bad input leaves no run behind.
+    Scenario sc;
+    TrainTest data;
+    try {
+        sc = loadScenario(file);
+        data = loadDataset(sc);
+        checkAgainstData(sc, data);
+    } catch (const ScenarioError& e) {
+        const auto& first = e.issues().front();
+        return inputError(streaming, e.what(), first.path, e.file());
+    } catch (const DatasetError& e) {
+        return inputError(streaming, std::string("dataset: ") + e.what(), "workload.dataset", e.file());
+    }
+
+    std::optional<RunStore> store;
+    long long runId = 0;
+    try {
+        store.emplace(p.value(db).toStdString());
+        runId = store->beginRun(sc, "sync-ps", kVersion);
+    } catch (const StoreError& e) {
+        return inputError(streaming, e.what(), "", p.value(db).toStdString());
+    }
+    if (streaming)
+        writeEvent(stdout, "started",
+                   {{"run_id", double(runId)},
+                    {"name", QString::fromStdString(sc.name)},
+                    {"description", QString::fromStdString(sc.description)},
+                    {"strategy", "sync-ps"},
+                    {"workers", sc.sim.strategy.workers},
+                    {"network_model", sim::toString(sc.sim.platform.network)},
+                    {"seed", double(sc.sim.training.seed)},
+                    {"version", kVersion}});
+
+    StreamSink streamSink(stdout);
+    ProgressSink progress(isatty(STDERR_FILENO) == 1);
+    SinkList sinks;
+    sinks.add(&progress);
+    if (streaming)
+        sinks.add(&streamSink);
+    const double t0 = wallClock();
+    try {
+        const sim::SimulationResult result = sim::simulate(sc.sim, data, sinks);
+        const double wall = wallClock() - t0;
+        progress.finish();
+        store->finishRun(runId, result, wall);
+        if (p.isSet(json)) {
+            QJsonObject o = toJson(result.summary);
+            o.insert("run_id", double(runId));
+            o.insert("name", QString::fromStdString(sc.name));
+            o.insert("wall_time", wall);
+            QJsonArray hosts;
+            for (const auto& h : result.hosts)
+                hosts.append(toJson(h));
+            o.insert("hosts", hosts);
+            std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
+        } else if (!streaming) {
+            printSummaryTable(runId, sc, result, wall);
+        }
+        return Ok;
+    } catch (const std::exception& e) {
+        progress.finish();
+        const std::string msg = std::string("simulation failed: ") + e.what();
+        std::fprintf(stderr, "dmlsim run: %s\n", msg.c_str());
+        if (streaming)
+            writeEvent(stdout, "error", {{"message", QString::fromStdString(msg)}});
+        try {
+            store->failRun(runId, msg, wallClock() - t0);
+        } catch (const StoreError& se) {
+            std::fprintf(stderr, "dmlsim run: could not record the failure: %s\n", se.what());
+        }
+        return SimulationFailed;
+    }
+}
+
+int cmdRuns(const QStringList& args)
+{
+    QCommandLineParser p;
+    const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", kDefaultDb);
+    const QCommandLineOption json("json", "Print the runs as a JSON array.");
+    p.addOptions({db, json});
+    if (auto rc = parseArgs(p, "runs", "List the runs in the store.", args))
+        return *rc;
+    try {
+        RunStore store(p.value(db).toStdString());
+        const auto runs = store.runs();
+        if (p.isSet(json)) {
+            QJsonArray a;
+            for (const auto& r : runs) {
+                QJsonObject o = toJson(r.summary);
+                o.insert("id", double(r.id));
+                o.insert("name", QString::fromStdString(r.name));
+                o.insert("status", QString::fromStdString(r.interrupted ? "interrupted" : r.status));
+                o.insert("strategy", QString::fromStdString(r.strategy));
+                o.insert("workers", r.workers);
+                o.insert("seed", double(r.seed));
+                o.insert("created", QString::fromStdString(r.created));
+                o.insert("error", QString::fromStdString(r.error));
+                o.insert("wall_time", r.wallTime);
+                a.append(o);
+            }
+            std::printf("%s\n", QJsonDocument(a).toJson(QJsonDocument::Compact).constData());
+            return Ok;
+        }
+        std::printf("%4s  %-20s  %-11s  %-8s  %7s  %8s  %12s  %8s  %s\n", "id", "created", "status", "strategy",
+                    "workers", "accuracy", "simulated", "wall", "name");
+        for (const auto& r : runs) {
+            const bool done = r.status == "finished";
+            std::printf("%4lld  %-20s  %-11s  %-8s  %7d  %8s  %12s  %8s  %s\n", r.id, r.created.c_str(),
+                        r.interrupted ? "interrupted" : r.status.c_str(), r.strategy.c_str(), r.workers,
+                        done ? QString::number(r.summary.finalAccuracy, 'f', 4).toUtf8().constData() : "-",
+                        done ? formatSeconds(r.summary.simulatedTime).c_str() : "-",
+                        r.wallTime > 0 ? formatSeconds(r.wallTime).c_str() : "-", r.name.c_str());
+            if (r.status == "failed")
+                std::printf("      error: %s\n", r.error.c_str());
+        }
+        return Ok;
+    } catch (const StoreError& e) {
+        std::fprintf(stderr, "dmlsim runs: %s\n", e.what());
+        return BadInput;
+    }
+}
+
+} // namespace dml::app

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+#include <QStringList>
+
+namespace dml::app {
+
+/// Exit codes of every subcommand.
+enum ExitCode { Ok = 0, SimulationFailed = 1, BadInput = 2 };
+
+/// `dmlsim run SCENARIO.json [--db FILE] [--stream] [--json]`. args excludes "dmlsim" and "run".
+int cmdRun(const QStringList& args);
+/// `dmlsim runs [--db FILE] [--json]`.
+int cmdRuns(const QStringList& args);
+/// The top-level usage text.
+QString usage();
+
+} // namespace dml::app

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "events.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+
+#include <chrono>
+#include <cmath>
+
+namespace dml::app {
+namespace {
+QJsonValue num(double v)
+{
+    return std::isfinite(v) ? QJsonValue(v) : QJsonValue(QJsonValue::Null);
+}
+} // namespace
+
+QJsonObject toJson(const Sample& s)
+{
+    return {{"time", s.time},          {"step", double(s.step)},   {"epoch", s.epoch},
+            {"train_loss", num(s.trainLoss)}, {"test_loss", num(s.testLoss)}, {"test_accuracy", s.testAccuracy}};
+}
+
+QJsonObject toJson(const HostStats& h)
+{
+    return {{"name", QString::fromStdString(h.name)},
+            {"role", QString::fromStdString(h.role)},
+            {"speed", h.speed},
+            {"elapsed", h.elapsed},
+            {"compute", h.compute},
+            {"communication", h.communication},
+            {"idle", h.idle},
+            {"bytes_sent", h.bytesSent},
+            {"bytes_received", h.bytesReceived},
+            {"flops", h.flops}};
+}
+
+QJsonObject toJson(const Summary& s)
+{
+    return {{"final_accuracy", s.finalAccuracy},
+            {"best_accuracy", s.bestAccuracy},
+            {"final_test_loss", num(s.finalTestLoss)},
+            {"simulated_time", s.simulatedTime},
+            {"target_accuracy", s.targetAccuracy},
+            {"time_to_target", s.timeToTarget < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.timeToTarget)},
+            {"communication_overhead", s.communicationOverhead},
+            {"utilization", s.utilization},
+            {"bytes_on_wire", s.bytesOnWire},
+            {"steps", double(s.steps)},
+            {"epochs", s.epochs},
+            {"stop_reason", QString::fromStdString(s.stopReason)}};
+}
+
+void writeEvent(std::FILE* out, const QString& event, QJsonObject body)
+{
+    body.insert("event", event);
+    const QByteArray line = QJsonDocument(body).toJson(QJsonDocument::Compact);
+    std::fwrite(line.constData(), 1, std::size_t(line.size()), out);
+    std::fputc('\n', out);
+    std::fflush(out);
+}
+
+void StreamSink::sample(const Sample& s)
+{
+    writeEvent(m_out, "sample", toJson(s));
+}
+
+void StreamSink::hostStats(const std::vector<HostStats>& hosts)
+{
+    QJsonArray a;
+    for (const auto& h : hosts)
+        a.append(toJson(h));
+    writeEvent(m_out, "host_stats", {{"hosts", a}});
+}
+
+void StreamSink::summary(const Summary& s)
+{
+    writeEvent(m_out, "summary", toJson(s));
+}
+
+namespace {
+double wallNow()
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+} // namespace
+
+void ProgressSink::sample(const Sample& s)
+{
+    m_accuracy = s.testAccuracy;
+    if (!m_terminal)
+        std::fprintf(stderr, "step %ld  epoch %.2f  simulated %.4g s  test accuracy %.4f  test loss %.4f\n", s.step,
+                     s.epoch, s.time, s.testAccuracy, s.testLoss);
+    else
+        draw(s.step, m_total, s.time);
+}
+
+void ProgressSink::progress(long step, long totalSteps, double time)
+{
+    m_lastStep = step;
+    m_total = totalSteps;
+    m_lastTime = time;
+    if (!m_terminal)
+        return;
+    const double now = wallNow();
+    if (now - m_lastDraw < 0.1 && step < totalSteps)
+        return;
+    m_lastDraw = now;
+    draw(step, totalSteps, time);
+}
+
+void ProgressSink::draw(long step, long total, double time)
+{
+    constexpr int width = 30;
+    const double f = total > 0 ? std::min(1.0, double(step) / double(total)) : 0.0;
+    const int filled = int(f * width);
+    char bar[width + 1];
+    for (int i = 0; i < width; ++i)
+        bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    std::fprintf(stderr, "\r[%s] %3.0f%%  step %ld/%ld  simulated %.4g s", bar, f * 100, step, total, time);
+    if (m_accuracy >= 0)
+        std::fprintf(stderr, "  accuracy %.4f", m_accuracy);
+    std::fprintf(stderr, "\033[K");
+    std::fflush(stderr);
+}
+
+void ProgressSink::finish()
+{
+    if (m_terminal) {
+        draw(m_lastStep, m_total, m_lastTime);
+        std::fputc('\n', stderr);
+    }
+}
+
+} // namespace dml::app

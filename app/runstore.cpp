@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "runstore.h"
+
+#include "scenario.h"
+
+#include <sqlite3.h>
+
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+#include <unistd.h>
+
+namespace dml::app {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  created TEXT NOT NULL,
+  finished TEXT,
+  name TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  workers INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK(status IN ('running','finished','failed')),
+  error TEXT,
+  version TEXT NOT NULL,
+  pid INTEGER,
+  hostname TEXT,
+  scenario_file TEXT,
+  scenario_hash TEXT NOT NULL,
+  scenario TEXT NOT NULL,
+  final_accuracy REAL, best_accuracy REAL, final_test_loss REAL, simulated_time REAL,
+  target_accuracy REAL, time_to_target REAL, communication_overhead REAL, utilization REAL,
+  bytes_on_wire REAL, steps INTEGER, epochs REAL, stop_reason TEXT, wall_time REAL
+);
+CREATE TABLE IF NOT EXISTS samples(
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  time REAL NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL,
+  train_loss REAL, test_loss REAL NOT NULL, test_accuracy REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id);
+CREATE TABLE IF NOT EXISTS host_stats(
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  rank INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, speed REAL NOT NULL,
+  elapsed REAL NOT NULL, compute REAL NOT NULL, communication REAL NOT NULL, idle REAL NOT NULL,
+  bytes_sent REAL NOT NULL, bytes_received REAL NOT NULL, flops REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS host_stats_run ON host_stats(run_id);
+)sql";
+
+std::string nowIso()
+{
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string hostName()
+{
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+/// RAII prepared statement.
+class Stmt {
+public:
+    Stmt(sqlite3* db, const char* sql, const std::string& file) : m_db(db), m_file(file)
+    {
+        if (sqlite3_prepare_v2(db, sql, -1, &m_s, nullptr) != SQLITE_OK)
+            throw StoreError(file + ": " + sqlite3_errmsg(db));
+    }
+    ~Stmt() { sqlite3_finalize(m_s); }
+    Stmt& bind(int i, double v) { return check(sqlite3_bind_double(m_s, i, v)); }
+    Stmt& bind(int i, long long v) { return check(sqlite3_bind_int64(m_s, i, v)); }
+    Stmt& bind(int i, const std::string& v)
+    {
+        return check(sqlite3_bind_text(m_s, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT));
+    }
+    Stmt& bindNull(int i) { return check(sqlite3_bind_null(m_s, i)); }
+    /// Steps once; true if a row is available.
+    bool step()
+    {
+        const int rc = sqlite3_step(m_s);
+        if (rc == SQLITE_ROW)
+            return true;
+        if (rc != SQLITE_DONE)
+            throw StoreError(m_file + ": " + sqlite3_errmsg(m_db));
+        return false;
+    }
+    void reset() { sqlite3_reset(m_s); }
+    double real(int c) const { return sqlite3_column_double(m_s, c); }
+    long long integer(int c) const { return sqlite3_column_int64(m_s, c); }
+    bool null(int c) const { return sqlite3_column_type(m_s, c) == SQLITE_NULL; }
+    std::string text(int c) const
+    {
+        const auto* p = sqlite3_column_text(m_s, c);
+        return p ? reinterpret_cast<const char*>(p) : "";
+    }
+
+private:
+    Stmt& check(int rc)
+    {
+        if (rc != SQLITE_OK)
+            throw StoreError(m_file + ": " + sqlite3_errmsg(m_db));
+        return *this;
+    }
+    sqlite3* m_db;
+    sqlite3_stmt* m_s = nullptr;
+    const std::string& m_file;
+};
+
+/// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
+class Transaction {
+public:
+    explicit Transaction(RunStore& s, void (RunStore::*exec)(const char*)) : m_s(s), m_exec(exec)
+    {
+        (m_s.*m_exec)("BEGIN IMMEDIATE");
+    }
+    void commit()
+    {
+        (m_s.*m_exec)("COMMIT");
+        m_done = true;
+    }
+    ~Transaction()
+    {
+        if (!m_done)
+            try {
+                (m_s.*m_exec)("ROLLBACK");
+            } catch (...) {
+            }
+    }
+
+private:
+    RunStore& m_s;
+    void (RunStore::*m_exec)(const char*);
+    bool m_done = false;
+};
+
+bool processAlive(long long pid)
+{
+    return pid > 0 && (kill(pid_t(pid), 0) == 0 || errno == EPERM);
+}
+
+} // namespace
+
+RunStore::RunStore(const std::string& file) : m_file(file)
+{
+    if (sqlite3_open_v2(file.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+        const std::string msg = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+        sqlite3_close(m_db);
+        m_db = nullptr;
+        throw StoreError(file + ": cannot open the run store: " + msg);
+    }
+    sqlite3_busy_timeout(m_db, 10000); // several runs may write the same store at once
+    try {
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA foreign_keys=ON");
+        exec("PRAGMA synchronous=NORMAL");
+        exec(kSchema);
+        Stmt v(m_db, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", m_file);
+        v.bind(1, std::to_string(kSchemaVersion)).step();
+        Stmt q(m_db, "SELECT value FROM meta WHERE key = 'schema_version'", m_file);
+        if (q.step() && q.text(0) != std::to_string(kSchemaVersion))
+            throw StoreError(file + ": run store schema version " + q.text(0) + ", this program reads version " +
+                             std::to_string(kSchemaVersion));
+    } catch (...) {
+        sqlite3_close(m_db);
+        m_db = nullptr;
+        throw;
+    }
+}
+
+RunStore::~RunStore()
+{
+    sqlite3_close(m_db);
+}
+
+void RunStore::exec(const char* sql)
+{
+    char* err = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = m_file + ": " + (err ? err : "error");
+        sqlite3_free(err);
+        if (msg.find("not a database") != std::string::npos)
+            msg += " (is it a dmlsim run store?)";
+        throw StoreError(msg);
+    }
+}
+
+long long RunStore::beginRun(const Scenario& s, const std::string& strategy, const std::string& version)
+{
+    Stmt st(m_db,
+            "INSERT INTO runs(created, name, strategy, workers, seed, status, version, pid, hostname, "
+            "scenario_file, scenario_hash, scenario) VALUES(?,?,?,?,?, 'running', ?,?,?,?,?,?)",
+            m_file);
+    st.bind(1, nowIso())
+        .bind(2, s.name)
+        .bind(3, strategy)
+        .bind(4, (long long)s.sim.strategy.workers)
+        .bind(5, (long long)s.sim.training.seed)
+        .bind(6, version)
+        .bind(7, (long long)getpid())
+        .bind(8, hostName())
+        .bind(9, s.file)
+        .bind(10, scenarioHash(s.text))
+        .bind(11, s.text);
+    st.step();
+    return sqlite3_last_insert_rowid(m_db);
+}
+
+void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wallTime)
+{
+    Transaction tx(*this, &RunStore::exec);
+    {
+        Stmt st(m_db, "INSERT INTO samples VALUES(?,?,?,?,?,?,?)", m_file);
+        for (const Sample& x : r.samples) {
+            st.bind(1, id).bind(2, x.time).bind(3, (long long)x.step).bind(4, x.epoch);
+            if (std::isnan(x.trainLoss))
+                st.bindNull(5);
+            else
+                st.bind(5, x.trainLoss);
+            st.bind(6, x.testLoss).bind(7, x.testAccuracy);
+            st.step();
+            st.reset();
+        }
+    }
+    {
+        Stmt st(m_db, "INSERT INTO host_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", m_file);
+        long long rank = 0;
+        for (const HostStats& h : r.hosts) {
+            st.bind(1, id).bind(2, rank++).bind(3, h.name).bind(4, h.role).bind(5, h.speed).bind(6, h.elapsed);
+            st.bind(7, h.compute).bind(8, h.communication).bind(9, h.idle).bind(10, h.bytesSent);
+            st.bind(11, h.bytesReceived).bind(12, h.flops);
+            st.step();
+            st.reset();
+        }
+    }
+    const Summary& s = r.summary;
+    Stmt st(m_db,
+            "UPDATE runs SET status='finished', finished=?, final_accuracy=?, best_accuracy=?, final_test_loss=?, "
+            "simulated_time=?, target_accuracy=?, time_to_target=?, communication_overhead=?, utilization=?, "
+            "bytes_on_wire=?, steps=?, epochs=?, stop_reason=?, wall_time=? WHERE id=?",
+            m_file);
+    st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
+    st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
+    if (s.timeToTarget < 0)
+        st.bindNull(7);
+    else
+        st.bind(7, s.timeToTarget);
+    st.bind(8, s.communicationOverhead).bind(9, s.utilization).bind(10, s.bytesOnWire);
+    st.bind(11, (long long)s.steps).bind(12, s.epochs).bind(13, s.stopReason).bind(14, wallTime).bind(15, id);
+    st.step();
+    tx.commit();
+}
+
+void RunStore::failRun(long long id, const std::string& error, double wallTime)
+{
+    Stmt st(m_db, "UPDATE runs SET status='failed', finished=?, error=?, wall_time=? WHERE id=?", m_file);
+    st.bind(1, nowIso()).bind(2, error).bind(3, wallTime).bind(4, id);
+    st.step();
+}
+
+namespace {
+constexpr const char* kRunColumns =
+    "SELECT id, created, finished, name, strategy, workers, seed, status, error, version, pid, hostname, "
+    "scenario_file, scenario_hash, scenario, final_accuracy, best_accuracy, final_test_loss, simulated_time, "
+    "target_accuracy, time_to_target, communication_overhead, utilization, bytes_on_wire, steps, epochs, "
+    "stop_reason, wall_time FROM runs";
+
+RunRecord readRun(const Stmt& q)
+{
+    RunRecord r;
+    r.id = q.integer(0);
+    r.created = q.text(1);
+    r.finished = q.text(2);
+    r.name = q.text(3);
+    r.strategy = q.text(4);
+    r.workers = int(q.integer(5));
+    r.seed = std::uint64_t(q.integer(6));
+    r.status = q.text(7);
+    r.error = q.text(8);
+    r.version = q.text(9);
+    r.pid = q.integer(10);
+    r.scenarioFile = q.text(12);
+    r.scenarioHash = q.text(13);
+    r.scenarioText = q.text(14);
+    Summary& s = r.summary;
+    s.finalAccuracy = q.real(15);
+    s.bestAccuracy = q.real(16);
+    s.finalTestLoss = q.real(17);
+    s.simulatedTime = q.real(18);
+    s.targetAccuracy = q.real(19);
+    s.timeToTarget = q.null(20) ? -1 : q.real(20);
+    s.communicationOverhead = q.real(21);
+    s.utilization = q.real(22);
+    s.bytesOnWire = q.real(23);
+    s.steps = long(q.integer(24));
+    s.epochs = q.real(25);
+    s.stopReason = q.text(26);
+    r.wallTime = q.real(27);
+    r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
+    return r;
+}
+} // namespace
+
+std::vector<RunRecord> RunStore::runs()
+{
+    Stmt q(m_db, (std::string(kRunColumns) + " ORDER BY id").c_str(), m_file);
+    std::vector<RunRecord> out;
+    while (q.step())
+        out.push_back(readRun(q));
+    return out;
+}
+
+RunRecord RunStore::run(long long id)
+{
+    Stmt q(m_db, (std::string(kRunColumns) + " WHERE id = ?").c_str(), m_file);
+    q.bind(1, id);
+    if (!q.step())
+        throw StoreError(m_file + ": no run with id " + std::to_string(id));
+    return readRun(q);
+}
+
+std::vector<Sample> RunStore::samples(long long id)
+{
+    Stmt q(m_db,
+           "SELECT time, step, epoch, train_loss, test_loss, test_accuracy FROM samples WHERE run_id=? "
+           "ORDER BY rowid",
+           m_file);
+    q.bind(1, id);
+    std::vector<Sample> out;
+    while (q.step())
+        out.push_back({q.real(0), long(q.integer(1)), q.real(2), q.null(3) ? std::nan("") : q.real(3), q.real(4),
+                       q.real(5)});
+    return out;
+}
+
+std::vector<HostStats> RunStore::hostStats(long long id)
+{
+    Stmt q(m_db,
+           "SELECT name, role, speed, elapsed, compute, communication, idle, bytes_sent, bytes_received, flops "
+           "FROM host_stats WHERE run_id=? ORDER BY rank",
+           m_file);
+    q.bind(1, id);
+    std::vector<HostStats> out;
+    while (q.step())
+        out.push_back({q.text(0), q.text(1), q.real(2), q.real(3), q.real(4), q.real(5), q.real(6), q.real(7),
+                       q.real(8), q.real(9)});
+    return out;
+}
+
+} // namespace dml::app

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The SQLite run store (default ./dmlsim.sqlite). Layout after OMNeT++'s result files: one row per run with
+// its scenario text and seed, time series and per-host statistics in their own tables. WAL mode; every write
+// is one transaction, so a run killed mid-way leaves the file consistent and its row in status "running".
+#include "metrics.h"
+#include "simulation.h"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace dml::app {
+
+struct Scenario;
+
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// One run as listed by `dmlsim runs`.
+struct RunRecord {
+    long long id = 0;
+    std::string created, finished; ///< ISO 8601, UTC
+    std::string name, strategy, status, error, version, scenarioHash, scenarioFile, scenarioText;
+    std::uint64_t seed = 0;
+    int workers = 0;
+    long long pid = 0;
+    Summary summary;
+    double wallTime = 0;
+    /// status "running" but its process is gone (killed): the run is unfinished.
+    bool interrupted = false;
+};
+
+class RunStore {
+public:
+    /// Opens (creating if needed) the store. Throws StoreError naming the file.
+    explicit RunStore(const std::string& file);
+    ~RunStore();
+    RunStore(const RunStore&) = delete;
+    RunStore& operator=(const RunStore&) = delete;
+
+    /// Inserts the run in status "running" and returns its id.
+    long long beginRun(const Scenario& s, const std::string& strategy, const std::string& version);
+    /// Stores samples, host statistics and the summary and marks the run "finished", in one transaction.
+    void finishRun(long long id, const sim::SimulationResult& r, double wallTime);
+    /// Marks the run "failed" with the error text.
+    void failRun(long long id, const std::string& error, double wallTime);
+
+    std::vector<RunRecord> runs();
+    RunRecord run(long long id); ///< throws StoreError if there is no such run
+    std::vector<Sample> samples(long long id);
+    std::vector<HostStats> hostStats(long long id);
+    const std::string& file() const { return m_file; }
+
+private:
+    void exec(const char* sql);
+    std::string m_file;
+    sqlite3* m_db = nullptr;
+};
+
+} // namespace dml::app

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Scenario files: JSON describing platform + workload + strategy + run settings (README.md, "Scenario files").
+#include "dataset.h"
+#include "simulation.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace dml::app {
+
+struct DatasetSpec {
+    enum class Kind { FashionMnist, Synthetic };
+    Kind kind = Kind::FashionMnist;
+    std::string path = "/usr/share/datasets/fashion-mnist";
+    int trainSamples = 0; ///< Fashion-MNIST: keep only the first N (0 = all 60,000)
+    int testSamples = 0;  ///< Fashion-MNIST: keep only the first N (0 = all 10,000)
+    SyntheticSpec synthetic;
+};
+
+struct Scenario {
+    std::string name;
+    std::string description;
+    std::string file; ///< where it was read from ("" for text)
+    std::string text; ///< the JSON as written, stored with every run
+    DatasetSpec dataset;
+    sim::SimulationSpec sim;
+};
+
+/// One problem in a scenario: the JSON path of the field ("platform.link_bandwidth", "" for the document)
+/// and what was expected.
+struct ScenarioIssue {
+    std::string path;
+    std::string message;
+};
+
+/// A scenario that cannot run. what() lists every issue as "file: path: message", one per line.
+class ScenarioError : public std::runtime_error {
+public:
+    ScenarioError(std::string file, std::vector<ScenarioIssue> issues);
+    const std::string& file() const { return m_file; }
+    const std::vector<ScenarioIssue>& issues() const { return m_issues; }
+
+private:
+    std::string m_file;
+    std::vector<ScenarioIssue> m_issues;
+};
+
+/// Parses and validates scenario JSON. Unknown keys are errors. `file` only labels the errors.
+/// Throws ScenarioError listing every issue found.
+Scenario parseScenario(const std::string& text, const std::string& file = "");
+
+/// Reads and parses a scenario file. Throws ScenarioError (also for a missing or unreadable file).
+Scenario loadScenario(const std::string& file);
+
+/// Loads the scenario's dataset. Throws DatasetError naming the file.
+TrainTest loadDataset(const Scenario& s);
+
+/// Checks the settings that depend on the dataset's size (workers, batch size). Throws ScenarioError.
+void checkAgainstData(const Scenario& s, const TrainTest& data);
+
+/// SHA-256 of the scenario text, hex.
+std::string scenarioHash(const std::string& text);
+
+} // namespace dml::app

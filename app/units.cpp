@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "units.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+namespace dml::app {
+namespace {
+
+using Table = std::map<std::string, double, std::less<>>;
+
+Table withPrefixes(const std::string& unit, double base, bool binaryToo)
+{
+    Table t{{unit, base}};
+    const char* dec[] = {"k", "M", "G", "T", "P", "E"};
+    const char* bin[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    double d = 1, b = 1;
+    for (int i = 0; i < 6; ++i) {
+        d *= 1e3;
+        b *= 1024;
+        t[dec[i] + unit] = base * d;
+        if (i == 0)
+            t["K" + unit] = base * d; // SimGrid accepts both kB and KB
+        if (binaryToo)
+            t[bin[i] + unit] = base * b;
+    }
+    return t;
+}
+
+const Table& table(UnitKind kind)
+{
+    static const Table speed = [] {
+        Table t = withPrefixes("f", 1, false);
+        t.merge(withPrefixes("flops", 1, false));
+        return t;
+    }();
+    static const Table bandwidth = [] {
+        Table t = withPrefixes("Bps", 1, true);
+        t.merge(withPrefixes("bps", 0.125, true));
+        return t;
+    }();
+    static const Table time{{"ps", 1e-12}, {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1},
+                            {"m", 60},     {"h", 3600},  {"d", 86400}, {"w", 604800}};
+    static const Table size = [] {
+        Table t = withPrefixes("B", 1, true);
+        t.merge(withPrefixes("b", 0.125, true));
+        return t;
+    }();
+    switch (kind) {
+    case UnitKind::Speed: return speed;
+    case UnitKind::Bandwidth: return bandwidth;
+    case UnitKind::Time: return time;
+    case UnitKind::Size: return size;
+    }
+    return time;
+}
+
+} // namespace
+
+std::optional<double> parseUnit(const std::string& text, UnitKind kind)
+{
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())))
+        return std::nullopt;
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || !std::isfinite(v))
+        return std::nullopt;
+    const auto& t = table(kind);
+    const auto it = t.find(std::string_view(end));
+    if (it == t.end())
+        return std::nullopt;
+    return v * it->second;
+}
+
+const char* unitExample(UnitKind kind)
+{
+    switch (kind) {
+    case UnitKind::Speed: return "a speed such as \"100Gf\"";
+    case UnitKind::Bandwidth: return "a bandwidth such as \"10Gbps\"";
+    case UnitKind::Time: return "a duration such as \"50us\"";
+    case UnitKind::Size: return "a size such as \"64MiB\"";
+    }
+    return "";
+}
+
+std::string formatBytes(double bytes)
+{
+    const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    int i = 0;
+    while (std::fabs(bytes) >= 1000 && i < 5) {
+        bytes /= 1000;
+        ++i;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, i == 0 ? "%.0f %s" : "%.2f %s", bytes, units[i]);
+    return buf;
+}
+
+std::string formatSeconds(double s)
+{
+    char buf[32];
+    if (s < 0)
+        return "-";
+    if (s == 0)
+        std::snprintf(buf, sizeof buf, "0 s");
+    else if (s < 1e-3)
+        std::snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
+    else if (s < 1)
+        std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
+    else
+        std::snprintf(buf, sizeof buf, "%.3f s", s);
+    return buf;
+}
+
+} // namespace dml::app

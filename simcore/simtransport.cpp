@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "simtransport.h"
+
+#include <simgrid/s4u/Actor.hpp>
+#include <simgrid/s4u/Engine.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+
+namespace sg4 = simgrid::s4u;
+
+namespace dml::sim {
+
+double RankAccount::communicationTime() const
+{
+    auto v = commIntervals;
+    std::sort(v.begin(), v.end());
+    double total = 0, curStart = 0, curEnd = -1;
+    for (const auto& [s, e] : v) {
+        if (s > curEnd) {
+            if (curEnd > curStart)
+                total += curEnd - curStart;
+            curStart = s;
+            curEnd = e;
+        } else {
+            curEnd = std::max(curEnd, e);
+        }
+    }
+    if (curEnd > curStart)
+        total += curEnd - curStart;
+    return total;
+}
+
+Mailboxes::Channel& Mailboxes::channel(int rank, int tag)
+{
+    Channel& c = m_boxes[(long long)rank << 20 | tag];
+    if (!c.box)
+        c.box = sg4::Mailbox::by_name("r" + std::to_string(rank) + ".t" + std::to_string(tag));
+    return c;
+}
+
+sg4::Mailbox* Mailboxes::get(int rank, int tag)
+{
+    return channel(rank, tag).box;
+}
+
+sg4::Mailbox* Mailboxes::receiving(int rank, int tag)
+{
+    Channel& c = channel(rank, tag);
+    if (!c.bound) { // from now on, messages move without waiting for recv
+        c.box->set_receiver(sg4::Actor::self());
+        c.bound = true;
+    }
+    return c.box;
+}
+
+void Mailboxes::unbindAll()
+{
+    for (auto& [key, c] : m_boxes)
+        if (c.bound)
+            c.box->set_receiver(nullptr);
+}
+
+void SimTransport::isend(int dst, int tag, Message m)
+{
+    m.source = m_rank;
+    const double bytes = m.bytes;
+    auto* payload = new Message(std::move(m));
+    sg4::Mailbox* box = m_boxes.get(dst, tag);
+    m_pending.push_back(box->put_async(payload, std::uint64_t(std::llround(bytes))));
+    m_acc.bytesSent += bytes;
+}
+
+void SimTransport::waitAll()
+{
+    for (auto& c : m_pending) {
+        c->wait();
+        m_acc.commIntervals.emplace_back(c->get_start_time(), c->get_finish_time());
+    }
+    m_pending.clear();
+}
+
+Message SimTransport::recv(int tag)
+{
+    sg4::Mailbox* box = m_boxes.receiving(m_rank, tag);
+    Message* raw = nullptr;
+    sg4::CommPtr c = box->get_async<Message>(&raw);
+    c->wait();
+    std::unique_ptr<Message> owned(raw);
+    m_acc.commIntervals.emplace_back(c->get_start_time(), c->get_finish_time());
+    m_acc.bytesReceived += owned->bytes;
+    return std::move(*owned);
+}
+
+void SimTransport::compute(double flops)
+{
+    const double t0 = sg4::Engine::get_clock();
+    sg4::this_actor::execute(flops);
+    m_acc.compute += sg4::Engine::get_clock() - t0;
+    m_acc.flops += flops;
+}
+
+double SimTransport::now() const
+{
+    return sg4::Engine::get_clock();
+}
+
+} // namespace dml::sim

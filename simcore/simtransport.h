@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Internal to simcore: the Transport over SimGrid s4u mailboxes, with per-rank time and traffic accounting.
+#include "metrics.h"
+#include "transport.h"
+
+#include <simgrid/s4u/Comm.hpp>
+#include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/Mailbox.hpp>
+
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace dml::sim {
+
+/// Bookkeeping of one rank, filled in by its SimTransport.
+struct RankAccount {
+    simgrid::s4u::Host* host = nullptr;
+    double compute = 0, flops = 0, bytesSent = 0, bytesReceived = 0, end = 0;
+    std::vector<std::pair<double, double>> commIntervals; ///< [start, finish] of each of its own messages
+    /// Total length of the union of commIntervals (overlapping messages count once), s.
+    double communicationTime() const;
+};
+
+/// The mailboxes of all ranks. Each (rank, tag) channel has a permanent receiver, so a message starts moving
+/// as soon as it is sent (like TCP, the network does not wait for the application's recv call).
+class Mailboxes {
+public:
+    simgrid::s4u::Mailbox* get(int rank, int tag);
+    /// The channel of `rank` on `tag`, with the calling actor made its permanent receiver on first use.
+    simgrid::s4u::Mailbox* receiving(int rank, int tag);
+    /// Drops the permanent receivers (SimGrid asks for this before the actors end).
+    void unbindAll();
+
+private:
+    struct Channel {
+        simgrid::s4u::Mailbox* box = nullptr;
+        bool bound = false;
+    };
+    Channel& channel(int rank, int tag);
+    std::unordered_map<long long, Channel> m_boxes;
+};
+
+class SimTransport final : public Transport {
+public:
+    SimTransport(int rank, Mailboxes& boxes, RankAccount& account) : m_rank(rank), m_boxes(boxes), m_acc(account) {}
+    int rank() const override { return m_rank; }
+    void isend(int dst, int tag, Message m) override;
+    void waitAll() override;
+    Message recv(int tag) override;
+    void compute(double flops) override;
+    double now() const override;
+
+private:
+    int m_rank;
+    Mailboxes& m_boxes;
+    RankAccount& m_acc;
+    std::vector<simgrid::s4u::CommPtr> m_pending;
+};
+
+} // namespace dml::sim
