@@ -21,7 +21,8 @@ struct HostStats {
     std::string name;
     std::string role;            ///< "worker" or "server"
     double speed = 0;            ///< flops/s
-    double elapsed = 0;          ///< from 0 to the end of its last activity, s
+    double elapsed = 0;          ///< time its actor was running (from launch to return, summed over launches), s
+    double finish = 0;           ///< simulated time when its actor last returned, s
     double compute = 0;          ///< time spent computing, s
     double communication = 0;    ///< time during which at least one of its own messages was in flight, s
     double idle = 0;             ///< the rest: waiting for others (e.g. a barrier, a busy server), s
@@ -40,6 +41,9 @@ struct Summary {
     double communicationOverhead = 0;///< sum of workers' communication time / sum of workers' elapsed time
     double utilization = 0;          ///< sum of workers' compute time / sum of workers' elapsed time
     double bytesOnWire = 0;          ///< payload bytes of every message
+    bool accuracySimulated = true;   ///< false for proxy workloads: no real arithmetic, no accuracy
+    double stalenessMean = -1;       ///< asynchronous strategies: mean staleness of the applied updates; -1 n/a
+    double stalenessMax = -1;        ///< maximum staleness; -1 n/a
     long steps = 0;
     double epochs = 0;
     std::string stopReason;          ///< "epochs", "max_steps", "target_accuracy", "max_simulated_time"
@@ -52,6 +56,8 @@ public:
     virtual void sample(const Sample&) {}
     /// Called after every global step; cheap implementations only (throttle output yourself).
     virtual void progress(long /*step*/, long /*totalSteps*/, double /*time*/) {}
+    /// One point of a named series (e.g. "staleness": one point per applied update, value = staleness).
+    virtual void point(const std::string& /*series*/, double /*time*/, double /*value*/) {}
     virtual void hostStats(const std::vector<HostStats>&) {}
     virtual void summary(const Summary&) {}
 };
@@ -62,6 +68,7 @@ public:
     void add(MetricsSink* s) { m_sinks.push_back(s); }
     void sample(const Sample& s) override { for (auto* k : m_sinks) k->sample(s); }
     void progress(long a, long b, double t) override { for (auto* k : m_sinks) k->progress(a, b, t); }
+    void point(const std::string& n, double t, double v) override { for (auto* k : m_sinks) k->point(n, t, v); }
     void hostStats(const std::vector<HostStats>& h) override { for (auto* k : m_sinks) k->hostStats(h); }
     void summary(const Summary& s) override { for (auto* k : m_sinks) k->summary(s); }
 

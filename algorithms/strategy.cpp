@@ -22,12 +22,26 @@ long stepsPerEpoch(int samples, int workers, int batch)
     return smallestShard / batch;
 }
 
+const char* toString(StrategyKind k)
+{
+    switch (k) {
+    case StrategyKind::SyncPs: return "sync-ps";
+    case StrategyKind::AsyncPs: return "async-ps";
+    case StrategyKind::RingAllReduce: return "ring-allreduce";
+    case StrategyKind::FedAvg: return "fedavg";
+    }
+    return "?";
+}
+
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink)
 {
     stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
     switch (spec.kind) {
     case StrategyKind::SyncPs: return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink);
+    case StrategyKind::AsyncPs:
+    case StrategyKind::RingAllReduce:
+    case StrategyKind::FedAvg: break;
     }
     throw ConfigError("strategy.type", "unknown strategy");
 }
@@ -49,7 +63,7 @@ Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStat
     }
     double comm = 0, compute = 0, elapsed = 0;
     for (const HostStats& h : hosts) {
-        s.simulatedTime = std::max(s.simulatedTime, h.elapsed);
+        s.simulatedTime = std::max(s.simulatedTime, h.finish);
         s.bytesOnWire += h.bytesSent;
         if (h.role != "worker")
             continue;

@@ -12,6 +12,26 @@
 
 namespace dml {
 
+/// How the training set is split across workers or clients.
+struct PartitionSpec {
+    enum class Kind {
+        Iid,       ///< seeded shuffle cut into equal shards
+        Dirichlet, ///< label skew: per-class proportions ~ Dir(alpha) (Hsu, Qi & Brown 2019)
+        Shards,    ///< McMahan et al. 2017's pathological split: sort by label, cut into shards, `shardsPerClient` each
+    };
+    Kind kind = Kind::Iid;
+    double alpha = 0.5;      ///< Dirichlet concentration (> 0); small = more skew
+    int shardsPerClient = 2; ///< Shards only
+};
+
+/// A model given only by its size and cost, for planning large models: the same compute charges and message
+/// sizes as a real model, but no arithmetic on data and no accuracy. E.g. ResNet-50: 25.6M parameters,
+/// 3 x 4.1 GFLOP per sample for forward+backward.
+struct ProxyModel {
+    long long parameters = 0;  ///< > 0 enables the proxy
+    double trainFlopsPerSample = 0; ///< forward+backward, flops
+};
+
 /// The workload and run settings shared by every strategy.
 struct TrainingConfig {
     std::vector<int> hidden;        ///< MLP hidden widths; empty = logistic regression
@@ -24,14 +44,24 @@ struct TrainingConfig {
     bool stopAtTarget = false;      ///< end the run when the target is reached
     double maxSimulatedTime = 0;    ///< s; 0 = no limit
     std::uint64_t seed = 1;
+    PartitionSpec partition;
+    ProxyModel proxy;               ///< proxy.parameters > 0: no real training (the dataset only gives sizes)
 };
 
-enum class StrategyKind { SyncPs };
+enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg };
 
 struct StrategySpec {
     StrategyKind kind = StrategyKind::SyncPs;
-    int workers = 1;
+    int workers = 1;            ///< workers (sync-ps, async-ps, ring-allreduce) or client population K (fedavg)
+    int stalenessBound = -1;    ///< async-ps: stale-synchronous bound s (Ho et al. 2013); -1 = unbounded
+    double clientFraction = 0.1;///< fedavg: C, fraction of clients sampled per round
+    int localEpochs = 1;        ///< fedavg: E
+    double proxMu = 0;          ///< fedavg: FedProx proximal term mu (Li et al. 2020); 0 = plain FedAvg
+    int rounds = 0;             ///< fedavg: rounds to run (0 = derived from run.epochs)
 };
+
+/// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
+const char* toString(StrategyKind k);
 
 /// A distributed training algorithm, as a set of ranks that each run a function over a Transport.
 class Strategy {
@@ -42,8 +72,14 @@ public:
     virtual std::string roleOf(int rank) const = 0;
     /// The body of rank `rank`; returns when that rank is done.
     virtual void run(int rank, Transport& t) = 0;
+    /// Whether rank `rank` starts with the simulation (true) or only when another rank launches it.
+    virtual bool launchedAtStart(int /*rank*/) const { return true; }
     /// Why the run ended (see Summary::stopReason); valid after every rank returned.
     virtual std::string stopReason() const = 0;
+    /// The trained global model (numParams floats; empty for proxy workloads); valid after every rank returned.
+    virtual const Eigen::VectorXf& finalModel() const = 0;
+    /// Fills the strategy-specific parts of the summary (e.g. staleness); valid after every rank returned.
+    virtual void completeSummary(Summary&) const {}
 };
 
 /// Builds the strategy. `data` and `sink` must outlive it. Throws ConfigError for impossible settings

@@ -64,6 +64,7 @@ void SyncParameterServer::runServer(Transport& t)
         opt.step(params.data(), avg.data());
         if (m_evaluator.afterStep(t.now(), step, params.data())) {
             broadcast(Stop, step);
+            m_final = params;
             return;
         }
         broadcast(Model, step);

@@ -25,6 +25,7 @@ public:
     std::string roleOf(int rank) const override { return rank == m_workers ? "server" : "worker"; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
+    const Eigen::VectorXf& finalModel() const override { return m_final; }
 
     /// Flops the server is charged per step: sum P gradients, scale, optimizer update.
     double serverFlopsPerStep() const;
@@ -42,6 +43,7 @@ private:
     Partition m_partition;
     long m_stepsPerEpoch;
     Evaluator m_evaluator;
+    Eigen::VectorXf m_final;
 };
 
 } // namespace dml

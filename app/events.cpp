@@ -27,6 +27,7 @@ QJsonObject toJson(const HostStats& h)
             {"role", QString::fromStdString(h.role)},
             {"speed", h.speed},
             {"elapsed", h.elapsed},
+            {"finish", h.finish},
             {"compute", h.compute},
             {"communication", h.communication},
             {"idle", h.idle},
@@ -46,6 +47,9 @@ QJsonObject toJson(const Summary& s)
             {"communication_overhead", s.communicationOverhead},
             {"utilization", s.utilization},
             {"bytes_on_wire", s.bytesOnWire},
+            {"accuracy_simulated", s.accuracySimulated},
+            {"staleness_mean", s.stalenessMean < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMean)},
+            {"staleness_max", s.stalenessMax < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMax)},
             {"steps", double(s.steps)},
             {"epochs", s.epochs},
             {"stop_reason", QString::fromStdString(s.stopReason)}};

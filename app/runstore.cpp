@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs(
   scenario TEXT NOT NULL,
   final_accuracy REAL, best_accuracy REAL, final_test_loss REAL, simulated_time REAL,
   target_accuracy REAL, time_to_target REAL, communication_overhead REAL, utilization REAL,
-  bytes_on_wire REAL, steps INTEGER, epochs REAL, stop_reason TEXT, wall_time REAL
+  bytes_on_wire REAL, steps INTEGER, epochs REAL, stop_reason TEXT, wall_time REAL,
+  accuracy_simulated INTEGER, staleness_mean REAL, staleness_max REAL
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -47,10 +48,15 @@ CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id);
 CREATE TABLE IF NOT EXISTS host_stats(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   rank INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, speed REAL NOT NULL,
-  elapsed REAL NOT NULL, compute REAL NOT NULL, communication REAL NOT NULL, idle REAL NOT NULL,
+  elapsed REAL NOT NULL, finish REAL NOT NULL, compute REAL NOT NULL, communication REAL NOT NULL, idle REAL NOT NULL,
   bytes_sent REAL NOT NULL, bytes_received REAL NOT NULL, flops REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS host_stats_run ON host_stats(run_id);
+CREATE TABLE IF NOT EXISTS series(
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, time REAL NOT NULL, value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS series_run ON series(run_id, name);
 )sql";
 
 std::string nowIso()
@@ -234,21 +240,31 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
         }
     }
     {
-        Stmt st(m_db, "INSERT INTO host_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", m_file);
+        Stmt st(m_db, "INSERT INTO host_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", m_file);
         long long rank = 0;
         for (const HostStats& h : r.hosts) {
             st.bind(1, id).bind(2, rank++).bind(3, h.name).bind(4, h.role).bind(5, h.speed).bind(6, h.elapsed);
-            st.bind(7, h.compute).bind(8, h.communication).bind(9, h.idle).bind(10, h.bytesSent);
-            st.bind(11, h.bytesReceived).bind(12, h.flops);
+            st.bind(7, h.finish).bind(8, h.compute).bind(9, h.communication).bind(10, h.idle);
+            st.bind(11, h.bytesSent).bind(12, h.bytesReceived).bind(13, h.flops);
             st.step();
             st.reset();
         }
+    }
+    {
+        Stmt st(m_db, "INSERT INTO series VALUES(?,?,?,?)", m_file);
+        for (const auto& [name, points] : r.series)
+            for (const auto& [t, v] : points) {
+                st.bind(1, id).bind(2, name).bind(3, t).bind(4, v);
+                st.step();
+                st.reset();
+            }
     }
     const Summary& s = r.summary;
     Stmt st(m_db,
             "UPDATE runs SET status='finished', finished=?, final_accuracy=?, best_accuracy=?, final_test_loss=?, "
             "simulated_time=?, target_accuracy=?, time_to_target=?, communication_overhead=?, utilization=?, "
-            "bytes_on_wire=?, steps=?, epochs=?, stop_reason=?, wall_time=? WHERE id=?",
+            "bytes_on_wire=?, steps=?, epochs=?, stop_reason=?, wall_time=?, accuracy_simulated=?, "
+            "staleness_mean=?, staleness_max=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -257,7 +273,13 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
     else
         st.bind(7, s.timeToTarget);
     st.bind(8, s.communicationOverhead).bind(9, s.utilization).bind(10, s.bytesOnWire);
-    st.bind(11, (long long)s.steps).bind(12, s.epochs).bind(13, s.stopReason).bind(14, wallTime).bind(15, id);
+    st.bind(11, (long long)s.steps).bind(12, s.epochs).bind(13, s.stopReason).bind(14, wallTime);
+    st.bind(15, (long long)s.accuracySimulated);
+    if (s.stalenessMean < 0)
+        st.bindNull(16).bindNull(17);
+    else
+        st.bind(16, s.stalenessMean).bind(17, s.stalenessMax);
+    st.bind(18, id);
     st.step();
     tx.commit();
 }
@@ -274,7 +296,7 @@ constexpr const char* kRunColumns =
     "SELECT id, created, finished, name, strategy, workers, seed, status, error, version, pid, hostname, "
     "scenario_file, scenario_hash, scenario, final_accuracy, best_accuracy, final_test_loss, simulated_time, "
     "target_accuracy, time_to_target, communication_overhead, utilization, bytes_on_wire, steps, epochs, "
-    "stop_reason, wall_time FROM runs";
+    "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -307,6 +329,9 @@ RunRecord readRun(const Stmt& q)
     s.epochs = q.real(25);
     s.stopReason = q.text(26);
     r.wallTime = q.real(27);
+    s.accuracySimulated = q.null(28) || q.integer(28) != 0;
+    s.stalenessMean = q.null(29) ? -1 : q.real(29);
+    s.stalenessMax = q.null(30) ? -1 : q.real(30);
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }
@@ -344,17 +369,27 @@ std::vector<Sample> RunStore::samples(long long id)
     return out;
 }
 
+std::map<std::string, std::vector<std::pair<double, double>>> RunStore::series(long long id)
+{
+    Stmt q(m_db, "SELECT name, time, value FROM series WHERE run_id=? ORDER BY rowid", m_file);
+    q.bind(1, id);
+    std::map<std::string, std::vector<std::pair<double, double>>> out;
+    while (q.step())
+        out[q.text(0)].emplace_back(q.real(1), q.real(2));
+    return out;
+}
+
 std::vector<HostStats> RunStore::hostStats(long long id)
 {
     Stmt q(m_db,
-           "SELECT name, role, speed, elapsed, compute, communication, idle, bytes_sent, bytes_received, flops "
+           "SELECT name, role, speed, elapsed, finish, compute, communication, idle, bytes_sent, bytes_received, flops "
            "FROM host_stats WHERE run_id=? ORDER BY rank",
            m_file);
     q.bind(1, id);
     std::vector<HostStats> out;
     while (q.step())
         out.push_back({q.text(0), q.text(1), q.real(2), q.real(3), q.real(4), q.real(5), q.real(6), q.real(7),
-                       q.real(8), q.real(9)});
+                       q.real(8), q.real(9), q.real(10)});
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include "simulation.h"
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,6 +56,7 @@ public:
     RunRecord run(long long id); ///< throws StoreError if there is no such run
     std::vector<Sample> samples(long long id);
     std::vector<HostStats> hostStats(long long id);
+    std::map<std::string, std::vector<std::pair<double, double>>> series(long long id);
     const std::string& file() const { return m_file; }
 
 private:

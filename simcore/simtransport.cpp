@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "simtransport.h"
 
+#include "strategy.h"
+
+#include <simgrid/Exception.hpp>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Engine.hpp>
 
@@ -63,8 +66,42 @@ void Mailboxes::unbindAll()
             c.box->set_receiver(nullptr);
 }
 
+void World::start(int rank)
+{
+    RankAccount& acc = accounts[std::size_t(rank)];
+    sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started = sg4::Engine::get_clock()] {
+        SimTransport transport(rank, *this);
+        try {
+            strategy->run(rank, transport);
+            transport.waitAll();
+        } catch (const simgrid::ForcefulKillException&) {
+            throw; // killed because another actor failed: let SimGrid unwind it
+        } catch (...) {
+            if (!failure)
+                failure = std::current_exception();
+            sg4::Actor::kill_all();
+        }
+        RankAccount& a = accounts[std::size_t(rank)];
+        a.end = sg4::Engine::get_clock();
+        a.active += a.end - started;
+    });
+}
+
+void SimTransport::record(const sg4::CommPtr& c)
+{
+    m_acc.commIntervals.emplace_back(c->get_start_time(), c->get_finish_time());
+}
+
 void SimTransport::isend(int dst, int tag, Message m)
 {
+    // A rank that never waits (e.g. an asynchronous server replying to workers) would pile up finished sends.
+    if (m_pending.size() >= 64)
+        std::erase_if(m_pending, [this](const sg4::CommPtr& c) {
+            if (!c->test())
+                return false;
+            record(c);
+            return true;
+        });
     m.source = m_rank;
     const double bytes = m.bytes;
     auto* payload = new Message(std::move(m));
@@ -77,7 +114,7 @@ void SimTransport::waitAll()
 {
     for (auto& c : m_pending) {
         c->wait();
-        m_acc.commIntervals.emplace_back(c->get_start_time(), c->get_finish_time());
+        record(c);
     }
     m_pending.clear();
 }
@@ -89,7 +126,7 @@ Message SimTransport::recv(int tag)
     sg4::CommPtr c = box->get_async<Message>(&raw);
     c->wait();
     std::unique_ptr<Message> owned(raw);
-    m_acc.commIntervals.emplace_back(c->get_start_time(), c->get_finish_time());
+    record(c);
     m_acc.bytesReceived += owned->bytes;
     return std::move(*owned);
 }

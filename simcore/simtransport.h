@@ -8,16 +8,24 @@
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
 
+#include <exception>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+namespace dml {
+class Strategy;
+}
 
 namespace dml::sim {
 
 /// Bookkeeping of one rank, filled in by its SimTransport.
 struct RankAccount {
     simgrid::s4u::Host* host = nullptr;
-    double compute = 0, flops = 0, bytesSent = 0, bytesReceived = 0, end = 0;
+    double compute = 0, flops = 0, bytesSent = 0, bytesReceived = 0;
+    double end = 0;    ///< when its actor last returned
+    double active = 0; ///< summed running time of its actors (a rank may be launched several times)
     std::vector<std::pair<double, double>> commIntervals; ///< [start, finish] of each of its own messages
     /// Total length of the union of commIntervals (overlapping messages count once), s.
     double communicationTime() const;
@@ -42,18 +50,33 @@ private:
     std::unordered_map<long long, Channel> m_boxes;
 };
 
+/// Everything the actors of one simulation share.
+struct World {
+    dml::Strategy* strategy = nullptr;
+    std::vector<std::string> names;
+    std::vector<RankAccount> accounts;
+    Mailboxes boxes;
+    std::exception_ptr failure; ///< the first exception an actor threw
+    /// Creates the actor of `rank` on its host, running strategy->run(rank, ...).
+    void start(int rank);
+};
+
 class SimTransport final : public Transport {
 public:
-    SimTransport(int rank, Mailboxes& boxes, RankAccount& account) : m_rank(rank), m_boxes(boxes), m_acc(account) {}
+    SimTransport(int rank, World& world) : m_rank(rank), m_world(world), m_boxes(world.boxes),
+        m_acc(world.accounts[std::size_t(rank)]) {}
     int rank() const override { return m_rank; }
     void isend(int dst, int tag, Message m) override;
     void waitAll() override;
     Message recv(int tag) override;
     void compute(double flops) override;
     double now() const override;
+    void launch(int rank) override { m_world.start(rank); }
 
 private:
+    void record(const simgrid::s4u::CommPtr& c);
     int m_rank;
+    World& m_world;
     Mailboxes& m_boxes;
     RankAccount& m_acc;
     std::vector<simgrid::s4u::CommPtr> m_pending;

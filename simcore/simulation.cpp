@@ -5,7 +5,6 @@
 #include "simtransport.h"
 
 #include <simgrid/s4u/Actor.hpp>
-#include <simgrid/Exception.hpp>
 #include <simgrid/s4u/Engine.hpp>
 
 #include <exception>
@@ -18,8 +17,13 @@ namespace {
 class Recorder final : public MetricsSink {
 public:
     void sample(const Sample& s) override { samples.push_back(s); }
+    void point(const std::string& name, double t, double v) override { series[name].emplace_back(t, v); }
     std::vector<Sample> samples;
+    std::map<std::string, std::vector<std::pair<double, double>>> series;
 };
+
+SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
+                     bool accuracySimulated, Recorder& recorder);
 
 } // namespace
 
@@ -41,52 +45,61 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
     sinks.add(&recorder);
     sinks.add(&sink);
     auto strategy = makeStrategy(spec.strategy, spec.training, data, sinks);
+    SimulationResult result = run(spec.platform, *strategy, spec.training.targetAccuracy,
+                                  spec.training.proxy.parameters <= 0, recorder);
+    sink.hostStats(result.hosts);
+    sink.summary(result.summary);
+    return result;
+}
+
+SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
+                                  bool accuracySimulated)
+{
+    Recorder none;
+    return run(platform, strategy, targetAccuracy, accuracySimulated, none);
+}
+
+namespace {
+SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
+                     bool accuracySimulated, Recorder& recorder)
+{
 
     int argc = 2;
     char arg0[] = "dmlsim";
     char arg1[] = "--log=root.thresh:warning";
     char* argv[] = {arg0, arg1, nullptr};
     sg4::Engine engine(&argc, argv);
-    configureNetwork(spec.platform.network);
+    configureNetwork(platform.network);
 
-    const int ranks = strategy->numRanks();
-    std::vector<std::string> names = hostNames(*strategy), roles;
+    const int ranks = strategy.numRanks();
+    std::vector<std::string> names = hostNames(strategy), roles;
     for (int r = 0; r < ranks; ++r)
-        roles.push_back(strategy->roleOf(r));
-    std::vector<sg4::Host*> hosts = buildStar(spec.platform, names, roles);
+        roles.push_back(strategy.roleOf(r));
+    std::vector<sg4::Host*> hosts = buildStar(platform, names, roles);
 
-    Mailboxes boxes;
-    std::vector<RankAccount> accounts(static_cast<std::size_t>(ranks));
-    std::exception_ptr failure;
-    for (int r = 0; r < ranks; ++r) {
-        accounts[std::size_t(r)].host = hosts[std::size_t(r)];
-        sg4::Actor::create(names[std::size_t(r)], hosts[std::size_t(r)], [&, r] {
-            SimTransport transport(r, boxes, accounts[std::size_t(r)]);
-            try {
-                strategy->run(r, transport);
-            } catch (const simgrid::ForcefulKillException&) {
-                throw; // the actor is being killed after another one failed: let SimGrid unwind it
-            } catch (...) {
-                if (!failure)
-                    failure = std::current_exception();
-                sg4::Actor::kill_all();
-            }
-            accounts[std::size_t(r)].end = sg4::Engine::get_clock();
-        });
-    }
+    World world;
+    world.strategy = &strategy;
+    world.names = names;
+    world.accounts.resize(static_cast<std::size_t>(ranks));
+    for (int r = 0; r < ranks; ++r)
+        world.accounts[std::size_t(r)].host = hosts[std::size_t(r)];
+    for (int r = 0; r < ranks; ++r)
+        if (strategy.launchedAtStart(r))
+            world.start(r);
     engine.run();
-    boxes.unbindAll();
-    if (failure)
-        std::rethrow_exception(failure);
+    world.boxes.unbindAll();
+    if (world.failure)
+        std::rethrow_exception(world.failure);
 
     SimulationResult result;
     for (int r = 0; r < ranks; ++r) {
-        const RankAccount& a = accounts[std::size_t(r)];
+        const RankAccount& a = world.accounts[std::size_t(r)];
         HostStats h;
         h.name = names[std::size_t(r)];
         h.role = roles[std::size_t(r)];
         h.speed = a.host->get_speed();
-        h.elapsed = a.end;
+        h.elapsed = a.active;
+        h.finish = a.end;
         h.compute = a.compute;
         h.communication = a.communicationTime();
         h.idle = std::max(0.0, h.elapsed - h.compute - h.communication);
@@ -96,11 +109,14 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
         result.hosts.push_back(std::move(h));
     }
     result.samples = std::move(recorder.samples);
-    result.summary = summarize(result.samples, result.hosts, spec.training.targetAccuracy);
-    result.summary.stopReason = strategy->stopReason();
-    sink.hostStats(result.hosts);
-    sink.summary(result.summary);
+    result.series = std::move(recorder.series);
+    result.summary = summarize(result.samples, result.hosts, targetAccuracy);
+    result.summary.stopReason = strategy.stopReason();
+    result.summary.accuracySimulated = accuracySimulated;
+    strategy.completeSummary(result.summary);
+    result.finalModel = strategy.finalModel();
     return result;
 }
+} // namespace
 
 } // namespace dml::sim

@@ -4,7 +4,9 @@
 #include "platform.h"
 #include "strategy.h"
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dml::sim {
@@ -19,6 +21,9 @@ struct SimulationResult {
     std::vector<Sample> samples;
     std::vector<HostStats> hosts; ///< one per rank, in rank order
     Summary summary;
+    Eigen::VectorXf finalModel;   ///< the trained global model (empty for proxy workloads)
+    /// Named series reported through MetricsSink::point, as (time, value) pairs in report order.
+    std::map<std::string, std::vector<std::pair<double, double>>> series;
 };
 
 /// Error raised inside the simulation (an actor threw); what() carries the actor's message.
@@ -31,6 +36,12 @@ public:
 /// they happen. SimGrid allows ONE simulation per process (../shared/SIMGRID-NOTES.md): call this once.
 /// Throws ConfigError for settings the strategy cannot run, SimulationError if an actor fails.
 SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink);
+
+/// Runs an already-built strategy on a star platform (what simulate() does after makeStrategy). For tests and
+/// tools that drive a custom Strategy; same one-simulation-per-process rule. The result's samples and series are
+/// empty (the strategy reports to its own sink); hosts, summary timing and finalModel are filled in.
+SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
+                                  bool accuracySimulated);
 
 /// Host names by rank: "worker-0" ... "worker-(P-1)", "server".
 std::vector<std::string> hostNames(const Strategy& s);
