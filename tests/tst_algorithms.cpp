@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// algorithms/: gradient check, optimizers, dataset files, partitioning and sampling.
+#include "dataset.h"
+#include "error.h"
+#include "model.h"
+#include "optimizer.h"
+#include "partition.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <zlib.h>
+
+#include <cmath>
+#include <set>
+
+using namespace dml;
+
+namespace {
+
+/// Writes `bytes` gzip-compressed to `file`.
+void writeGz(const QString& file, const std::vector<std::uint8_t>& bytes)
+{
+    gzFile f = gzopen(file.toLocal8Bit().constData(), "wb");
+    QVERIFY(f);
+    if (!bytes.empty())
+        gzwrite(f, bytes.data(), unsigned(bytes.size()));
+    gzclose(f);
+}
+
+std::vector<std::uint8_t> idxHeader(std::uint32_t magic, std::vector<std::uint32_t> dims)
+{
+    std::vector<std::uint8_t> b;
+    auto put = [&](std::uint32_t v) {
+        for (int s = 24; s >= 0; s -= 8)
+            b.push_back(std::uint8_t(v >> s));
+    };
+    put(magic);
+    for (auto d : dims)
+        put(d);
+    return b;
+}
+
+} // namespace
+
+class TestAlgorithms : public QObject {
+    Q_OBJECT
+private slots:
+    void gradientMatchesFiniteDifferences_data()
+    {
+        QTest::addColumn<QList<int>>("hidden");
+        QTest::newRow("logistic") << QList<int>{};
+        QTest::newRow("mlp-1") << QList<int>{7};
+        QTest::newRow("mlp-2") << QList<int>{6, 5};
+    }
+    void gradientMatchesFiniteDifferences()
+    {
+        // Central differences in double precision over a float model: compare each coordinate within 0.3 %
+        // (plus an absolute floor for tiny entries), as tiny-dnn's gradient_check does.
+        QFETCH(QList<int>, hidden);
+        Mlp model(5, std::vector<int>(hidden.begin(), hidden.end()), 3);
+        Eigen::VectorXf params(model.numParams()), grad(model.numParams());
+        model.initParams(params.data(), 9);
+        params.array() += 0.05f; // non-zero biases, so their gradients are exercised too
+        Eigen::MatrixXf x = Eigen::MatrixXf::Random(5, 4);
+        std::vector<std::uint8_t> y{0, 2, 1, 2};
+        model.lossAndGradient(params.data(), x, y.data(), grad.data());
+        const float eps = 1e-3f; // small enough not to cross a ReLU kink for this data
+        int checked = 0;
+        for (Eigen::Index i = 0; i < params.size(); ++i) {
+            Eigen::VectorXf p = params, scratch(params.size());
+            p[i] = params[i] + eps;
+            const double up = model.lossAndGradient(p.data(), x, y.data(), scratch.data());
+            p[i] = params[i] - eps;
+            const double down = model.lossAndGradient(p.data(), x, y.data(), scratch.data());
+            const double numeric = (up - down) / (2.0 * eps);
+            QVERIFY2(std::fabs(numeric - grad[i]) <= 3e-3 * std::fabs(numeric) + 3e-4,
+                     qPrintable(QString("param %1: analytic %2, numeric %3").arg(i).arg(grad[i]).arg(numeric)));
+            ++checked;
+        }
+        QCOMPARE(checked, int(model.numParams()));
+    }
+
+    void flopCountsAreAnalytic()
+    {
+        // 784-128-10: forward = 2*784*128 + 128 (bias) + 128 (ReLU) + 2*128*10 + 10 + 5*10 (softmax)
+        Mlp m(784, {128}, 10);
+        QCOMPARE(m.numParams(), Eigen::Index(784 * 128 + 128 + 128 * 10 + 10));
+        QCOMPARE(m.forwardFlopsPerSample(), 2.0 * 784 * 128 + 128 + 128 + 2.0 * 128 * 10 + 10 + 50);
+        // backward adds dW, db for both layers, and dX (+ ReLU mask) for the second layer only
+        QCOMPARE(m.trainFlopsPerSample(), m.forwardFlopsPerSample() + 2.0 * 784 * 128 + 128 + 2.0 * 128 * 10 + 10 +
+                                              2.0 * 128 * 10 + 128 + 10);
+    }
+
+    void evaluateCountsCorrect()
+    {
+        Mlp m(2, {}, 2);
+        // W = identity, b = 0: predicts the larger coordinate.
+        Eigen::VectorXf p(6);
+        p << 1, 0, 0, 1, 0, 0;
+        Eigen::MatrixXf x(2, 3);
+        x << 1, 0, 3, 0, 2, 1;
+        std::vector<std::uint8_t> y{0, 1, 1};
+        const auto [loss, correct] = m.evaluate(p.data(), x, y.data());
+        QCOMPARE(correct, 2);
+        QVERIFY(loss > 0);
+    }
+
+    void sgdAndMomentum()
+    {
+        Eigen::VectorXf p(2), g(2);
+        p << 1, 2;
+        g << 0.5, -1;
+        OptimizerSpec s;
+        s.kind = OptimizerSpec::Kind::Momentum;
+        s.learningRate = 0.1f;
+        s.momentum = 0.5f;
+        Optimizer o(s, 2);
+        o.step(p.data(), g.data()); // v = g, p -= 0.1 v
+        o.step(p.data(), g.data()); // v = 0.5 g + g = 1.5 g, p -= 0.15 g
+        QVERIFY(std::fabs(p[0] - (1 - 0.25f * 0.5f)) < 1e-6f);
+        QVERIFY(std::fabs(p[1] - (2 + 0.25f)) < 1e-6f);
+        QCOMPARE(o.flopsPerStep(), 8.0);
+    }
+
+    void adamFirstStepIsSignTimesLearningRate()
+    {
+        // With bias correction, Adam's first step is lr * g / (|g| + eps'), i.e. lr * sign(g).
+        Eigen::VectorXf p = Eigen::VectorXf::Zero(3), g(3);
+        g << 3, -0.2f, 1e-3f;
+        OptimizerSpec s;
+        s.kind = OptimizerSpec::Kind::Adam;
+        s.learningRate = 0.01f;
+        Optimizer o(s, 3);
+        o.step(p.data(), g.data());
+        QVERIFY(std::fabs(p[0] + 0.01f) < 1e-6f);
+        QVERIFY(std::fabs(p[1] - 0.01f) < 1e-6f);
+        QVERIFY(std::fabs(p[2] + 0.01f) < 1e-5f);
+    }
+
+    void idxRoundTrip()
+    {
+        QTemporaryDir dir;
+        auto img = idxHeader(0x803, {2, 2, 3});
+        for (int i = 0; i < 12; ++i)
+            img.push_back(std::uint8_t(i * 20));
+        writeGz(dir.filePath("img.gz"), img);
+        const Eigen::MatrixXf m = readIdxImages(dir.filePath("img.gz").toStdString());
+        QCOMPARE(m.rows(), Eigen::Index(6));
+        QCOMPARE(m.cols(), Eigen::Index(2));
+        QCOMPARE(m(1, 0), 20.0f / 255.0f);
+        QCOMPARE(m(0, 1), 120.0f / 255.0f);
+        auto lbl = idxHeader(0x801, {3});
+        lbl.insert(lbl.end(), {4, 0, 9});
+        writeGz(dir.filePath("lbl.gz"), lbl);
+        QCOMPARE(readIdxLabels(dir.filePath("lbl.gz").toStdString()), (std::vector<std::uint8_t>{4, 0, 9}));
+    }
+
+    void idxErrorsNameTheFile_data()
+    {
+        QTest::addColumn<QByteArray>("kind");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing") << QByteArray("missing") << "file not found";
+        QTest::newRow("wrong magic") << QByteArray("magic") << "wrong magic number 0x00000801";
+        QTest::newRow("truncated header") << QByteArray("short") << "truncated";
+        QTest::newRow("truncated pixels") << QByteArray("pixels") << "truncated";
+    }
+    void idxErrorsNameTheFile()
+    {
+        QFETCH(QByteArray, kind);
+        QFETCH(QString, expected);
+        QTemporaryDir dir;
+        const QString file = dir.filePath("train-images-idx3-ubyte.gz");
+        if (kind == "magic")
+            writeGz(file, idxHeader(0x801, {1, 1, 1}));
+        else if (kind == "short")
+            writeGz(file, {0, 0, 8});
+        else if (kind == "pixels") {
+            auto b = idxHeader(0x803, {10, 28, 28});
+            b.resize(b.size() + 100);
+            writeGz(file, b);
+        }
+        try {
+            readIdxImages(file.toStdString());
+            QFAIL("no error");
+        } catch (const DatasetError& e) {
+            QCOMPARE(QString::fromStdString(e.file()), file);
+            QVERIFY2(QString(e.what()).startsWith(file) && QString(e.what()).contains(expected), e.what());
+        }
+    }
+
+    void fashionMnistMissingDirectoryNamesFile()
+    {
+        try {
+            loadFashionMnist("/nonexistent/fashion");
+            QFAIL("no error");
+        } catch (const DatasetError& e) {
+            QCOMPARE(QString::fromStdString(e.file()), QString("/nonexistent/fashion/train-images-idx3-ubyte.gz"));
+        }
+    }
+
+    void iidPartitionCoversEverySampleOnce()
+    {
+        const Partition p = partitionIid(103, 8, 5);
+        QCOMPARE(int(p.size()), 8);
+        std::set<int> seen;
+        for (const auto& shard : p) {
+            QVERIFY(shard.size() == 12 || shard.size() == 13);
+            for (int i : shard)
+                QVERIFY(seen.insert(i).second);
+        }
+        QCOMPARE(int(seen.size()), 103);
+        QCOMPARE(partitionIid(103, 8, 5), p);      // deterministic
+        QVERIFY(partitionIid(103, 8, 6) != p);     // and seeded
+        QVERIFY_THROWS_EXCEPTION(ConfigError, partitionIid(3, 4, 1));
+    }
+
+    void samplerVisitsShardOncePerEpoch()
+    {
+        std::vector<int> shard(50);
+        for (int i = 0; i < 50; ++i)
+            shard[std::size_t(i)] = 100 + i;
+        BatchSampler s(shard, 8, 77);
+        QCOMPARE(s.batchesPerEpoch(), 6); // 48 samples, the tail of 2 dropped
+        std::multiset<int> epoch1, epoch2;
+        for (int b = 0; b < 6; ++b) {
+            const int* idx = s.next();
+            epoch1.insert(idx, idx + 8);
+        }
+        QCOMPARE(s.epoch(), 1);
+        for (int b = 0; b < 6; ++b) {
+            const int* idx = s.next();
+            epoch2.insert(idx, idx + 8);
+        }
+        QCOMPARE(s.epoch(), 2);
+        QCOMPARE(int(std::set<int>(epoch1.begin(), epoch1.end()).size()), 48); // no repeats within an epoch
+        QVERIFY(epoch1 != epoch2);                                             // reshuffled
+        QVERIFY_THROWS_EXCEPTION(ConfigError, BatchSampler(shard, 51, 1));
+    }
+
+    void syntheticIsSeeded()
+    {
+        SyntheticSpec spec;
+        spec.trainSamples = 50;
+        spec.testSamples = 10;
+        const TrainTest a = makeSyntheticBlobs(spec, 1), b = makeSyntheticBlobs(spec, 1), c = makeSyntheticBlobs(spec, 2);
+        QCOMPARE(a.train.features, b.train.features);
+        QVERIFY(a.train.features != c.train.features);
+        QCOMPARE(a.train.numFeatures(), 32);
+        QCOMPARE(int(a.test.labels.size()), 10);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAlgorithms)
+#include "tst_algorithms.moc"

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Scenario files and SimGrid unit strings: every error names the JSON path and what was expected.
+#include "scenario.h"
+#include "units.h"
+
+#include <QFile>
+#include <QTest>
+
+using namespace dml;
+using namespace dml::app;
+
+namespace {
+
+std::string baseScenario()
+{
+    QFile f(DMLSIM_SOURCE_DIR "/scenarios/quickstart.json");
+    if (!f.open(QIODevice::ReadOnly))
+        qFatal("cannot read the quickstart scenario");
+    return f.readAll().toStdString();
+}
+
+/// Replaces the first occurrence of `from` in the quickstart scenario.
+std::string edited(const std::string& from, const std::string& to)
+{
+    std::string s = baseScenario();
+    const auto at = s.find(from);
+    if (at == std::string::npos)
+        qFatal("'%s' not in the quickstart scenario", from.c_str());
+    return s.replace(at, from.size(), to);
+}
+
+} // namespace
+
+class TestScenario : public QObject {
+    Q_OBJECT
+private slots:
+    void units_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<double>("value");
+        QTest::newRow("Gbps") << "10Gbps" << int(UnitKind::Bandwidth) << 1.25e9;
+        QTest::newRow("MBps") << "100MBps" << int(UnitKind::Bandwidth) << 1e8;
+        QTest::newRow("GiBps") << "1GiBps" << int(UnitKind::Bandwidth) << 1073741824.0;
+        QTest::newRow("kbps") << "8kbps" << int(UnitKind::Bandwidth) << 1000.0;
+        QTest::newRow("us") << "50us" << int(UnitKind::Time) << 50e-6;
+        QTest::newRow("ms") << "20ms" << int(UnitKind::Time) << 0.02;
+        QTest::newRow("s") << "1.5s" << int(UnitKind::Time) << 1.5;
+        QTest::newRow("Gf") << "2Gf" << int(UnitKind::Speed) << 2e9;
+        QTest::newRow("Tflops") << "1.5Tflops" << int(UnitKind::Speed) << 1.5e12;
+        QTest::newRow("MiB") << "64MiB" << int(UnitKind::Size) << 67108864.0;
+    }
+    void units()
+    {
+        QFETCH(QString, text);
+        QFETCH(int, kind);
+        QFETCH(double, value);
+        const auto v = parseUnit(text.toStdString(), UnitKind(kind));
+        QVERIFY(v.has_value());
+        QCOMPARE(*v, value);
+    }
+
+    void badUnits()
+    {
+        QVERIFY(!parseUnit("10", UnitKind::Bandwidth));       // a unit is required
+        QVERIFY(!parseUnit("10Gbit", UnitKind::Bandwidth));
+        QVERIFY(!parseUnit("Gbps", UnitKind::Bandwidth));
+        QVERIFY(!parseUnit("10Gbps", UnitKind::Time));         // wrong kind
+        QVERIFY(!parseUnit(" 5s", UnitKind::Time));
+    }
+
+    void quickstartIsValid()
+    {
+        const Scenario s = parseScenario(baseScenario(), "quickstart.json");
+        QCOMPARE(s.sim.platform.workers, 8);
+        QCOMPARE(s.sim.platform.linkBandwidth, 1.25e9);
+        QCOMPARE(s.sim.platform.linkLatency, 50e-6);
+        QCOMPARE(s.sim.training.hidden, std::vector<int>{128});
+        QCOMPARE(s.sim.training.seed, std::uint64_t(42));
+        QCOMPARE(s.sim.strategy.workers, 8);
+        QVERIFY(s.sim.platform.network == sim::NetworkModel::Tcp);
+    }
+
+    void errorsNameThePath_data()
+    {
+        QTest::addColumn<QString>("from");
+        QTest::addColumn<QString>("to");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("negative bandwidth")
+            << "\"link_bandwidth\": \"10Gbps\"" << "\"link_bandwidth\": \"-5\""
+            << "q.json: platform.link_bandwidth: expected a bandwidth such as \"10Gbps\" (greater than zero), got \"-5\"";
+        QTest::newRow("number for bandwidth")
+            << "\"link_bandwidth\": \"10Gbps\"" << "\"link_bandwidth\": 10"
+            << "q.json: platform.link_bandwidth: expected a bandwidth such as \"10Gbps\" (greater than zero), got 10";
+        QTest::newRow("unknown key with suggestion")
+            << "\"link_latency\"" << "\"link_latncy\""
+            << "q.json: platform.link_latncy: unknown key; did you mean \"link_latency\"?";
+        QTest::newRow("zero workers") << "\"workers\": 8" << "\"workers\": 0"
+                                      << "q.json: platform.workers: expected an integer in [1, 100000], got 0";
+        QTest::newRow("fractional batch") << "\"batch_size\": 32" << "\"batch_size\": 3.5"
+                                          << "q.json: workload.batch_size: expected an integer in [1, 1048576], got 3.5";
+        QTest::newRow("bad optimizer") << "\"adam\"" << "\"adamw\""
+                                       << "q.json: workload.optimizer.type: expected one of \"sgd\", \"momentum\", "
+                                          "\"adam\", got \"adamw\"";
+        QTest::newRow("bad hidden width") << "[128]" << "[128, -1]"
+                                          << "q.json: workload.model.hidden[1]: expected an integer width in "
+                                             "[1, 65536], got -1";
+        QTest::newRow("unknown strategy") << "\"sync-ps\"" << "\"gossip\""
+                                          << "q.json: strategy.type: expected one of";
+        QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
+                                      << "q.json: invalid JSON at line 4";
+    }
+    void errorsNameThePath()
+    {
+        QFETCH(QString, from);
+        QFETCH(QString, to);
+        QFETCH(QString, message);
+        try {
+            parseScenario(edited(from.toStdString(), to.toStdString()), "q.json");
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QVERIFY2(QString(e.what()).startsWith(message), e.what());
+        }
+    }
+
+    void everyIssueIsReported()
+    {
+        std::string s = edited("\"workers\": 8", "\"workers\": -1");
+        s.replace(s.find("\"50us\""), 6, "\"fast\"");
+        try {
+            parseScenario(s, "q.json");
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QCOMPARE(int(e.issues().size()), 2);
+            QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("platform.workers"));
+            QCOMPARE(QString::fromStdString(e.issues()[1].path), QString("platform.link_latency"));
+        }
+    }
+
+    void missingFile()
+    {
+        try {
+            loadScenario("/nonexistent/s.json");
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QCOMPARE(QString(e.what()), QString("/nonexistent/s.json: file not found"));
+        }
+    }
+
+    void batchLargerThanShard()
+    {
+        Scenario s = parseScenario(edited("\"batch_size\": 32", "\"batch_size\": 20000"), "q.json");
+        SyntheticSpec spec;
+        spec.trainSamples = 1000;
+        const TrainTest data = makeSyntheticBlobs(spec, 1);
+        try {
+            checkAgainstData(s, data);
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("workload.batch_size"));
+            QVERIFY2(QString(e.what()).contains("expected between 1 and 125"), e.what());
+        }
+    }
+
+    void hashIsStable()
+    {
+        QCOMPARE(QString::fromStdString(scenarioHash("abc")),
+                 QString("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestScenario)
+#include "tst_scenario.moc"
