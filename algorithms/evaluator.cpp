@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace dml {
 
 Evaluator::Evaluator(const Dataset& test, const Mlp& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
                      MetricsSink& sink)
-    : m_test(test), m_model(architecture), m_cfg(cfg), m_stepsPerEpoch(stepsPerEpoch), m_sink(sink)
+    : Evaluator(test, &architecture, cfg, double(stepsPerEpoch), long(cfg.epochs) * stepsPerEpoch, "epochs", sink)
 {
-    m_totalSteps = long(cfg.epochs) * stepsPerEpoch;
+}
+
+Evaluator::Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
+                     long plannedSteps, std::string endReason, MetricsSink& sink)
+    : m_test(test), m_cfg(cfg), m_stepsPerEpoch(stepsPerEpoch), m_endReason(std::move(endReason)), m_sink(sink)
+{
+    if (architecture)
+        m_model.emplace(*architecture);
+    m_totalSteps = plannedSteps;
     if (cfg.maxSteps > 0 && cfg.maxSteps < m_totalSteps)
         m_totalSteps = cfg.maxSteps;
-    m_evalEvery = cfg.evalEverySteps > 0 ? cfg.evalEverySteps : stepsPerEpoch;
+    m_evalEvery = cfg.evalEverySteps > 0       ? cfg.evalEverySteps
+                  : cfg.evalEveryEpochs > 0 ? std::max(1L, std::lround(cfg.evalEveryEpochs * stepsPerEpoch))
+                                            : std::max(1L, std::lround(stepsPerEpoch));
 }
 
 void Evaluator::addTrainLoss(double loss)
@@ -23,12 +34,18 @@ void Evaluator::addTrainLoss(double loss)
 
 void Evaluator::evaluate(double time, long step, const float* params)
 {
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     Sample s;
     s.time = time;
     s.step = step;
     s.epoch = epochOf(step);
-    s.trainLoss = m_lossCount ? m_lossSum / double(m_lossCount) : std::numeric_limits<double>::quiet_NaN();
-    const auto [loss, correct] = m_model.evaluate(params, m_test.features, m_test.labels.data());
+    if (!m_model) { // proxy workload: no arithmetic on data, no accuracy
+        s.trainLoss = s.testLoss = s.testAccuracy = nan;
+        m_sink.sample(s);
+        return;
+    }
+    s.trainLoss = m_lossCount ? m_lossSum / double(m_lossCount) : nan;
+    const auto [loss, correct] = m_model->evaluate(params, m_test.features, m_test.labels.data());
     s.testLoss = loss / m_test.numSamples();
     s.testAccuracy = double(correct) / m_test.numSamples();
     m_lastAccuracy = s.testAccuracy;
@@ -50,12 +67,13 @@ bool Evaluator::afterStep(double time, long step, const float* params, bool forc
     const bool evaluated = force || last || overTime || step % m_evalEvery == 0;
     if (evaluated)
         evaluate(time, step, params);
-    if (evaluated && m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0 && m_lastAccuracy >= m_cfg.targetAccuracy)
+    if (evaluated && m_model && m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0 &&
+        m_lastAccuracy >= m_cfg.targetAccuracy)
         m_stopReason = "target_accuracy";
     else if (overTime)
         m_stopReason = "max_simulated_time";
     else if (last)
-        m_stopReason = m_cfg.maxSteps > 0 && m_cfg.maxSteps == m_totalSteps ? "max_steps" : "epochs";
+        m_stopReason = m_cfg.maxSteps > 0 && m_cfg.maxSteps == m_totalSteps ? "max_steps" : m_endReason;
     return !m_stopReason.empty();
 }
 

@@ -6,20 +6,35 @@
 #include "strategy.h"
 
 #include <limits>
+#include <optional>
+#include <string>
 
 namespace dml {
 
 /// Observes the global model: evaluates it on the whole test set every `evalEverySteps` steps and at the end,
 /// and emits Samples to the sink. An observer: it charges no simulated time.
+///
+/// A "step" is whatever the strategy counts as one global update: a synchronous step (sync-ps, ring
+/// all-reduce), one applied gradient (async-ps) or one round (fedavg).
 class Evaluator {
 public:
+    /// `stepsPerEpoch` steps make one pass over the training set; the run plans cfg.epochs * stepsPerEpoch steps
+    /// (capped by cfg.maxSteps) and ends with reason "epochs".
     Evaluator(const Dataset& test, const Mlp& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
               MetricsSink& sink);
+    /// General form. `architecture` == nullptr means a proxy workload: nothing is evaluated and every Sample
+    /// carries NaN train loss, test loss and accuracy (time, step and epoch are real). `stepsPerEpoch` (> 0, may
+    /// be fractional, e.g. fedavg's expected rounds per pass) converts steps to epochs and sets the default
+    /// evaluation interval (max(1, round(stepsPerEpoch)) steps). The run plans `plannedSteps` steps, capped by
+    /// cfg.maxSteps, and ends after them with reason `endReason` ("epochs", "rounds"), or "max_steps" when the
+    /// cap is what ended it.
+    Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
+              long plannedSteps, std::string endReason, MetricsSink& sink);
 
     /// Adds one worker's mini-batch loss to the running train loss.
     void addTrainLoss(double loss);
-    /// Call after each global step (step >= 1) with the current global model (numParams floats).
-    /// Evaluates if due (or if `force`), emits a Sample and reports progress. Returns true when the run
+    /// Call after each global step (step >= 1) with the current global model (numParams floats; nullptr for a
+    /// proxy). Evaluates if due (or if `force`), emits a Sample and reports progress. Returns true when the run
     /// should stop (stop criteria of TrainingConfig); stopReason() then says why.
     bool afterStep(double time, long step, const float* params, bool force = false);
     /// Evaluates the initial model (step 0).
@@ -27,14 +42,16 @@ public:
 
     long totalSteps() const { return m_totalSteps; }
     const std::string& stopReason() const { return m_stopReason; }
-    double epochOf(long step) const { return double(step) / double(m_stepsPerEpoch); }
+    double epochOf(long step) const { return double(step) / m_stepsPerEpoch; }
 
 private:
     void evaluate(double time, long step, const float* params);
     const Dataset& m_test;
-    Mlp m_model;
+    std::optional<Mlp> m_model; ///< empty for a proxy workload
     TrainingConfig m_cfg;
-    long m_stepsPerEpoch, m_totalSteps, m_evalEvery;
+    double m_stepsPerEpoch;
+    long m_totalSteps, m_evalEvery;
+    std::string m_endReason;
     MetricsSink& m_sink;
     double m_lossSum = 0;
     long m_lossCount = 0;

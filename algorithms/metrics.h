@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // What a run reports, and the sink it reports through (JSON lines, SQLite, tests all implement MetricsSink).
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@ struct Sample {
 /// Time accounting of one simulated host over the run. elapsed = compute + communication + idle.
 struct HostStats {
     std::string name;
-    std::string role;            ///< "worker" or "server"
+    std::string role;            ///< "worker", "client" (fedavg) or "server"
     double speed = 0;            ///< flops/s
     double elapsed = 0;          ///< time its actor was running (from launch to return, summed over launches), s
     double finish = 0;           ///< simulated time when its actor last returned, s
@@ -38,15 +39,28 @@ struct Summary {
     double simulatedTime = 0;        ///< s, until the last host finished
     double targetAccuracy = 0;       ///< 0 when the scenario sets none
     double timeToTarget = -1;        ///< simulated s of the first sample at or above the target; -1 if never
-    double communicationOverhead = 0;///< sum of workers' communication time / sum of workers' elapsed time
-    double utilization = 0;          ///< sum of workers' compute time / sum of workers' elapsed time
+    double communicationOverhead = 0;///< sum of workers' (or clients') communication time / their summed elapsed time
+    double utilization = 0;          ///< sum of workers' (or clients') compute time / their summed elapsed time
     double bytesOnWire = 0;          ///< payload bytes of every message
     bool accuracySimulated = true;   ///< false for proxy workloads: no real arithmetic, no accuracy
     double stalenessMean = -1;       ///< asynchronous strategies: mean staleness of the applied updates; -1 n/a
     double stalenessMax = -1;        ///< maximum staleness; -1 n/a
     long steps = 0;
     double epochs = 0;
-    std::string stopReason;          ///< "epochs", "max_steps", "target_accuracy", "max_simulated_time"
+    std::string stopReason;          ///< "epochs", "rounds" (fedavg with strategy.rounds), "max_steps",
+                                     ///< "target_accuracy", "max_simulated_time"
+};
+
+/// One activity of one host, for timelines (the workbench's Gantt chart, Chrome trace export).
+/// Idle time is what lies between a host's spans.
+struct Span {
+    enum Kind : std::uint8_t { Compute = 0, Send = 1, Receive = 2 };
+    int rank = 0;        ///< the host's rank
+    Kind kind = Compute;
+    int peer = -1;       ///< Send/Receive: the other rank
+    double start = 0;    ///< simulated s
+    double end = 0;      ///< simulated s
+    double amount = 0;   ///< Compute: flops; Send/Receive: bytes
 };
 
 /// Receives a run's reports as they happen. Every method has an empty default.
@@ -59,6 +73,8 @@ public:
     /// One point of a named series (e.g. "staleness": one point per applied update, value = staleness).
     virtual void point(const std::string& /*series*/, double /*time*/, double /*value*/) {}
     virtual void hostStats(const std::vector<HostStats>&) {}
+    /// A batch of finished activities, in the order they ended (sent about every 50 ms of wall time).
+    virtual void spans(const std::vector<Span>&) {}
     virtual void summary(const Summary&) {}
 };
 
@@ -70,6 +86,7 @@ public:
     void progress(long a, long b, double t) override { for (auto* k : m_sinks) k->progress(a, b, t); }
     void point(const std::string& n, double t, double v) override { for (auto* k : m_sinks) k->point(n, t, v); }
     void hostStats(const std::vector<HostStats>& h) override { for (auto* k : m_sinks) k->hostStats(h); }
+    void spans(const std::vector<Span>& s) override { for (auto* k : m_sinks) k->spans(s); }
     void summary(const Summary& s) override { for (auto* k : m_sinks) k->summary(s); }
 
 private:
@@ -77,7 +94,8 @@ private:
 };
 
 /// Builds the summary from the samples and host statistics (definitions in README.md, "Glossary").
-/// Only hosts with role "worker" enter communicationOverhead and utilization.
+/// Only hosts with role "worker" or "client" enter communicationOverhead and utilization (a client's elapsed time
+/// counts only while it is launched, i.e. the rounds it takes part in).
 Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStats>& hosts, double targetAccuracy);
 
 } // namespace dml

@@ -41,10 +41,15 @@ void Optimizer::step(float* params, const float* grad)
 
 double Optimizer::flopsPerStep() const
 {
-    switch (m_spec.kind) {
-    case OptimizerSpec::Kind::Sgd: return 2.0 * double(m_n);
-    case OptimizerSpec::Kind::Momentum: return 4.0 * double(m_n);
-    case OptimizerSpec::Kind::Adam: return 12.0 * double(m_n);
+    return stepFlops(m_spec, double(m_n));
+}
+
+double Optimizer::stepFlops(const OptimizerSpec& spec, double numParams)
+{
+    switch (spec.kind) {
+    case OptimizerSpec::Kind::Sgd: return 2.0 * numParams;
+    case OptimizerSpec::Kind::Momentum: return 4.0 * numParams;
+    case OptimizerSpec::Kind::Adam: return 12.0 * numParams;
     }
     return 0.0;
 }

@@ -25,6 +25,9 @@ public:
     void step(float* params, const float* grad);
     /// Analytic flops of one step() (per parameter: Sgd 2, Momentum 4, Adam 12).
     double flopsPerStep() const;
+    /// The same count for an optimizer of kind `spec.kind` over `numParams` parameters, without building one
+    /// (no state is allocated: for proxy workloads of millions of parameters).
+    static double stepFlops(const OptimizerSpec& spec, double numParams);
 
 private:
     OptimizerSpec m_spec;

@@ -4,15 +4,30 @@
 #include "error.h"
 #include "rng.h"
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <queue>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace dml {
 
-Partition partitionIid(int samples, int parts, std::uint64_t seed)
+namespace {
+
+void checkParts(int samples, int parts)
 {
     if (parts < 1 || parts > samples)
         throw ConfigError("platform.workers", "expected between 1 and " + std::to_string(samples) +
                                                   " (the training samples), got " + std::to_string(parts));
+}
+
+} // namespace
+
+Partition partitionIid(int samples, int parts, std::uint64_t seed)
+{
+    checkParts(samples, parts);
     std::vector<int> all(static_cast<std::size_t>(samples));
     std::iota(all.begin(), all.end(), 0);
     Rng rng(deriveSeed(seed, 0x9A27));
@@ -25,6 +40,155 @@ Partition partitionIid(int samples, int parts, std::uint64_t seed)
         begin += size;
     }
     return p;
+}
+
+
+double logGammaVariate(Rng& rng, double shape)
+{
+    if (shape < 1.0) {
+        // Gamma(a) = Gamma(a + 1) * U^(1/a): in logs, log Gamma(a + 1) + log(U) / a.
+        double u = 0.0;
+        while (u <= 0.0)
+            u = rng.uniform();
+        return logGammaVariate(rng, shape + 1.0) + std::log(u) / shape;
+    }
+    const double d = shape - 1.0 / 3.0;
+    const double c = 1.0 / std::sqrt(9.0 * d);
+    for (;;) {
+        const double x = rng.normal();
+        double v = 1.0 + c * x;
+        if (v <= 0.0)
+            continue;
+        v = v * v * v;
+        const double u = rng.uniform();
+        const double x2 = x * x;
+        if (u < 1.0 - 0.0331 * x2 * x2) // the squeeze: accepts ~98 % without a logarithm
+            return std::log(d) + std::log(v);
+        if (u > 0.0 && std::log(u) < 0.5 * x2 + d * (1.0 - v + std::log(v)))
+            return std::log(d) + std::log(v);
+    }
+}
+
+std::vector<double> sampleDirichlet(Rng& rng, double alpha, int k)
+{
+    std::vector<double> p(static_cast<std::size_t>(k));
+    for (double& x : p)
+        x = logGammaVariate(rng, alpha);
+    const double top = *std::max_element(p.begin(), p.end());
+    double sum = 0.0;
+    for (double& x : p) {
+        x = std::exp(x - top); // the largest becomes 1: the sum is >= 1, never 0
+        sum += x;
+    }
+    for (double& x : p)
+        x /= sum;
+    return p;
+}
+
+Partition partitionDirichlet(const std::vector<std::uint8_t>& labels, int classes, int parts, double alpha,
+                             std::uint64_t seed)
+{
+    const int samples = int(labels.size());
+    checkParts(samples, parts);
+    if (!(alpha > 0.0) || !std::isfinite(alpha))
+        throw ConfigError("workload.partitioning.alpha",
+                          "expected a Dirichlet concentration greater than 0, got " + std::to_string(alpha));
+    std::vector<std::vector<int>> byClass(static_cast<std::size_t>(std::max(classes, 0)));
+    for (int i = 0; i < samples; ++i) {
+        const int c = labels[std::size_t(i)];
+        if (c >= classes)
+            throw std::invalid_argument("partitionDirichlet: label " + std::to_string(c) + " of sample " +
+                                        std::to_string(i) + " outside [0, " + std::to_string(classes) + ")");
+        byClass[std::size_t(c)].push_back(i);
+    }
+    Partition p(static_cast<std::size_t>(parts));
+    for (int c = 0; c < classes; ++c) {
+        std::vector<int>& idx = byClass[std::size_t(c)];
+        const auto n = std::ptrdiff_t(idx.size());
+        Rng rng(deriveSeed(seed, 0xD1C1, std::uint64_t(c)));
+        rng.shuffle(std::span<int>(idx));
+        const std::vector<double> q = sampleDirichlet(rng, alpha, parts);
+        double cum = 0.0;
+        std::ptrdiff_t begin = 0;
+        for (int w = 0; w < parts; ++w) {
+            cum += q[std::size_t(w)];
+            std::ptrdiff_t end = w + 1 == parts ? n : std::clamp<std::ptrdiff_t>(std::llround(cum * double(n)), begin, n);
+            p[std::size_t(w)].insert(p[std::size_t(w)].end(), idx.begin() + begin, idx.begin() + end);
+            begin = end;
+        }
+    }
+    // No empty part: each empty part takes one sample from the largest part (lowest index on ties). Since
+    // samples >= parts, a part with at least 2 samples exists whenever one is empty (pigeonhole).
+    std::priority_queue<std::pair<std::size_t, int>> largest; // (size, -index): largest size, then lowest index
+    for (int w = 0; w < parts; ++w)
+        if (!p[std::size_t(w)].empty())
+            largest.emplace(p[std::size_t(w)].size(), -w);
+    for (int w = 0; w < parts; ++w) {
+        if (!p[std::size_t(w)].empty())
+            continue;
+        const int donor = -largest.top().second;
+        largest.pop();
+        std::vector<int>& from = p[std::size_t(donor)];
+        p[std::size_t(w)].push_back(from.back());
+        from.pop_back();
+        largest.emplace(from.size(), -donor);
+    }
+    return p;
+}
+
+Partition partitionShards(const std::vector<std::uint8_t>& labels, int parts, int shardsPerClient,
+                          std::uint64_t seed)
+{
+    const int samples = int(labels.size());
+    checkParts(samples, parts);
+    if (shardsPerClient < 1 || (long long)parts * shardsPerClient > samples)
+        throw ConfigError("workload.partitioning.shards_per_client",
+                          "expected between 1 and " + std::to_string(samples / parts) + " (" +
+                              std::to_string(samples) + " samples over " + std::to_string(parts) +
+                              " parts, at least one sample per shard), got " + std::to_string(shardsPerClient));
+    std::vector<int> sorted(static_cast<std::size_t>(samples));
+    std::iota(sorted.begin(), sorted.end(), 0);
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [&](int a, int b) { return labels[std::size_t(a)] < labels[std::size_t(b)]; });
+    const int shards = parts * shardsPerClient;
+    std::vector<std::size_t> shardBegin(static_cast<std::size_t>(shards) + 1, 0);
+    for (int s = 0; s < shards; ++s)
+        shardBegin[std::size_t(s) + 1] = shardBegin[std::size_t(s)] +
+                                         std::size_t(samples / shards + (s < samples % shards ? 1 : 0));
+    std::vector<int> order(static_cast<std::size_t>(shards));
+    std::iota(order.begin(), order.end(), 0);
+    Rng rng(deriveSeed(seed, 0x5A4D));
+    rng.shuffle(std::span<int>(order));
+    Partition p(static_cast<std::size_t>(parts));
+    for (int w = 0; w < parts; ++w)
+        for (int k = 0; k < shardsPerClient; ++k) {
+            const auto s = std::size_t(order[std::size_t(w * shardsPerClient + k)]);
+            p[std::size_t(w)].insert(p[std::size_t(w)].end(), sorted.begin() + std::ptrdiff_t(shardBegin[s]),
+                                     sorted.begin() + std::ptrdiff_t(shardBegin[s + 1]));
+        }
+    return p;
+}
+
+Partition makePartition(const PartitionSpec& spec, const Dataset& d, int parts, std::uint64_t seed)
+{
+    switch (spec.kind) {
+    case PartitionSpec::Kind::Iid: return partitionIid(d.numSamples(), parts, seed);
+    case PartitionSpec::Kind::Dirichlet: return partitionDirichlet(d.labels, d.classes, parts, spec.alpha, seed);
+    case PartitionSpec::Kind::Shards: return partitionShards(d.labels, parts, spec.shardsPerClient, seed);
+    }
+    throw ConfigError("workload.partitioning.type", "unknown partitioning");
+}
+
+void checkBatchFits(const Partition& p, int batch)
+{
+    std::size_t smallest = 0;
+    for (std::size_t w = 1; w < p.size(); ++w)
+        if (p[w].size() < p[smallest].size())
+            smallest = w;
+    if (!p.empty() && (batch < 1 || int(p[smallest].size()) < batch))
+        throw ConfigError("workload.batch_size",
+                          "expected between 1 and " + std::to_string(p[smallest].size()) + " (the samples of part " +
+                              std::to_string(smallest) + ", the smallest), got " + std::to_string(batch));
 }
 
 std::vector<std::vector<int>> labelHistogram(const Partition& p, const Dataset& d)

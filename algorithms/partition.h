@@ -2,6 +2,7 @@
 #pragma once
 #include "dataset.h"
 #include "rng.h"
+#include "strategy.h"
 
 #include <cstdint>
 #include <vector>
@@ -14,6 +15,53 @@ using Partition = std::vector<std::vector<int>>;
 /// IID partition: a seeded shuffle of [0, samples) cut into `parts` contiguous shards whose sizes differ by
 /// at most one. Throws ConfigError("platform.workers") if parts < 1 or parts > samples.
 Partition partitionIid(int samples, int parts, std::uint64_t seed);
+
+/// Label-skewed partition of Hsu, Qi & Brown 2019 ("Measuring the effects of non-identical data distribution for
+/// federated visual classification", Sec. 3): for each class c, proportions q_c ~ Dir(alpha, ..., alpha) over the
+/// `parts` parts, and the samples of class c (in a seeded shuffle) are cut into `parts` consecutive runs of
+/// lengths round(cumsum(q_c) * n_c) differences. Small alpha: each class lands on few parts; large alpha: close
+/// to IID proportions.
+///
+/// `labels`: one per sample, each in [0, classes). Every sample is assigned exactly once. No part is empty:
+/// after the draw, each empty part (in part order) receives the last sample of the currently largest part
+/// (lowest index on ties), which keeps every donor non-empty since samples >= parts. Deterministic for a seed
+/// (one Rng per class, seeded with deriveSeed(seed, 0xD1C1, class)).
+/// Throws ConfigError("platform.workers") if parts < 1 or parts > samples,
+/// ConfigError("workload.partitioning.alpha") if alpha <= 0 (or not finite), std::invalid_argument for a label
+/// outside [0, classes).
+Partition partitionDirichlet(const std::vector<std::uint8_t>& labels, int classes, int parts, double alpha,
+                             std::uint64_t seed);
+
+/// The pathological non-IID split of McMahan et al. 2017 ("Communication-efficient learning of deep networks
+/// from decentralized data", Sec. 3, "Pathological Non-IID"): sort the samples by label (ties by index), cut the
+/// sorted list into parts x shardsPerClient shards of near-equal size (sizes differ by at most one), and give
+/// each part shardsPerClient shards chosen by a seeded permutation. Every sample is assigned exactly once; no part
+/// is empty because every shard holds at least one sample.
+/// Throws ConfigError("platform.workers") if parts < 1 or parts > samples,
+/// ConfigError("workload.partitioning.shards_per_client") if shardsPerClient < 1 or parts x shardsPerClient
+/// exceeds the number of samples.
+Partition partitionShards(const std::vector<std::uint8_t>& labels, int parts, int shardsPerClient,
+                          std::uint64_t seed);
+
+/// The partition every strategy uses: IID (partitionIid over d.numSamples()), Dirichlet or Shards as `spec` says,
+/// over `parts` workers or clients. For proxy workloads `d` may have 0 feature rows (features is 0 x samples);
+/// non-IID kinds read d.labels. Throws what the chosen function throws.
+Partition makePartition(const PartitionSpec& spec, const Dataset& d, int parts, std::uint64_t seed);
+
+/// For data-parallel strategies, where every worker draws full mini-batches of `batch` from its own part:
+/// throws ConfigError("workload.batch_size") naming the smallest part if one holds fewer than `batch` samples
+/// (which a skewed non-IID partition can produce).
+void checkBatchFits(const Partition& p, int batch);
+
+/// Natural logarithm of a Gamma(shape, 1) variate: Marsaglia & Tsang 2000 ("A simple method for generating gamma
+/// variables", ACM TOMS 26(3), Sec. 3 for shape >= 1; for shape < 1 their Sec. 6 boost
+/// Gamma(a) = Gamma(a + 1) U^(1/a)). Returned as a logarithm so that tiny shapes (U^(1/0.01)) do not underflow
+/// to 0. Draws only from rng's engine (normal(), uniform()): the same stream on every platform. shape > 0.
+double logGammaVariate(Rng& rng, double shape);
+
+/// Proportions ~ Dir(alpha, ..., alpha) over k >= 1 components (non-negative, summing to 1 up to rounding):
+/// normalised Gamma(alpha, 1) variates, normalised in log space (log-sum-exp). alpha > 0.
+std::vector<double> sampleDirichlet(Rng& rng, double alpha, int k);
 
 /// Label histogram of each shard: result[w][c] = number of samples of class c in shard w.
 std::vector<std::vector<int>> labelHistogram(const Partition& p, const Dataset& d);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "strategy.h"
 
+#include "asyncps.h"
 #include "error.h"
+#include "fedavg.h"
+#include "ringallreduce.h"
 #include "syncps.h"
 
 #include <algorithm>
@@ -36,12 +39,28 @@ const char* toString(StrategyKind k)
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink)
 {
-    stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
+    if (cfg.proxy.parameters > 0 && cfg.partition.kind != PartitionSpec::Kind::Iid)
+        throw ConfigError("workload.partitioning.type", "a proxy workload supports only iid partitioning");
+    if (cfg.proxy.parameters > 0 && !(cfg.proxy.trainFlopsPerSample >= 0))
+        throw ConfigError("workload.proxy.train_flops_per_sample",
+                          "expected 0 or more flops, got " + std::to_string(cfg.proxy.trainFlopsPerSample));
     switch (spec.kind) {
-    case StrategyKind::SyncPs: return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink);
+    case StrategyKind::SyncPs:
+        stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
+        return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink);
     case StrategyKind::AsyncPs:
+        stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize);
+        if (spec.stalenessBound < -1)
+            throw ConfigError("strategy.staleness_bound", "expected -1 (unbounded) or a bound s >= 0, got " +
+                                                              std::to_string(spec.stalenessBound));
+        return std::make_unique<AsyncParameterServer>(spec.workers, spec.stalenessBound, cfg, data, sink);
     case StrategyKind::RingAllReduce:
-    case StrategyKind::FedAvg: break;
+        stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize);
+        return std::make_unique<RingAllReduceStrategy>(spec.workers, cfg, data, sink);
+    case StrategyKind::FedAvg:
+        // Clients may hold fewer samples than a batch (they then train on their whole part): no stepsPerEpoch.
+        return std::make_unique<FederatedAveraging>(spec.workers, spec.clientFraction, spec.localEpochs,
+                                                    spec.proxMu, spec.rounds, cfg, data, sink);
     }
     throw ConfigError("strategy.type", "unknown strategy");
 }
@@ -65,7 +84,7 @@ Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStat
     for (const HostStats& h : hosts) {
         s.simulatedTime = std::max(s.simulatedTime, h.finish);
         s.bytesOnWire += h.bytesSent;
-        if (h.role != "worker")
+        if (h.role != "worker" && h.role != "client") // fedavg's clients are its workers
             continue;
         comm += h.communication;
         compute += h.compute;

@@ -39,7 +39,8 @@ struct TrainingConfig {
     int batchSize = 32;             ///< per worker, samples
     int epochs = 1;                 ///< passes over the training set
     long maxSteps = 0;              ///< 0 = no limit
-    int evalEverySteps = 0;         ///< 0 = once per epoch
+    int evalEverySteps = 0;         ///< evaluate every N steps; 0 = use evalEveryEpochs
+    double evalEveryEpochs = 0;     ///< evaluate every x epochs (what a step is differs by strategy); 0 = 1 epoch
     double targetAccuracy = 0;      ///< for time-to-accuracy; 0 = none
     bool stopAtTarget = false;      ///< end the run when the target is reached
     double maxSimulatedTime = 0;    ///< s; 0 = no limit
@@ -82,8 +83,16 @@ public:
     virtual void completeSummary(Summary&) const {}
 };
 
-/// Builds the strategy. `data` and `sink` must outlive it. Throws ConfigError for impossible settings
-/// (more workers than samples, a batch larger than a shard).
+/// Builds the strategy. `data` and `sink` must outlive it.
+///  - SyncPs:        SyncParameterServer(spec.workers, ...)
+///  - AsyncPs:       AsyncParameterServer(spec.workers, spec.stalenessBound, ...)
+///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...)
+///  - FedAvg:        FederatedAveraging(spec.workers = K, spec.clientFraction, spec.localEpochs, spec.proxMu,
+///                                      spec.rounds, ...)
+/// Throws ConfigError (with the scenario path) for impossible settings: more workers than samples, a batch larger
+/// than a worker's part (not for fedavg, whose small clients train on their whole part), a staleness bound below
+/// -1, C outside (0, 1], E < 1, mu < 0, rounds < 0, a non-IID partitioning of a proxy workload, bad partitioning
+/// parameters.
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink);
 

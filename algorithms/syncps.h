@@ -5,6 +5,7 @@
 #include "optimizer.h"
 #include "partition.h"
 #include "strategy.h"
+#include "workload.h"
 
 namespace dml {
 
@@ -12,9 +13,13 @@ namespace dml {
 /// synchronous variant; Li et al. 2014, OSDI "Scaling distributed ML with the parameter server").
 ///
 /// Ranks 0..P-1 are workers, rank P the server. The server sends the model to every worker; each worker
-/// computes the gradient of its next mini-batch (drawn from its IID shard) and sends it back; the server waits
+/// computes the gradient of its next mini-batch (drawn from its shard) and sends it back; the server waits
 /// for all P gradients (the barrier), averages them in rank order, applies the optimizer, and sends the new
 /// model. Messages: model and gradient are each 4 bytes x numParams.
+///
+/// Workers' shards come from makePartition(cfg.partition, ...); every shard must hold a full batch (ConfigError
+/// "workload.batch_size" otherwise). A proxy workload (cfg.proxy) runs the same protocol with the same compute
+/// charges and message sizes, but messages carry no data and no parameter vector exists.
 class SyncParameterServer final : public Strategy {
 public:
     enum Tag { ToWorker = 1, ToServer = 2 };
@@ -30,8 +35,8 @@ public:
     /// Flops the server is charged per step: sum P gradients, scale, optimizer update.
     double serverFlopsPerStep() const;
     /// Flops a worker is charged per step: one forward+backward pass over its mini-batch.
-    double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_arch.trainFlopsPerSample(); }
-    const Mlp& architecture() const { return m_arch; }
+    double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
+    const Workload& workload() const { return m_workload; }
 
 private:
     void runServer(Transport& t);
@@ -39,7 +44,7 @@ private:
     int m_workers;
     TrainingConfig m_cfg;
     const TrainTest& m_data;
-    Mlp m_arch;
+    Workload m_workload;
     Partition m_partition;
     long m_stepsPerEpoch;
     Evaluator m_evaluator;

@@ -26,4 +26,30 @@ struct PlatformSpec {
 
 const char* toString(NetworkModel m);
 
+/// The simulated platform as a graph, for `dmlsim platform` and the workbench's topology view. Nodes are hosts
+/// and links (a link joins the nodes before and after it on routes); a full-duplex link is one node.
+struct PlatformGraph {
+    struct Node {
+        std::string id;
+        std::string kind;      ///< "host" or "link"
+        std::string role;      ///< hosts: "worker", "server", "client"
+        double speed = 0;      ///< hosts: flops/s
+        double bandwidth = 0;  ///< links: bytes/s
+        double latency = 0;    ///< links: s
+        std::string sharing;   ///< links: "shared", "full-duplex", "fatpipe", "wifi"
+    };
+    struct Edge {
+        std::string source, target;
+    };
+    struct Route {
+        std::string from, to;
+        std::vector<std::string> links; ///< in order
+        double latency = 0;             ///< sum of the links' latencies, s
+        double bandwidth = 0;           ///< the narrowest link's bandwidth, bytes/s
+    };
+    std::vector<Node> nodes;
+    std::vector<Edge> edges;
+    std::vector<Route> sampleRoutes;
+};
+
 } // namespace dml::sim

@@ -87,34 +87,63 @@ void World::start(int rank)
     });
 }
 
-void SimTransport::record(const sg4::CommPtr& c)
+void World::span(const Span& s)
+{
+    if (m_lastCompute.size() <= std::size_t(s.rank))
+        m_lastCompute.resize(accounts.size(), std::size_t(-1));
+    std::size_t& last = m_lastCompute[std::size_t(s.rank)];
+    if (s.kind == Span::Compute && last != std::size_t(-1) && last >= m_flushed && timeline[last].end == s.start) {
+        timeline[last].end = s.end; // back-to-back computation (e.g. local epochs) is one span
+        timeline[last].amount += s.amount;
+        return;
+    }
+    if (s.kind == Span::Compute)
+        last = timeline.size();
+    timeline.push_back(s);
+    const auto now = std::chrono::steady_clock::now();
+    if (timeline.size() - m_flushed >= 4096 || now - m_lastFlush > std::chrono::milliseconds(50)) {
+        m_lastFlush = now;
+        flushSpans();
+    }
+}
+
+void World::flushSpans()
+{
+    if (!sink || m_flushed == timeline.size())
+        return;
+    sink->spans(std::vector<Span>(timeline.begin() + std::ptrdiff_t(m_flushed), timeline.end()));
+    m_flushed = timeline.size();
+}
+
+void SimTransport::record(const sg4::CommPtr& c, Span::Kind kind, int peer, double bytes)
 {
     m_acc.commIntervals.emplace_back(c->get_start_time(), c->get_finish_time());
+    m_world.span({m_rank, kind, peer, c->get_start_time(), c->get_finish_time(), bytes});
 }
 
 void SimTransport::isend(int dst, int tag, Message m)
 {
     // A rank that never waits (e.g. an asynchronous server replying to workers) would pile up finished sends.
     if (m_pending.size() >= 64)
-        std::erase_if(m_pending, [this](const sg4::CommPtr& c) {
-            if (!c->test())
+        std::erase_if(m_pending, [this](const Pending& p) {
+            if (!p.comm->test())
                 return false;
-            record(c);
+            record(p.comm, Span::Send, p.peer, p.bytes);
             return true;
         });
     m.source = m_rank;
     const double bytes = m.bytes;
     auto* payload = new Message(std::move(m));
     sg4::Mailbox* box = m_boxes.get(dst, tag);
-    m_pending.push_back(box->put_async(payload, std::uint64_t(std::llround(bytes))));
+    m_pending.push_back({box->put_async(payload, std::uint64_t(std::llround(bytes))), dst, bytes});
     m_acc.bytesSent += bytes;
 }
 
 void SimTransport::waitAll()
 {
-    for (auto& c : m_pending) {
-        c->wait();
-        record(c);
+    for (auto& p : m_pending) {
+        p.comm->wait();
+        record(p.comm, Span::Send, p.peer, p.bytes);
     }
     m_pending.clear();
 }
@@ -126,7 +155,7 @@ Message SimTransport::recv(int tag)
     sg4::CommPtr c = box->get_async<Message>(&raw);
     c->wait();
     std::unique_ptr<Message> owned(raw);
-    record(c);
+    record(c, Span::Receive, owned->source, owned->bytes);
     m_acc.bytesReceived += owned->bytes;
     return std::move(*owned);
 }
@@ -135,8 +164,10 @@ void SimTransport::compute(double flops)
 {
     const double t0 = sg4::Engine::get_clock();
     sg4::this_actor::execute(flops);
-    m_acc.compute += sg4::Engine::get_clock() - t0;
+    const double t1 = sg4::Engine::get_clock();
+    m_acc.compute += t1 - t0;
     m_acc.flops += flops;
+    m_world.span({m_rank, Span::Compute, -1, t0, t1, flops});
 }
 
 double SimTransport::now() const

@@ -8,6 +8,7 @@
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
 
+#include <chrono>
 #include <exception>
 #include <string>
 #include <unordered_map>
@@ -57,8 +58,20 @@ struct World {
     std::vector<RankAccount> accounts;
     Mailboxes boxes;
     std::exception_ptr failure; ///< the first exception an actor threw
+    MetricsSink* sink = nullptr;  ///< receives span batches
+    std::vector<Span> timeline;   ///< every span of the run, in the order they ended
+    /// Records a finished activity; merges a compute span into the rank's previous one when they touch.
+    void span(const Span& s);
+    /// Sends the spans not yet sent to the sink.
+    void flushSpans();
+
     /// Creates the actor of `rank` on its host, running strategy->run(rank, ...).
     void start(int rank);
+
+private:
+    std::size_t m_flushed = 0;
+    std::vector<std::size_t> m_lastCompute; ///< per rank: index in timeline of its last compute span, or npos
+    std::chrono::steady_clock::time_point m_lastFlush{};
 };
 
 class SimTransport final : public Transport {
@@ -74,12 +87,17 @@ public:
     void launch(int rank) override { m_world.start(rank); }
 
 private:
-    void record(const simgrid::s4u::CommPtr& c);
+    void record(const simgrid::s4u::CommPtr& c, Span::Kind kind, int peer, double bytes);
     int m_rank;
     World& m_world;
     Mailboxes& m_boxes;
     RankAccount& m_acc;
-    std::vector<simgrid::s4u::CommPtr> m_pending;
+    struct Pending {
+        simgrid::s4u::CommPtr comm;
+        int peer;
+        double bytes;
+    };
+    std::vector<Pending> m_pending;
 };
 
 } // namespace dml::sim

@@ -7,7 +7,11 @@
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Engine.hpp>
 
+#include <simgrid/s4u/Link.hpp>
+
 #include <exception>
+#include <memory>
+#include <set>
 
 namespace sg4 = simgrid::s4u;
 
@@ -18,6 +22,12 @@ class Recorder final : public MetricsSink {
 public:
     void sample(const Sample& s) override { samples.push_back(s); }
     void point(const std::string& name, double t, double v) override { series[name].emplace_back(t, v); }
+    void spans(const std::vector<Span>& s) override
+    {
+        if (forward)
+            forward->spans(s);
+    }
+    MetricsSink* forward = nullptr; ///< where span batches go on to (the caller's sink)
     std::vector<Sample> samples;
     std::map<std::string, std::vector<std::pair<double, double>>> series;
 };
@@ -29,11 +39,14 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
 
 std::vector<std::string> hostNames(const Strategy& s)
 {
+    // "worker-0", "worker-1", ..., "client-0", ...; a role held by one rank only (the server) keeps its name.
+    std::map<std::string, int> total, counts;
+    for (int r = 0; r < s.numRanks(); ++r)
+        ++total[s.roleOf(r)];
     std::vector<std::string> names;
-    int workers = 0;
     for (int r = 0; r < s.numRanks(); ++r) {
         const std::string role = s.roleOf(r);
-        names.push_back(role == "worker" ? "worker-" + std::to_string(workers++) : role);
+        names.push_back(role == "server" && total[role] == 1 ? role : role + "-" + std::to_string(counts[role]++));
     }
     return names;
 }
@@ -44,6 +57,7 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
     SinkList sinks;
     sinks.add(&recorder);
     sinks.add(&sink);
+    recorder.forward = &sink;
     auto strategy = makeStrategy(spec.strategy, spec.training, data, sinks);
     SimulationResult result = run(spec.platform, *strategy, spec.training.targetAccuracy,
                                   spec.training.proxy.parameters <= 0, recorder);
@@ -60,25 +74,61 @@ SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strate
 }
 
 namespace {
+
+/// Split-duplex links appear on routes as NAME_UP / NAME_DOWN: the graph shows NAME once.
+std::string linkId(const std::string& name)
+{
+    for (const char* suffix : {"_UP", "_DOWN"}) {
+        const std::string s(suffix);
+        if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+            return name.substr(0, name.size() - s.size());
+    }
+    return name;
+}
+
+const char* sharingName(sg4::Link::SharingPolicy p)
+{
+    switch (p) {
+    case sg4::Link::SharingPolicy::SPLITDUPLEX: return "full-duplex";
+    case sg4::Link::SharingPolicy::FATPIPE: return "fatpipe";
+    case sg4::Link::SharingPolicy::WIFI: return "wifi";
+    case sg4::Link::SharingPolicy::SHARED:
+    case sg4::Link::SharingPolicy::NONLINEAR: break;
+    }
+    return "shared";
+}
+
+/// Creates the engine with our settings and builds the platform; returns one host per rank.
+std::vector<sg4::Host*> setUp(sg4::Engine*& engine, const PlatformSpec& platform, const Strategy& strategy)
+{
+    static int argc = 2;
+    static char arg0[] = "dmlsim";
+    static char arg1[] = "--log=root.thresh:warning";
+    static char* argv[] = {arg0, arg1, nullptr};
+    engine = new sg4::Engine(&argc, argv);
+    configureNetwork(platform.network);
+    std::vector<std::string> roles;
+    for (int r = 0; r < strategy.numRanks(); ++r)
+        roles.push_back(strategy.roleOf(r));
+    return buildStar(platform, hostNames(strategy), roles);
+}
+
 SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
                      bool accuracySimulated, Recorder& recorder)
 {
 
-    int argc = 2;
-    char arg0[] = "dmlsim";
-    char arg1[] = "--log=root.thresh:warning";
-    char* argv[] = {arg0, arg1, nullptr};
-    sg4::Engine engine(&argc, argv);
-    configureNetwork(platform.network);
-
+    sg4::Engine* enginePtr = nullptr;
+    const std::vector<sg4::Host*> hosts = setUp(enginePtr, platform, strategy);
+    std::unique_ptr<sg4::Engine> engine(enginePtr);
     const int ranks = strategy.numRanks();
-    std::vector<std::string> names = hostNames(strategy), roles;
+    const std::vector<std::string> names = hostNames(strategy);
+    std::vector<std::string> roles;
     for (int r = 0; r < ranks; ++r)
         roles.push_back(strategy.roleOf(r));
-    std::vector<sg4::Host*> hosts = buildStar(platform, names, roles);
 
     World world;
     world.strategy = &strategy;
+    world.sink = &recorder;
     world.names = names;
     world.accounts.resize(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r)
@@ -86,7 +136,8 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     for (int r = 0; r < ranks; ++r)
         if (strategy.launchedAtStart(r))
             world.start(r);
-    engine.run();
+    engine->run();
+    world.flushSpans();
     world.boxes.unbindAll();
     if (world.failure)
         std::rethrow_exception(world.failure);
@@ -115,8 +166,70 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     result.summary.accuracySimulated = accuracySimulated;
     strategy.completeSummary(result.summary);
     result.finalModel = strategy.finalModel();
+    result.timeline = std::move(world.timeline);
     return result;
 }
 } // namespace
+
+} // namespace dml::sim
+
+namespace dml::sim {
+
+PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& strategy)
+{
+    sg4::Engine* enginePtr = nullptr;
+    const std::vector<sg4::Host*> hosts = setUp(enginePtr, platform, strategy);
+    std::unique_ptr<sg4::Engine> engine(enginePtr);
+    PlatformGraph g;
+    for (std::size_t r = 0; r < hosts.size(); ++r) {
+        PlatformGraph::Node n;
+        n.id = hosts[r]->get_name();
+        n.kind = "host";
+        n.role = strategy.roleOf(int(r));
+        n.speed = hosts[r]->get_speed();
+        g.nodes.push_back(std::move(n));
+    }
+    std::set<std::string> seenLinks;
+    std::set<std::pair<std::string, std::string>> seenEdges;
+    auto addEdge = [&](const std::string& a, const std::string& b) {
+        if (a != b && seenEdges.insert(std::minmax(a, b)).second)
+            g.edges.push_back({a, b});
+    };
+    // Adjacency from routes: every host to the last rank (the server, when there is one) and to its neighbour
+    // in rank order covers a star; general topologies are covered by routes from every host to every host.
+    const std::size_t n = hosts.size();
+    const bool allPairs = n <= 64;
+    for (std::size_t a = 0; a < n; ++a) {
+        for (std::size_t b = 0; b < n; ++b) {
+            if (a == b || (!allPairs && b != n - 1 && b != (a + 1) % n))
+                continue;
+            std::vector<sg4::Link*> links;
+            double latency = 0;
+            hosts[a]->route_to(hosts[b], links, &latency);
+            std::string prev = hosts[a]->get_name();
+            PlatformGraph::Route route{hosts[a]->get_name(), hosts[b]->get_name(), {}, latency, 0};
+            for (sg4::Link* l : links) {
+                const std::string id = linkId(l->get_name());
+                if (seenLinks.insert(id).second) {
+                    PlatformGraph::Node ln;
+                    ln.id = id;
+                    ln.kind = "link";
+                    ln.bandwidth = l->get_bandwidth();
+                    ln.latency = l->get_latency();
+                    ln.sharing = id != l->get_name() ? "full-duplex" : sharingName(l->get_sharing_policy());
+                    g.nodes.push_back(std::move(ln));
+                }
+                addEdge(prev, id);
+                prev = id;
+                route.links.push_back(id);
+                route.bandwidth = route.bandwidth == 0 ? l->get_bandwidth() : std::min(route.bandwidth, l->get_bandwidth());
+            }
+            addEdge(prev, hosts[b]->get_name());
+            if (g.sampleRoutes.size() < 4 && (b == n - 1 || b == a + 1) && a < 2)
+                g.sampleRoutes.push_back(std::move(route));
+        }
+    }
+    return g;
+}
 
 } // namespace dml::sim

@@ -22,6 +22,7 @@ struct SimulationResult {
     std::vector<HostStats> hosts; ///< one per rank, in rank order
     Summary summary;
     Eigen::VectorXf finalModel;   ///< the trained global model (empty for proxy workloads)
+    std::vector<Span> timeline;   ///< every host's activities, in the order they ended
     /// Named series reported through MetricsSink::point, as (time, value) pairs in report order.
     std::map<std::string, std::vector<std::pair<double, double>>> series;
 };
@@ -42,6 +43,10 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
 /// empty (the strategy reports to its own sink); hosts, summary timing and finalModel are filled in.
 SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
                                   bool accuracySimulated);
+
+/// Builds the platform the strategy would run on (in a SimGrid engine: one per process, like simulate()) and
+/// describes it: every host and link, their adjacency along routes, and a few sample routes.
+PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& strategy);
 
 /// Host names by rank: "worker-0" ... "worker-(P-1)", "server".
 std::vector<std::string> hostNames(const Strategy& s);

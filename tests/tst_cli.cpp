@@ -143,18 +143,27 @@ private slots:
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const QList<QByteArray> lines = r.out.trimmed().split('\n');
         QStringList events;
+        QJsonObject sample;
+        int spans = 0;
         for (const QByteArray& line : lines) {
             QJsonParseError e;
             const QJsonObject o = QJsonDocument::fromJson(line, &e).object();
             QVERIFY2(e.error == QJsonParseError::NoError, line.constData());
             events << o["event"].toString();
+            if (events.back() == "sample" && events.count("sample") == 2)
+                sample = o;
+            if (events.back() == "spans")
+                spans += int(o["spans"].toArray().size());
         }
         QCOMPARE(events.first(), QString("started"));
-        QCOMPARE(events.count("sample"), 1 + 18 / 5 + 1); // step 0, every 5 steps, and the last (18)
+        // 300 samples / 3 workers / batch 10 = 10 steps per epoch, 20 in all: samples at steps 0, 5, 10, 15, 20.
+        QCOMPARE(events.count("sample"), 5);
         QCOMPARE(events.mid(events.size() - 2), (QStringList{"host_stats", "summary"}));
-        const QJsonObject sample = QJsonDocument::fromJson(lines[2]).object();
         for (const char* key : {"time", "step", "epoch", "train_loss", "test_loss", "test_accuracy"})
             QVERIFY2(sample.contains(key), key);
+        // Timeline: per step, each of 3 workers computes, sends and receives (9); the server receives 3, computes
+        // and sends 3 (7). Before the first step the server sends the initial model: 3 sends, 3 receives.
+        QCOMPARE(spans, 20 * (9 + 7) + 3 + 3);
     }
 
     void runsListsStatus()

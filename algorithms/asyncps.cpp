@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "asyncps.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+
+namespace dml {
+
+AsyncParameterServer::AsyncParameterServer(int workers, int stalenessBound, const TrainingConfig& cfg,
+                                           const TrainTest& data, MetricsSink& sink)
+    : m_workers(workers), m_bound(stalenessBound), m_cfg(cfg), m_data(data), m_workload(cfg, data.train),
+      m_partition(makePartition(cfg.partition, data.train, workers, cfg.seed)),
+      m_updatesPerEpoch(long(workers) * stepsPerEpoch(data.train.numSamples(), workers, cfg.batchSize)),
+      m_sink(sink),
+      m_evaluator(data.test, m_workload.mlp(), cfg, double(m_updatesPerEpoch), long(cfg.epochs) * m_updatesPerEpoch,
+                  "epochs", sink)
+{
+    checkBatchFits(m_partition, cfg.batchSize);
+}
+
+double AsyncParameterServer::serverFlopsPerUpdate() const
+{
+    return Optimizer::stepFlops(m_cfg.optimizer, double(m_workload.numParams()));
+}
+
+void AsyncParameterServer::completeSummary(Summary& s) const
+{
+    if (m_stalenessCount == 0)
+        return;
+    s.stalenessMean = m_stalenessSum / double(m_stalenessCount);
+    s.stalenessMax = double(m_stalenessMax);
+}
+
+void AsyncParameterServer::run(int rank, Transport& t)
+{
+    if (rank == m_workers)
+        runServer(t);
+    else
+        runWorker(rank, t);
+}
+
+void AsyncParameterServer::runServer(Transport& t)
+{
+    const bool proxy = m_workload.isProxy();
+    const Eigen::Index n = proxy ? 0 : m_workload.numParams(); // a proxy allocates no vectors
+    Eigen::VectorXf params = proxy ? Eigen::VectorXf() : m_workload.initialParams(m_cfg.seed);
+    Optimizer opt(m_cfg.optimizer, n);
+    long version = 0;                                            // updates applied so far
+    std::vector<long> clock(std::size_t(m_workers), 0);          // updates applied per worker
+    std::vector<bool> withheld(std::size_t(m_workers), false);   // SSP: waiting for the slowest worker
+    int running = m_workers;                                     // workers not yet told to stop
+    bool stopping = false;
+
+    auto sendModel = [&](int w) { // fire and forget: the transport reaps finished sends
+        t.isend(w, ToWorker, Message{.kind = Model, .bytes = m_workload.modelBytes(),
+                                     .data = proxy ? nullptr : std::make_shared<const Eigen::VectorXf>(params),
+                                     .version = version});
+    };
+    auto sendStop = [&](int w) {
+        t.isend(w, ToWorker, Message{.kind = Stop, .bytes = 0, .data = nullptr, .version = version});
+        --running;
+    };
+    // SSP (Ho et al. 2013): worker w may compute its next gradient iff clock[w] - min clock <= s.
+    auto mayProceed = [&](int w) {
+        return m_bound < 0 || clock[std::size_t(w)] - *std::min_element(clock.begin(), clock.end()) <= m_bound;
+    };
+
+    m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
+    for (int w = 0; w < m_workers; ++w)
+        sendModel(w);
+    while (running > 0) {
+        Message m = t.recv(ToServer);
+        const int w = m.source;
+        if (stopping) { // a gradient that was in flight when the run ended: drained, not applied
+            sendStop(w);
+            continue;
+        }
+        // Apply the gradient now, computed on model version m.version.
+        const long staleness = version - m.version;
+        m_evaluator.addTrainLoss(m.value);
+        t.compute(serverFlopsPerUpdate());
+        if (!proxy)
+            opt.step(params.data(), m.data->data());
+        ++version;
+        ++clock[std::size_t(w)];
+        m_stalenessSum += double(staleness);
+        ++m_stalenessCount;
+        m_stalenessMax = std::max(m_stalenessMax, staleness);
+        m_sink.point("staleness", t.now(), double(staleness));
+
+        if (m_evaluator.afterStep(t.now(), version, proxy ? nullptr : params.data())) {
+            stopping = true;
+            m_final = params;
+            sendStop(w);
+            for (int v = 0; v < m_workers; ++v)
+                if (withheld[std::size_t(v)])
+                    sendStop(v);
+            continue;
+        }
+        if (mayProceed(w))
+            sendModel(w);
+        else
+            withheld[std::size_t(w)] = true;
+        // w's update may have raised the slowest clock: release the withheld workers it unblocks, in rank order.
+        for (int v = 0; v < m_workers; ++v)
+            if (withheld[std::size_t(v)] && mayProceed(v)) {
+                withheld[std::size_t(v)] = false;
+                sendModel(v);
+            }
+    }
+}
+
+void AsyncParameterServer::runWorker(int rank, Transport& t)
+{
+    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
+    std::optional<Mlp> model;
+    if (arch)
+        model.emplace(*arch);
+    BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
+    const double flops = workerFlopsPerStep();
+    Eigen::MatrixXf x;
+    std::vector<std::uint8_t> y;
+    for (;;) {
+        Message m = t.recv(ToWorker); // pull
+        if (m.kind == Stop)
+            return;
+        std::shared_ptr<Eigen::VectorXf> grad;
+        float loss = std::numeric_limits<float>::quiet_NaN();
+        if (model) {
+            grad = std::make_shared<Eigen::VectorXf>(model->numParams());
+            gatherBatch(m_data.train, sampler.next(), m_cfg.batchSize, x, y);
+            loss = model->lossAndGradient(m.data->data(), x, y.data(), grad->data());
+        }
+        t.compute(flops);
+        t.send(m_workers, ToServer, // push, tagged with the version the gradient was computed on
+               Message{.kind = Gradient, .bytes = m_workload.modelBytes(), .data = std::move(grad),
+                       .version = m.version, .value = loss});
+    }
+}
+
+} // namespace dml

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+#include "evaluator.h"
+#include "model.h"
+#include "optimizer.h"
+#include "partition.h"
+#include "strategy.h"
+#include "workload.h"
+
+#include <vector>
+
+namespace dml {
+
+/// Asynchronous parameter server: Downpour SGD (Dean et al. 2012, "Large scale distributed deep networks",
+/// Sec. 4.1) with one server shard, i.e. Hogwild-style lock-free updates applied in arrival order (Recht et al.
+/// 2011); optionally bounded staleness (stale-synchronous parallel, Ho et al. 2013, "More effective distributed
+/// ML via a stale synchronous parallel parameter server", Sec. 2).
+///
+/// Ranks 0..P-1 are workers, rank P the server. A worker repeatedly pulls the current model, computes the
+/// gradient of its next mini-batch (from its own part of makePartition) and pushes it. The server applies each
+/// gradient as it arrives (one optimizer step, no averaging, no barrier) and replies with the current model to
+/// that worker only. Messages: model and gradient are each 4 bytes x numParams.
+///
+/// Staleness of an applied update = model versions applied between the worker's pull and its push (its
+/// gradient was computed on version v, the server is at version v' when it applies it: staleness v' - v). Each
+/// one is reported as sink.point("staleness", time, value); completeSummary() fills stalenessMean/Max.
+///
+/// Bound s >= 0 (stalenessBound): a worker's clock is the number of its updates applied so far; when a worker's
+/// clock exceeds the slowest worker's by more than s, the server withholds its reply until the slowest catches
+/// up (then it gets the model current at release time). s = -1: unbounded (plain Downpour).
+///
+/// Steps: one Evaluator step = one applied update. One epoch = P x stepsPerEpoch(samples, P, batch) updates, so
+/// that an epoch still means every sample seen once across all workers (each worker contributes its share),
+/// and the run plans epochs x P x stepsPerEpoch updates.
+///
+/// Stop: once the Evaluator says stop, the model is final; the server answers every worker's next message (and
+/// every withheld worker) with Stop, and receives and discards the gradients still in flight, so no worker is
+/// left blocked. With one worker the updates are those of SyncParameterServer with one worker, bit for bit.
+class AsyncParameterServer final : public Strategy {
+public:
+    enum Tag { ToWorker = 1, ToServer = 2 };
+    enum Kind { Model = 1, Gradient = 2, Stop = 3 };
+
+    /// `workers` = P >= 1; `stalenessBound` = s (-1 unbounded). Throws ConfigError as makeStrategy documents.
+    AsyncParameterServer(int workers, int stalenessBound, const TrainingConfig& cfg, const TrainTest& data,
+                         MetricsSink& sink);
+    int numRanks() const override { return m_workers + 1; }
+    std::string roleOf(int rank) const override { return rank == m_workers ? "server" : "worker"; }
+    void run(int rank, Transport& t) override;
+    std::string stopReason() const override { return m_evaluator.stopReason(); }
+    const Eigen::VectorXf& finalModel() const override { return m_final; }
+    void completeSummary(Summary& s) const override;
+
+    /// Flops the server is charged per applied update: one optimizer step.
+    double serverFlopsPerUpdate() const;
+    /// Flops a worker is charged per gradient: one forward+backward pass over its mini-batch.
+    double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
+    /// Updates that make one epoch: P x stepsPerEpoch(samples, P, batch).
+    long updatesPerEpoch() const { return m_updatesPerEpoch; }
+
+private:
+    void runServer(Transport& t);
+    void runWorker(int rank, Transport& t);
+    int m_workers;
+    int m_bound;
+    TrainingConfig m_cfg;
+    const TrainTest& m_data;
+    Workload m_workload;
+    Partition m_partition;
+    long m_updatesPerEpoch;
+    MetricsSink& m_sink;
+    Evaluator m_evaluator;
+    Eigen::VectorXf m_final;
+    double m_stalenessSum = 0;
+    long m_stalenessCount = 0;
+    long m_stalenessMax = -1;
+};
+
+} // namespace dml

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "fedavg.h"
+
+#include "error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <string>
+
+namespace dml {
+namespace {
+
+int clientsPerRound(int clients, double fraction)
+{
+    if (!(fraction > 0.0 && fraction <= 1.0))
+        throw ConfigError("strategy.client_fraction",
+                          "expected a fraction C in (0, 1], got " + std::to_string(fraction));
+    return std::max(1, int(std::lround(fraction * double(clients))));
+}
+
+long plannedRounds(int rounds, int epochs, int clients, int perRound, int localEpochs)
+{
+    if (rounds < 0)
+        throw ConfigError("strategy.rounds", "expected 0 (derived from run.epochs) or more, got " +
+                                                 std::to_string(rounds));
+    if (localEpochs < 1)
+        throw ConfigError("strategy.local_epochs", "expected 1 or more, got " + std::to_string(localEpochs));
+    if (rounds > 0)
+        return rounds;
+    // epochs * K / (m E), rounded up, in integers.
+    const long long num = (long long)epochs * clients, den = (long long)perRound * localEpochs;
+    return long((num + den - 1) / den);
+}
+
+} // namespace
+
+FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int localEpochs, double proxMu,
+                                       int rounds, const TrainingConfig& cfg, const TrainTest& data,
+                                       MetricsSink& sink)
+    : m_clients(clients), m_perRound(dml::clientsPerRound(clients, clientFraction)), m_localEpochs(localEpochs),
+      m_mu(proxMu), m_cfg(cfg), m_data(data), m_workload(cfg, data.train),
+      m_partition(makePartition(cfg.partition, data.train, clients, cfg.seed)),
+      m_plannedRounds(dml::plannedRounds(rounds, cfg.epochs, clients, m_perRound, localEpochs)),
+      m_evaluator(data.test, m_workload.mlp(), cfg, double(clients) / (double(m_perRound) * localEpochs),
+                  m_plannedRounds, rounds > 0 ? "rounds" : "epochs", sink),
+      m_samplers(static_cast<std::size_t>(clients))
+{
+    if (!(proxMu >= 0.0) || !std::isfinite(proxMu))
+        throw ConfigError("strategy.prox_mu", "expected a proximal coefficient mu >= 0, got " +
+                                                  std::to_string(proxMu));
+    if (cfg.batchSize < 1)
+        throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
+}
+
+std::vector<int> FederatedAveraging::sampleClients(long round) const
+{
+    // Partial Fisher-Yates: the first m entries of a seeded shuffle of 0..K-1.
+    std::vector<int> all(static_cast<std::size_t>(m_clients));
+    std::iota(all.begin(), all.end(), 0);
+    Rng rng(deriveSeed(m_cfg.seed, 0xFEDA, std::uint64_t(round)));
+    for (int i = 0; i < m_perRound; ++i)
+        std::swap(all[std::size_t(i)], all[std::size_t(i) + rng.below(std::uint64_t(m_clients - i))]);
+    all.resize(std::size_t(m_perRound));
+    std::sort(all.begin(), all.end());
+    return all;
+}
+
+void FederatedAveraging::run(int rank, Transport& t)
+{
+    if (rank == m_clients)
+        runServer(t);
+    else
+        runClient(rank, t);
+}
+
+void FederatedAveraging::runServer(Transport& t)
+{
+    const bool proxy = m_workload.isProxy();
+    // A proxy allocates no parameter vector.
+    Eigen::VectorXf params = proxy ? Eigen::VectorXf() : m_workload.initialParams(m_cfg.seed);
+    std::vector<Message> replies(static_cast<std::size_t>(m_perRound)); // by position in the sorted selection
+
+    m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
+    for (long round = 1;; ++round) {
+        const std::vector<int> selected = sampleClients(round);
+        auto global = proxy ? nullptr : std::make_shared<const Eigen::VectorXf>(params);
+        for (int k : selected) {
+            t.launch(k);
+            t.isend(k, ToClient, Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = global,
+                                         .version = round});
+        }
+        for (std::size_t i = 0; i < selected.size(); ++i) {
+            Message m = t.recv(ToServer);
+            const auto at = std::lower_bound(selected.begin(), selected.end(), m.source) - selected.begin();
+            replies[std::size_t(at)] = std::move(m);
+        }
+        t.waitAll();
+        // w_{t+1} = sum_k (n_k / n) w^k, in client-rank order (not arrival order).
+        double total = 0;
+        for (const Message& m : replies)
+            total += double(m.version);
+        if (!proxy) {
+            params = float(double(replies[0].version) / total) * *replies[0].data;
+            for (std::size_t i = 1; i < replies.size(); ++i)
+                params += float(double(replies[i].version) / total) * *replies[i].data;
+        }
+        for (const Message& m : replies)
+            m_evaluator.addTrainLoss(m.value);
+        t.compute(serverFlopsPerRound());
+        for (Message& m : replies)
+            m.data.reset();
+        if (m_evaluator.afterStep(t.now(), round, proxy ? nullptr : params.data())) {
+            m_final = params;
+            return;
+        }
+    }
+}
+
+void FederatedAveraging::runClient(int rank, Transport& t)
+{
+    const std::vector<int>& part = m_partition[std::size_t(rank)];
+    const int batch = std::min(m_cfg.batchSize, int(part.size()));
+    auto& sampler = m_samplers[std::size_t(rank)];
+    if (!sampler)
+        sampler = std::make_unique<BatchSampler>(part, batch, workerSeed(m_cfg.seed, rank));
+    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
+    const double nParams = double(m_workload.numParams());
+    const double flopsPerLocalStep = double(batch) * m_workload.trainFlopsPerSample() +
+                                     (m_mu > 0 ? 3.0 * nParams : 0.0) + Optimizer::stepFlops(m_cfg.optimizer, nParams);
+    const long localSteps = long(m_localEpochs) * sampler->batchesPerEpoch();
+
+    Message global = t.recv(ToClient);
+    std::shared_ptr<Eigen::VectorXf> w;
+    double lossSum = 0;
+    if (arch) {
+        Mlp model(*arch);
+        const Eigen::VectorXf& wt = *global.data;
+        w = std::make_shared<Eigen::VectorXf>(wt);
+        Eigen::VectorXf grad(wt.size());
+        Optimizer opt(m_cfg.optimizer, wt.size()); // fresh optimizer state every round
+        Eigen::MatrixXf x;
+        std::vector<std::uint8_t> y;
+        const float mu = float(m_mu);
+        for (long s = 0; s < localSteps; ++s) {
+            gatherBatch(m_data.train, sampler->next(), batch, x, y);
+            lossSum += model.lossAndGradient(w->data(), x, y.data(), grad.data());
+            if (m_mu > 0) // FedProx: gradient of mu/2 ||w - w_t||^2
+                grad += mu * (*w - wt);
+            opt.step(w->data(), grad.data());
+            t.compute(flopsPerLocalStep);
+        }
+    } else {
+        for (long s = 0; s < localSteps; ++s)
+            t.compute(flopsPerLocalStep);
+        lossSum = std::numeric_limits<double>::quiet_NaN();
+    }
+    t.send(m_clients, ToServer,
+           Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = std::move(w),
+                   .version = long(part.size()), .value = lossSum / double(localSteps)});
+}
+
+} // namespace dml

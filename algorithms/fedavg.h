@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+#include "evaluator.h"
+#include "model.h"
+#include "optimizer.h"
+#include "partition.h"
+#include "strategy.h"
+#include "workload.h"
+
+#include <memory>
+#include <vector>
+
+namespace dml {
+
+/// Federated averaging (McMahan et al. 2017, "Communication-efficient learning of deep networks from
+/// decentralized data", Algorithm 1 FederatedAveraging), optionally with the FedProx proximal term (Li et al.
+/// 2020, "Federated optimization in heterogeneous networks", Sec. 3, Eq. 2).
+///
+/// Ranks 0..K-1 are clients (the population, K = StrategySpec::workers), rank K the server. Each round t the
+/// server samples m = max(1, round(C K)) clients without replacement (seeded: deriveSeed(seed, 0xFEDA, t)),
+/// launches them (Transport::launch: only the clients active in a round are simulated, so K = 10,000 is cheap)
+/// and sends each the global model w_t. Client k runs E local epochs of mini-batch SGD on its part P_k of
+/// makePartition, with batch b_k = min(B, |P_k|) (a part smaller than B is one batch), a fresh optimizer of
+/// TrainingConfig::optimizer, and, if mu > 0, the gradient of the proximal objective
+/// F_k(w) + mu/2 ||w - w_t||^2, i.e. grad += mu (w - w_t). It sends back its model w^k, its sample count
+/// n_k = |P_k| (in Message::version) and its mean local loss. The server sets
+/// w_{t+1} = sum_k (n_k / n) w^k over the sampled clients, n = sum of their n_k, accumulated in client-rank
+/// order, and is charged 2 m N flops for it.
+///
+/// Local epochs follow BatchSampler: floor(|P_k| / b_k) batches per epoch (the tail dropped), a fresh seeded
+/// shuffle per epoch; each client's sampler (seeded workerSeed(seed, k)) persists across the rounds it is
+/// sampled in. Clients are charged b_k x trainFlopsPerSample per local step, plus 3N for the proximal term,
+/// plus the optimizer's flops. Messages: 4 bytes x N each way.
+///
+/// Rounds: StrategySpec::rounds if > 0 (stop reason "rounds"); otherwise enough rounds for run.epochs passes
+/// over the data in expectation: a round processes m E n/K samples on average, so one pass takes K / (m E)
+/// rounds and the run plans ceil(epochs K / (m E)) rounds (stop reason "epochs"). One Evaluator step = one
+/// round; Sample::epoch = rounds x m E / K; the default evaluation interval is round(K / (m E)) rounds.
+class FederatedAveraging final : public Strategy {
+public:
+    enum Tag { ToClient = 1, ToServer = 2 };
+    enum Kind { Model = 1 };
+
+    /// `clients` = K, `clientFraction` = C in (0, 1], `localEpochs` = E >= 1, `proxMu` = mu >= 0,
+    /// `rounds` >= 0 (0 = from cfg.epochs). Throws ConfigError with the scenario path of a bad value
+    /// ("strategy.client_fraction", "strategy.local_epochs", "strategy.prox_mu", "strategy.rounds",
+    /// "workload.batch_size", and what makePartition throws).
+    FederatedAveraging(int clients, double clientFraction, int localEpochs, double proxMu, int rounds,
+                       const TrainingConfig& cfg, const TrainTest& data, MetricsSink& sink);
+    int numRanks() const override { return m_clients + 1; }
+    std::string roleOf(int rank) const override { return rank == m_clients ? "server" : "client"; }
+    bool launchedAtStart(int rank) const override { return rank == m_clients; }
+    void run(int rank, Transport& t) override;
+    std::string stopReason() const override { return m_evaluator.stopReason(); }
+    const Eigen::VectorXf& finalModel() const override { return m_final; }
+
+    /// m, the clients sampled per round.
+    int clientsPerRound() const { return m_perRound; }
+    /// Rounds the run plans (before run.max_steps caps them).
+    long plannedRounds() const { return m_plannedRounds; }
+    /// The clients sampled in round `round` (>= 1), in increasing rank order.
+    std::vector<int> sampleClients(long round) const;
+    /// The partition of the training set over the K clients.
+    const Partition& partition() const { return m_partition; }
+    /// Flops the server is charged per round: 2 m N (a multiply-add per parameter per sampled client).
+    double serverFlopsPerRound() const { return 2.0 * m_perRound * double(m_workload.numParams()); }
+
+private:
+    void runServer(Transport& t);
+    void runClient(int rank, Transport& t);
+    int m_clients, m_perRound, m_localEpochs;
+    double m_mu;
+    TrainingConfig m_cfg;
+    const TrainTest& m_data;
+    Workload m_workload;
+    Partition m_partition;
+    long m_plannedRounds;
+    Evaluator m_evaluator;
+    std::vector<std::unique_ptr<BatchSampler>> m_samplers; ///< per client, created when first sampled
+    Eigen::VectorXf m_final;
+};
+
+} // namespace dml

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+#include "dataset.h"
+#include "model.h"
+#include "strategy.h"
+
+#include <optional>
+
+namespace dml {
+
+/// The model a strategy trains, as the strategies see it: its size, its cost and, unless it is a proxy
+/// (TrainingConfig::proxy.parameters > 0), the real MLP.
+///
+/// A proxy has no MLP and no parameter vector: strategies charge the same compute (trainFlopsPerSample() x
+/// batch) and send messages of the same size (modelBytes()) with Message::data = nullptr.
+class Workload {
+public:
+    /// Real: an Mlp of `cfg.hidden` over `train`'s features and classes (std::invalid_argument from Mlp if the
+    /// dataset has no features). Proxy: `cfg.proxy` only; `train` may have 0 feature rows.
+    Workload(const TrainingConfig& cfg, const Dataset& train);
+
+    bool isProxy() const { return !m_arch.has_value(); }
+    /// Parameters of the model (real or proxy).
+    Eigen::Index numParams() const { return m_numParams; }
+    /// Size of one model or gradient message: 4 bytes (float32) x numParams().
+    double modelBytes() const { return 4.0 * double(m_numParams); }
+    /// Forward+backward flops per sample (Mlp's analytic count, or proxy.trainFlopsPerSample).
+    double trainFlopsPerSample() const { return m_trainFlopsPerSample; }
+    /// The real MLP; nullptr for a proxy.
+    const Mlp* mlp() const { return m_arch ? &*m_arch : nullptr; }
+    /// He-initialised parameters (numParams() floats) seeded with `seed`, as Mlp::initParams.
+    /// Real workloads only: throws std::logic_error for a proxy (which has no parameter vector).
+    Eigen::VectorXf initialParams(std::uint64_t seed) const;
+
+private:
+    std::optional<Mlp> m_arch;
+    Eigen::Index m_numParams = 0;
+    double m_trainFlopsPerSample = 0;
+};
+
+} // namespace dml

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// algorithms/: non-IID partitioning (Dirichlet, shards), Gamma/Dirichlet sampling, strategy configuration errors.
+#include "dataset.h"
+#include "error.h"
+#include "fedavg.h"
+#include "partition.h"
+#include "ringallreduce.h"
+#include "strategy.h"
+
+#include <QTest>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+using namespace dml;
+
+namespace {
+
+/// `n` labels cycling through `classes` classes.
+std::vector<std::uint8_t> cyclicLabels(int n, int classes)
+{
+    std::vector<std::uint8_t> y(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        y[std::size_t(i)] = std::uint8_t(i % classes);
+    return y;
+}
+
+/// Every sample of [0, n) exactly once, and no empty part.
+bool coversOnce(const Partition& p, int n, QString* why)
+{
+    std::vector<int> seen(static_cast<std::size_t>(n), 0);
+    for (std::size_t w = 0; w < p.size(); ++w) {
+        if (p[w].empty()) {
+            *why = QString("part %1 is empty").arg(w);
+            return false;
+        }
+        for (int i : p[w]) {
+            if (i < 0 || i >= n || seen[std::size_t(i)]++) {
+                *why = QString("sample %1 out of range or assigned twice").arg(i);
+                return false;
+            }
+        }
+    }
+    for (int i = 0; i < n; ++i)
+        if (!seen[std::size_t(i)]) {
+            *why = QString("sample %1 unassigned").arg(i);
+            return false;
+        }
+    return true;
+}
+
+/// Label skew: the sample-weighted mean, over parts, of the share of the part's most frequent class
+/// (1 = every part holds a single class; 1/classes = perfectly balanced parts).
+double dominantClassShare(const Partition& p, const std::vector<std::uint8_t>& labels, int classes)
+{
+    Dataset d;
+    d.labels = labels;
+    d.classes = classes;
+    const auto h = labelHistogram(p, d);
+    double dominant = 0;
+    for (const auto& row : h)
+        dominant += *std::max_element(row.begin(), row.end());
+    return dominant / double(labels.size());
+}
+
+TrainTest smallData(int train = 400)
+{
+    SyntheticSpec spec;
+    spec.classes = 4;
+    spec.features = 8;
+    spec.trainSamples = train;
+    spec.testSamples = 40;
+    return makeSyntheticBlobs(spec, 1);
+}
+
+} // namespace
+
+class TestPartition : public QObject {
+    Q_OBJECT
+private slots:
+    void dirichletCoversEverySampleOnce_data()
+    {
+        QTest::addColumn<double>("alpha");
+        QTest::addColumn<int>("parts");
+        QTest::newRow("alpha=0.1") << 0.1 << 20;
+        QTest::newRow("alpha=1") << 1.0 << 20;
+        QTest::newRow("alpha=100") << 100.0 << 20;
+        QTest::newRow("alpha=0.01, one sample per part") << 0.01 << 1000; // most parts empty before the fix-up
+        QTest::newRow("alpha=0.05, 700 parts") << 0.05 << 700;
+    }
+    void dirichletCoversEverySampleOnce()
+    {
+        QFETCH(double, alpha);
+        QFETCH(int, parts);
+        const auto labels = cyclicLabels(1000, 10);
+        const Partition p = partitionDirichlet(labels, 10, parts, alpha, 7);
+        QCOMPARE(int(p.size()), parts);
+        QString why;
+        QVERIFY2(coversOnce(p, 1000, &why), qPrintable(why));
+        QCOMPARE(partitionDirichlet(labels, 10, parts, alpha, 7), p); // deterministic for a seed
+        QVERIFY(partitionDirichlet(labels, 10, parts, alpha, 8) != p); // and seeded
+    }
+
+    void dirichletSmallAlphaIsMoreSkewed()
+    {
+        const auto labels = cyclicLabels(6000, 10);
+        const double skewed = dominantClassShare(partitionDirichlet(labels, 10, 20, 0.1, 3), labels, 10);
+        const double balanced = dominantClassShare(partitionDirichlet(labels, 10, 20, 100.0, 3), labels, 10);
+        const double iid = dominantClassShare(partitionIid(6000, 20, 3), labels, 10);
+        qInfo("dominant-class share: alpha=0.1 %.3f, alpha=100 %.3f, iid %.3f", skewed, balanced, iid);
+        QVERIFY2(skewed > 0.5, qPrintable(QString::number(skewed)));   // parts mostly one or two classes
+        QVERIFY2(balanced < 0.2, qPrintable(QString::number(balanced))); // close to 1/10
+        QVERIFY(skewed > 3 * balanced);
+    }
+
+    void dirichletErrors()
+    {
+        const auto labels = cyclicLabels(10, 2);
+        try {
+            partitionDirichlet(labels, 2, 3, 0.0, 1);
+            QFAIL("no error");
+        } catch (const ConfigError& e) {
+            QCOMPARE(QString::fromStdString(e.path()), QString("workload.partitioning.alpha"));
+        }
+        QVERIFY_THROWS_EXCEPTION(ConfigError, partitionDirichlet(labels, 2, 11, 1.0, 1));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, partitionDirichlet(labels, 1, 2, 1.0, 1)); // label 1 >= 1
+    }
+
+    void shardsAreMcMahansSplit()
+    {
+        // 1000 samples, 10 classes of 100: 50 parts x 2 shards of 10 samples, each shard within one class.
+        const auto labels = cyclicLabels(1000, 10);
+        const Partition p = partitionShards(labels, 50, 2, 5);
+        QCOMPARE(int(p.size()), 50);
+        QString why;
+        QVERIFY2(coversOnce(p, 1000, &why), qPrintable(why));
+        for (const auto& part : p) {
+            QCOMPARE(int(part.size()), 20);
+            std::set<int> classes;
+            for (int i : part)
+                classes.insert(labels[std::size_t(i)]);
+            QVERIFY(classes.size() <= 2);
+        }
+        QCOMPARE(partitionShards(labels, 50, 2, 5), p);
+        QVERIFY(partitionShards(labels, 50, 2, 6) != p);
+        const double share = dominantClassShare(p, labels, 10);
+        QVERIFY(share >= 0.5);
+    }
+
+    void shardsUnevenSizes()
+    {
+        // 103 samples in 7 x 3 = 21 shards: sizes 4 or 5, every sample once, no empty part.
+        const auto labels = cyclicLabels(103, 4);
+        const Partition p = partitionShards(labels, 7, 3, 1);
+        QString why;
+        QVERIFY2(coversOnce(p, 103, &why), qPrintable(why));
+        for (const auto& part : p)
+            QVERIFY(part.size() >= 12 && part.size() <= 15);
+        try {
+            partitionShards(labels, 7, 15, 1); // 105 shards > 103 samples
+            QFAIL("no error");
+        } catch (const ConfigError& e) {
+            QCOMPARE(QString::fromStdString(e.path()), QString("workload.partitioning.shards_per_client"));
+        }
+        QVERIFY_THROWS_EXCEPTION(ConfigError, partitionShards(labels, 7, 0, 1));
+    }
+
+    void gammaMomentsMatch_data()
+    {
+        QTest::addColumn<double>("shape");
+        QTest::newRow("0.1") << 0.1;
+        QTest::newRow("0.5") << 0.5;
+        QTest::newRow("1") << 1.0;
+        QTest::newRow("4.5") << 4.5;
+    }
+    void gammaMomentsMatch()
+    {
+        // Gamma(a, 1): mean a, variance a. 200,000 draws: the standard error of the mean is sqrt(a / 2e5).
+        QFETCH(double, shape);
+        Rng rng(deriveSeed(9, 1));
+        const int n = 200000;
+        double sum = 0, sum2 = 0;
+        for (int i = 0; i < n; ++i) {
+            const double g = std::exp(logGammaVariate(rng, shape));
+            sum += g;
+            sum2 += g * g;
+        }
+        const double mean = sum / n, var = sum2 / n - mean * mean;
+        QVERIFY2(std::fabs(mean - shape) < 5 * std::sqrt(shape / n), qPrintable(QString("mean %1").arg(mean)));
+        QVERIFY2(std::fabs(var - shape) < 0.05 * shape, qPrintable(QString("variance %1").arg(var)));
+    }
+
+    void dirichletProportions()
+    {
+        Rng rng(4);
+        for (double alpha : {0.01, 0.3, 50.0}) {
+            const auto p = sampleDirichlet(rng, alpha, 1000);
+            double sum = 0;
+            for (double x : p) {
+                QVERIFY(x >= 0 && std::isfinite(x));
+                sum += x;
+            }
+            QVERIFY(std::fabs(sum - 1) < 1e-12);
+        }
+        QCOMPARE(sampleDirichlet(rng, 0.5, 1), std::vector<double>{1.0});
+    }
+
+    void makePartitionDispatches()
+    {
+        const TrainTest data = smallData();
+        PartitionSpec spec;
+        QCOMPARE(makePartition(spec, data.train, 6, 2), partitionIid(400, 6, 2));
+        spec.kind = PartitionSpec::Kind::Dirichlet;
+        spec.alpha = 0.3;
+        QCOMPARE(makePartition(spec, data.train, 6, 2), partitionDirichlet(data.train.labels, 4, 6, 0.3, 2));
+        spec.kind = PartitionSpec::Kind::Shards;
+        spec.shardsPerClient = 3;
+        QCOMPARE(makePartition(spec, data.train, 6, 2), partitionShards(data.train.labels, 6, 3, 2));
+    }
+
+    void batchMustFitEveryWorkersPart()
+    {
+        checkBatchFits({{1, 2, 3}, {4, 5}}, 2);
+        try {
+            checkBatchFits({{1, 2, 3}, {4, 5}}, 3);
+            QFAIL("no error");
+        } catch (const ConfigError& e) {
+            QCOMPARE(QString::fromStdString(e.path()), QString("workload.batch_size"));
+            QVERIFY(QString(e.what()).contains("part 1"));
+        }
+    }
+
+    void ringChunksAreNearEqual()
+    {
+        // 10 elements over 4 ranks: 3, 3, 2, 2, contiguous and covering [0, 10).
+        Eigen::Index end = 0;
+        const Eigen::Index lengths[] = {3, 3, 2, 2};
+        for (int c = 0; c < 4; ++c) {
+            const auto [b, e] = ringChunk(10, 4, c);
+            QCOMPARE(b, end);
+            QCOMPARE(e - b, lengths[c]);
+            end = e;
+        }
+        QCOMPARE(end, Eigen::Index(10));
+        QCOMPARE(ringChunk(2, 4, 3), (std::pair<Eigen::Index, Eigen::Index>(2, 2))); // empty chunk when N < P
+    }
+
+    void strategyConfigErrors_data()
+    {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<QString>("field");
+        QTest::addColumn<double>("value");
+        QTest::addColumn<QString>("path");
+        QTest::newRow("C = 0") << int(StrategyKind::FedAvg) << "C" << 0.0 << "strategy.client_fraction";
+        QTest::newRow("C > 1") << int(StrategyKind::FedAvg) << "C" << 1.5 << "strategy.client_fraction";
+        QTest::newRow("E = 0") << int(StrategyKind::FedAvg) << "E" << 0.0 << "strategy.local_epochs";
+        QTest::newRow("mu < 0") << int(StrategyKind::FedAvg) << "mu" << -0.1 << "strategy.prox_mu";
+        QTest::newRow("rounds < 0") << int(StrategyKind::FedAvg) << "rounds" << -1.0 << "strategy.rounds";
+        QTest::newRow("fedavg K > samples") << int(StrategyKind::FedAvg) << "workers" << 401.0 << "platform.workers";
+        QTest::newRow("s < -1") << int(StrategyKind::AsyncPs) << "s" << -2.0 << "strategy.staleness_bound";
+        QTest::newRow("ring batch > shard") << int(StrategyKind::RingAllReduce) << "workers" << 20.0
+                                            << "workload.batch_size";
+        QTest::newRow("async dirichlet part < batch") << int(StrategyKind::AsyncPs) << "dirichlet" << 0.05
+                                                      << "workload.batch_size";
+        QTest::newRow("proxy non-iid") << int(StrategyKind::SyncPs) << "proxy-dirichlet" << 1.0
+                                       << "workload.partitioning.type";
+    }
+    void strategyConfigErrors()
+    {
+        QFETCH(int, kind);
+        QFETCH(QString, field);
+        QFETCH(double, value);
+        QFETCH(QString, path);
+        const TrainTest data = smallData();
+        StrategySpec spec;
+        spec.kind = StrategyKind(kind);
+        spec.workers = 4;
+        TrainingConfig cfg;
+        cfg.batchSize = 25;
+        if (field == "C")
+            spec.clientFraction = value;
+        else if (field == "E")
+            spec.localEpochs = int(value);
+        else if (field == "mu")
+            spec.proxMu = value;
+        else if (field == "rounds")
+            spec.rounds = int(value);
+        else if (field == "workers")
+            spec.workers = int(value);
+        else if (field == "s")
+            spec.stalenessBound = int(value);
+        else if (field == "dirichlet") {
+            cfg.partition.kind = PartitionSpec::Kind::Dirichlet;
+            cfg.partition.alpha = value;
+        } else if (field == "proxy-dirichlet") {
+            cfg.partition.kind = PartitionSpec::Kind::Dirichlet;
+            cfg.proxy.parameters = 1000;
+        }
+        MetricsSink none;
+        try {
+            makeStrategy(spec, cfg, data, none);
+            QFAIL("no error");
+        } catch (const ConfigError& e) {
+            QCOMPARE(QString::fromStdString(e.path()), path);
+        }
+    }
+
+    void fedavgAcceptsClientsSmallerThanABatch()
+    {
+        // 400 samples over K = 200 clients: 2 samples each, batch 32 -> each client trains on its whole part.
+        const TrainTest data = smallData();
+        StrategySpec spec{StrategyKind::FedAvg, 200};
+        TrainingConfig cfg;
+        cfg.batchSize = 32;
+        cfg.epochs = 3;
+        spec.clientFraction = 0.1;
+        spec.localEpochs = 2;
+        MetricsSink none;
+        auto s = makeStrategy(spec, cfg, data, none);
+        auto* fed = dynamic_cast<FederatedAveraging*>(s.get());
+        QVERIFY(fed);
+        QCOMPARE(fed->clientsPerRound(), 20);
+        QCOMPARE(fed->plannedRounds(), 15L); // ceil(3 x 200 / (20 x 2))
+        const auto sel = fed->sampleClients(1);
+        QCOMPARE(int(sel.size()), 20);
+        QVERIFY(std::is_sorted(sel.begin(), sel.end()));
+        QCOMPARE(int(std::set<int>(sel.begin(), sel.end()).size()), 20); // without replacement
+        QCOMPARE(fed->sampleClients(1), sel);                             // seeded
+        QVERIFY(fed->sampleClients(2) != sel);
+        QCOMPARE(s->roleOf(0), std::string("client"));
+        QCOMPARE(s->roleOf(200), std::string("server"));
+        QVERIFY(!s->launchedAtStart(0) && s->launchedAtStart(200));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPartition)
+#include "tst_partition.moc"
