@@ -51,11 +51,15 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
 {
     const Summary& s = r.summary;
     std::printf("\nRun %lld finished: %s\n", runId, sc.name.c_str());
-    std::printf("  strategy                   synchronous parameter server, %d workers, network model %s\n",
-                sc.sim.strategy.workers, sim::toString(sc.sim.platform.network));
-    std::printf("  final test accuracy        %.4f   (best %.4f)\n", s.finalAccuracy, s.bestAccuracy);
+    const bool fedavg = sc.sim.strategy.kind == StrategyKind::FedAvg;
+    std::printf("  strategy                   %s, %d %s, network model %s\n", strategyTitle(sc.sim.strategy.kind),
+                sc.sim.strategy.workers, fedavg ? "clients" : "workers", sim::toString(sc.sim.platform.network));
+    if (s.accuracySimulated)
+        std::printf("  final test accuracy        %.4f   (best %.4f)\n", s.finalAccuracy, s.bestAccuracy);
+    else
+        std::printf("  test accuracy              not simulated: proxy model (no real arithmetic on data)\n");
     std::printf("  simulated training time    %s\n", formatSeconds(s.simulatedTime).c_str());
-    if (s.targetAccuracy > 0)
+    if (s.targetAccuracy > 0 && s.accuracySimulated)
         std::printf("  time to %.3f accuracy     %s\n", s.targetAccuracy,
                     s.timeToTarget < 0 ? "not reached" : (formatSeconds(s.timeToTarget) + " (simulated)").c_str());
     std::printf("  communication overhead     %.1f %%   (workers' communication time / elapsed time)\n",
@@ -63,16 +67,28 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     std::printf("  utilization                %.1f %%   (workers' compute time / elapsed time)\n",
                 100 * s.utilization);
     std::printf("  bytes on the wire          %s\n", formatBytes(s.bytesOnWire).c_str());
-    std::printf("  steps / epochs             %ld / %.2f   (stopped: %s)\n", s.steps, s.epochs,
-                s.stopReason.c_str());
+    if (s.stalenessMean >= 0)
+        std::printf("  staleness                  mean %.2f, max %.0f   (model versions between pull and push)\n",
+                    s.stalenessMean, s.stalenessMax);
+    std::printf("  %-26s %ld / %.2f   (stopped: %s)\n", fedavg ? "rounds / epochs" : "steps / epochs", s.steps,
+                s.epochs, s.stopReason.c_str());
     std::printf("  wall time                  %.2f s\n\n", wall);
-    std::printf("  %-10s %-7s %10s %10s %10s %8s %12s %12s\n", "host", "role", "compute", "comm", "idle", "util",
+    std::printf("  %-12s %-7s %10s %10s %10s %8s %12s %12s\n", "host", "role", "compute", "comm", "idle", "util",
                 "sent", "received");
-    for (const HostStats& h : r.hosts)
-        std::printf("  %-10s %-7s %10s %10s %10s %7.1f%% %12s %12s\n", h.name.c_str(), h.role.c_str(),
+    int shown = 0;
+    for (const HostStats& h : r.hosts) {
+        if (h.elapsed == 0 && h.bytesSent == 0)
+            continue; // e.g. federated clients never sampled
+        if (++shown > 24 && &h != &r.hosts.back()) {
+            if (shown == 25)
+                std::printf("  ... (%zu hosts in all; `dmlsim run --json` lists every one)\n", r.hosts.size());
+            continue;
+        }
+        std::printf("  %-12s %-7s %10s %10s %10s %7.1f%% %12s %12s\n", h.name.c_str(), h.role.c_str(),
                     formatSeconds(h.compute).c_str(), formatSeconds(h.communication).c_str(),
                     formatSeconds(h.idle).c_str(), h.elapsed > 0 ? 100 * h.compute / h.elapsed : 0.0,
                     formatBytes(h.bytesSent).c_str(), formatBytes(h.bytesReceived).c_str());
+    }
 }
 
 /// Reports an input error on stderr (and as an error event when streaming).
@@ -97,7 +113,9 @@ QString usage()
            "Usage: dmlsim <command> [options]\n\n"
            "Commands:\n"
            "  run SCENARIO.json   simulate one scenario, train its model, store the run\n"
-           "  runs                list the runs in the store\n\n"
+           "  runs                list the runs in the store\n"
+           "  compare SCENARIO    run a scenario under several strategies side by side\n"
+           "  platform SCENARIO   describe the simulated platform (text, JSON, Graphviz DOT)\n\n"
            "Run 'dmlsim <command> --help' for the options of a command.\n";
 }
 
@@ -138,7 +156,7 @@ int cmdRun(const QStringList& args)
     long long runId = 0;
     try {
         store.emplace(p.value(db).toStdString());
-        runId = store->beginRun(sc, "sync-ps", kVersion);
+        runId = store->beginRun(sc, toString(sc.sim.strategy.kind), kVersion);
     } catch (const StoreError& e) {
         return inputError(streaming, e.what(), "", p.value(db).toStdString());
     }
@@ -147,7 +165,7 @@ int cmdRun(const QStringList& args)
                    {{"run_id", double(runId)},
                     {"name", QString::fromStdString(sc.name)},
                     {"description", QString::fromStdString(sc.description)},
-                    {"strategy", "sync-ps"},
+                    {"strategy", toString(sc.sim.strategy.kind)},
                     {"workers", sc.sim.strategy.workers},
                     {"network_model", sim::toString(sc.sim.platform.network)},
                     {"seed", double(sc.sim.training.seed)},

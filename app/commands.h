@@ -11,6 +11,10 @@ enum ExitCode { Ok = 0, SimulationFailed = 1, BadInput = 2 };
 int cmdRun(const QStringList& args);
 /// `dmlsim runs [--db FILE] [--json]`.
 int cmdRuns(const QStringList& args);
+/// `dmlsim compare SCENARIO.json [--strategies LIST] [--jobs N] [--db FILE] [--json]`.
+int cmdCompare(const QStringList& args);
+/// `dmlsim platform SCENARIO.json [--json FILE] [--dot FILE]`.
+int cmdPlatform(const QStringList& args);
 /// The top-level usage text.
 QString usage();
 

@@ -18,7 +18,7 @@ QJsonValue num(double v)
 QJsonObject toJson(const Sample& s)
 {
     return {{"time", s.time},          {"step", double(s.step)},   {"epoch", s.epoch},
-            {"train_loss", num(s.trainLoss)}, {"test_loss", num(s.testLoss)}, {"test_accuracy", s.testAccuracy}};
+            {"train_loss", num(s.trainLoss)}, {"test_loss", num(s.testLoss)}, {"test_accuracy", num(s.testAccuracy)}};
 }
 
 QJsonObject toJson(const HostStats& h)
@@ -75,6 +75,20 @@ void StreamSink::hostStats(const std::vector<HostStats>& hosts)
     for (const auto& h : hosts)
         a.append(toJson(h));
     writeEvent(m_out, "host_stats", {{"hosts", a}});
+}
+
+void StreamSink::spans(const std::vector<Span>& spans)
+{
+    // Compact rows: [rank, kind, peer, start, end, amount]; kind 0 compute, 1 send, 2 receive.
+    QJsonArray rows;
+    for (const Span& x : spans)
+        rows.append(QJsonArray{x.rank, int(x.kind), x.peer, x.start, x.end, x.amount});
+    writeEvent(m_out, "spans", {{"spans", rows}});
+}
+
+void StreamSink::point(const std::string& series, double time, double value)
+{
+    writeEvent(m_out, "point", {{"series", QString::fromStdString(series)}, {"time", time}, {"value", value}});
 }
 
 void StreamSink::summary(const Summary& s)

@@ -25,6 +25,8 @@ public:
     explicit StreamSink(std::FILE* out) : m_out(out) {}
     void sample(const Sample& s) override;
     void hostStats(const std::vector<HostStats>& h) override;
+    void spans(const std::vector<Span>& s) override;
+    void point(const std::string& series, double time, double value) override;
     void summary(const Summary& s) override;
 
 private:

@@ -25,6 +25,10 @@ int main(int argc, char** argv)
         return cmdRun(args);
     if (cmd == "runs")
         return cmdRuns(args);
+    if (cmd == "compare")
+        return cmdCompare(args);
+    if (cmd == "platform")
+        return cmdPlatform(args);
     std::fprintf(stderr, "dmlsim: unknown command '%s'\n\n%s", qPrintable(cmd), qPrintable(usage()));
     return BadInput;
 }

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   time REAL NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL,
-  train_loss REAL, test_loss REAL NOT NULL, test_accuracy REAL NOT NULL
+  train_loss REAL, test_loss REAL, test_accuracy REAL
 );
 CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id);
 CREATE TABLE IF NOT EXISTS host_stats(
@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS series(
   name TEXT NOT NULL, time REAL NOT NULL, value REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS series_run ON series(run_id, name);
+CREATE TABLE IF NOT EXISTS spans(
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  rank INTEGER NOT NULL, kind INTEGER NOT NULL, peer INTEGER NOT NULL,
+  start REAL NOT NULL, end REAL NOT NULL, amount REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spans_run ON spans(run_id);
 )sql";
 
 std::string nowIso()
@@ -234,7 +240,12 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
                 st.bindNull(5);
             else
                 st.bind(5, x.trainLoss);
-            st.bind(6, x.testLoss).bind(7, x.testAccuracy);
+            for (auto [col, v] : {std::pair{6, x.testLoss}, std::pair{7, x.testAccuracy}}) {
+                if (std::isnan(v))
+                    st.bindNull(col);
+                else
+                    st.bind(col, v);
+            }
             st.step();
             st.reset();
         }
@@ -258,6 +269,15 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
                 st.step();
                 st.reset();
             }
+    }
+    {
+        Stmt st(m_db, "INSERT INTO spans VALUES(?,?,?,?,?,?,?)", m_file);
+        for (const Span& x : r.timeline) {
+            st.bind(1, id).bind(2, (long long)x.rank).bind(3, (long long)x.kind).bind(4, (long long)x.peer);
+            st.bind(5, x.start).bind(6, x.end).bind(7, x.amount);
+            st.step();
+            st.reset();
+        }
     }
     const Summary& s = r.summary;
     Stmt st(m_db,
@@ -364,8 +384,8 @@ std::vector<Sample> RunStore::samples(long long id)
     q.bind(1, id);
     std::vector<Sample> out;
     while (q.step())
-        out.push_back({q.real(0), long(q.integer(1)), q.real(2), q.null(3) ? std::nan("") : q.real(3), q.real(4),
-                       q.real(5)});
+        out.push_back({q.real(0), long(q.integer(1)), q.real(2), q.null(3) ? std::nan("") : q.real(3),
+                       q.null(4) ? std::nan("") : q.real(4), q.null(5) ? std::nan("") : q.real(5)});
     return out;
 }
 
@@ -376,6 +396,16 @@ std::map<std::string, std::vector<std::pair<double, double>>> RunStore::series(l
     std::map<std::string, std::vector<std::pair<double, double>>> out;
     while (q.step())
         out[q.text(0)].emplace_back(q.real(1), q.real(2));
+    return out;
+}
+
+std::vector<Span> RunStore::timeline(long long id)
+{
+    Stmt q(m_db, "SELECT rank, kind, peer, start, end, amount FROM spans WHERE run_id=? ORDER BY rowid", m_file);
+    q.bind(1, id);
+    std::vector<Span> out;
+    while (q.step())
+        out.push_back({int(q.integer(0)), Span::Kind(q.integer(1)), int(q.integer(2)), q.real(3), q.real(4), q.real(5)});
     return out;
 }
 

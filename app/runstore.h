@@ -56,6 +56,7 @@ public:
     RunRecord run(long long id); ///< throws StoreError if there is no such run
     std::vector<Sample> samples(long long id);
     std::vector<HostStats> hostStats(long long id);
+    std::vector<Span> timeline(long long id);
     std::map<std::string, std::vector<std::pair<double, double>>> series(long long id);
     const std::string& file() const { return m_file; }
 

@@ -245,8 +245,13 @@ void readPlatform(ObjectReader&& r, sim::PlatformSpec& p)
 
 void readDataset(ObjectReader&& r, DatasetSpec& d)
 {
-    const std::string name = r.choice("name", {"fashion-mnist", "synthetic"}, "fashion-mnist");
-    if (name == "fashion-mnist") {
+    const std::string name = r.choice("name", {"fashion-mnist", "synthetic", "none"}, "fashion-mnist");
+    if (name == "none") {
+        d.kind = DatasetSpec::Kind::SizesOnly;
+        d.synthetic.trainSamples = int(r.integer("train_samples", 60000, 1, 2000000000));
+        d.synthetic.testSamples = 0;
+        d.sizesOnlyClasses = int(r.integer("classes", 10, 2, 100000));
+    } else if (name == "fashion-mnist") {
         d.kind = DatasetSpec::Kind::FashionMnist;
         d.path = r.string("path", d.path);
         d.trainSamples = int(r.integer("train_samples", 0, 0, 60000));
@@ -284,8 +289,19 @@ void readWorkload(ObjectReader&& r, Scenario& s)
     readDataset(r.child("dataset"), s.dataset);
     {
         ObjectReader m = r.child("model");
-        const std::string type = m.choice("type", {"mlp", "logistic"}, "mlp");
+        const std::string type = m.choice("type", {"mlp", "logistic", "proxy"}, "mlp");
         t.hidden.clear();
+        if (type == "proxy") {
+            t.proxy.parameters = (long long)m.number("parameters", 0, 1, 1e12, true);
+            if (!m.has("parameters"))
+                m.fail("parameters", "missing; expected the parameter count of the proxy model, e.g. 25600000");
+            // Backward costs about twice the forward pass (Kaplan et al. 2020, Sec. 2.1): train = 3 x forward.
+            const double forward = m.unit("forward_flops", UnitKind::Flops, 0, true);
+            t.proxy.trainFlopsPerSample = m.unit("train_flops", UnitKind::Flops, 3 * forward, true);
+            if (!m.has("forward_flops") && !m.has("train_flops"))
+                m.fail("forward_flops", "missing; expected the flops of one sample's forward pass such as "
+                                        "\"4.1Gf\" (or train_flops for forward+backward)");
+        }
         if (type == "mlp") {
             const QJsonValue h = m.value("hidden");
             if (h.isUndefined())
@@ -308,7 +324,14 @@ void readWorkload(ObjectReader&& r, Scenario& s)
     readOptimizer(r.child("optimizer"), t.optimizer);
     {
         ObjectReader p = r.child("partitioning");
-        p.choice("type", {"iid"}, "iid");
+        const std::string type = p.choice("type", {"iid", "dirichlet", "shards"}, "iid");
+        PartitionSpec& ps = t.partition;
+        ps.kind = type == "dirichlet" ? PartitionSpec::Kind::Dirichlet
+                  : type == "shards"  ? PartitionSpec::Kind::Shards : PartitionSpec::Kind::Iid;
+        if (ps.kind == PartitionSpec::Kind::Dirichlet)
+            ps.alpha = p.number("alpha", ps.alpha, 1e-6, 1e6);
+        if (ps.kind == PartitionSpec::Kind::Shards)
+            ps.shardsPerClient = int(p.integer("shards_per_client", ps.shardsPerClient, 1, 1000000));
     }
 }
 
@@ -318,11 +341,60 @@ void readRun(ObjectReader&& r, Scenario& s)
     t.epochs = int(r.integer("epochs", 1, 1, 1000000));
     t.maxSteps = r.integer("max_steps", 0, 0, 1L << 40);
     t.evalEverySteps = int(r.integer("eval_interval", 0, 0, 1 << 30));
+    t.evalEveryEpochs = r.number("eval_interval_epochs", 0, 0, 1e6);
+    if (t.evalEverySteps > 0 && t.evalEveryEpochs > 0)
+        r.fail("eval_interval_epochs", "give either eval_interval (steps) or eval_interval_epochs, not both");
     t.targetAccuracy = r.number("target_accuracy", 0, 0, 1);
     t.stopAtTarget = r.boolean("stop_at_target", false);
     if (t.stopAtTarget && t.targetAccuracy <= 0)
         r.fail("stop_at_target", "needs run.target_accuracy greater than 0");
     t.maxSimulatedTime = r.unit("max_simulated_time", UnitKind::Time, 0, false);
+}
+
+void readStrategy(ObjectReader&& r, StrategySpec& st)
+{
+    const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg"}, "");
+    st.kind = type == "async-ps"         ? StrategyKind::AsyncPs
+              : type == "ring-allreduce" ? StrategyKind::RingAllReduce
+              : type == "fedavg"         ? StrategyKind::FedAvg : StrategyKind::SyncPs;
+    if (st.kind == StrategyKind::AsyncPs)
+        st.stalenessBound = int(r.integer("staleness_bound", -1, -1, 1000000000));
+    if (st.kind == StrategyKind::FedAvg) {
+        st.clientFraction = r.number("client_fraction", st.clientFraction, 1e-9, 1);
+        st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, 1000000));
+        st.proxMu = r.number("prox_mu", st.proxMu, 0, 1e6);
+        st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
+    }
+}
+
+void readCompare(ObjectReader& root, Scenario& s)
+{
+    const QJsonValue v = root.value("compare");
+    if (v.isUndefined())
+        return;
+    if (!v.isArray() || v.toArray().isEmpty()) {
+        root.fail("compare", "expected a non-empty array of {\"label\": ..., \"patch\": {...}}, got " + show(v));
+        return;
+    }
+    std::set<std::string> labels;
+    const QJsonArray a = v.toArray();
+    for (qsizetype i = 0; i < a.size(); ++i) {
+        const std::string at = "compare[" + std::to_string(i) + "]";
+        if (!a[i].isObject()) {
+            root.issues().push_back({at, "expected an object {\"label\": ..., \"patch\": {...}}, got " + show(a[i])});
+            continue;
+        }
+        ObjectReader e(a[i].toObject(), at, root.issues());
+        CompareEntry c;
+        c.label = e.string("label", "", true);
+        if (!c.label.empty() && !labels.insert(c.label).second)
+            e.fail("label", "duplicate label \"" + c.label + "\"");
+        const QJsonObject patch = e.object("patch", true);
+        if (patch.contains("compare"))
+            e.fail("patch", "a patch cannot contain \"compare\"");
+        c.patch = QJsonDocument(patch).toJson(QJsonDocument::Compact).toStdString();
+        s.compare.push_back(std::move(c));
+    }
 }
 
 QString lineAndColumn(const std::string& text, int offset)
@@ -362,13 +434,10 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         s.sim.training.seed = std::uint64_t(root.number("seed", 1, 0, 9007199254740991.0, true));
         readPlatform(root.child("platform", true), s.sim.platform);
         readWorkload(root.child("workload", true), s);
-        {
-            ObjectReader st = root.child("strategy", true);
-            st.choice("type", {"sync-ps"}, "");
-        }
+        readStrategy(root.child("strategy", true), s.sim.strategy);
         readRun(root.child("run"), s);
+        readCompare(root, s);
     }
-    s.sim.strategy.kind = StrategyKind::SyncPs;
     s.sim.strategy.workers = s.sim.platform.workers;
     if (!issues.empty())
         throw ScenarioError(file, std::move(issues));
@@ -390,17 +459,71 @@ TrainTest loadDataset(const Scenario& s)
     const DatasetSpec& d = s.dataset;
     if (d.kind == DatasetSpec::Kind::Synthetic)
         return makeSyntheticBlobs(d.synthetic, s.sim.training.seed);
+    if (d.kind == DatasetSpec::Kind::SizesOnly) {
+        TrainTest tt;
+        tt.train.features.resize(0, d.synthetic.trainSamples);
+        tt.train.labels.assign(std::size_t(d.synthetic.trainSamples), 0);
+        tt.train.classes = tt.test.classes = d.sizesOnlyClasses;
+        return tt;
+    }
     return loadFashionMnist(d.path, d.trainSamples, d.testSamples);
 }
 
 void checkAgainstData(const Scenario& s, const TrainTest& data)
 {
+    if (s.sim.training.proxy.parameters <= 0 && data.train.numFeatures() == 0)
+        throw ScenarioError(s.file, {{"workload.dataset", "dataset \"none\" has no data: use it with a proxy "
+                                                          "model ({\"type\": \"proxy\", ...})"}});
     try {
-        stepsPerEpoch(data.train.numSamples(), s.sim.strategy.workers, s.sim.training.batchSize);
+        MetricsSink none; // building the strategy checks every setting that depends on the data
+        makeStrategy(s.sim.strategy, s.sim.training, data, none);
     } catch (const ConfigError& e) {
         const std::string msg = e.what();
         throw ScenarioError(s.file, {{e.path(), msg.substr(e.path().size() + 2)}});
     }
+}
+
+const char* strategyTitle(StrategyKind k)
+{
+    switch (k) {
+    case StrategyKind::SyncPs: return "synchronous parameter server";
+    case StrategyKind::AsyncPs: return "asynchronous parameter server";
+    case StrategyKind::RingAllReduce: return "ring all-reduce";
+    case StrategyKind::FedAvg: return "federated averaging";
+    }
+    return "?";
+}
+
+namespace {
+QJsonValue applyPatch(const QJsonValue& target, const QJsonValue& patch)
+{
+    if (!patch.isObject())
+        return patch;
+    QJsonObject out = target.isObject() ? target.toObject() : QJsonObject{};
+    const QJsonObject p = patch.toObject();
+    for (auto it = p.begin(); it != p.end(); ++it) {
+        if (it.value().isNull())
+            out.remove(it.key());
+        else
+            out.insert(it.key(), applyPatch(out.value(it.key()), it.value()));
+    }
+    return out;
+}
+
+QJsonObject parseObject(const std::string& text, const char* what)
+{
+    QJsonParseError e;
+    const QJsonDocument d = QJsonDocument::fromJson(QByteArray::fromStdString(text), &e);
+    if (e.error != QJsonParseError::NoError || !d.isObject())
+        throw ScenarioError("", {{"", std::string(what) + " is not a JSON object"}});
+    return d.object();
+}
+} // namespace
+
+std::string mergePatch(const std::string& target, const std::string& patch)
+{
+    const QJsonValue merged = applyPatch(parseObject(target, "the scenario"), parseObject(patch, "the patch"));
+    return QJsonDocument(merged.toObject()).toJson(QJsonDocument::Indented).toStdString();
 }
 
 std::string scenarioHash(const std::string& text)

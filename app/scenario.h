@@ -11,12 +11,23 @@
 namespace dml::app {
 
 struct DatasetSpec {
-    enum class Kind { FashionMnist, Synthetic };
+    enum class Kind {
+        FashionMnist,
+        Synthetic,
+        SizesOnly, ///< "none": only sample counts, for proxy models (no features, no real data)
+    };
     Kind kind = Kind::FashionMnist;
     std::string path = "/usr/share/datasets/fashion-mnist";
     int trainSamples = 0; ///< Fashion-MNIST: keep only the first N (0 = all 60,000)
     int testSamples = 0;  ///< Fashion-MNIST: keep only the first N (0 = all 10,000)
     SyntheticSpec synthetic;
+    int sizesOnlyClasses = 10; ///< SizesOnly: label count (labels are all 0)
+};
+
+/// One entry of a scenario's "compare" list: a label and a JSON merge patch (RFC 7396) on the scenario.
+struct CompareEntry {
+    std::string label;
+    std::string patch; ///< compact JSON object
 };
 
 struct Scenario {
@@ -26,6 +37,7 @@ struct Scenario {
     std::string text; ///< the JSON as written, stored with every run
     DatasetSpec dataset;
     sim::SimulationSpec sim;
+    std::vector<CompareEntry> compare; ///< what `dmlsim compare` runs (empty: --strategies decides)
 };
 
 /// One problem in a scenario: the JSON path of the field ("platform.link_bandwidth", "" for the document)
@@ -59,6 +71,13 @@ TrainTest loadDataset(const Scenario& s);
 
 /// Checks the settings that depend on the dataset's size (workers, batch size). Throws ScenarioError.
 void checkAgainstData(const Scenario& s, const TrainTest& data);
+
+/// Human-readable strategy name ("synchronous parameter server", ...).
+const char* strategyTitle(StrategyKind k);
+
+/// RFC 7396 JSON merge patch of `patch` onto `target` (both JSON object texts); returns indented JSON.
+/// Throws ScenarioError if either is not a JSON object.
+std::string mergePatch(const std::string& target, const std::string& patch);
 
 /// SHA-256 of the scenario text, hex.
 std::string scenarioHash(const std::string& text);

@@ -49,7 +49,8 @@ const Table& table(UnitKind kind)
         return t;
     }();
     switch (kind) {
-    case UnitKind::Speed: return speed;
+    case UnitKind::Speed:
+    case UnitKind::Flops: return speed;
     case UnitKind::Bandwidth: return bandwidth;
     case UnitKind::Time: return time;
     case UnitKind::Size: return size;
@@ -78,6 +79,7 @@ const char* unitExample(UnitKind kind)
 {
     switch (kind) {
     case UnitKind::Speed: return "a speed such as \"100Gf\"";
+    case UnitKind::Flops: return "an amount of flops such as \"4.1Gf\"";
     case UnitKind::Bandwidth: return "a bandwidth such as \"10Gbps\"";
     case UnitKind::Time: return "a duration such as \"50us\"";
     case UnitKind::Size: return "a size such as \"64MiB\"";

@@ -8,6 +8,7 @@ namespace dml::app {
 
 enum class UnitKind {
     Speed,     ///< flops/s: "f", "kf", "Mf", "Gf", "Tf", "Pf" (or "flops", "Gflops", ...)
+    Flops,     ///< an amount of flops, same suffixes as Speed
     Bandwidth, ///< bytes/s: "bps", "kbps", "Mbps", "Gbps", "Tbps" (bits, /8), "Bps", "kBps", "MBps", "GBps",
                ///< "TBps", and binary "KiBps", "MiBps", "GiBps", "Kibps", ...
     Time,      ///< seconds: "ps", "ns", "us", "ms", "s", "m", "h", "d", "w"

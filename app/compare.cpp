@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `dmlsim compare`: the same platform and workload under several strategies, as parallel child runs.
+#include "childpool.h"
+#include "commands.h"
+#include "scenario.h"
+#include "units.h"
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QThread>
+
+#include <cstdio>
+
+namespace dml::app {
+namespace {
+
+struct Variant {
+    std::string label;
+    std::string text; ///< the patched scenario
+    Scenario scenario;
+    QJsonObject summary;
+};
+
+/// `s` as a JSON string literal.
+std::string quoted(const std::string& s)
+{
+    const std::string a = QJsonDocument(QJsonArray{QString::fromStdString(s)}).toJson(QJsonDocument::Compact).toStdString();
+    return a.substr(1, a.size() - 2); // strip the array's brackets
+}
+
+QString cell(const QJsonValue& v, const char* fmt, double scale = 1)
+{
+    if (v.isNull() || v.isUndefined())
+        return "-";
+    return QString::asprintf(fmt, v.toDouble() * scale);
+}
+
+void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
+{
+    std::printf("\n%-24s %9s %13s %12s %9s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
+                "simulated", "comm", "util", "bytes", "staleness", "wall");
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        const QJsonObject& s = vs[i].summary;
+        if (jobs[i].exitCode != 0) {
+            std::printf("%-24s failed (exit %d): see `dmlsim runs`\n", vs[i].label.c_str(), jobs[i].exitCode);
+            continue;
+        }
+        const bool acc = s["accuracy_simulated"].toBool(true);
+        const QString ttt = !acc ? "-"
+                            : s["time_to_target"].isNull()
+                                ? (s["target_accuracy"].toDouble() > 0 ? "not reached" : "-")
+                                : QString::fromStdString(formatSeconds(s["time_to_target"].toDouble()));
+        const QString stale = s["staleness_mean"].isNull()
+                                  ? "-"
+                                  : QString::asprintf("%.1f/%.0f", s["staleness_mean"].toDouble(),
+                                                      s["staleness_max"].toDouble());
+        std::printf("%-24s %9s %13s %12s %8s%% %7s%% %11s %11s %7.1fs\n", vs[i].label.c_str(),
+                    acc ? qPrintable(cell(s["final_accuracy"], "%.4f")) : "n/a", qPrintable(ttt),
+                    formatSeconds(s["simulated_time"].toDouble()).c_str(),
+                    qPrintable(cell(s["communication_overhead"], "%.1f", 100)),
+                    qPrintable(cell(s["utilization"], "%.1f", 100)),
+                    formatBytes(s["bytes_on_wire"].toDouble()).c_str(), qPrintable(stale), s["wall_time"].toDouble());
+    }
+    std::printf("\ncomm = workers' communication time / elapsed; util = workers' compute time / elapsed; "
+                "staleness = mean/max model versions between pull and push (asynchronous server)\n");
+}
+
+} // namespace
+
+int cmdCompare(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(
+        "Run one scenario under several strategies on the same platform and workload, as parallel child "
+        "processes; store every run and print a side-by-side table.\n\n"
+        "The runs are the scenario's \"compare\" list (label + JSON merge patch), or, with --strategies, the "
+        "scenario with only strategy.type replaced.");
+    p.addPositionalArgument("scenario", "Scenario file (JSON).");
+    const QCommandLineOption strategies("strategies", "Comma-separated strategy types "
+                                                      "(sync-ps,async-ps,ring-allreduce,fedavg), or labels of "
+                                                      "the scenario's compare list.", "list");
+    const QCommandLineOption jobs("jobs", "Runs at the same time (default: the number of cores).", "n");
+    const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
+    const QCommandLineOption json("json", "Print the summaries as a JSON array.");
+    const QCommandLineOption help({"h", "help"}, "Show this help.");
+    p.addOptions({strategies, jobs, db, json, help});
+    if (!p.parse(QStringList{"dmlsim compare"} + args)) {
+        std::fprintf(stderr, "dmlsim compare: %s\n", qPrintable(p.errorText()));
+        return BadInput;
+    }
+    if (p.isSet(help)) {
+        std::printf("%s", qPrintable(p.helpText()));
+        return Ok;
+    }
+    if (p.positionalArguments().size() != 1) {
+        std::fprintf(stderr, "dmlsim compare: expected one scenario file; try 'dmlsim compare --help'\n");
+        return BadInput;
+    }
+    const std::string file = p.positionalArguments().front().toStdString();
+    int parallel = QThread::idealThreadCount();
+    if (p.isSet(jobs)) {
+        bool ok = false;
+        parallel = p.value(jobs).toInt(&ok);
+        if (!ok || parallel < 1) {
+            std::fprintf(stderr, "dmlsim compare: --jobs: expected a whole number >= 1, got '%s'\n",
+                         qPrintable(p.value(jobs)));
+            return BadInput;
+        }
+    }
+
+    // Build and validate every variant before anything runs.
+    std::vector<Variant> variants;
+    try {
+        const Scenario base = loadScenario(file);
+        // The base without its compare list: each variant is a scenario that runs on its own.
+        const std::string baseText = mergePatch(base.text, R"({"compare": null})");
+        QStringList wanted = p.isSet(strategies) ? p.value(strategies).split(',', Qt::SkipEmptyParts) : QStringList{};
+        std::vector<CompareEntry> entries;
+        if (!base.compare.empty()) {
+            for (const auto& e : base.compare)
+                if (wanted.isEmpty() || wanted.contains(QString::fromStdString(e.label)))
+                    entries.push_back(e);
+            for (const QString& w : wanted)
+                if (std::none_of(entries.begin(), entries.end(), [&](const auto& e) { return e.label == w.toStdString(); }))
+                    throw ScenarioError(file, {{"compare", "no entry labelled \"" + w.toStdString() +
+                                                               "\" (given in --strategies)"}});
+        } else {
+            if (wanted.isEmpty())
+                throw ScenarioError(file, {{"", "the scenario has no \"compare\" list: name the strategies with "
+                                                "--strategies sync-ps,async-ps,ring-allreduce,fedavg"}});
+            for (const QString& w : wanted)
+                entries.push_back({w.toStdString(), R"({"strategy": {"type": )" + quoted(w.toStdString()) + "}}"});
+        }
+        for (const auto& e : entries) {
+            Variant v;
+            v.label = e.label;
+            std::string text = mergePatch(baseText, e.patch);
+            // Name each run after its variant unless the patch names it.
+            if (e.patch.find("\"name\"") == std::string::npos)
+                text = mergePatch(text, R"({"name": )" + quoted(base.name + " [" + e.label + "]") + "}");
+            v.text = text;
+            v.scenario = parseScenario(text, file + " [" + e.label + "]");
+            variants.push_back(std::move(v));
+        }
+    } catch (const ScenarioError& e) {
+        std::fprintf(stderr, "dmlsim compare: %s\n", e.what());
+        return BadInput;
+    }
+
+    QTemporaryDir tmp;
+    std::vector<ChildJob> children;
+    for (const Variant& v : variants) {
+        const QString path = tmp.filePath(QString::fromStdString(v.label).replace('/', '_') + ".json");
+        QFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || f.write(QByteArray::fromStdString(v.text)) < 0) {
+            std::fprintf(stderr, "dmlsim compare: cannot write %s\n", qPrintable(path));
+            return BadInput;
+        }
+        f.close();
+        ChildJob job;
+        job.args = {"run", path, "--db", p.value(db), "--json"};
+        children.push_back(std::move(job));
+    }
+    std::fprintf(stderr, "dmlsim compare: %zu runs, %d at a time, store %s\n", children.size(), parallel,
+                 qPrintable(p.value(db)));
+    std::size_t finished = 0;
+    runChildren(children, parallel, [&](std::size_t i) {
+        ++finished;
+        const ChildJob& j = children[i];
+        if (j.exitCode == 0) {
+            variants[i].summary = QJsonDocument::fromJson(j.out).object();
+            std::fprintf(stderr, "[%zu/%zu] %s finished in %.1f s\n", finished, children.size(),
+                         variants[i].label.c_str(), j.wallTime);
+        } else {
+            std::fprintf(stderr, "[%zu/%zu] %s FAILED (exit %d):\n%s\n", finished, children.size(),
+                         variants[i].label.c_str(), j.exitCode, j.err.trimmed().constData());
+        }
+    });
+
+    bool allOk = true;
+    for (const auto& j : children)
+        allOk = allOk && j.exitCode == 0;
+    if (p.isSet(json)) {
+        QJsonArray a;
+        for (std::size_t i = 0; i < variants.size(); ++i) {
+            QJsonObject o = variants[i].summary;
+            o.insert("label", QString::fromStdString(variants[i].label));
+            o.insert("strategy", toString(variants[i].scenario.sim.strategy.kind));
+            o.insert("exit_code", children[i].exitCode);
+            a.append(o);
+        }
+        std::printf("%s\n", QJsonDocument(a).toJson(QJsonDocument::Compact).constData());
+    } else {
+        printTable(variants, children);
+    }
+    return allOk ? Ok : SimulationFailed;
+}
+
+} // namespace dml::app
