@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The workbench on the offscreen platform, driven as a user would: load a shipped scenario, press Run, watch the
+// charts and the history fill; overlay runs; bad scenarios; crashed children; the event loop stays responsive.
+#include "chartspanel.h"
+#include "historymodel.h"
+#include "mainwindow.h"
+#include "runstore.h"
+#include "scenario.h"
+#include "scenarioeditor.h"
+#include "topologyview.h"
+
+#include <qcustomplot.h>
+
+#include <QAction>
+#include <QComboBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLabel>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <QToolBar>
+
+#include <cmath>
+#include <csignal>
+
+using namespace dml;
+using namespace dml::ui;
+
+namespace {
+
+const QString kQuickstart = DMLSIM_SOURCE_DIR "/scenarios/quickstart.json";
+
+WorkbenchOptions options(const QTemporaryDir& dir)
+{
+    return {DMLSIM_EXE, dir.filePath("runs.sqlite"), {DMLSIM_SOURCE_DIR "/scenarios"}};
+}
+
+/// Clicks the tool bar button of `action`, as a user does.
+void press(MainWindow& w, QAction* action)
+{
+    auto* bar = w.findChild<QToolBar*>("runControls");
+    QVERIFY(bar);
+    QWidget* button = bar->widgetForAction(action);
+    QVERIFY(button);
+    QTest::mouseClick(button, Qt::LeftButton);
+}
+
+QByteArray readFile(const QString& file)
+{
+    QFile f(file);
+    if (!f.open(QIODevice::ReadOnly))
+        qFatal("cannot read %s", qPrintable(file));
+    return f.readAll();
+}
+
+/// Evaluations stored for run `id` (at least 2: step 0 and the end).
+int samples(const QTemporaryDir& dir, long long id)
+{
+    const int n = int(app::RunStore(dir.filePath("runs.sqlite").toStdString()).samples(id).size());
+    if (n < 2)
+        qFatal("run %lld has %d samples", id, n);
+    return n;
+}
+
+/// The child `dmlsim run` processes of the window.
+QList<QProcess*> runChildren(MainWindow& w)
+{
+    QList<QProcess*> out;
+    for (QProcess* p : w.findChildren<QProcess*>())
+        if (p->arguments().value(0) == "run" && p->state() != QProcess::NotRunning)
+            out << p;
+    return out;
+}
+
+} // namespace
+
+class TestGui : public QObject {
+    Q_OBJECT
+private slots:
+    void runShippedScenario()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+
+        // The shipped list holds the quickstart and the lessons; open the quickstart as a user would.
+        QListWidget* shipped = w.editor()->shippedList();
+        QListWidgetItem* quickstart = nullptr;
+        int lessons = 0;
+        for (int i = 0; i < shipped->count(); ++i) {
+            const QString file = shipped->item(i)->data(Qt::UserRole).toString();
+            quickstart = file.endsWith("/quickstart.json") ? shipped->item(i) : quickstart;
+            lessons += file.contains("/lessons/");
+        }
+        QVERIFY(quickstart);
+        QVERIFY(lessons >= 5);
+        emit shipped->itemActivated(quickstart);
+        QCOMPARE(w.editor()->fileName(), QFileInfo(kQuickstart).absoluteFilePath());
+        QVERIFY(w.editor()->issues().isEmpty());
+        QVERIFY(w.findChild<QWidget*>("lesson")->property("plainText").toString().contains("Look at"));
+
+        QSignalSpy ended(&w, &MainWindow::runEnded);
+        press(w, w.runAction());
+        QCOMPARE(w.activeRuns(), 1);
+        // The run appears in the history as soon as the child reports its id, and is overlaid on the charts.
+        QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
+        const long long id = w.history()->runId(0);
+        QVERIFY(w.history()->isOverlaid(id));
+        QTRY_VERIFY_WITH_TIMEOUT(w.charts()->accuracyPoints(id) >= 2, 30000);
+        QVERIFY(ended.wait(60000) || !ended.isEmpty());
+        QCOMPARE(ended.first().at(1).toString(), QString("finished"));
+        QTRY_COMPARE(w.history()->data(w.history()->index(0, HistoryModel::Status), Qt::DisplayRole).toString(),
+                     QString("finished"));
+        // Every stored evaluation is on the chart.
+        const int samples = int(app::RunStore(dir.filePath("runs.sqlite").toStdString()).samples(id).size());
+        QVERIFY(samples >= 2);
+        QTRY_COMPARE(w.charts()->accuracyPoints(id), samples);
+        // The topology shows the 9 hosts, coloured by what they did.
+        QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
+        QTRY_VERIFY(w.topology()->colouredHostCount() >= 9);
+        QVERIFY(!w.banner()->isVisible());
+    }
+
+    void lessonsAreValid()
+    {
+        // Every lesson parses and says what to look at.
+        const QStringList files = QDir(DMLSIM_SOURCE_DIR "/scenarios/lessons").entryList({"*.json"}, QDir::Files);
+        QVERIFY(files.size() >= 5);
+        for (const QString& f : files) {
+            const app::Scenario s = app::loadScenario((DMLSIM_SOURCE_DIR "/scenarios/lessons/" + f).toStdString());
+            QVERIFY2(s.description.size() > 200, qPrintable(f));
+            QVERIFY2(QString::fromStdString(s.description).contains("look", Qt::CaseInsensitive) ||
+                         QString::fromStdString(s.description).contains("watch", Qt::CaseInsensitive),
+                     qPrintable(f));
+        }
+    }
+
+    void asyncRunShowsStaleness()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QVERIFY(w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/3-async-staleness.json"));
+        QSignalSpy ended(&w, &MainWindow::runEnded);
+        QVERIFY(w.startRun());
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+        QCOMPARE(ended.first().at(1).toString(), QString("finished"));
+        // One staleness point per applied update, all of them on the Series chart; 16 workers: about 15.
+        const long long id = ended.first().at(0).toLongLong();
+        const auto stored = app::RunStore(dir.filePath("runs.sqlite").toStdString()).series(id);
+        QVERIFY(stored.count("staleness"));
+        QCustomPlot* plot = w.charts()->seriesPlot();
+        QTRY_COMPARE(plot->graphCount(), 1);
+        QCOMPARE(plot->graph(0)->dataCount(), int(stored.at("staleness").size()));
+        QVERIFY(plot->graph(0)->name().endsWith("staleness"));
+        double sum = 0;
+        for (const auto& [t, v] : stored.at("staleness"))
+            sum += v;
+        QVERIFY(std::abs(sum / double(stored.at("staleness").size()) - 15) < 1);
+    }
+
+    void overlayTwoRuns()
+    {
+        QTemporaryDir dir;
+        long long ids[2] = {};
+        {
+            MainWindow w(options(dir));
+            w.show();
+            w.editor()->openFile(kQuickstart);
+            QSignalSpy ended(&w, &MainWindow::runEnded);
+            // Two at once: each is its own child process.
+            QVERIFY(w.startRun());
+            QVERIFY(w.startRun());
+            QCOMPARE(w.activeRuns(), 2);
+            QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 2, 90000);
+            QCOMPARE(w.history()->rowCount(), 2);
+            for (int i = 0; i < 2; ++i) {
+                ids[i] = w.history()->runId(i);
+                QTRY_COMPARE(w.charts()->accuracyPoints(ids[i]), samples(dir, ids[i]));
+            }
+            // Unticking a run takes it off the charts; ticking it again brings it back.
+            QVERIFY(w.history()->setData(w.history()->index(0, HistoryModel::Id), Qt::Unchecked, Qt::CheckStateRole));
+            QTRY_COMPARE(w.charts()->accuracyPoints(ids[0]), -1);
+            QCOMPARE(w.charts()->accuracyPoints(ids[1]), samples(dir, ids[1]));
+        }
+        // A new window on the same store: overlay both stored runs.
+        MainWindow w(options(dir));
+        w.show();
+        QCOMPARE(w.history()->rowCount(), 2);
+        for (int i = 0; i < 2; ++i) {
+            QCOMPARE(w.charts()->accuracyPoints(ids[i]), -1);
+            QVERIFY(w.history()->setData(w.history()->index(i, HistoryModel::Id), Qt::Checked, Qt::CheckStateRole));
+        }
+        for (long long id : ids)
+            QTRY_COMPARE(w.charts()->accuracyPoints(id), samples(dir, id));
+        // Selecting a stored run shows its hosts: bars, timeline and (from its stored scenario) its topology.
+        w.historyView()->setCurrentIndex(w.history()->index(1, HistoryModel::Name));
+        QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
+
+        // Re-open the selected run's scenario, then delete the first run, through the history's actions.
+        const auto action = [&](const QString& prefix) -> QAction* {
+            for (QAction* a : w.historyView()->actions())
+                if (a->text().remove('&').startsWith(prefix))
+                    return a;
+            return nullptr;
+        };
+        QVERIFY(action("Re-open") && action("Delete") && action("Export report"));
+        w.editor()->setText("{}");
+        action("Re-open")->trigger();
+        const app::RunRecord rec = w.history()->record(1);
+        QCOMPARE(w.editor()->text(), QString::fromStdString(rec.scenarioText));
+        QVERIFY(w.editor()->issues().isEmpty());
+        w.historyView()->selectRow(0);
+        action("Delete")->trigger();
+        QCOMPARE(w.history()->rowCount(), 1);
+        QCOMPARE(w.history()->runId(0), ids[1]);
+        QTRY_COMPARE(w.charts()->accuracyPoints(ids[0]), -1);
+        const auto left = app::RunStore(dir.filePath("runs.sqlite").toStdString()).runs();
+        QCOMPARE(int(left.size()), 1);
+        QCOMPARE(left[0].id, ids[1]);
+        QVERIFY(app::RunStore(dir.filePath("runs.sqlite").toStdString()).samples(ids[0]).empty());
+    }
+
+    void badFieldShowsPathAndDoesNotStart()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        w.editor()->setText(QString::fromUtf8(readFile(kQuickstart)).replace("\"batch_size\"", "\"batchsize\""));
+        QVERIFY(w.editor()->issues().join('\n').contains(
+            "workload.batchsize: unknown key; did you mean \"batch_size\"?"));
+        auto* issues = w.editor()->findChild<QListWidget*>("issues");
+        QVERIFY(issues && issues->count() >= 1);
+        QVERIFY(issues->item(0)->text().startsWith("workload.batchsize"));
+
+        press(w, w.runAction());
+        QCOMPARE(w.activeRuns(), 0);
+        QVERIFY(w.banner()->isVisible());
+        QVERIFY(w.banner()->text().contains("workload.batchsize"));
+        QTest::qWait(300);
+        QCOMPARE(w.history()->rowCount(), 0);
+        QVERIFY(app::RunStore(dir.filePath("runs.sqlite").toStdString()).runs().empty());
+
+        // As you type: make epochs too large in the JSON tab; the issue appears with its path.
+        w.editor()->openFile(kQuickstart);
+        QVERIFY(w.editor()->issues().isEmpty());
+        auto* json = w.editor()->findChild<QPlainTextEdit*>("scenarioJson");
+        QVERIFY(json);
+        QTextCursor c(json->document());
+        c = json->document()->find("\"epochs\": 3");
+        QVERIFY(!c.isNull());
+        c.clearSelection();
+        json->setTextCursor(c);
+        QTest::keyClicks(json, "0000000");
+        QTRY_VERIFY(w.editor()->issues().join('\n').contains("run.epochs"));
+        QVERIFY(!w.startRun());
+        QCOMPARE(w.activeRuns(), 0);
+
+        // The form writes the JSON: 4 workers.
+        w.editor()->openFile(kQuickstart);
+        auto* workers = w.editor()->findChild<QSpinBox*>("platform.workers");
+        QVERIFY(workers);
+        QCOMPARE(workers->value(), 8);
+        workers->setValue(4);
+        const app::Scenario s = app::parseScenario(w.editor()->text().toStdString());
+        QCOMPARE(s.sim.platform.workers, 4);
+        QCOMPARE(s.name, std::string("Quickstart: synchronous parameter server, 8 workers, Fashion-MNIST"));
+    }
+
+    void eventLoopNeverBlocked()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.editor()->openFile(kQuickstart);
+        QSignalSpy ended(&w, &MainWindow::runEnded);
+
+        QElapsedTimer clock;
+        qint64 last = 0, worst = 0, ticks = 0;
+        QTimer timer;
+        timer.setTimerType(Qt::PreciseTimer);
+        timer.setInterval(10);
+        connect(&timer, &QTimer::timeout, [&] {
+            const qint64 now = clock.elapsed();
+            worst = std::max(worst, now - last);
+            last = now;
+            ++ticks;
+        });
+        clock.start();
+        timer.start();
+        QVERIFY(w.startRun());
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+        QTest::qWait(500); // the final redraws and the topology of the finished run
+        timer.stop();
+        qInfo("event loop: %lld ticks in %lld ms, longest gap %lld ms; %d chart redraws", ticks, clock.elapsed(),
+              worst, w.charts()->replots());
+        QCOMPARE(ended.first().at(1).toString(), QString("finished"));
+        QVERIFY(w.charts()->replots() >= 2);
+        QVERIFY2(worst <= 100, qPrintable(QString("the event loop was blocked for %1 ms").arg(worst)));
+    }
+
+    void crashedChildMarksRunFailed()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        w.editor()->openFile(kQuickstart);
+        // Slow the run down (1 simulated second per second) so that it is surely still running when killed.
+        w.findChild<QComboBox*>("pace")->setCurrentIndex(2);
+        QSignalSpy ended(&w, &MainWindow::runEnded);
+        QVERIFY(w.startRun());
+        QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
+        const QList<QProcess*> children = runChildren(w);
+        QCOMPARE(children.size(), 1);
+        ::kill(pid_t(children.first()->processId()), SIGKILL);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 30000);
+        QCOMPARE(ended.first().at(1).toString(), QString("failed"));
+        QVERIFY(w.banner()->isVisible());
+        QVERIFY2(w.banner()->text().contains("crashed"), qPrintable(w.banner()->text()));
+        QTRY_COMPARE(w.history()->data(w.history()->index(0, HistoryModel::Status), Qt::DisplayRole).toString(),
+                     QString("failed"));
+        const auto runs = app::RunStore(dir.filePath("runs.sqlite").toStdString()).runs();
+        QCOMPARE(runs.at(0).status, std::string("failed"));
+    }
+
+    void pauseStepAndClose()
+    {
+        QTemporaryDir dir;
+        long long id = 0;
+        {
+            MainWindow w(options(dir));
+            w.show();
+            w.editor()->openFile(kQuickstart);
+            w.findChild<QComboBox*>("pace")->setCurrentIndex(2); // 1 simulated s per s: the run lasts ~7 s
+            QVERIFY(w.startRun());
+            QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
+            id = w.history()->runId(0);
+            const RunDataPtr run = w.focusRun();
+            QVERIFY(run && run->id == id);
+            QTRY_VERIFY_WITH_TIMEOUT(run->now() > 0, 20000);
+            press(w, w.pauseAction());
+            QCOMPARE(w.pauseAction()->text(), QString("Resume"));
+            // Paused at the next step boundary: simulated time stops moving.
+            QTest::qWait(400);
+            const double pausedAt = run->now();
+            QTest::qWait(600);
+            QCOMPARE(run->now(), pausedAt);
+            QCOMPARE(run->status, QString("paused"));
+            QCOMPARE(w.activeRuns(), 1);
+            // One more step, then paused again.
+            press(w, w.stepAction());
+            QTRY_VERIFY_WITH_TIMEOUT(run->now() > pausedAt, 10000);
+            QTest::qWait(300);
+            const double stepped = run->now();
+            QVERIFY(stepped - pausedAt < 0.1); // one quickstart step takes ~9 ms of simulated time
+            QTest::qWait(400);
+            QCOMPARE(run->now(), stepped);
+            QCOMPARE(w.activeRuns(), 1);
+            // Closing the window stops the child; the run does not stay "running".
+            QVERIFY(w.close());
+            QCOMPARE(w.activeRuns(), 0);
+            QVERIFY(runChildren(w).isEmpty());
+        }
+        const app::RunRecord r = app::RunStore(dir.filePath("runs.sqlite").toStdString()).run(id);
+        QVERIFY2(r.status != "running", r.status.c_str());
+        QVERIFY(r.status == "failed" || r.summary.stopReason == "stopped");
+    }
+};
+
+QTEST_MAIN(TestGui)
+#include "tst_gui.moc"

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "chartspanel.h"
+
+#include <qcustomplot.h>
+
+#include <QGridLayout>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+namespace dml::ui {
+namespace {
+
+const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(215, 215, 215);
+
+/// Fonts that read from the back of a lecture room.
+void stylePlot(QCustomPlot* p, const QString& title, const QString& xLabel, const QString& yLabel)
+{
+    QFont tick = p->font();
+    tick.setPointSize(10);
+    QFont label = tick;
+    label.setPointSize(11);
+    QFont titleFont = label;
+    titleFont.setBold(true);
+    titleFont.setPointSize(12);
+    p->plotLayout()->insertRow(0);
+    p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title, titleFont));
+    for (QCPAxis* a : {p->xAxis, p->yAxis}) {
+        a->setTickLabelFont(tick);
+        a->setLabelFont(label);
+    }
+    p->xAxis->setLabel(xLabel);
+    p->yAxis->setLabel(yLabel);
+    p->legend->setFont(tick);
+    p->legend->setVisible(true);
+    p->legend->setBrush(QColor(255, 255, 255, 210));
+    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    p->setNoAntialiasingOnDrag(true);
+    p->setMinimumSize(280, 200);
+}
+
+QString shortLabel(const RunData& r)
+{
+    QString name = r.name;
+    if (name.size() > 24)
+        name = name.left(22) + "…";
+    return r.id > 0 ? QString("#%1 %2").arg(r.id).arg(name) : name;
+}
+
+bool finite(double v)
+{
+    return std::isfinite(v);
+}
+
+} // namespace
+
+/// Draws each host's compute (upper half of its row) and communication (lower half) intervals, coalescing
+/// intervals that fall within one pixel, and only those in the visible time range.
+class GanttPlottable : public QCPAbstractPlottable {
+public:
+    GanttPlottable(QCPAxis* key, QCPAxis* value) : QCPAbstractPlottable(key, value) {}
+    void setRun(RunDataPtr run) { m_run = std::move(run); }
+
+    double selectTest(const QPointF&, bool, QVariant*) const override { return -1; }
+    QCPRange getKeyRange(bool& found, QCP::SignDomain) const override
+    {
+        found = m_run && m_run->now() > 0;
+        return QCPRange(0, m_run ? std::max(m_run->now(), 1e-9) : 1);
+    }
+    QCPRange getValueRange(bool& found, QCP::SignDomain, const QCPRange&) const override
+    {
+        found = m_run && m_run->rankCount() > 0;
+        return QCPRange(-0.5, m_run ? m_run->rankCount() - 0.5 : 0.5);
+    }
+
+protected:
+    void draw(QCPPainter* painter) override
+    {
+        if (!m_run)
+            return;
+        const QCPRange keys = mKeyAxis->range(), rows = mValueAxis->range();
+        const int first = std::max(0, int(std::floor(rows.lower)));
+        const int last = std::min(m_run->rankCount() - 1, int(std::ceil(rows.upper)));
+        painter->setPen(Qt::NoPen);
+        for (int r = first; r <= last; ++r) {
+            const double yTop = mValueAxis->coordToPixel(r - 0.42), yMid = mValueAxis->coordToPixel(r),
+                         yBottom = mValueAxis->coordToPixel(r + 0.42);
+            const double top = std::min(yTop, yBottom), bottom = std::max(yTop, yBottom);
+            const double mid = yMid;
+            // Idle: the row's background up to now.
+            const double x0 = mKeyAxis->coordToPixel(0), xNow = mKeyAxis->coordToPixel(m_run->now());
+            painter->fillRect(QRectF(QPointF(x0, top), QPointF(xNow, bottom)), kIdle);
+            drawSet(painter, m_run->computeOf(r), keys, top, mid, kCompute);
+            drawSet(painter, m_run->communicationOf(r), keys, mid, bottom, kComm);
+        }
+    }
+    void drawLegendIcon(QCPPainter* painter, const QRectF& rect) const override
+    {
+        painter->fillRect(rect, kCompute);
+    }
+
+private:
+    void drawSet(QCPPainter* painter, const IntervalSet& set, const QCPRange& keys, double top, double bottom,
+                 const QColor& colour) const
+    {
+        const auto& m = set.intervals();
+        auto it = m.upper_bound(keys.lower);
+        if (it != m.begin())
+            --it;
+        double a = 0, z = -1;
+        for (; it != m.end() && it->first <= keys.upper; ++it) {
+            const double p0 = mKeyAxis->coordToPixel(it->first), p1 = mKeyAxis->coordToPixel(it->second);
+            if (z >= a && p0 <= z + 1) {
+                z = std::max(z, p1);
+                continue;
+            }
+            if (z >= a)
+                painter->fillRect(QRectF(QPointF(a, top), QPointF(std::max(z, a + 1), bottom)), colour);
+            a = p0;
+            z = p1;
+        }
+        if (z >= a)
+            painter->fillRect(QRectF(QPointF(a, top), QPointF(std::max(z, a + 1), bottom)), colour);
+    }
+
+    RunDataPtr m_run;
+};
+
+QColor ChartsPanel::runColour(long long id)
+{
+    static const QColor palette[] = {QColor(31, 119, 180), QColor(214, 39, 40),  QColor(44, 160, 44),
+                                     QColor(255, 127, 14), QColor(148, 103, 189), QColor(140, 86, 75),
+                                     QColor(227, 119, 194), QColor(23, 190, 207), QColor(188, 189, 34),
+                                     QColor(50, 50, 50)};
+    return palette[std::size_t(std::max(0LL, id)) % std::size(palette)];
+}
+
+ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
+{
+    auto* grid = new QGridLayout(this);
+    grid->setContentsMargins(2, 2, 2, 2);
+    grid->setSpacing(4);
+    m_accuracy = new QCustomPlot;
+    m_accuracy->setObjectName("accuracyPlot");
+    stylePlot(m_accuracy, "Test accuracy", "simulated time (s)", "test accuracy (%)");
+    m_loss = new QCustomPlot;
+    m_loss->setObjectName("lossPlot");
+    stylePlot(m_loss, "Loss: test (solid), train (dashed)", "simulated time (s)", "cross-entropy loss (nats)");
+    m_overhead = new QCustomPlot;
+    m_overhead->setObjectName("overheadPlot");
+    stylePlot(m_overhead, "Workers' time, cumulative", "simulated time (s)",
+          "share of workers' time (%)");
+    m_hosts = new QCustomPlot;
+    m_hosts->setObjectName("hostPlot");
+    stylePlot(m_hosts, "Per-host utilization", "host", "share of elapsed time (%)");
+    m_hosts->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_hosts->setInteractions({});
+    grid->addWidget(m_accuracy, 0, 0);
+    grid->addWidget(m_loss, 0, 1);
+    grid->addWidget(m_overhead, 1, 0);
+    m_series = new QCustomPlot;
+    m_series->setObjectName("seriesPlot");
+    stylePlot(m_series, "Staleness of each applied update (asynchronous)",
+              "simulated time (s)", "staleness (model versions)");
+    auto* tabs = new QTabWidget;
+    tabs->addTab(m_hosts, "Hosts");
+    tabs->addTab(m_series, "Series");
+    grid->addWidget(tabs, 1, 1);
+    grid->setRowStretch(0, 1);
+    grid->setRowStretch(1, 1);
+    grid->setColumnStretch(0, 1);
+    grid->setColumnStretch(1, 1);
+    m_loss->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_overhead->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignVCenter | Qt::AlignRight);
+    m_accuracy->yAxis->setRange(0, 100);
+    m_overhead->yAxis->setRange(0, 100);
+    m_hosts->yAxis->setRange(0, 100);
+}
+
+void ChartsPanel::setRuns(std::vector<RunDataPtr> runs)
+{
+    m_runs = std::move(runs);
+    m_runsDirty = true;
+}
+
+void ChartsPanel::setFocusRun(RunDataPtr run)
+{
+    m_focus = std::move(run);
+    m_focusSeen = -1;
+}
+
+int ChartsPanel::accuracyPoints(long long runId) const
+{
+    for (int i = 0; i < m_accuracy->graphCount(); ++i)
+        if (m_accuracy->graph(i)->property("runId").toLongLong() == runId)
+            return m_accuracy->graph(i)->dataCount();
+    return -1;
+}
+
+bool ChartsPanel::refresh()
+{
+    bool changed = m_runsDirty;
+    for (const RunDataPtr& r : m_runs) {
+        auto it = m_seen.find(r.get());
+        if (it == m_seen.end() || it->second != r->revision)
+            changed = true;
+    }
+    const bool focusChanged = m_focus ? m_focus->revision != m_focusSeen : m_focusSeen != -1;
+    if (changed) {
+        rebuildRunGraphs();
+        m_runsDirty = false;
+        m_seen.clear();
+        for (const RunDataPtr& r : m_runs)
+            m_seen[r.get()] = r->revision;
+        for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead})
+            p->replot(QCustomPlot::rpQueuedReplot);
+    }
+    if (focusChanged) {
+        rebuildHostBars();
+        m_focusSeen = m_focus ? m_focus->revision : -1;
+        m_hosts->replot(QCustomPlot::rpQueuedReplot);
+    }
+    if (changed || focusChanged)
+        ++m_replots;
+    return changed || focusChanged;
+}
+
+void ChartsPanel::rebuildRunGraphs()
+{
+    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series})
+        p->clearGraphs();
+    double maxSeries = 0;
+    double maxTime = 0, maxLoss = 0;
+    for (const RunDataPtr& r : m_runs) {
+        const QColor c = runColour(r->id);
+        const QString label = shortLabel(*r);
+        QVector<double> t, acc, tt, train, test;
+        for (const Sample& s : r->samples) {
+            if (finite(s.testAccuracy)) {
+                t << s.time;
+                acc << 100 * s.testAccuracy;
+            }
+            if (finite(s.testLoss)) {
+                tt << s.time;
+                test << s.testLoss;
+                maxLoss = std::max(maxLoss, s.testLoss);
+            }
+            maxTime = std::max(maxTime, s.time);
+        }
+        QVector<double> trainT;
+        for (const Sample& s : r->samples)
+            if (finite(s.trainLoss)) {
+                trainT << s.time;
+                train << s.trainLoss;
+                maxLoss = std::max(maxLoss, s.trainLoss);
+            }
+        maxTime = std::max(maxTime, r->now());
+
+        QCPGraph* g = m_accuracy->addGraph();
+        g->setProperty("runId", r->id);
+        g->setName(label);
+        g->setPen(QPen(c, 2.5));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+        g->setData(t, acc, true);
+
+        g = m_loss->addGraph();
+        g->setName(label + " test");
+        g->setPen(QPen(c, 2.5));
+        g->setData(tt, test, true);
+        g = m_loss->addGraph();
+        g->setName(label + " train");
+        g->setPen(QPen(c, 2, Qt::DashLine));
+        g->setData(trainT, train, true);
+
+        std::vector<double> bt, over, util;
+        r->workerCurves(bt, over, util);
+        QVector<double> k(bt.begin(), bt.end()), o, u;
+        for (double v : over)
+            o << 100 * v;
+        for (double v : util)
+            u << 100 * v;
+        g = m_overhead->addGraph();
+        g->setName(label + " comm.");
+        g->setPen(QPen(c, 2.5));
+        g->setData(k, o, true);
+        g = m_overhead->addGraph();
+        g->setName(label + " compute");
+        g->setPen(QPen(c, 2, Qt::DashLine));
+        g->setData(k, u, true);
+
+        Qt::PenStyle dash = Qt::SolidLine;
+        for (const auto& [name, points] : r->series) {
+            QVector<double> x, y;
+            for (const auto& [time, value] : points) {
+                x << time;
+                y << value;
+                maxSeries = std::max(maxSeries, value);
+            }
+            g = m_series->addGraph();
+            g->setName(label + " " + name);
+            g->setPen(QPen(c, 1.5, dash));
+            g->setLineStyle(QCPGraph::lsNone);
+            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, 3));
+            g->setData(x, y, true);
+            dash = Qt::DashLine;
+        }
+    }
+    m_series->xAxis->setRange(0, maxTime > 0 ? maxTime * 1.02 : 1);
+    m_series->yAxis->setRange(0, maxSeries > 0 ? maxSeries * 1.1 : 1);
+    m_series->legend->setVisible(m_series->graphCount() > 0);
+    m_series->replot(QCustomPlot::rpQueuedReplot);
+    const double xMax = maxTime > 0 ? maxTime * 1.02 : 1;
+    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead})
+        p->xAxis->setRange(0, xMax);
+    m_accuracy->yAxis->setRange(0, 100);
+    m_overhead->yAxis->setRange(0, 100);
+    m_loss->yAxis->setRange(0, maxLoss > 0 ? maxLoss * 1.05 : 1);
+    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead})
+        p->legend->setVisible(p->graphCount() > 0);
+}
+
+void ChartsPanel::rebuildHostBars()
+{
+    m_hosts->clearPlottables();
+    if (!m_focus)
+        return;
+    const RunData& r = *m_focus;
+    const int n = std::min<int>(64, std::max<int>(r.rankCount(), int(r.hostStats.size())));
+    QVector<double> keys, compute, comm, idle;
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    for (int i = 0; i < n; ++i) {
+        double c = 0, m = 0;
+        if (i < int(r.hostStats.size()) && r.hostStats[std::size_t(i)].elapsed > 0) {
+            const HostStats& h = r.hostStats[std::size_t(i)];
+            c = h.compute / h.elapsed;
+            m = h.communication / h.elapsed;
+        } else if (i < r.rankCount() && r.now() > 0) {
+            c = r.computeOf(i).total() / r.now();
+            m = r.communicationOf(i).total() / r.now();
+        }
+        c = std::clamp(c, 0.0, 1.0);
+        m = std::clamp(m, 0.0, 1.0 - c);
+        keys << i;
+        compute << 100 * c;
+        comm << 100 * m;
+        idle << 100 * (1 - c - m);
+        QString name = i < int(r.hosts.size()) ? r.hosts[std::size_t(i)].name : QString("rank %1").arg(i);
+        ticker->addTick(i, name.replace("worker-", "w"));
+    }
+    m_hosts->xAxis->setTicker(ticker);
+    m_hosts->xAxis->setTickLabelRotation(n > 12 ? 60 : 0);
+    m_hosts->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
+    QCPBars* prev = nullptr;
+    for (const auto& [name, colour, values] : {std::tuple{"compute", kCompute, &compute},
+                                               std::tuple{"communication", kComm, &comm},
+                                               std::tuple{"idle", kIdle, &idle}}) {
+        auto* b = new QCPBars(m_hosts->xAxis, m_hosts->yAxis);
+        b->setName(name);
+        b->setBrush(colour);
+        b->setPen(QPen(colour.darker(130)));
+        b->setWidth(0.75);
+        b->setData(keys, *values, true);
+        if (prev)
+            b->moveAbove(prev);
+        prev = b;
+    }
+    m_hosts->yAxis->setRange(0, 100);
+}
+
+TimelineView::TimelineView(QWidget* parent) : QWidget(parent)
+{
+    auto* lay = new QVBoxLayout(this);
+    lay->setContentsMargins(2, 2, 2, 2);
+    m_plot = new QCustomPlot;
+    m_plot->setObjectName("timelinePlot");
+    stylePlot(m_plot, "Per-host timeline (drag to scroll, wheel to zoom)", "simulated time (s)", "");
+    m_plot->axisRect()->setRangeZoom(Qt::Horizontal);
+    m_plot->axisRect()->setRangeDrag(Qt::Horizontal | Qt::Vertical);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_plot->yAxis->setRangeReversed(true);
+    m_plot->yAxis->grid()->setVisible(false);
+    m_gantt = new GanttPlottable(m_plot->xAxis, m_plot->yAxis);
+    m_gantt->removeFromLegend();
+    for (const auto& [name, colour] : {std::pair{"compute", kCompute}, std::pair{"communicate", kComm},
+                                       std::pair{"idle", kIdle}}) {
+        auto* key = new QCPBars(m_plot->xAxis, m_plot->yAxis); // legend entries only
+        key->setName(name);
+        key->setBrush(colour);
+        key->setPen(Qt::NoPen);
+    }
+    lay->addWidget(m_plot, 1);
+    auto* row = new QHBoxLayout;
+    m_scroll = new QScrollBar(Qt::Horizontal);
+    m_scroll->setRange(0, 0);
+    auto* fit = new QPushButton("Follow / fit");
+    row->addWidget(m_scroll, 1);
+    row->addWidget(fit);
+    lay->addLayout(row);
+    connect(fit, &QPushButton::clicked, this, [this] {
+        m_follow = true;
+        m_seen = -1;
+        refresh();
+    });
+    // The scroll bar moves the visible window (1000 steps over the run); zooming or dragging stops following.
+    connect(m_scroll, &QScrollBar::valueChanged, this, [this](int v) {
+        if (!m_run || m_run->now() <= 0)
+            return;
+        const double size = m_plot->xAxis->range().size();
+        const double lower = v / 1000.0 * std::max(0.0, m_run->now() - size);
+        if (std::abs(lower - m_plot->xAxis->range().lower) > size * 1e-3) {
+            m_follow = false;
+            m_plot->xAxis->setRange(lower, lower + size);
+            m_plot->replot(QCustomPlot::rpQueuedReplot);
+        }
+    });
+    connect(m_plot, &QCustomPlot::mouseWheel, this, [this] { m_follow = false; });
+    connect(m_plot, &QCustomPlot::mousePress, this, [this] { m_follow = false; });
+    connect(m_plot->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { syncScrollBar(); });
+}
+
+void TimelineView::setRun(RunDataPtr run)
+{
+    m_run = std::move(run);
+    m_gantt->setRun(m_run);
+    m_seen = -1;
+    m_rows = -1;
+    m_follow = true;
+    refresh();
+}
+
+void TimelineView::syncScrollBar()
+{
+    if (!m_run)
+        return;
+    const double size = m_plot->xAxis->range().size(), span = m_run->now() - size;
+    QSignalBlocker block(m_scroll);
+    m_scroll->setRange(0, span > 0 ? 1000 : 0);
+    m_scroll->setPageStep(span > 0 ? std::max(1, int(1000 * size / m_run->now())) : 1000);
+    if (span > 0)
+        m_scroll->setValue(int(1000 * std::clamp(m_plot->xAxis->range().lower / span, 0.0, 1.0)));
+}
+
+bool TimelineView::refresh()
+{
+    const int rev = m_run ? m_run->revision : -2;
+    if (rev == m_seen)
+        return false;
+    m_seen = rev;
+    const int rows = m_run ? std::max<int>(m_run->rankCount(), int(m_run->hosts.size())) : 0;
+    if (rows != m_rows) {
+        m_rows = rows;
+        auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+        for (int i = 0; i < rows && i < 4096; ++i)
+            ticker->addTick(i, i < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(i)].name : QString("rank %1").arg(i));
+        m_plot->yAxis->setTicker(ticker);
+        m_plot->yAxis->setRange(-0.5, std::min(rows, 10) - 0.5);
+    }
+    if (m_follow && m_run)
+        m_plot->xAxis->setRange(0, std::max(m_run->now(), 1e-9) * 1.01);
+    syncScrollBar();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    return true;
+}
+
+} // namespace dml::ui

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The live charts (QCustomPlot): test accuracy, train and test loss, communication overhead and utilization over
+// simulated time and named series such as staleness for every shown run; per-host utilization bars and the per-host timeline (Gantt chart) for the
+// focused run. Data is only copied into the plots by refresh(), which the main window calls from a timer, so
+// the plots are redrawn at most that often however fast samples arrive.
+#include "rundata.h"
+
+#include <QWidget>
+
+#include <map>
+#include <vector>
+
+class QCustomPlot;
+class QScrollBar;
+
+namespace dml::ui {
+
+class ChartsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ChartsPanel(QWidget* parent = nullptr);
+    /// The runs drawn in the accuracy, loss and overhead charts (live and overlaid ones), in legend order.
+    void setRuns(std::vector<RunDataPtr> runs);
+    /// The run whose hosts the utilization bars show.
+    void setFocusRun(RunDataPtr run);
+    /// Copies new data into the plots and queues a replot if anything changed. Returns true if it replotted.
+    bool refresh();
+
+    QCustomPlot* accuracyPlot() const { return m_accuracy; }
+    QCustomPlot* lossPlot() const { return m_loss; }
+    QCustomPlot* overheadPlot() const { return m_overhead; }
+    QCustomPlot* hostPlot() const { return m_hosts; }
+    QCustomPlot* seriesPlot() const { return m_series; }
+    /// Points of a run's accuracy curve (-1 if the run is not shown).
+    int accuracyPoints(long long runId) const;
+    int replots() const { return m_replots; }
+
+    static QColor runColour(long long id);
+
+private:
+    void rebuildRunGraphs();
+    void rebuildHostBars();
+
+    QCustomPlot *m_accuracy, *m_loss, *m_overhead, *m_hosts, *m_series;
+    std::vector<RunDataPtr> m_runs;
+    RunDataPtr m_focus;
+    std::map<const RunData*, int> m_seen; // revision drawn
+    int m_focusSeen = -1;
+    bool m_runsDirty = true;
+    int m_replots = 0;
+};
+
+/// The per-host timeline of one run: compute and communication intervals per host against simulated time.
+/// Drag to scroll, wheel to zoom the time axis, or use the scroll bar; follows a live run until you zoom.
+class TimelineView : public QWidget {
+    Q_OBJECT
+public:
+    explicit TimelineView(QWidget* parent = nullptr);
+    void setRun(RunDataPtr run);
+    bool refresh();
+    QCustomPlot* plot() const { return m_plot; }
+
+private:
+    void syncScrollBar();
+
+    QCustomPlot* m_plot;
+    QScrollBar* m_scroll;
+    class GanttPlottable* m_gantt = nullptr;
+    RunDataPtr m_run;
+    int m_seen = -1;
+    int m_rows = -1;
+    bool m_follow = true;
+};
+
+} // namespace dml::ui

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The run history: one row per run of the SQLite store, with a check box to overlay the run on the charts.
+#include <QAbstractTableModel>
+#include <QSet>
+
+#include <memory>
+#include <vector>
+
+namespace dml::app {
+class RunStore;
+struct RunRecord;
+} // namespace dml::app
+
+namespace dml::ui {
+
+class HistoryModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    enum Column { Id, Name, Strategy, Workers, Status, Accuracy, SimulatedTime, TimeToTarget, Overhead, Wall, Created,
+                  ColumnCount };
+    explicit HistoryModel(QObject* parent = nullptr);
+    ~HistoryModel() override;
+
+    /// Reads the store again; rows are updated, inserted and removed in place (selections survive).
+    /// `store` may be null (no store open). Throws nothing: store errors end up in lastError().
+    void reload(app::RunStore* store);
+    QString lastError() const { return m_error; }
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    QVariant headerData(int section, Qt::Orientation o, int role) const override;
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    bool setData(const QModelIndex& index, const QVariant& value, int role) override;
+
+    long long runId(int row) const;
+    int rowOf(long long id) const; ///< -1 if absent
+    const app::RunRecord& record(int row) const;
+    bool isOverlaid(long long id) const { return m_checked.contains(id); }
+    void setOverlaid(long long id, bool on);
+    QList<long long> overlaid() const { return m_checked.values(); }
+
+signals:
+    void overlayToggled(long long id, bool on);
+
+private:
+    std::vector<std::unique_ptr<app::RunRecord>> m_rows;
+    QSet<long long> m_checked;
+    QString m_error;
+};
+
+} // namespace dml::ui

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The workbench's main window: dockable scenario editor, topology, timeline, run history and lesson panels around
+// the live charts; run controls in the tool bar. Simulations run as child processes (RunProcess).
+#include "rundata.h"
+#include "workbench.h"
+
+#include <QMainWindow>
+
+#include <memory>
+
+class QAction;
+class QCloseEvent;
+class QTableView;
+class QLabel;
+
+namespace dml::ui {
+
+class ChartsPanel;
+class HistoryModel;
+class ScenarioEditor;
+class TimelineView;
+class TopologyView;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(const WorkbenchOptions& options, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Validates the editor's scenario and starts it in a child process. Returns false (showing why) if the
+    /// scenario has problems or the store cannot be opened.
+    bool startRun();
+    /// Number of child simulations still running.
+    int activeRuns() const;
+    /// Opens another run store (the history shows its runs).
+    bool openStore(const QString& file);
+
+    ScenarioEditor* editor() const;
+    ChartsPanel* charts() const;
+    TimelineView* timeline() const;
+    TopologyView* topology() const;
+    HistoryModel* history() const;
+    QTableView* historyView() const;
+    QAction* runAction() const;
+    QAction* pauseAction() const;
+    QAction* stepAction() const;
+    QAction* stopAction() const;
+    /// The run the topology, timeline and host bars show (the latest started, or the one selected in the history).
+    RunDataPtr focusRun() const;
+    /// The error banner above the charts (hidden when there is nothing to report).
+    QLabel* banner() const;
+
+signals:
+    /// A child simulation ended (finished or failed); `id` is its run id (0 if it never started).
+    void runEnded(long long id, const QString& status);
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace dml::ui
