@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Comparison reports of stored runs (`dmlsim report`, the workbench's "Export report"): what differs between
+// the runs' scenarios, a table of the summary figures (mean and spread over repetitions), charts, and how to
+// reproduce every run. Library dml_report (Qt Widgets: charts are drawn with QCustomPlot).
+#include <QString>
+
+#include <string>
+#include <vector>
+
+namespace dml::app {
+
+class RunStore;
+
+/// Writes a report on the runs `runIds` of `store` to `outFile`; the format follows the extension:
+/// - .html: one self-contained file (charts embedded as base64 PNG images);
+/// - .pdf: the same content, typeset with QTextDocument onto QPdfWriter (A4 landscape);
+/// - .csv: the series in long form, one row per point:
+///   run_id,config,seed,series,time,step,epoch,value (series: test_accuracy, test_loss, train_loss, and the
+///   run's named series such as staleness; time in simulated seconds).
+/// Runs are grouped into configurations by their scenario with name, description and seed left out; a group's
+/// runs are its repetitions. Runs that did not finish are listed but left out of the figures.
+/// HTML and PDF need a QApplication: if there is no QCoreApplication, one is created for the call on the
+/// "offscreen" platform (unless QT_QPA_PLATFORM says otherwise); a QCoreApplication that is not a QApplication
+/// is an error. Throws std::runtime_error (StoreError for store problems) with a message naming the problem:
+/// no runs, an unknown run id, no finished run, an unknown extension, a file that cannot be written.
+void writeReport(RunStore& store, const std::vector<long long>& runIds, const QString& outFile);
+
+/// The runs of sweep `sweep` (its id, a unique prefix of it, or its name): for every (point, repetition), the
+/// latest finished run, ordered by point then repetition. Throws std::runtime_error if there is no such sweep
+/// or it has no finished run.
+std::vector<long long> sweepRunIds(RunStore& store, const std::string& sweep);
+
+} // namespace dml::app

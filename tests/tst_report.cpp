@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// writeReport() as the workbench calls it (in a QApplication on the offscreen platform) and `dmlsim report` as a
+// user runs it: HTML with embedded charts, PDF, CSV series, and the errors.
+#include "report.h"
+#include "runstore.h"
+
+#include <QApplication>
+#include <QBuffer>
+#include <QImage>
+#include <QJsonDocument>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "testutil.h"
+
+#include <set>
+
+using namespace dml::app;
+
+using namespace dml::test;
+
+namespace {
+
+QByteArray readAll(const QString& file)
+{
+    QFile f(file);
+    if (!f.open(QIODevice::ReadOnly))
+        qFatal("cannot read %s", qPrintable(file));
+    return f.readAll();
+}
+
+} // namespace
+
+class TestReport : public QObject {
+    Q_OBJECT
+    QTemporaryDir m_dir;
+    QString m_db;
+    std::string m_sweep;
+
+private slots:
+    void initTestCase()
+    {
+        // workers x link bandwidth, 2 x 2 points, 2 repetitions each: 8 runs.
+        QFile s(m_dir.filePath("tiny.json"));
+        QVERIFY(s.open(QIODevice::WriteOnly));
+        s.write(kTiny);
+        s.close();
+        QFile w(m_dir.filePath("sweep.json"));
+        QVERIFY(w.open(QIODevice::WriteOnly));
+        w.write(R"({"name": "r", "base": "tiny.json", "repetitions": 2,
+                    "grid": {"platform.workers": [2, 4], "platform.link_bandwidth": ["100Mbps", "1Gbps"]}})");
+        w.close();
+        m_db = m_dir.filePath("runs.sqlite");
+        const Result r = dmlsim({"sweep", w.fileName(), "--jobs", "2", "--db", m_db});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        RunStore store(m_db.toStdString());
+        m_sweep = store.sweeps().at(0).id;
+    }
+
+    void htmlIsSelfContainedWithTableAndCharts()
+    {
+        RunStore store(m_db.toStdString());
+        const std::vector<long long> ids = sweepRunIds(store, m_sweep.substr(0, 6)); // a prefix names it
+        QCOMPARE(int(ids.size()), 8);
+        const QString out = m_dir.filePath("report.html");
+        writeReport(store, ids, out);
+        const QString html = QString::fromUtf8(readAll(out));
+        // What differs, without the seed as a configuration axis.
+        QVERIFY(html.contains("<code>platform.workers</code>: 2, 4"));
+        QVERIFY(html.contains("<code>platform.link_bandwidth</code>: 100Mbps, 1Gbps"));
+        QVERIFY(html.contains("<code>seed</code>: differs between the repetitions"));
+        // The table: 4 configurations of n = 2, with mean ± spread.
+        // Columns in path order: link_bandwidth, workers.
+        QCOMPARE(html.count(QRegularExpression("<tr><td class=\"l\">(100Mbps|1Gbps)</td><td class=\"l\">(2|4)</td>")), 4);
+        QVERIFY(html.contains("<td>2</td>"));
+        QVERIFY(html.contains(" ± "));
+        for (const char* col : {"final accuracy", "time to target", "simulated time", "comm. overhead", "utilization",
+                                "bytes on the wire", "wall time"})
+            QVERIFY2(html.contains(col), col);
+        // Accuracy, speed-up, efficiency and overhead against bandwidth: four embedded PNGs, nothing external.
+        const QRegularExpression img("<img src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"");
+        QCOMPARE(html.count(img), 4);
+        QVERIFY(!html.contains("src=\"http") && !html.contains("src=\"file"));
+        for (const char* title : {"Accuracy against simulated time", "Speed-up against workers",
+                                  "Scaling efficiency against workers",
+                                  "Communication overhead against platform.link_bandwidth"})
+            QVERIFY2(html.contains(title), title);
+        const QImage chart = QImage::fromData(QByteArray::fromBase64(img.match(html).captured(1).toLatin1()), "PNG");
+        QVERIFY(!chart.isNull());
+        QVERIFY(chart.width() >= 800);
+        // Reproduction: every run's id, seed and scenario hash; the program version.
+        for (long long id : ids) {
+            const RunRecord r = store.run(id);
+            QVERIFY(html.contains(QString::fromStdString(r.scenarioHash.substr(0, 16))));
+            QVERIFY(html.contains(QString("<tr><td>%1</td>").arg(id)));
+        }
+        QVERIFY(html.contains("dmlsim " DMLSIM_VERSION_TEST));
+    }
+
+    void onlyRepetitionsGiveOneConfiguration()
+    {
+        RunStore store(m_db.toStdString());
+        const auto tags = store.sweepRuns(m_sweep);
+        std::vector<long long> ids;
+        for (const auto& t : tags)
+            if (t.point == 0)
+                ids.push_back(t.runId);
+        QCOMPARE(int(ids.size()), 2);
+        const QString out = m_dir.filePath("reps.html");
+        writeReport(store, ids, out);
+        const QString html = QString::fromUtf8(readAll(out));
+        QVERIFY(html.contains("2 runs in 1 configuration"));
+        QCOMPARE(html.count("data:image/png;base64,"), 1); // no axis varies: accuracy only
+    }
+
+    void pdfHasPagesAndImages()
+    {
+        RunStore store(m_db.toStdString());
+        const QString out = m_dir.filePath("report.pdf");
+        writeReport(store, sweepRunIds(store, m_sweep), out);
+        const QByteArray pdf = readAll(out);
+        QVERIFY(pdf.startsWith("%PDF-"));
+        QVERIFY(pdf.count("/Type /Page\n") + pdf.count("/Type /Page\r") + pdf.count("/Type /Page ") >= 2);
+        QVERIFY(pdf.count("/Subtype /Image") >= 4);
+    }
+
+    void csvHoldsTheSeries()
+    {
+        RunStore store(m_db.toStdString());
+        const std::vector<long long> ids = sweepRunIds(store, "r"); // by name
+        const QString out = m_dir.filePath("series.csv");
+        writeReport(store, ids, out);
+        const QList<QByteArray> lines = readAll(out).trimmed().split('\n');
+        QCOMPARE(lines[0], QByteArray("run_id,config,seed,series,time,step,epoch,value"));
+        std::size_t expected = 0;
+        std::set<QByteArray> runIds;
+        for (long long id : ids)
+            expected += 3 * store.samples(id).size();
+        for (int i = 1; i < lines.size(); ++i)
+            runIds.insert(lines[i].left(lines[i].indexOf(',')));
+        QCOMPARE(std::size_t(lines.size() - 1), expected);
+        QCOMPARE(int(runIds.size()), 8);
+        QVERIFY(lines[1].contains(",test_accuracy,0,0,0,")); // step 0 at time 0
+    }
+
+    void errorsNameTheProblem()
+    {
+        RunStore store(m_db.toStdString());
+        auto message = [&](const std::vector<long long>& ids, const QString& file) {
+            try {
+                writeReport(store, ids, file);
+            } catch (const std::runtime_error& e) {
+                return QString(e.what());
+            }
+            return QString();
+        };
+        QVERIFY(message({1}, m_dir.filePath("r.docx")).contains("unknown report format \"docx\""));
+        QVERIFY(message({}, m_dir.filePath("r.html")).contains("no runs"));
+        QVERIFY(message({999}, m_dir.filePath("r.html")).contains("no run with id 999"));
+        QVERIFY(message({1}, "/nonexistent/dir/r.csv").contains("cannot write"));
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, sweepRunIds(store, "nosuchsweep"));
+    }
+
+    void commandLine()
+    {
+        const QString out = m_dir.filePath("cli.html");
+        const Result r = dmlsim({"report", "--sweep", QString::fromStdString(m_sweep), "--db", m_db, "--out", out});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(readAll(out).contains("data:image/png;base64,"));
+        const Result runs = dmlsim({"report", "--runs", "1,2", "--db", m_db, "--out", m_dir.filePath("cli.csv")});
+        QVERIFY2(runs.exitCode == 0, runs.err.constData());
+        QCOMPARE(dmlsim({"report", "--runs", "1", "--sweep", "x", "--db", m_db, "--out", out}).exitCode, 2);
+        const Result bad = dmlsim({"report", "--runs", "1", "--db", m_db, "--out", m_dir.filePath("r.txt")});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("expected a file ending in .html, .pdf or .csv"), bad.err.constData());
+    }
+};
+
+int main(int argc, char** argv)
+{
+    qputenv("QT_QPA_PLATFORM", "offscreen"); // as the workbench's tests run
+    QApplication app(argc, argv);
+    TestReport t;
+    return QTest::qExec(&t, argc, argv);
+}
+#include "tst_report.moc"
