@@ -13,6 +13,7 @@ PACKAGES=(
   qt6-base-dev libqcustomplot-dev
   libsimgrid-dev libeigen3-dev zlib1g-dev libsqlite3-dev
   dataset-fashion-mnist
+  openmpi-bin
 )
 BUILD_DIR=${DMLSIM_BUILD_DIR:-build}
 JOBS=$(nproc)

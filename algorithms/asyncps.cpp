@@ -54,7 +54,7 @@ void AsyncParameterServer::runServer(Transport& t)
 
     auto sendModel = [&](int w) { // fire and forget: the transport reaps finished sends
         t.isend(w, ToWorker, Message{.kind = Model, .bytes = m_workload.modelBytes(),
-                                     .data = proxy ? nullptr : std::make_shared<const Eigen::VectorXf>(params),
+                                     .data = proxy ? nullptr : m_pool.copyOf(params),
                                      .version = version});
     };
     auto sendStop = [&](int w) {
@@ -128,7 +128,7 @@ void AsyncParameterServer::runWorker(int rank, Transport& t)
         std::shared_ptr<Eigen::VectorXf> grad;
         float loss = std::numeric_limits<float>::quiet_NaN();
         if (model) {
-            grad = std::make_shared<Eigen::VectorXf>(model->numParams());
+            grad = m_pool.acquire(model->numParams());
             gatherBatch(m_data.train, sampler.next(), m_cfg.batchSize, x, y);
             loss = model->lossAndGradient(m.data->data(), x, y.data(), grad->data());
         }

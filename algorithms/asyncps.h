@@ -5,6 +5,7 @@
 #include "optimizer.h"
 #include "partition.h"
 #include "strategy.h"
+#include "vectorpool.h"
 #include "workload.h"
 
 #include <vector>
@@ -59,6 +60,7 @@ public:
     long updatesPerEpoch() const { return m_updatesPerEpoch; }
 
 private:
+    VectorPool m_pool; ///< models and gradients, reused across steps and clients
     void runServer(Transport& t);
     void runWorker(int rank, Transport& t);
     int m_workers;

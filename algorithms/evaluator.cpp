@@ -61,15 +61,18 @@ void Evaluator::initial(double time, const float* params)
 
 bool Evaluator::afterStep(double time, long step, const float* params, bool force)
 {
-    m_sink.progress(step, m_totalSteps, time);
+    m_sink.progress(step, m_totalSteps, time); // may block: a paused or paced run waits here
+    const bool stopped = m_sink.stopRequested();
     const bool last = step >= m_totalSteps;
     const bool overTime = m_cfg.maxSimulatedTime > 0 && time >= m_cfg.maxSimulatedTime;
-    const bool evaluated = force || last || overTime || step % m_evalEvery == 0;
+    const bool evaluated = force || last || overTime || stopped || step % m_evalEvery == 0;
     if (evaluated)
         evaluate(time, step, params);
     if (evaluated && m_model && m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0 &&
         m_lastAccuracy >= m_cfg.targetAccuracy)
         m_stopReason = "target_accuracy";
+    else if (stopped)
+        m_stopReason = "stopped";
     else if (overTime)
         m_stopReason = "max_simulated_time";
     else if (last)

@@ -5,8 +5,10 @@
 #include "optimizer.h"
 #include "partition.h"
 #include "strategy.h"
+#include "vectorpool.h"
 #include "workload.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,6 +28,12 @@ namespace dml {
 /// n_k = |P_k| (in Message::version) and its mean local loss. The server sets
 /// w_{t+1} = sum_k (n_k / n) w^k over the sampled clients, n = sum of their n_k, accumulated in client-rank
 /// order, and is charged 2 m N flops for it.
+///
+/// Drop-outs (dynamic platforms): a sampled client whose device goes off during the round (Transport::peerFailed)
+/// drops out of it. The server checks for failed clients every heartbeat() seconds while it waits, stops waiting
+/// for them, and averages over the clients that replied (n = the sum of their n_k; charged 2 m' N flops for m'
+/// replies); if none replied, w_{t+1} = w_t. The number dropped per round is reported as the series
+/// "dropped_clients" (from the first round with a drop-out on).
 ///
 /// Local epochs follow BatchSampler: floor(|P_k| / b_k) batches per epoch (the tail dropped), a fresh seeded
 /// shuffle per epoch; each client's sampler (seeded workerSeed(seed, k)) persists across the rounds it is
@@ -62,10 +70,22 @@ public:
     std::vector<int> sampleClients(long round) const;
     /// The partition of the training set over the K clients.
     const Partition& partition() const { return m_partition; }
+    /// How often the waiting server checks whether a sampled client's device went off, simulated s (default 1).
+    double heartbeat() const { return m_heartbeat; }
+    void setHeartbeat(double seconds) { m_heartbeat = seconds; }
+    /// Called after each round's average with the round, its sampled clients, the replies that were averaged
+    /// (client-rank order; Message::version = n_k) and the new global model. For tests and tools; no simulated time.
+    using RoundObserver = std::function<void(long round, const std::vector<int>& selected,
+                                             const std::vector<const Message*>& counted,
+                                             const Eigen::VectorXf& params)>;
+    void setRoundObserver(RoundObserver f) { m_roundObserver = std::move(f); }
+    /// Sampled clients that dropped out, over the whole run (valid after the run).
+    long droppedClients() const { return m_droppedTotal; }
     /// Flops the server is charged per round: 2 m N (a multiply-add per parameter per sampled client).
     double serverFlopsPerRound() const { return 2.0 * m_perRound * double(m_workload.numParams()); }
 
 private:
+    VectorPool m_pool; ///< models and gradients, reused across steps and clients
     void runServer(Transport& t);
     void runClient(int rank, Transport& t);
     int m_clients, m_perRound, m_localEpochs;
@@ -78,6 +98,11 @@ private:
     Evaluator m_evaluator;
     std::vector<std::unique_ptr<BatchSampler>> m_samplers; ///< per client, created when first sampled
     Eigen::VectorXf m_final;
+    MetricsSink& m_sink;
+    double m_heartbeat = 1.0;
+    bool m_dropOutsReported = false;
+    long m_droppedTotal = 0;
+    RoundObserver m_roundObserver;
 };
 
 } // namespace dml

@@ -68,8 +68,12 @@ class MetricsSink {
 public:
     virtual ~MetricsSink() = default;
     virtual void sample(const Sample&) {}
-    /// Called after every global step; cheap implementations only (throttle output yourself).
+    /// Called after every global step; cheap implementations only (throttle output yourself). It may block
+    /// (a paused run waits here: the whole simulation waits, since SimGrid runs actors one at a time).
     virtual void progress(long /*step*/, long /*totalSteps*/, double /*time*/) {}
+    /// Whether the user asked the run to end; checked after every global step. The run then ends gracefully
+    /// with stop reason "stopped".
+    virtual bool stopRequested() const { return false; }
     /// One point of a named series (e.g. "staleness": one point per applied update, value = staleness).
     virtual void point(const std::string& /*series*/, double /*time*/, double /*value*/) {}
     virtual void hostStats(const std::vector<HostStats>&) {}
@@ -84,6 +88,13 @@ public:
     void add(MetricsSink* s) { m_sinks.push_back(s); }
     void sample(const Sample& s) override { for (auto* k : m_sinks) k->sample(s); }
     void progress(long a, long b, double t) override { for (auto* k : m_sinks) k->progress(a, b, t); }
+    bool stopRequested() const override
+    {
+        for (auto* k : m_sinks)
+            if (k->stopRequested())
+                return true;
+        return false;
+    }
     void point(const std::string& n, double t, double v) override { for (auto* k : m_sinks) k->point(n, t, v); }
     void hostStats(const std::vector<HostStats>& h) override { for (auto* k : m_sinks) k->hostStats(h); }
     void spans(const std::vector<Span>& s) override { for (auto* k : m_sinks) k->spans(s); }

@@ -45,7 +45,12 @@ void SyncParameterServer::runServer(Transport& t)
     const float scale = 1.0f / float(m_workers);
 
     auto broadcast = [&](int kind, long version) {
-        auto snapshot = kind == Model && !proxy ? std::make_shared<const Eigen::VectorXf>(params) : nullptr;
+        // No copy: every worker reads the model before it sends its gradient, and the server changes the model
+        // only after all P gradients are in (the barrier), so sharing it is safe and saves 4n bytes of copying
+        // per step. The empty owner makes the shared_ptr non-owning.
+        std::shared_ptr<const Eigen::VectorXf> snapshot =
+            kind == Model && !proxy ? std::shared_ptr<const Eigen::VectorXf>(std::shared_ptr<void>(), &params)
+                                    : nullptr;
         for (int w = 0; w < m_workers; ++w)
             t.isend(w, ToWorker, Message{.kind = kind, .bytes = kind == Model ? bytes : 0.0, .data = snapshot,
                                          .version = version});
@@ -96,7 +101,7 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         std::shared_ptr<Eigen::VectorXf> grad;
         float loss = std::numeric_limits<float>::quiet_NaN();
         if (model) {
-            grad = std::make_shared<Eigen::VectorXf>(model->numParams());
+            grad = m_pool.acquire(model->numParams());
             gatherBatch(m_data.train, sampler.next(), m_cfg.batchSize, x, y);
             loss = model->lossAndGradient(m.data->data(), x, y.data(), grad->data());
         }

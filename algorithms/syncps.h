@@ -5,6 +5,7 @@
 #include "optimizer.h"
 #include "partition.h"
 #include "strategy.h"
+#include "vectorpool.h"
 #include "workload.h"
 
 namespace dml {
@@ -39,6 +40,7 @@ public:
     const Workload& workload() const { return m_workload; }
 
 private:
+    VectorPool m_pool; ///< models and gradients, reused across steps and clients
     void runServer(Transport& t);
     void runWorker(int rank, Transport& t);
     int m_workers;

@@ -4,6 +4,7 @@
 // sim_send / sim_recv / sim_schedule). simcore/ implements it with SimGrid actors and mailboxes.
 #include <Eigen/Core>
 #include <memory>
+#include <optional>
 
 namespace dml {
 
@@ -19,6 +20,14 @@ struct Message {
     double value = 0;  ///< strategy-defined scalar (e.g. the mini-batch loss)
 };
 
+/// Failure semantics (dynamic platforms, README-platforms.md "Availability"): when the host of a rank goes off,
+/// that rank's body is killed where it stands (it never returns; the stack unwinds) and any of its messages in
+/// flight are lost. The transport hides SimGrid's failures from the other ranks:
+///  - isend() to a rank whose host is off, or whose transfer fails midway, is silently dropped (waitAll()
+///    returns normally);
+///  - recv() only ever returns complete messages; one whose sender failed midway is skipped;
+///  - peerFailed() tells a rank that a peer it launched was lost, so it can stop waiting for it.
+/// A rank whose host stays on never sees a failure.
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -30,6 +39,13 @@ public:
     virtual void waitAll() = 0;
     /// Blocks until a message sent to this rank on channel `tag` has fully arrived (FIFO per channel).
     virtual Message recv(int tag) = 0;
+    /// Like recv(tag), but waits at most `timeout` seconds of simulated time (>= 0): returns std::nullopt if no
+    /// complete message arrived by then. For round deadlines and failure detection.
+    virtual std::optional<Message> recv(int tag, double timeout) = 0;
+    /// True if rank `rank`'s host went off while its current body ran (or was off when launch() was called):
+    /// that body will never send anything again. Reset by launch(). Always false on a platform without
+    /// availability changes.
+    virtual bool peerFailed(int /*rank*/) const { return false; }
     /// Occupies this rank's host for `flops` floating-point operations (simulated time: flops / speed).
     virtual void compute(double flops) = 0;
     /// Current simulated time, seconds.

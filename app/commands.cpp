@@ -3,8 +3,11 @@
 
 #include "error.h"
 #include "events.h"
+#include "runcontrol.h"
 #include "runstore.h"
 #include "scenario.h"
+#include "scenario_platform.h"
+#include "sweep.h"
 #include "units.h"
 
 #include <QCommandLineParser>
@@ -13,6 +16,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <optional>
 #include <unistd.h>
 
@@ -89,6 +93,28 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                     formatSeconds(h.idle).c_str(), h.elapsed > 0 ? 100 * h.compute / h.elapsed : 0.0,
                     formatBytes(h.bytesSent).c_str(), formatBytes(h.bytesReceived).c_str());
     }
+    // The busiest links (README-platforms.md, "Traffic per link").
+    if (!r.links.empty()) {
+        std::printf("\n  %-24s %12s %14s %8s\n", "busiest links", "bytes", "bandwidth", "load");
+        for (std::size_t i = 0; i < r.links.size() && i < 5; ++i) {
+            const sim::LinkStats& l = r.links[i];
+            std::printf("  %-24s %12s %12s/s %7.1f%%\n", l.name.c_str(), formatBytes(l.bytes).c_str(),
+                        formatBytes(l.bandwidth).c_str(), 100 * l.utilization);
+        }
+        if (r.links.size() > 5)
+            std::printf("  ... (%zu links carried traffic; `dmlsim run --json` lists every one)\n", r.links.size());
+    }
+}
+
+/// One link's traffic, for `run --json` ("links") and the `link_stats` stream event.
+QJsonArray linksJson(const std::vector<sim::LinkStats>& links)
+{
+    QJsonArray a;
+    for (const auto& l : links)
+        a.append(QJsonObject{{"name", QString::fromStdString(l.name)}, {"bandwidth", l.bandwidth},
+                             {"latency", l.latency}, {"bytes", l.bytes}, {"average_load", l.averageLoad},
+                             {"utilization", l.utilization}});
+    return a;
 }
 
 /// Reports an input error on stderr (and as an error event when streaming).
@@ -115,7 +141,11 @@ QString usage()
            "  run SCENARIO.json   simulate one scenario, train its model, store the run\n"
            "  runs                list the runs in the store\n"
            "  compare SCENARIO    run a scenario under several strategies side by side\n"
-           "  platform SCENARIO   describe the simulated platform (text, JSON, Graphviz DOT)\n\n"
+           "  platform SCENARIO   describe the simulated platform (text, JSON, Graphviz DOT)\n"
+           "  sweep SWEEP.json    run a grid of scenario variants with repetitions, N at a time (or a shard)\n"
+           "  report              compare stored runs or a sweep: HTML, PDF or CSV with tables and charts\n"
+           "  merge A B --into C  combine run stores (e.g. the shards of a sweep)\n"
+           "  trace RUN_ID        export a run's per-host timeline as Chrome trace-event JSON (Perfetto)\n\n"
            "Run 'dmlsim <command> --help' for the options of a command.\n";
 }
 
@@ -127,7 +157,9 @@ int cmdRun(const QStringList& args)
     const QCommandLineOption stream("stream", "Print JSON-lines events (started, sample, host_stats, summary, "
                                               "error) on stdout, as the GUI reads them.");
     const QCommandLineOption json("json", "Print the summary as one JSON object on stdout.");
-    p.addOptions({db, stream, json});
+    const QCommandLineOption tag("tag", "Tag the run as part of a sweep: sweep=ID,point=N,rep=R (set by "
+                                        "'dmlsim sweep').", "tag");
+    p.addOptions({db, stream, json, tag});
     if (auto rc = parseArgs(p, "run",
                             "Simulate a scenario: train its model under its strategy on its simulated platform, "
                             "print a summary and store the run.",
@@ -137,6 +169,9 @@ int cmdRun(const QStringList& args)
     if (p.positionalArguments().size() != 1)
         return inputError(streaming, "expected one scenario file; try 'dmlsim run --help'");
     const std::string file = p.positionalArguments().front().toStdString();
+    std::optional<SweepTag> sweepTag;
+    if (p.isSet(tag) && !(sweepTag = parseSweepTag(p.value(tag))))
+        return inputError(streaming, "--tag: expected sweep=ID,point=N,rep=R, got '" + p.value(tag).toStdString() + "'");
 
     // Everything that can be checked is checked before the store is touched: bad input leaves no run behind.
     Scenario sc;
@@ -145,6 +180,7 @@ int cmdRun(const QStringList& args)
         sc = loadScenario(file);
         data = loadDataset(sc);
         checkAgainstData(sc, data);
+        preparePlatform(sc, data);
     } catch (const ScenarioError& e) {
         const auto& first = e.issues().front();
         return inputError(streaming, e.what(), first.path, e.file());
@@ -157,6 +193,8 @@ int cmdRun(const QStringList& args)
     try {
         store.emplace(p.value(db).toStdString());
         runId = store->beginRun(sc, toString(sc.sim.strategy.kind), kVersion);
+        if (sweepTag)
+            store->tagRun(runId, sweepTag->sweep, sweepTag->point, sweepTag->rep);
     } catch (const StoreError& e) {
         return inputError(streaming, e.what(), "", p.value(db).toStdString());
     }
@@ -173,13 +211,24 @@ int cmdRun(const QStringList& args)
 
     StreamSink streamSink(stdout);
     ProgressSink progress(isatty(STDERR_FILENO) == 1);
+    // With --stream, stdin carries run-control commands (app/runcontrol.h); their state changes are events.
+    RunControl control([](const char* state, long step, double time) {
+        writeEvent(stdout, "state", {{"state", state}, {"step", double(step)}, {"time", time}});
+    });
     SinkList sinks;
     sinks.add(&progress);
-    if (streaming)
+    if (streaming) {
         sinks.add(&streamSink);
+        sinks.add(&control);
+        control.listen(std::cin);
+    }
     const double t0 = wallClock();
     try {
-        const sim::SimulationResult result = sim::simulate(sc.sim, data, sinks);
+        const sim::SimulationResult result =
+            sim::simulate(sc.sim, data, sinks, [streaming](const std::vector<sim::LinkStats>& links) {
+                if (streaming)
+                    writeEvent(stdout, "link_stats", {{"links", linksJson(links)}});
+            });
         const double wall = wallClock() - t0;
         progress.finish();
         store->finishRun(runId, result, wall);
@@ -192,6 +241,7 @@ int cmdRun(const QStringList& args)
             for (const auto& h : result.hosts)
                 hosts.append(toJson(h));
             o.insert("hosts", hosts);
+            o.insert("links", linksJson(result.links));
             std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
         } else if (!streaming) {
             printSummaryTable(runId, sc, result, wall);

@@ -15,6 +15,14 @@ int cmdRuns(const QStringList& args);
 int cmdCompare(const QStringList& args);
 /// `dmlsim platform SCENARIO.json [--json FILE] [--dot FILE]`.
 int cmdPlatform(const QStringList& args);
+/// `dmlsim sweep SWEEP.json [--jobs N] [--db FILE] [--shard I/K]` (README-sweep.md).
+int cmdSweep(const QStringList& args);
+/// `dmlsim report (--sweep ID | --runs ID,...) [--db FILE] --out FILE.html|.pdf|.csv` (in dml_report).
+int cmdReport(const QStringList& args);
+/// `dmlsim merge A.sqlite B.sqlite ... --into C.sqlite`.
+int cmdMerge(const QStringList& args);
+/// `dmlsim trace RUN_ID [--db FILE] --out trace.json`.
+int cmdTrace(const QStringList& args);
 /// The top-level usage text.
 QString usage();
 

@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "error.h"
 #include "scenario.h"
+#include "scenario_platform.h"
 #include "units.h"
 
 #include <QCommandLineParser>
@@ -97,9 +98,10 @@ int cmdPlatform(const QStringList& args)
     }
     sim::PlatformGraph g;
     try {
-        const Scenario sc = loadScenario(p.positionalArguments().front().toStdString());
+        Scenario sc = loadScenario(p.positionalArguments().front().toStdString());
         const TrainTest data = loadDataset(sc);
         checkAgainstData(sc, data);
+        preparePlatform(sc, data);
         MetricsSink none;
         const auto strategy = makeStrategy(sc.sim.strategy, sc.sim.training, data, none);
         g = sim::describePlatform(sc.sim.platform, *strategy);
@@ -108,6 +110,9 @@ int cmdPlatform(const QStringList& args)
         return BadInput;
     } catch (const DatasetError& e) {
         std::fprintf(stderr, "dmlsim platform: dataset: %s\n", e.what());
+        return BadInput;
+    } catch (const ConfigError& e) { // what preparePlatform could not see (e.g. a trace naming an unknown host)
+        std::fprintf(stderr, "dmlsim platform: %s\n", e.what());
         return BadInput;
     }
     const QByteArray jsonText = QJsonDocument(toJson(g)).toJson(QJsonDocument::Indented);
@@ -125,7 +130,7 @@ int cmdPlatform(const QStringList& args)
     int hosts = 0, links = 0;
     for (const auto& n : g.nodes)
         (n.kind == "host" ? hosts : links)++;
-    std::printf("%d hosts, %d links\n\n%-14s %-8s %12s\n", hosts, links, "host", "role", "speed");
+    std::printf("%d hosts, %d links on sampled routes\n\n%-14s %-8s %12s\n", hosts, links, "host", "role", "speed");
     int shown = 0;
     for (const auto& n : g.nodes)
         if (n.kind == "host" && ++shown <= 16)

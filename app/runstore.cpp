@@ -63,6 +63,21 @@ CREATE TABLE IF NOT EXISTS spans(
   start REAL NOT NULL, end REAL NOT NULL, amount REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS spans_run ON spans(run_id);
+CREATE TABLE IF NOT EXISTS link_stats(
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, bandwidth REAL NOT NULL, latency REAL NOT NULL,
+  bytes REAL NOT NULL, average_load REAL NOT NULL, utilization REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS link_stats_run ON link_stats(run_id);
+CREATE TABLE IF NOT EXISTS sweeps(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT, created TEXT NOT NULL, version TEXT NOT NULL,
+  points INTEGER NOT NULL, repetitions INTEGER NOT NULL, spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sweep_runs(
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  sweep_id TEXT NOT NULL, point INTEGER NOT NULL, rep INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sweep_runs_sweep ON sweep_runs(sweep_id, point, rep);
 )sql";
 
 std::string nowIso()
@@ -271,6 +286,15 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             }
     }
     {
+        Stmt st(m_db, "INSERT INTO link_stats VALUES(?,?,?,?,?,?,?)", m_file);
+        for (const sim::LinkStats& l : r.links) {
+            st.bind(1, id).bind(2, l.name).bind(3, l.bandwidth).bind(4, l.latency).bind(5, l.bytes);
+            st.bind(6, l.averageLoad).bind(7, l.utilization);
+            st.step();
+            st.reset();
+        }
+    }
+    {
         Stmt st(m_db, "INSERT INTO spans VALUES(?,?,?,?,?,?,?)", m_file);
         for (const Span& x : r.timeline) {
             st.bind(1, id).bind(2, (long long)x.rank).bind(3, (long long)x.kind).bind(4, (long long)x.peer);
@@ -309,6 +333,18 @@ void RunStore::failRun(long long id, const std::string& error, double wallTime)
     Stmt st(m_db, "UPDATE runs SET status='failed', finished=?, error=?, wall_time=? WHERE id=?", m_file);
     st.bind(1, nowIso()).bind(2, error).bind(3, wallTime).bind(4, id);
     st.step();
+}
+
+void RunStore::deleteRun(long long id)
+{
+    Transaction tx(*this, &RunStore::exec);
+    for (const char* sql : {"DELETE FROM samples WHERE run_id=?", "DELETE FROM host_stats WHERE run_id=?",
+                            "DELETE FROM series WHERE run_id=?", "DELETE FROM spans WHERE run_id=?",
+                            "DELETE FROM runs WHERE id=?"}) {
+        Stmt st(m_db, sql, m_file);
+        st.bind(1, id).step();
+    }
+    tx.commit();
 }
 
 namespace {
@@ -406,6 +442,48 @@ std::vector<Span> RunStore::timeline(long long id)
     std::vector<Span> out;
     while (q.step())
         out.push_back({int(q.integer(0)), Span::Kind(q.integer(1)), int(q.integer(2)), q.real(3), q.real(4), q.real(5)});
+    return out;
+}
+
+void RunStore::addSweep(const SweepRecord& s)
+{
+    Stmt st(m_db,
+            "INSERT OR IGNORE INTO sweeps(id, name, description, created, version, points, repetitions, spec) "
+            "VALUES(?,?,?,?,?,?,?,?)",
+            m_file);
+    st.bind(1, s.id).bind(2, s.name).bind(3, s.description).bind(4, s.created.empty() ? nowIso() : s.created);
+    st.bind(5, s.version).bind(6, (long long)s.points).bind(7, (long long)s.repetitions).bind(8, s.spec);
+    st.step();
+}
+
+std::vector<SweepRecord> RunStore::sweeps()
+{
+    Stmt q(m_db, "SELECT id, name, description, created, version, points, repetitions, spec FROM sweeps ORDER BY created, id",
+           m_file);
+    std::vector<SweepRecord> out;
+    while (q.step())
+        out.push_back({q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), int(q.integer(5)), int(q.integer(6)),
+                       q.text(7)});
+    return out;
+}
+
+void RunStore::tagRun(long long runId, const std::string& sweepId, int point, int rep)
+{
+    Stmt st(m_db, "INSERT OR REPLACE INTO sweep_runs(run_id, sweep_id, point, rep) VALUES(?,?,?,?)", m_file);
+    st.bind(1, runId).bind(2, sweepId).bind(3, (long long)point).bind(4, (long long)rep);
+    st.step();
+}
+
+std::vector<SweepRunTag> RunStore::sweepRuns(const std::string& sweepId)
+{
+    Stmt q(m_db,
+           "SELECT t.run_id, t.point, t.rep, r.status FROM sweep_runs t JOIN runs r ON r.id = t.run_id "
+           "WHERE t.sweep_id = ? ORDER BY t.point, t.rep, t.run_id",
+           m_file);
+    q.bind(1, sweepId);
+    std::vector<SweepRunTag> out;
+    while (q.step())
+        out.push_back({q.integer(0), int(q.integer(1)), int(q.integer(2)), q.text(3)});
     return out;
 }
 

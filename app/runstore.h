@@ -37,6 +37,22 @@ struct RunRecord {
     bool interrupted = false;
 };
 
+/// One sweep (`dmlsim sweep`, README-sweep.md). Its id is derived from its content, so the same sweep run
+/// again, or run in shards on several machines, has the same id.
+struct SweepRecord {
+    std::string id, name, description, created, version;
+    int points = 0;      ///< grid points
+    int repetitions = 0; ///< runs per point (seeds base + 0, 1, ...)
+    std::string spec;    ///< the sweep JSON with its base scenario inlined
+};
+
+/// A run's place in a sweep, with the run's status.
+struct SweepRunTag {
+    long long runId = 0;
+    int point = 0, rep = 0;
+    std::string status;
+};
+
 class RunStore {
 public:
     /// Opens (creating if needed) the store. Throws StoreError naming the file.
@@ -52,12 +68,23 @@ public:
     /// Marks the run "failed" with the error text.
     void failRun(long long id, const std::string& error, double wallTime);
 
+    /// Deletes the run and its samples, host statistics, series and spans (one transaction). No-op if absent.
+    void deleteRun(long long id);
+
     std::vector<RunRecord> runs();
     RunRecord run(long long id); ///< throws StoreError if there is no such run
     std::vector<Sample> samples(long long id);
     std::vector<HostStats> hostStats(long long id);
     std::vector<Span> timeline(long long id);
     std::map<std::string, std::vector<std::pair<double, double>>> series(long long id);
+
+    /// Records a sweep; a sweep with the same id is kept as it is.
+    void addSweep(const SweepRecord& s);
+    std::vector<SweepRecord> sweeps();
+    /// Tags run `runId` as repetition `rep` of grid point `point` of sweep `sweepId`.
+    void tagRun(long long runId, const std::string& sweepId, int point, int rep);
+    /// Every run tagged with `sweepId`, ordered by point, repetition and run id.
+    std::vector<SweepRunTag> sweepRuns(const std::string& sweepId);
     const std::string& file() const { return m_file; }
 
 private:

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+// What the simulated platform is: a cluster topology (star, fat-tree, torus, dragonfly), an edge network (devices
+// on Wi-Fi or cellular links, edge servers, a WAN to the cloud) or a SimGrid platform XML file, with host speeds,
+// stragglers, speed/bandwidth profiles and availability. No SimGrid types here (README-platforms.md has the
+// scenario fields that fill this in).
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dml::sim {
@@ -9,30 +15,143 @@ namespace dml::sim {
 enum class NetworkModel {
     Ideal, ///< exact alpha-beta: CM02 without cross-traffic and without the TCP window cap (time = latency + S/B)
     Tcp,   ///< SimGrid's default LV08, validated against real TCP: S/(0.97 B) + 13.01 latency, with cross-traffic
+    Smpi,  ///< SimGrid's SMPI model (piecewise-linear factors measured on MPI), as smpirun times messages
 };
 
-/// A star cluster: every host has a private full-duplex link to one shared backbone.
-/// Units: speed in flops/s, bandwidth in bytes/s, latency in seconds.
+enum class Topology {
+    Star,      ///< private full-duplex link per host to one shared backbone (SimGrid StarZone)
+    FatTree,   ///< SimGrid FatTreeZone, parameters "levels;down;up;count" (e.g. "2;32,32;1,32;1,1")
+    Torus,     ///< SimGrid TorusZone, parameters "d1,d2,..." (e.g. "16,8,8")
+    Dragonfly, ///< SimGrid DragonflyZone, parameters "groups,links;chassis,links;routers,links;nodes"
+    Edge,      ///< devices -> edge server per site -> WAN -> cloud (EdgeSpec)
+    Xml,       ///< a SimGrid platform XML file (XmlSpec)
+};
+
+/// Per-host compute speed of the worker (or client, device) hosts, flops/s. Precedence: list, then a seeded
+/// uniform distribution in [min, max] (when max > 0), then PlatformSpec::workerSpeed.
+struct SpeedSpec {
+    std::vector<double> list; ///< speed of worker i = list[i % size]
+    double min = 0, max = 0;  ///< max > 0: uniform in [min, max], drawn per host from deriveSeed(seed, 0x5BEED, i)
+};
+
+/// Stragglers: a seeded `fraction` of the worker/client hosts runs `factor` times slower, for the whole run
+/// (duration == 0) or from `start` for `duration` seconds, repeated every `period` seconds (period > 0).
+struct StragglerSpec {
+    double fraction = 0;  ///< in [0, 1]; count = round(fraction x hosts), chosen by deriveSeed(seed, 0x57A6)
+    double factor = 1;    ///< >= 1: slowdown
+    double start = 0;     ///< s
+    double duration = 0;  ///< s; 0 = always slow
+    double period = 0;    ///< s; 0 = one slow period only
+};
+
+/// A piecewise-constant profile over time applied to the hosts or links whose names match `pattern`.
+struct ProfileSpec {
+    enum class Target { HostSpeed, LinkBandwidth };
+    Target target = Target::HostSpeed;
+    std::string pattern;                          ///< glob: '*' any run, '?' one character
+    std::vector<std::pair<double, double>> points; ///< (time s, factor of the nominal speed/bandwidth in (0, 1])
+    double period = 0;                            ///< s; > 0 repeats the profile with this period
+    std::string path;                             ///< JSON path, for errors ("platform.profiles[0]")
+};
+
+/// One scripted availability change (from a trace file).
+struct AvailabilityEvent {
+    std::string host;
+    double time = 0; ///< s
+    bool on = true;
+    int line = 0;    ///< line in the trace file, for errors
+};
+
+/// Hosts (devices) going off and on. A host that goes off kills whatever runs on it; its messages in flight fail.
+struct AvailabilitySpec {
+    enum class Model { None, Random, Trace };
+    Model model = Model::None;
+    double meanUp = 600;   ///< Random: mean time on, s (exponential)
+    double meanDown = 60;  ///< Random: mean time off, s (exponential)
+    std::vector<std::string> roles{"client", "worker"}; ///< Random: which rank roles churn
+    std::string traceFile;                 ///< Trace: where the events came from (for errors)
+    std::vector<AvailabilityEvent> events; ///< Trace
+};
+
+/// An edge network: `sites` sites, each with `devicesPerSite` devices behind Wi-Fi (one access point, SimGrid's
+/// wifi model, time-shared) or cellular (one private low-bandwidth high-latency link per device), an edge server
+/// joined to the access point by a LAN link, and a WAN link from the edge server to the cloud. Workers/clients
+/// are placed on the devices round-robin over the sites (rank i on site i % sites); the server on the cloud host
+/// (serverAt == "cloud") or on site 0's edge server ("edge").
+struct EdgeSpec {
+    int sites = 1;
+    int devicesPerSite = 1;
+    enum class Access { Wifi, Cellular };
+    Access access = Access::Wifi;
+    std::vector<double> wifiRates{6.75e6, 3e6}; ///< bytes/s, one per rate level; device i uses level i % size
+    double cellularBandwidth = 2.5e6;            ///< bytes/s (20 Mbps)
+    double cellularLatency = 0.05;               ///< s
+    double lanBandwidth = 1.25e8;                ///< access point to edge server, bytes/s (1 Gbps)
+    double lanLatency = 5e-4;                    ///< s
+    double wanBandwidth = 1.25e8;                ///< edge server to cloud, bytes/s
+    double wanLatency = 0.02;                    ///< s
+    double edgeServerSpeed = 1e12;               ///< flops/s
+    std::string serverAt = "cloud";              ///< "cloud" or "edge"
+};
+
+/// A SimGrid platform XML file, and which of its hosts each role runs on.
+struct XmlSpec {
+    std::string file; ///< absolute, or relative to the working directory (the scenario reader resolves it)
+    /// role ("worker", "server", "client") -> host name patterns (globs); the hosts that match a role's patterns,
+    /// in natural name order ("node-2" before "node-10"), take that role's ranks in rank order.
+    std::vector<std::pair<std::string, std::vector<std::string>>> roles;
+};
+
+/// The platform of one simulation. Units: speed in flops/s, bandwidth in bytes/s, latency in seconds.
 struct PlatformSpec {
+    Topology topology = Topology::Star;
     int workers = 1;
-    double workerSpeed = 1e11;
+    double workerSpeed = 1e11; ///< workers' speed when `speeds` gives no list or distribution
+    SpeedSpec speeds;          ///< a list or a distribution overrides workerSpeed
     double serverSpeed = 1e11;
-    double linkBandwidth = 1.25e9;
+    double linkBandwidth = 1.25e9;   ///< star: each host's link; fat-tree/torus/dragonfly: every link
     double linkLatency = 5e-5;
     double backboneBandwidth = 1.25e10;
     double backboneLatency = 1e-6;
+    std::string topologyParameters;  ///< fat-tree, torus, dragonfly: SimGrid's topo_parameters syntax
+    EdgeSpec edge;
+    XmlSpec xml;
     NetworkModel network = NetworkModel::Tcp;
+    double tcpWindow = -1;           ///< TCP-gamma, bytes; -1 = SimGrid's default 4 MiB (tcp/smpi); 0 = no cap
+    StragglerSpec stragglers;
+    std::vector<ProfileSpec> profiles;
+    AvailabilitySpec availability;
+    std::uint64_t seed = 1;          ///< seeds speeds, stragglers, availability (simulate() copies the run's seed)
 };
 
 const char* toString(NetworkModel m);
+const char* toString(Topology t);
 
-/// The simulated platform as a graph, for `dmlsim platform` and the workbench's topology view. Nodes are hosts
+/// Hosts of a fat-tree / torus / dragonfly with these SimGrid topo_parameters. Throws ConfigError with path
+/// "platform.topology_parameters" naming what is wrong (syntax, zero sizes, a fat-tree whose counts do not match).
+int clusterHostCount(Topology t, const std::string& parameters);
+
+/// Checks that the platform can hold ranks with these roles (enough hosts on the topology or devices on the edge
+/// network, availability only with fedavg clients, ...). Does not build anything. Throws ConfigError with the JSON
+/// path of the offending field.
+void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles);
+
+/// The host of every rank of an XML platform: each role's hosts are those of `hostNames` that match one of the
+/// role's patterns in `xml.roles`, in natural order, skipping hosts already taken; ranks take them in rank order.
+/// Throws ConfigError ("platform.xml.roles.ROLE") when a role has no patterns or too few matching hosts.
+std::vector<std::string> mapRolesToHosts(const XmlSpec& xml, const std::vector<std::string>& roles,
+                                         const std::vector<std::string>& hostNames);
+
+/// Whether `name` matches the glob `pattern` ('*' any run of characters, '?' one character).
+bool globMatch(const std::string& pattern, const std::string& name);
+
+/// The platform as a graph, for `dmlsim platform` and the workbench's topology view. Nodes are hosts
 /// and links (a link joins the nodes before and after it on routes); a full-duplex link is one node.
 struct PlatformGraph {
     struct Node {
         std::string id;
         std::string kind;      ///< "host" or "link"
-        std::string role;      ///< hosts: "worker", "server", "client"
+        std::string role;      ///< hosts: "worker", "server", "client", or "" for hosts no rank runs on
         double speed = 0;      ///< hosts: flops/s
         double bandwidth = 0;  ///< links: bytes/s
         double latency = 0;    ///< links: s

@@ -66,24 +66,63 @@ void Mailboxes::unbindAll()
             c.box->set_receiver(nullptr);
 }
 
+void World::prepare()
+{
+    running.assign(accounts.size(), 0);
+    lost.assign(accounts.size(), 0);
+    killed.assign(accounts.size(), 0);
+}
+
+void World::hostTurnedOff(const sg4::Host* host)
+{
+    for (std::size_t r = 0; r < accounts.size(); ++r)
+        if (accounts[r].host == host && running[r]) {
+            lost[r] = 1;
+            ++killed[r];
+        }
+}
+
+void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
+{
+    auto [it, fresh] = m_routes.try_emplace({src, dst});
+    if (fresh) {
+        double latency = 0;
+        src->route_to(dst, it->second, &latency);
+    }
+    for (sg4::Link* l : it->second)
+        linkBytes[l] += bytes;
+}
+
 void World::start(int rank)
 {
     RankAccount& acc = accounts[std::size_t(rank)];
-    sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started = sg4::Engine::get_clock()] {
+    if (!acc.host->is_on()) { // a device that is off cannot take part: its launcher sees peerFailed()
+        lost[std::size_t(rank)] = 1;
+        return;
+    }
+    lost[std::size_t(rank)] = 0;
+    running[std::size_t(rank)] = 1;
+    const double started = sg4::Engine::get_clock();
+    sg4::ActorPtr actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started] {
         SimTransport transport(rank, *this);
         try {
             strategy->run(rank, transport);
             transport.waitAll();
+            transport.cancelPendingReceives();
         } catch (const simgrid::ForcefulKillException&) {
-            throw; // killed because another actor failed: let SimGrid unwind it
+            throw; // killed: another actor failed, or the host went off (on_exit does the accounting)
         } catch (...) {
             if (!failure)
                 failure = std::current_exception();
             sg4::Actor::kill_all();
         }
+    });
+    // Runs when the body returns and when it is killed (host off): the rank's time ends here either way.
+    actor->on_exit([this, rank, started](bool /*failed*/) {
         RankAccount& a = accounts[std::size_t(rank)];
         a.end = sg4::Engine::get_clock();
         a.active += a.end - started;
+        running[std::size_t(rank)] = 0;
     });
 }
 
@@ -121,43 +160,97 @@ void SimTransport::record(const sg4::CommPtr& c, Span::Kind kind, int peer, doub
     m_world.span({m_rank, kind, peer, c->get_start_time(), c->get_finish_time(), bytes});
 }
 
+bool SimTransport::finishSend(Pending& p, bool testOnly)
+{
+    try {
+        if (testOnly) {
+            if (!p.comm->test())
+                return false;
+        } else {
+            p.comm->wait();
+        }
+    } catch (const simgrid::NetworkFailureException&) {
+        delete p.payload; // never delivered: a host on the route went off
+        return true;
+    } catch (const simgrid::CancelException&) {
+        delete p.payload;
+        return true;
+    }
+    record(p.comm, Span::Send, p.peer, p.bytes);
+    m_world.countTraffic(m_acc.host, m_world.accounts[std::size_t(p.peer)].host, p.bytes);
+    return true;
+}
+
 void SimTransport::isend(int dst, int tag, Message m)
 {
     // A rank that never waits (e.g. an asynchronous server replying to workers) would pile up finished sends.
     if (m_pending.size() >= 64)
-        std::erase_if(m_pending, [this](const Pending& p) {
-            if (!p.comm->test())
-                return false;
-            record(p.comm, Span::Send, p.peer, p.bytes);
-            return true;
-        });
+        std::erase_if(m_pending, [this](Pending& p) { return finishSend(p, true); });
+    if (!m_world.accounts[std::size_t(dst)].host->is_on())
+        return; // the destination's host is off: the message is lost (Transport's failure semantics)
     m.source = m_rank;
     const double bytes = m.bytes;
     auto* payload = new Message(std::move(m));
     sg4::Mailbox* box = m_boxes.get(dst, tag);
-    m_pending.push_back({box->put_async(payload, std::uint64_t(std::llround(bytes))), dst, bytes});
+    m_pending.push_back({box->put_async(payload, std::uint64_t(std::llround(bytes))), dst, bytes, payload});
     m_acc.bytesSent += bytes;
 }
 
 void SimTransport::waitAll()
 {
-    for (auto& p : m_pending) {
-        p.comm->wait();
-        record(p.comm, Span::Send, p.peer, p.bytes);
-    }
+    for (auto& p : m_pending)
+        finishSend(p, false);
     m_pending.clear();
+}
+
+std::optional<Message> SimTransport::receive(int tag, double timeout)
+{
+    const double deadline = timeout < 0 ? -1 : sg4::Engine::get_clock() + timeout;
+    for (;;) {
+        auto& slot = m_receives[tag];
+        if (!slot) { // no receive left over from a timed-out call: post one
+            slot = std::make_unique<PendingReceive>();
+            slot->comm = m_boxes.receiving(m_rank, tag)->get_async<Message>(&slot->raw);
+        }
+        try {
+            if (deadline >= 0) {
+                // Not Comm::wait_for: its timeout would fail the transfer on both sides. wait_any_for only stops
+                // waiting and leaves the receive posted; the next call resumes it.
+                if (sg4::Comm::wait_any_for({slot->comm}, std::max(0.0, deadline - sg4::Engine::get_clock())) < 0)
+                    return std::nullopt;
+            }
+            slot->comm->wait();
+        } catch (const simgrid::NetworkFailureException&) {
+            slot.reset(); // the sender's host went off mid-transfer: skip that message
+            if (deadline >= 0 && sg4::Engine::get_clock() >= deadline)
+                return std::nullopt;
+            continue;
+        }
+        std::unique_ptr<Message> owned(slot->raw);
+        const sg4::CommPtr c = slot->comm;
+        slot.reset();
+        record(c, Span::Receive, owned->source, owned->bytes);
+        m_acc.bytesReceived += owned->bytes;
+        return std::move(*owned);
+    }
 }
 
 Message SimTransport::recv(int tag)
 {
-    sg4::Mailbox* box = m_boxes.receiving(m_rank, tag);
-    Message* raw = nullptr;
-    sg4::CommPtr c = box->get_async<Message>(&raw);
-    c->wait();
-    std::unique_ptr<Message> owned(raw);
-    record(c, Span::Receive, owned->source, owned->bytes);
-    m_acc.bytesReceived += owned->bytes;
-    return std::move(*owned);
+    return *receive(tag, -1);
+}
+
+std::optional<Message> SimTransport::recv(int tag, double timeout)
+{
+    return receive(tag, std::max(0.0, timeout));
+}
+
+void SimTransport::cancelPendingReceives()
+{
+    for (auto& [tag, slot] : m_receives)
+        if (slot)
+            slot->comm->cancel();
+    m_receives.clear();
 }
 
 void SimTransport::compute(double flops)

@@ -6,10 +6,14 @@
 
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/Link.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
 
 #include <chrono>
 #include <exception>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -65,13 +69,28 @@ struct World {
     /// Sends the spans not yet sent to the sink.
     void flushSpans();
 
-    /// Creates the actor of `rank` on its host, running strategy->run(rank, ...).
+    /// Creates the actor of `rank` on its host, running strategy->run(rank, ...). If the host is off, nothing
+    /// runs and the rank is marked lost.
     void start(int rank);
+    /// Per rank: its body is running now.
+    std::vector<char> running;
+    /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
+    std::vector<char> lost;
+    /// Per rank: how many of its bodies were killed by their host going off.
+    std::vector<int> killed;
+    /// Marks the running ranks on `host` as lost (called when a host goes off).
+    void hostTurnedOff(const simgrid::s4u::Host* host);
+    /// Sizes the per-rank vectors after `accounts` is filled in.
+    void prepare();
+    /// Payload bytes per link: `bytes` delivered from `src` to `dst` are added to every link of their route.
+    void countTraffic(simgrid::s4u::Host* src, simgrid::s4u::Host* dst, double bytes);
+    std::unordered_map<simgrid::s4u::Link*, double> linkBytes;
 
 private:
     std::size_t m_flushed = 0;
     std::vector<std::size_t> m_lastCompute; ///< per rank: index in timeline of its last compute span, or npos
     std::chrono::steady_clock::time_point m_lastFlush{};
+    std::map<std::pair<simgrid::s4u::Host*, simgrid::s4u::Host*>, std::vector<simgrid::s4u::Link*>> m_routes;
 };
 
 class SimTransport final : public Transport {
@@ -82,12 +101,18 @@ public:
     void isend(int dst, int tag, Message m) override;
     void waitAll() override;
     Message recv(int tag) override;
+    std::optional<Message> recv(int tag, double timeout) override;
+    bool peerFailed(int rank) const override { return m_world.lost[std::size_t(rank)] != 0; }
+    /// Cancels a receive left pending by a timed-out recv (call before the body ends).
+    void cancelPendingReceives();
     void compute(double flops) override;
     double now() const override;
     void launch(int rank) override { m_world.start(rank); }
 
 private:
     void record(const simgrid::s4u::CommPtr& c, Span::Kind kind, int peer, double bytes);
+    /// Waits up to `timeout` s (< 0: forever) for the next complete message on `tag`.
+    std::optional<Message> receive(int tag, double timeout);
     int m_rank;
     World& m_world;
     Mailboxes& m_boxes;
@@ -96,8 +121,18 @@ private:
         simgrid::s4u::CommPtr comm;
         int peer;
         double bytes;
+        Message* payload;
     };
     std::vector<Pending> m_pending;
+    /// Waits for a send (or only tests it, if `testOnly`); records it. Returns false while it is still going
+    /// (testOnly). A transfer that failed because a host went off is dropped and its payload freed.
+    bool finishSend(Pending& p, bool testOnly);
+    struct PendingReceive {
+        simgrid::s4u::CommPtr comm;
+        Message* raw = nullptr;
+    };
+    /// Per tag: a receive that timed out; the next recv on that tag resumes it (so no message is lost).
+    std::unordered_map<int, std::unique_ptr<PendingReceive>> m_receives;
 };
 
 } // namespace dml::sim

@@ -6,8 +6,9 @@
 
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Engine.hpp>
-
 #include <simgrid/s4u/Link.hpp>
+
+#include <algorithm>
 
 #include <exception>
 #include <memory>
@@ -33,7 +34,18 @@ public:
 };
 
 SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
-                     bool accuracySimulated, Recorder& recorder);
+                     bool accuracySimulated, Recorder& recorder, double horizon);
+
+/// Bound of the random availability model and of periodic profiles when the run sets no time limit, s.
+constexpr double kDefaultHorizon = 1e5;
+
+std::vector<std::string> rolesOf(const Strategy& s)
+{
+    std::vector<std::string> roles;
+    for (int r = 0; r < s.numRanks(); ++r)
+        roles.push_back(s.roleOf(r));
+    return roles;
+}
 
 } // namespace
 
@@ -51,7 +63,8 @@ std::vector<std::string> hostNames(const Strategy& s)
     return names;
 }
 
-SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink)
+SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink,
+                          const LinkStatsCallback& onLinkStats)
 {
     Recorder recorder;
     SinkList sinks;
@@ -59,9 +72,14 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
     sinks.add(&sink);
     recorder.forward = &sink;
     auto strategy = makeStrategy(spec.strategy, spec.training, data, sinks);
-    SimulationResult result = run(spec.platform, *strategy, spec.training.targetAccuracy,
-                                  spec.training.proxy.parameters <= 0, recorder);
+    PlatformSpec platform = spec.platform;
+    platform.seed = spec.training.seed;
+    const double horizon = spec.training.maxSimulatedTime > 0 ? spec.training.maxSimulatedTime : kDefaultHorizon;
+    SimulationResult result = run(platform, *strategy, spec.training.targetAccuracy,
+                                  spec.training.proxy.parameters <= 0, recorder, horizon);
     sink.hostStats(result.hosts);
+    if (onLinkStats)
+        onLinkStats(result.links);
     sink.summary(result.summary);
     return result;
 }
@@ -70,7 +88,7 @@ SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strate
                                   bool accuracySimulated)
 {
     Recorder none;
-    return run(platform, strategy, targetAccuracy, accuracySimulated, none);
+    return run(platform, strategy, targetAccuracy, accuracySimulated, none, kDefaultHorizon);
 }
 
 namespace {
@@ -98,33 +116,39 @@ const char* sharingName(sg4::Link::SharingPolicy p)
     return "shared";
 }
 
-/// Creates the engine with our settings and builds the platform; returns one host per rank.
-std::vector<sg4::Host*> setUp(sg4::Engine*& engine, const PlatformSpec& platform, const Strategy& strategy)
+/// Creates the engine with our settings and builds the platform; returns the host of every rank.
+BuiltPlatform setUp(sg4::Engine*& engine, const PlatformSpec& platform, const Strategy& strategy, double horizon)
 {
+    const std::vector<std::string> roles = rolesOf(strategy);
+    checkPlatform(platform, roles); // before SimGrid: a clear error, never an abort inside it
     static int argc = 2;
     static char arg0[] = "dmlsim";
     static char arg1[] = "--log=root.thresh:warning";
     static char* argv[] = {arg0, arg1, nullptr};
     engine = new sg4::Engine(&argc, argv);
-    configureNetwork(platform.network);
-    std::vector<std::string> roles;
-    for (int r = 0; r < strategy.numRanks(); ++r)
-        roles.push_back(strategy.roleOf(r));
-    return buildStar(platform, hostNames(strategy), roles);
+    configureNetwork(platform);
+    BuiltPlatform built = buildPlatform(platform, hostNames(strategy), roles, horizon);
+    return built;
 }
 
 SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
-                     bool accuracySimulated, Recorder& recorder)
+                     bool accuracySimulated, Recorder& recorder, double horizon)
 {
 
     sg4::Engine* enginePtr = nullptr;
-    const std::vector<sg4::Host*> hosts = setUp(enginePtr, platform, strategy);
-    std::unique_ptr<sg4::Engine> engine(enginePtr);
+    std::unique_ptr<sg4::Engine> engine;
+    BuiltPlatform built;
+    try {
+        built = setUp(enginePtr, platform, strategy, horizon);
+    } catch (...) {
+        delete enginePtr;
+        throw;
+    }
+    engine.reset(enginePtr);
+    const std::vector<sg4::Host*>& hosts = built.rankHosts;
     const int ranks = strategy.numRanks();
-    const std::vector<std::string> names = hostNames(strategy);
-    std::vector<std::string> roles;
-    for (int r = 0; r < ranks; ++r)
-        roles.push_back(strategy.roleOf(r));
+    const std::vector<std::string>& names = built.rankNames;
+    const std::vector<std::string> roles = rolesOf(strategy);
 
     World world;
     world.strategy = &strategy;
@@ -133,6 +157,11 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     world.accounts.resize(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r)
         world.accounts[std::size_t(r)].host = hosts[std::size_t(r)];
+    world.prepare();
+    sg4::Host::on_state_change_cb([&world](const sg4::Host& h) {
+        if (!h.is_on())
+            world.hostTurnedOff(&h);
+    });
     for (int r = 0; r < ranks; ++r)
         if (strategy.launchedAtStart(r))
             world.start(r);
@@ -148,7 +177,7 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
         HostStats h;
         h.name = names[std::size_t(r)];
         h.role = roles[std::size_t(r)];
-        h.speed = a.host->get_speed();
+        h.speed = a.host->get_speed() * a.host->get_available_speed(); // a straggler's or profile's factor included
         h.elapsed = a.active;
         h.finish = a.end;
         h.compute = a.compute;
@@ -167,6 +196,22 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     strategy.completeSummary(result.summary);
     result.finalModel = strategy.finalModel();
     result.timeline = std::move(world.timeline);
+    const double end = sg4::Engine::get_clock();
+    // Payload bytes per link, counted along each delivered message's route (exact under every network model,
+    // unlike the link-load plugin's counts, which include LV08's protocol overhead and cross-traffic).
+    for (const auto& [l, bytes] : world.linkBytes) {
+        LinkStats ls;
+        ls.name = l->get_name();
+        ls.bytes = bytes;
+        ls.bandwidth = nominalBandwidth(platform, l);
+        ls.latency = l->get_latency();
+        ls.averageLoad = end > 0 ? ls.bytes / end : 0;
+        ls.utilization = ls.bandwidth > 0 ? ls.averageLoad / ls.bandwidth : 0;
+        result.links.push_back(std::move(ls));
+    }
+    std::sort(result.links.begin(), result.links.end(), [](const LinkStats& a, const LinkStats& b) {
+        return a.bytes != b.bytes ? a.bytes > b.bytes : a.name < b.name;
+    });
     return result;
 }
 } // namespace
@@ -178,14 +223,31 @@ namespace dml::sim {
 PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& strategy)
 {
     sg4::Engine* enginePtr = nullptr;
-    const std::vector<sg4::Host*> hosts = setUp(enginePtr, platform, strategy);
+    BuiltPlatform built;
+    try {
+        built = setUp(enginePtr, platform, strategy, kDefaultHorizon);
+    } catch (...) {
+        delete enginePtr;
+        throw;
+    }
     std::unique_ptr<sg4::Engine> engine(enginePtr);
+    // Rank hosts first (in rank order), then the hosts no rank runs on (edge servers, spare leaves).
+    std::vector<sg4::Host*> hosts = built.rankHosts;
+    std::vector<std::string> roles = rolesOf(strategy);
+    {
+        std::set<sg4::Host*> taken(hosts.begin(), hosts.end());
+        for (sg4::Host* h : engine->get_all_hosts())
+            if (!taken.count(h)) {
+                hosts.push_back(h);
+                roles.push_back("");
+            }
+    }
     PlatformGraph g;
     for (std::size_t r = 0; r < hosts.size(); ++r) {
         PlatformGraph::Node n;
         n.id = hosts[r]->get_name();
         n.kind = "host";
-        n.role = strategy.roleOf(int(r));
+        n.role = roles[r];
         n.speed = hosts[r]->get_speed();
         g.nodes.push_back(std::move(n));
     }
@@ -196,12 +258,13 @@ PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& str
             g.edges.push_back({a, b});
     };
     // Adjacency from routes: every host to the last rank (the server, when there is one) and to its neighbour
-    // in rank order covers a star; general topologies are covered by routes from every host to every host.
+    // in this order covers a star and an edge network; small platforms get routes from every host to every host.
     const std::size_t n = hosts.size();
+    const std::size_t server = built.rankHosts.empty() ? 0 : built.rankHosts.size() - 1;
     const bool allPairs = n <= 64;
     for (std::size_t a = 0; a < n; ++a) {
         for (std::size_t b = 0; b < n; ++b) {
-            if (a == b || (!allPairs && b != n - 1 && b != (a + 1) % n))
+            if (a == b || (!allPairs && b != server && b != (a + 1) % n))
                 continue;
             std::vector<sg4::Link*> links;
             double latency = 0;
@@ -214,7 +277,7 @@ PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& str
                     PlatformGraph::Node ln;
                     ln.id = id;
                     ln.kind = "link";
-                    ln.bandwidth = l->get_bandwidth();
+                    ln.bandwidth = nominalBandwidth(platform, l);
                     ln.latency = l->get_latency();
                     ln.sharing = id != l->get_name() ? "full-duplex" : sharingName(l->get_sharing_policy());
                     g.nodes.push_back(std::move(ln));
@@ -222,10 +285,11 @@ PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& str
                 addEdge(prev, id);
                 prev = id;
                 route.links.push_back(id);
-                route.bandwidth = route.bandwidth == 0 ? l->get_bandwidth() : std::min(route.bandwidth, l->get_bandwidth());
+                const double bw = nominalBandwidth(platform, l);
+                route.bandwidth = route.bandwidth == 0 ? bw : std::min(route.bandwidth, bw);
             }
             addEdge(prev, hosts[b]->get_name());
-            if (g.sampleRoutes.size() < 4 && (b == n - 1 || b == a + 1) && a < 2)
+            if (g.sampleRoutes.size() < 4 && (b == server || b == a + 1) && a < 2)
                 g.sampleRoutes.push_back(std::move(route));
         }
     }

@@ -4,6 +4,7 @@
 #include "platform.h"
 #include "strategy.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -17,6 +18,17 @@ struct SimulationSpec {
     TrainingConfig training;
 };
 
+/// Traffic through one simulated link over the run: the payload bytes of every delivered message whose route
+/// crosses it (Host::route_to), so the same under every network model.
+struct LinkStats {
+    std::string name;         ///< SimGrid's name; a full-duplex link is two: NAME_UP and NAME_DOWN
+    double bandwidth = 0;     ///< nominal, bytes/s
+    double latency = 0;       ///< s
+    double bytes = 0;         ///< payload bytes that crossed it
+    double averageLoad = 0;   ///< bytes / simulated time of the run, bytes/s
+    double utilization = 0;   ///< averageLoad / bandwidth, in [0, 1]
+};
+
 struct SimulationResult {
     std::vector<Sample> samples;
     std::vector<HostStats> hosts; ///< one per rank, in rank order
@@ -25,7 +37,12 @@ struct SimulationResult {
     std::vector<Span> timeline;   ///< every host's activities, in the order they ended
     /// Named series reported through MetricsSink::point, as (time, value) pairs in report order.
     std::map<std::string, std::vector<std::pair<double, double>>> series;
+    /// Every link that carried traffic, most bytes first (ties by name).
+    std::vector<LinkStats> links;
 };
+
+/// Called with the link statistics after the host statistics and before the summary are reported.
+using LinkStatsCallback = std::function<void(const std::vector<LinkStats>&)>;
 
 /// Error raised inside the simulation (an actor threw); what() carries the actor's message.
 class SimulationError : public std::runtime_error {
@@ -36,9 +53,11 @@ public:
 /// Runs one simulation of `spec` on `data`, reporting samples, host statistics and the summary to `sink` as
 /// they happen. SimGrid allows ONE simulation per process (../shared/SIMGRID-NOTES.md): call this once.
 /// Throws ConfigError for settings the strategy cannot run, SimulationError if an actor fails.
-SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink);
+/// Throws ConfigError (with the scenario path) for a platform that cannot hold the strategy (checkPlatform).
+SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink,
+                          const LinkStatsCallback& onLinkStats = {});
 
-/// Runs an already-built strategy on a star platform (what simulate() does after makeStrategy). For tests and
+/// Runs an already-built strategy on `platform` (any topology) (what simulate() does after makeStrategy). For tests and
 /// tools that drive a custom Strategy; same one-simulation-per-process rule. The result's samples and series are
 /// empty (the strategy reports to its own sink); hosts, summary timing and finalModel are filled in.
 SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
@@ -48,7 +67,7 @@ SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strate
 /// describes it: every host and link, their adjacency along routes, and a few sample routes.
 PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& strategy);
 
-/// Host names by rank: "worker-0" ... "worker-(P-1)", "server".
+/// Default host names by rank: "worker-0" ... "worker-(P-1)", "server" (an XML platform uses its own names).
 std::vector<std::string> hostNames(const Strategy& s);
 
 } // namespace dml::sim

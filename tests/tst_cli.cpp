@@ -2,6 +2,7 @@
 // `dmlsim run` / `dmlsim runs` as a user (and the GUI) drive them: child processes, exit codes, the store.
 #include "runstore.h"
 
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -9,49 +10,15 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "testutil.h"
+
 #include <csignal>
 
 using namespace dml::app;
 
+using namespace dml::test;
+
 namespace {
-
-const char* kTiny = R"json({
-  "name": "tiny",
-  "seed": 5,
-  "platform": { "workers": 3, "worker_speed": "1Gf", "link_bandwidth": "1Gbps", "link_latency": "10us" },
-  "workload": {
-    "dataset": { "name": "synthetic", "classes": 3, "features": 8, "train_samples": 300, "test_samples": 60 },
-    "model": { "type": "mlp", "hidden": [8] },
-    "batch_size": 10,
-    "optimizer": { "type": "sgd", "learning_rate": 0.1 }
-  },
-  "strategy": { "type": "sync-ps" },
-  "run": { "epochs": 2, "eval_interval": 5 }
-})json";
-
-struct Result {
-    int exitCode = -1;
-    QByteArray out, err;
-};
-
-Result dmlsim(const QStringList& args)
-{
-    QProcess p;
-    p.start(DMLSIM_EXE, args);
-    if (!p.waitForFinished(120000))
-        qFatal("dmlsim %s did not finish", qPrintable(args.join(' ')));
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
-
-QString writeFile(const QTemporaryDir& dir, const QString& name, const QByteArray& text)
-{
-    QFile f(dir.filePath(name));
-    if (!f.open(QIODevice::WriteOnly))
-        qFatal("cannot write %s", qPrintable(f.fileName()));
-    f.write(text);
-    return f.fileName();
-}
 
 QByteArray replaced(QByteArray text, const QByteArray& from, const QByteArray& to)
 {
@@ -158,7 +125,8 @@ private slots:
         QCOMPARE(events.first(), QString("started"));
         // 300 samples / 3 workers / batch 10 = 10 steps per epoch, 20 in all: samples at steps 0, 5, 10, 15, 20.
         QCOMPARE(events.count("sample"), 5);
-        QCOMPARE(events.mid(events.size() - 2), (QStringList{"host_stats", "summary"}));
+        QCOMPARE(events.last(), QString("summary"));
+        QVERIFY(events.indexOf("host_stats") > events.lastIndexOf("sample")); // statistics come after training
         for (const char* key : {"time", "step", "epoch", "train_loss", "test_loss", "test_accuracy"})
             QVERIFY2(sample.contains(key), key);
         // Timeline: per step, each of 3 workers computes, sends and receives (9); the server receives 3, computes
@@ -203,6 +171,115 @@ private slots:
         QVERIFY(store.samples(runs[0].id).empty()); // nothing half-written
         const Result list = dmlsim({"runs", "--db", db});
         QVERIFY(list.out.contains("interrupted"));
+    }
+
+    void runControlOnStdin()
+    {
+        // pause, step, pace and stop, as the workbench sends them to its child runs.
+        QTemporaryDir dir;
+        const QString db = dir.filePath("r.sqlite");
+        QProcess p;
+        p.start(DMLSIM_EXE, {"run", DMLSIM_SOURCE_DIR "/scenarios/quickstart.json", "--db", db, "--stream"});
+        QByteArray out;
+        auto waitFor = [&](const QByteArray& what) {
+            while (!out.contains(what) && p.waitForReadyRead(30000))
+                out += p.readAllStandardOutput();
+            return out.contains(what);
+        };
+        auto pausedSteps = [&] {
+            QList<long> steps;
+            for (const QByteArray& line : out.split('\n')) {
+                const QJsonObject o = QJsonDocument::fromJson(line).object();
+                if (o["event"] == "state" && o["state"] == "paused")
+                    steps << long(o["step"].toDouble());
+            }
+            return steps;
+        };
+        QVERIFY(waitFor("\"sample\""));
+        p.write("pause\n");
+        QVERIFY(waitFor("\"paused\""));
+        const long first = pausedSteps().first();
+        QTest::qWait(300);
+        out += p.readAllStandardOutput();
+        QCOMPARE(pausedSteps().size(), 1); // paused means paused: no progress without a command
+        p.write("step\n");
+        while (pausedSteps().size() < 2 && p.waitForReadyRead(30000))
+            out += p.readAllStandardOutput();
+        QCOMPARE(pausedSteps().value(1), first + 1); // exactly one more global step
+        p.write("pace 0.5\nresume\n");              // half a simulated second per wall second: slow
+        QTest::qWait(400);
+        p.write("stop\n");
+        QVERIFY(p.waitForFinished(30000));
+        out += p.readAllStandardOutput();
+        QCOMPARE(p.exitCode(), 0);
+        const QJsonObject summary = QJsonDocument::fromJson(out.trimmed().split('\n').last()).object();
+        QCOMPARE(summary["event"].toString(), QString("summary"));
+        QCOMPARE(summary["stop_reason"].toString(), QString("stopped"));
+        // Paced at 0.5 for ~0.4 s wall: well under a simulated second more than where it paused.
+        QVERIFY2(summary["simulated_time"].toDouble() < 1.5, qPrintable(QString::number(summary["simulated_time"].toDouble())));
+        RunStore store(db.toStdString());
+        QCOMPARE(store.runs().at(0).status, std::string("finished"));
+        QCOMPARE(store.runs().at(0).summary.stopReason, std::string("stopped"));
+    }
+
+    void compareStrategiesScenario()
+    {
+        // Issue acceptance: on the shipped comparison (IID Fashion-MNIST) every strategy reaches 0.84, and
+        // federated averaging on Dirichlet(0.1) data visibly loses accuracy.
+        QTemporaryDir dir;
+        const QString db = dir.filePath("c.sqlite");
+        const Result r = dmlsim({"compare", DMLSIM_SOURCE_DIR "/scenarios/compare-strategies.json", "--db", db,
+                                 "--jobs", "2", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonArray runs = QJsonDocument::fromJson(r.out).array();
+        QCOMPARE(runs.size(), 5);
+        QMap<QString, QJsonObject> by;
+        for (const auto& v : runs)
+            by[v.toObject()["label"].toString()] = v.toObject();
+        for (const char* label : {"sync-ps", "async-ps", "ring-allreduce", "fedavg"})
+            QVERIFY2(by[label]["final_accuracy"].toDouble() >= 0.84,
+                     qPrintable(QString("%1: %2").arg(label).arg(by[label]["final_accuracy"].toDouble())));
+        QVERIFY(by["fedavg-dirichlet-0.1"]["final_accuracy"].toDouble() <
+                by["fedavg"]["final_accuracy"].toDouble() - 0.05);
+        QVERIFY(by["async-ps"]["staleness_mean"].toDouble() > 0);         // only the asynchronous server
+        QVERIFY(by["sync-ps"]["staleness_mean"].isNull());
+        QVERIFY(by["fedavg"]["bytes_on_wire"].toDouble() < by["sync-ps"]["bytes_on_wire"].toDouble() / 50);
+        RunStore store(db.toStdString());
+        QCOMPARE(int(store.runs().size()), 5);
+        for (const auto& run : store.runs()) {
+            QCOMPARE(run.status, std::string("finished"));
+            QVERIFY2(run.name.find(" [") != std::string::npos, run.name.c_str()); // named after the variant
+        }
+
+        // A bad patch is reported with its label and path before anything runs.
+        QFile f(DMLSIM_SOURCE_DIR "/scenarios/compare-strategies.json");
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray text = f.readAll().replace("\"local_epochs\": 1 } } },", "\"local_epochs\": 0 } } },");
+        const QString bad = writeFile(dir, "bad.json", text);
+        const Result b = dmlsim({"compare", bad, "--db", dir.filePath("b.sqlite")});
+        QCOMPARE(b.exitCode, 2);
+        QVERIFY2(b.err.contains("[fedavg]: strategy.local_epochs: expected an integer"), b.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("b.sqlite")));
+    }
+
+    void platformGraph()
+    {
+        QTemporaryDir dir;
+        const Result r = dmlsim({"platform", writeFile(dir, "tiny.json", kTiny), "--json", "-"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject g = QJsonDocument::fromJson(r.out).object();
+        int hosts = 0, links = 0;
+        for (const auto& n : g["nodes"].toArray())
+            (n.toObject()["kind"] == "host" ? hosts : links)++;
+        QCOMPARE(hosts, 4);     // 3 workers + the server
+        QCOMPARE(links, 5);     // a private link each + the backbone
+        QCOMPARE(g["edges"].toArray().size(), 8); // host - its link - backbone
+        const QJsonObject route = g["sample_routes"].toArray().first().toObject();
+        QCOMPARE(route["links"].toArray().size(), 3);
+        QCOMPARE(route["bandwidth"].toDouble(), 1.25e8); // 1 Gbps
+        const Result dot = dmlsim({"platform", writeFile(dir, "tiny.json", kTiny), "--dot", "-"});
+        QVERIFY(dot.out.startsWith("graph platform {"));
+        QVERIFY(dot.out.contains("\"worker-0\" -- \"worker-0_link\""));
     }
 
     void unknownCommandAndHelp()

@@ -4,6 +4,8 @@
 #include "units.h"
 
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTest>
 
 using namespace dml;
@@ -160,6 +162,57 @@ private slots:
             QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("workload.batch_size"));
             QVERIFY2(QString(e.what()).contains("expected between 1 and 125"), e.what());
         }
+    }
+
+    void strategyAndWorkloadFields()
+    {
+        const Scenario s = parseScenario(
+            edited("\"strategy\": { \"type\": \"sync-ps\" }",
+                   "\"strategy\": { \"type\": \"fedavg\", \"client_fraction\": 0.25, \"local_epochs\": 3, "
+                   "\"prox_mu\": 0.01, \"rounds\": 7 }"),
+            "q.json");
+        QVERIFY(s.sim.strategy.kind == StrategyKind::FedAvg);
+        QCOMPARE(s.sim.strategy.clientFraction, 0.25);
+        QCOMPARE(s.sim.strategy.localEpochs, 3);
+        QCOMPARE(s.sim.strategy.rounds, 7);
+        const Scenario a = parseScenario(
+            edited("\"strategy\": { \"type\": \"sync-ps\" }",
+                   "\"strategy\": { \"type\": \"async-ps\", \"staleness_bound\": 3 }"), "q.json");
+        QCOMPARE(a.sim.strategy.stalenessBound, 3);
+        // A field of another strategy is an unknown key.
+        QVERIFY_THROWS_EXCEPTION(ScenarioError, parseScenario(edited("\"type\": \"sync-ps\"",
+                                                                     "\"type\": \"sync-ps\", \"local_epochs\": 2"),
+                                                              "q.json"));
+        const Scenario d = parseScenario(edited("{ \"type\": \"iid\" }", "{ \"type\": \"dirichlet\", \"alpha\": 0.1 }"),
+                                         "q.json");
+        QVERIFY(d.sim.training.partition.kind == PartitionSpec::Kind::Dirichlet);
+        QCOMPARE(d.sim.training.partition.alpha, 0.1);
+        const Scenario p = parseScenario(
+            edited("{ \"type\": \"mlp\", \"hidden\": [128] }",
+                   "{ \"type\": \"proxy\", \"parameters\": 25600000, \"forward_flops\": \"4.1Gf\" }"),
+            "q.json");
+        QCOMPARE(p.sim.training.proxy.parameters, 25600000LL);
+        QCOMPARE(p.sim.training.proxy.trainFlopsPerSample, 3 * 4.1e9);
+    }
+
+    void compareListAndMergePatch()
+    {
+        std::string s = baseScenario();
+        s.insert(s.rfind('}'), ", \"compare\": [{\"label\": \"a\", \"patch\": {\"strategy\": {\"type\": \"ring-allreduce\"}}},"
+                               " {\"label\": \"a\", \"patch\": 3}]");
+        try {
+            parseScenario(s, "q.json");
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QCOMPARE(int(e.issues().size()), 2);
+            QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("compare[1].label")); // duplicate
+            QCOMPARE(QString::fromStdString(e.issues()[1].path), QString("compare[1].patch"));
+        }
+        // RFC 7396: objects merge recursively, null deletes, anything else replaces.
+        const std::string merged = mergePatch(R"({"a": {"b": 1, "c": 2}, "d": [1], "e": 5})",
+                                              R"({"a": {"b": null, "x": 3}, "d": [2], "e": {"f": 1}})");
+        QCOMPARE(QJsonDocument::fromJson(QByteArray::fromStdString(merged)).object(),
+                 QJsonDocument::fromJson(R"({"a": {"c": 2, "x": 3}, "d": [2], "e": {"f": 1}})").object());
     }
 
     void hashIsStable()

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The platform section of scenarios (README-platforms.md): what it reads, and every error naming its place (a JSON
+// path, a file and line, a host) before SimGrid sees anything. No simulation runs here.
+#include "scenario.h"
+#include "scenario_platform.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace dml;
+using namespace dml::app;
+
+namespace {
+
+/// A scenario with this platform object on a small synthetic dataset (so preparePlatform can build the strategy).
+std::string scenarioWith(const std::string& platform, const std::string& strategy = R"({"type": "sync-ps"})")
+{
+    return R"({"name": "t", "platform": )" + platform +
+           R"(, "workload": {"dataset": {"name": "synthetic", "classes": 4, "features": 8, "train_samples": 2000,
+              "test_samples": 100}, "batch_size": 10}, "strategy": )" +
+           strategy + "}";
+}
+
+/// The first issue of preparing (parse + checkAgainstData + preparePlatform) `text` as file `file`, or "" if none.
+std::string firstError(const std::string& text, const std::string& file = "s.json", std::string* path = nullptr)
+{
+    try {
+        Scenario s = parseScenario(text, file);
+        const TrainTest data = loadDataset(s);
+        checkAgainstData(s, data);
+        preparePlatform(s, data);
+    } catch (const ScenarioError& e) {
+        if (path)
+            *path = e.issues().front().path;
+        return e.what();
+    }
+    return "";
+}
+
+void writeFile(const QString& path, const char* text)
+{
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(text);
+}
+
+} // namespace
+
+class TestPlatform : public QObject {
+    Q_OBJECT
+private slots:
+    void readsEveryTopology()
+    {
+        const Scenario s = parseScenario(scenarioWith(R"({"topology": "fat-tree", "topology_parameters": "2;4,4;1,2;1,2",
+            "workers": 8, "worker_speed": ["1Gf", "2Gf"], "network_model": "smpi", "tcp_window": "none",
+            "stragglers": {"fraction": 0.25, "factor": 3, "start": "10s", "duration": "5s", "period": "60s"},
+            "profiles": [{"links": "backbone", "factors": [["0s", 1.0], ["30s", 0.5]], "period": "60s"}]})"));
+        const sim::PlatformSpec& p = s.sim.platform;
+        QCOMPARE(int(p.topology), int(sim::Topology::FatTree));
+        QCOMPARE(p.speeds.list, (std::vector<double>{1e9, 2e9}));
+        QCOMPARE(int(p.network), int(sim::NetworkModel::Smpi));
+        QCOMPARE(p.tcpWindow, 0.0);
+        QCOMPARE(p.stragglers.factor, 3.0);
+        QCOMPARE(p.stragglers.period, 60.0);
+        QCOMPARE(int(p.profiles.size()), 1);
+        QCOMPARE(p.profiles[0].points.back(), (std::pair<double, double>{30.0, 0.5}));
+        QCOMPARE(sim::clusterHostCount(sim::Topology::FatTree, "2;4,4;1,2;1,2"), 16);
+        QCOMPARE(sim::clusterHostCount(sim::Topology::Torus, "16,8,8"), 1024);
+        QCOMPARE(sim::clusterHostCount(sim::Topology::Dragonfly, "4,2;4,2;8,1;8"), 1024);
+
+        const Scenario e = parseScenario(scenarioWith(R"({"topology": "edge", "workers": 6,
+            "worker_speed": {"min": "1Gf", "max": "4Gf"},
+            "edge": {"sites": 2, "devices_per_site": 3, "access": "cellular", "wan_latency": "20ms"}})",
+                                                      R"({"type": "fedavg"})"));
+        QCOMPARE(e.sim.platform.edge.sites, 2);
+        QCOMPARE(int(e.sim.platform.edge.access), int(sim::EdgeSpec::Access::Cellular));
+        QCOMPARE(e.sim.platform.edge.wanLatency, 0.02);
+        QCOMPARE(e.sim.platform.speeds.max, 4e9);
+        QCOMPARE(firstError(scenarioWith(R"({"topology": "edge", "workers": 6,
+            "edge": {"sites": 2, "devices_per_site": 3}})", R"({"type": "fedavg"})")), std::string());
+    }
+
+    void topologyErrors_data()
+    {
+        QTest::addColumn<QString>("platform");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("fat-tree syntax") << R"({"topology": "fat-tree", "topology_parameters": "2;4;1,2;1,2", "workers": 4})"
+                                         << "platform.topology_parameters" << "a fat-tree of 2 levels needs 2 numbers";
+        QTest::newRow("zero") << R"({"topology": "torus", "topology_parameters": "4,0,4", "workers": 4})"
+                              << "platform.topology_parameters" << "integers >= 1";
+        QTest::newRow("too few hosts") << R"({"topology": "torus", "topology_parameters": "2,2", "workers": 4})"
+                                       << "platform.topology_parameters" << "has 4 hosts; the strategy needs 5";
+        QTest::newRow("dragonfly") << R"({"topology": "dragonfly", "topology_parameters": "4,2;4", "workers": 4})"
+                                   << "platform.topology_parameters" << "groups,links;chassis,links";
+        QTest::newRow("missing parameters") << R"({"topology": "torus", "workers": 4})"
+                                            << "platform.topology_parameters" << "missing";
+        QTest::newRow("devices") << R"({"topology": "edge", "workers": 7, "edge": {"sites": 2, "devices_per_site": 3}})"
+                                 << "platform.edge.devices_per_site" << "hold 6 workers/clients; the strategy needs 7";
+        QTest::newRow("availability for workers")
+            << R"({"workers": 4, "availability": {"model": "random", "roles": ["worker"]}})"
+            << "platform.availability.roles" << "only federated averaging";
+        QTest::newRow("profile factor") << R"({"workers": 4, "profiles": [{"hosts": "worker-*", "factors": [["0s", 2]]}]})"
+                                        << "platform.profiles[0].factors[0]" << "factor in (0, 1]";
+        QTest::newRow("straggler factor") << R"({"workers": 4, "stragglers": {"fraction": 0.5, "factor": 0.5}})"
+                                          << "platform.stragglers.factor" << "expected a number in [1";
+        QTest::newRow("speed list") << R"({"workers": 4, "worker_speed": ["1Gf", "fast"]})"
+                                    << "platform.worker_speed[1]" << "expected a speed";
+        QTest::newRow("window on ideal") << R"({"workers": 4, "network_model": "ideal", "tcp_window": "4MiB"})"
+                                         << "platform.tcp_window" << "no TCP window";
+    }
+    void topologyErrors()
+    {
+        QFETCH(QString, platform);
+        QFETCH(QString, path);
+        QFETCH(QString, message);
+        std::string got;
+        const std::string err = firstError(scenarioWith(platform.toStdString()), "s.json", &got);
+        QVERIFY2(!err.empty(), "no error");
+        QCOMPARE(QString::fromStdString(got), path);
+        QVERIFY2(err.find(message.toStdString()) != std::string::npos, err.c_str());
+    }
+
+    void xmlErrorsNameFileAndLine()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        writeFile(dir.filePath("good.xml"),
+                  "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+                  "<platform version=\"4.1\">\n"
+                  "  <cluster id=\"c\" prefix=\"node-\" radical=\"0-3,8\" suffix=\".lan\" speed=\"1Gf\" bw=\"1Gbps\" "
+                  "lat=\"10us\"/>\n  <zone id=\"z\" routing=\"Full\"><host id=\"boss\" speed=\"1Gf\"/></zone>\n"
+                  "</platform>\n");
+        writeFile(dir.filePath("broken.xml"), "<?xml version='1.0'?>\n<platform version=\"4.1\">\n  <host id=\"a\" "
+                                              "speed=\"1Gf\">\n</platform>\n");
+        writeFile(dir.filePath("old.xml"), "<?xml version='1.0'?>\n<platform version=\"3\">\n</platform>\n");
+        QCOMPARE(platformXmlHosts(dir.filePath("good.xml").toStdString()),
+                 (std::vector<std::string>{"node-0.lan", "node-1.lan", "node-2.lan", "node-3.lan", "node-8.lan", "boss"}));
+
+        const std::string file = dir.filePath("s.json").toStdString();
+        auto xmlScenario = [](const std::string& xml, const std::string& workers, const std::string& server) {
+            return scenarioWith(R"({"topology": "xml", "workers": 4, "xml": {"file": ")" + xml +
+                                R"(", "roles": {"worker": )" + workers + R"(, "server": ")" + server + R"("}}})");
+        };
+        // Relative to the scenario's directory; mapped hosts exist.
+        QCOMPARE(firstError(xmlScenario("good.xml", R"("node-*")", "boss"), file), std::string());
+        std::string path;
+        std::string err = firstError(
+            xmlScenario("good.xml", R"(["node-0.lan", "node-1*", "node-[23]*", "node-8*"])", "boss"), file, &path);
+        QCOMPARE(path, std::string("platform.xml.roles.worker"));
+        QVERIFY2(err.find("matches only 3 free host(s) of") != std::string::npos &&
+                     err.find("the strategy needs 4 for role \"worker\"") != std::string::npos,
+                 err.c_str());
+        err = firstError(xmlScenario("good.xml", R"("node-*")", "chief"), file, &path);
+        QCOMPARE(path, std::string("platform.xml.roles.server"));
+        QVERIFY2(err.find("\"chief\" matches no host") != std::string::npos, err.c_str());
+
+        err = firstError(xmlScenario("broken.xml", R"("*")", "a"), file, &path);
+        QCOMPARE(path, std::string("platform.xml.file"));
+        QVERIFY2(err.find("broken.xml:4:") != std::string::npos && err.find("malformed XML") != std::string::npos,
+                 err.c_str());
+        err = firstError(xmlScenario("old.xml", R"("*")", "a"), file, &path);
+        QVERIFY2(err.find("old.xml:2:") != std::string::npos && err.find("version 4.1") != std::string::npos, err.c_str());
+        err = firstError(xmlScenario("missing.xml", R"("*")", "a"), file, &path);
+        QVERIFY2(err.find("missing.xml: file not found") != std::string::npos, err.c_str());
+    }
+
+    void traceErrorsNameFileAndLine()
+    {
+        QTemporaryDir dir;
+        writeFile(dir.filePath("bad.trace"), "# host time state\nclient-1 10s off\nclient-1 soon on\n");
+        const std::string file = dir.filePath("s.json").toStdString();
+        std::string path;
+        const std::string err = firstError(
+            scenarioWith(R"({"workers": 4, "availability": {"model": "trace", "trace": "bad.trace"}})",
+                         R"({"type": "fedavg"})"),
+            file, &path);
+        QCOMPARE(path, std::string("platform.availability.trace"));
+        QVERIFY2(err.find("bad.trace:3: expected a time") != std::string::npos, err.c_str());
+
+        writeFile(dir.filePath("server.trace"), "client-1 10s off\nserver 20 off\n");
+        const std::string err2 = firstError(
+            scenarioWith(R"({"workers": 4, "availability": {"model": "trace", "trace": "server.trace"}})",
+                         R"({"type": "fedavg"})"),
+            file, &path);
+        QVERIFY2(err2.find("server.trace:2: host \"server\" runs a server") != std::string::npos, err2.c_str());
+    }
+
+    /// The CLI turns the same errors into exit code 2 and a message, never a crash inside SimGrid.
+    void cliReportsXmlErrors()
+    {
+        QTemporaryDir dir;
+        writeFile(dir.filePath("broken.xml"), "<platform version=\"4.1\">\n<host id=\"a\"\n</platform>\n");
+        writeFile(dir.filePath("s.json"),
+                  scenarioWith(R"({"topology": "xml", "workers": 1, "xml": {"file": "broken.xml",
+                      "roles": {"worker": "a", "server": "a"}}})")
+                      .c_str());
+        for (const QString cmd : {"run", "platform"}) {
+            QProcess p;
+            QStringList args{cmd, dir.filePath("s.json")};
+            if (cmd == "run")
+                args << "--db" << dir.filePath("x.sqlite");
+            p.start(DMLSIM_EXE, args);
+            QVERIFY(p.waitForFinished(30000));
+            QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+            QCOMPARE(p.exitCode(), 2);
+            const QString err = p.readAllStandardError();
+            QVERIFY2(err.contains("platform.xml.file") && err.contains("broken.xml:3:"), qPrintable(err));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPlatform)
+#include "tst_platform.moc"
