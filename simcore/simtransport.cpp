@@ -70,16 +70,13 @@ void World::prepare()
 {
     running.assign(accounts.size(), 0);
     lost.assign(accounts.size(), 0);
-    killed.assign(accounts.size(), 0);
 }
 
 void World::hostTurnedOff(const sg4::Host* host)
 {
     for (std::size_t r = 0; r < accounts.size(); ++r)
-        if (accounts[r].host == host && running[r]) {
+        if (accounts[r].host == host && running[r])
             lost[r] = 1;
-            ++killed[r];
-        }
 }
 
 void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
@@ -122,6 +119,8 @@ void World::start(int rank)
         RankAccount& a = accounts[std::size_t(rank)];
         a.end = sg4::Engine::get_clock();
         a.active += a.end - started;
+        if (!a.host->is_on()) // killed by its host going off (whichever of the two callbacks SimGrid runs first)
+            lost[std::size_t(rank)] = 1;
         running[std::size_t(rank)] = 0;
     });
 }

@@ -76,8 +76,6 @@ struct World {
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
     std::vector<char> lost;
-    /// Per rank: how many of its bodies were killed by their host going off.
-    std::vector<int> killed;
     /// Marks the running ranks on `host` as lost (called when a host goes off).
     void hostTurnedOff(const simgrid::s4u::Host* host);
     /// Sizes the per-rank vectors after `accounts` is filled in.
