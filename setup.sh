@@ -47,7 +47,11 @@ case "${1:-}" in
     install_missing; build ;;
   bench)
     install_missing; build >&2
-    "$BUILD_DIR/bench/bench_quickstart" scenarios/quickstart.json ;;
+    "$BUILD_DIR/bench/bench_quickstart" scenarios/quickstart.json; echo
+    "$BUILD_DIR/bench/bench_strategies" fedavg; echo
+    "$BUILD_DIR/bench/bench_strategies" ring; echo
+    "$BUILD_DIR/bench/bench_sweep"; echo
+    "$BUILD_DIR/bench/bench_platforms" ;;
   *)
     echo "usage: ./setup.sh quickstart|test|build|bench" >&2; exit 2 ;;
 esac
