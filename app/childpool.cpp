@@ -31,7 +31,16 @@ void runChildren(std::vector<ChildJob>& jobs, int parallel, const std::function<
     std::vector<std::unique_ptr<QProcess>> procs(jobs.size());
     std::vector<QElapsedTimer> timers(jobs.size());
 
-    std::function<void()> startMore = [&] {
+    std::function<void()> startMore;
+    auto ended = [&](std::size_t i) { // bookkeeping once job i is over, however it ended
+        --running;
+        ++done;
+        onDone(i);
+        startMore();
+        if (done == jobs.size())
+            loop.quit();
+    };
+    startMore = [&] {
         while (running < std::size_t(std::max(1, parallel)) && next < jobs.size()) {
             const std::size_t i = next++;
             auto& p = procs[i];
@@ -43,24 +52,14 @@ void runChildren(std::vector<ChildJob>& jobs, int parallel, const std::function<
                 j.out += procs[i]->readAllStandardOutput();
                 j.err += procs[i]->readAllStandardError();
                 j.wallTime = double(timers[i].elapsed()) / 1000.0;
-                --running;
-                ++done;
-                onDone(i);
-                startMore();
-                if (done == jobs.size())
-                    loop.quit();
+                ended(i);
             });
             QObject::connect(p.get(), &QProcess::errorOccurred, &loop, [&, i](QProcess::ProcessError e) {
                 if (e != QProcess::FailedToStart)
                     return;
                 jobs[i].exitCode = -1;
                 jobs[i].err = "cannot start " + exe.toUtf8();
-                --running;
-                ++done;
-                onDone(i);
-                startMore();
-                if (done == jobs.size())
-                    loop.quit();
+                ended(i);
             });
             timers[i].start();
             ++running;

@@ -26,24 +26,12 @@ namespace {
 const char* kVersion = DMLSIM_VERSION;
 const char* kDefaultDb = "dmlsim.sqlite";
 
-/// Parses `args` for subcommand `name`; prints help or errors. Returns an exit code if the command should end.
+/// Sets the synopsis, then parseCommandLine.
 std::optional<int> parseArgs(QCommandLineParser& p, const QString& name, const QString& synopsis,
                              const QStringList& args)
 {
     p.setApplicationDescription(synopsis);
-    p.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOption(help);
-    if (!p.parse(QStringList{"dmlsim " + name} + args)) {
-        std::fprintf(stderr, "dmlsim %s: %s\nTry 'dmlsim %s --help'.\n", qPrintable(name),
-                     qPrintable(p.errorText()), qPrintable(name));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
-    return std::nullopt;
+    return parseCommandLine(p, name, args);
 }
 
 double wallClock()
@@ -131,6 +119,23 @@ int inputError(bool stream, const std::string& message, const std::string& path 
 }
 
 } // namespace
+
+std::optional<int> parseCommandLine(QCommandLineParser& p, const QString& name, const QStringList& args)
+{
+    p.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+    const QCommandLineOption help({"h", "help"}, "Show this help.");
+    p.addOption(help);
+    if (!p.parse(QStringList{"dmlsim " + name} + args)) {
+        std::fprintf(stderr, "dmlsim %s: %s\nTry 'dmlsim %s --help'.\n", qPrintable(name),
+                     qPrintable(p.errorText()), qPrintable(name));
+        return BadInput;
+    }
+    if (p.isSet(help)) {
+        std::printf("%s", qPrintable(p.helpText()));
+        return Ok;
+    }
+    return std::nullopt;
+}
 
 QString usage()
 {

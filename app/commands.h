@@ -2,7 +2,15 @@
 #pragma once
 #include <QStringList>
 
+#include <optional>
+
+class QCommandLineParser;
+
 namespace dml::app {
+
+/// Adds -h/--help to `p` and parses `args` for subcommand `name`. Prints the help (returns Ok) or the error
+/// (returns BadInput); returns nothing when the command should go on.
+std::optional<int> parseCommandLine(QCommandLineParser& p, const QString& name, const QStringList& args);
 
 /// Exit codes of every subcommand.
 enum ExitCode { Ok = 0, SimulationFailed = 1, BadInput = 2 };

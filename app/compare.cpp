@@ -87,16 +87,9 @@ int cmdCompare(const QStringList& args)
     const QCommandLineOption jobs("jobs", "Runs at the same time (default: the number of cores).", "n");
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption json("json", "Print the summaries as a JSON array.");
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOptions({strategies, jobs, db, json, help});
-    if (!p.parse(QStringList{"dmlsim compare"} + args)) {
-        std::fprintf(stderr, "dmlsim compare: %s\n", qPrintable(p.errorText()));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
+    p.addOptions({strategies, jobs, db, json});
+    if (auto rc = parseCommandLine(p, "compare", args))
+        return *rc;
     if (p.positionalArguments().size() != 1) {
         std::fprintf(stderr, "dmlsim compare: expected one scenario file; try 'dmlsim compare --help'\n");
         return BadInput;

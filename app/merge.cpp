@@ -208,16 +208,9 @@ int cmdMerge(const QStringList& args)
         "holds is skipped, and sweeps are de-duplicated by id.");
     p.addPositionalArgument("stores", "Source run stores (SQLite).", "A.sqlite B.sqlite ...");
     const QCommandLineOption into("into", "The target run store.", "file");
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOptions({into, help});
-    if (!p.parse(QStringList{"dmlsim merge"} + args)) {
-        std::fprintf(stderr, "dmlsim merge: %s\nTry 'dmlsim merge --help'.\n", qPrintable(p.errorText()));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
+    p.addOptions({into});
+    if (auto rc = parseCommandLine(p, "merge", args))
+        return *rc;
     if (!p.isSet(into) || p.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "dmlsim merge: expected source stores and --into FILE; try 'dmlsim merge --help'\n");
         return BadInput;

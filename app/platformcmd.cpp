@@ -82,16 +82,9 @@ int cmdPlatform(const QStringList& args)
     p.addPositionalArgument("scenario", "Scenario file (JSON).");
     const QCommandLineOption json("json", "Write the platform graph as JSON ('-' for stdout).", "file");
     const QCommandLineOption dot("dot", "Write the platform graph as Graphviz DOT ('-' for stdout).", "file");
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOptions({json, dot, help});
-    if (!p.parse(QStringList{"dmlsim platform"} + args)) {
-        std::fprintf(stderr, "dmlsim platform: %s\n", qPrintable(p.errorText()));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
+    p.addOptions({json, dot});
+    if (auto rc = parseCommandLine(p, "platform", args))
+        return *rc;
     if (p.positionalArguments().size() != 1) {
         std::fprintf(stderr, "dmlsim platform: expected one scenario file; try 'dmlsim platform --help'\n");
         return BadInput;

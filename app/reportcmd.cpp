@@ -25,16 +25,9 @@ int cmdReport(const QStringList& args)
     const QCommandLineOption runs("runs", "Comma-separated run ids.", "ids");
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption out("out", "Report file: FILE.html, FILE.pdf or FILE.csv.", "file");
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOptions({sweep, runs, db, out, help});
-    if (!p.parse(QStringList{"dmlsim report"} + args)) {
-        std::fprintf(stderr, "dmlsim report: %s\nTry 'dmlsim report --help'.\n", qPrintable(p.errorText()));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
+    p.addOptions({sweep, runs, db, out});
+    if (auto rc = parseCommandLine(p, "report", args))
+        return *rc;
     if (p.isSet(sweep) == p.isSet(runs) || !p.isSet(out) || !p.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "dmlsim report: expected --sweep ID or --runs ID,ID,... and --out FILE; "
                              "try 'dmlsim report --help'\n");

@@ -419,16 +419,9 @@ int cmdSweep(const QStringList& args)
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption shard("shard", "Run only shard I of K (0 <= I < K) into its own store.", "I/K");
     const QCommandLineOption dry("dry-run", "List the runs (and which are already done) without running them.");
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOptions({jobs, db, shard, dry, help});
-    if (!p.parse(QStringList{"dmlsim sweep"} + args)) {
-        std::fprintf(stderr, "dmlsim sweep: %s\nTry 'dmlsim sweep --help'.\n", qPrintable(p.errorText()));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
+    p.addOptions({jobs, db, shard, dry});
+    if (auto rc = parseCommandLine(p, "sweep", args))
+        return *rc;
     if (p.positionalArguments().size() != 1) {
         std::fprintf(stderr, "dmlsim sweep: expected one sweep file; try 'dmlsim sweep --help'\n");
         return BadInput;

@@ -131,16 +131,9 @@ int cmdTrace(const QStringList& args)
     p.addPositionalArgument("run", "Run id (see 'dmlsim runs').");
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption out("out", "The trace file to write (JSON).", "file");
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    p.addOptions({db, out, help});
-    if (!p.parse(QStringList{"dmlsim trace"} + args)) {
-        std::fprintf(stderr, "dmlsim trace: %s\nTry 'dmlsim trace --help'.\n", qPrintable(p.errorText()));
-        return BadInput;
-    }
-    if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
-        return Ok;
-    }
+    p.addOptions({db, out});
+    if (auto rc = parseCommandLine(p, "trace", args))
+        return *rc;
     bool ok = false;
     const long long id = p.positionalArguments().size() == 1 ? p.positionalArguments()[0].toLongLong(&ok) : 0;
     if (!ok || !p.isSet(out)) {
