@@ -50,6 +50,7 @@ public:
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
+    const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
     void completeSummary(Summary& s) const override;
 
     /// Flops the server is charged per applied update: one optimizer step.

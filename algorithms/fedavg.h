@@ -70,6 +70,7 @@ public:
     std::vector<int> sampleClients(long round) const;
     /// The partition of the training set over the K clients.
     const Partition& partition() const { return m_partition; }
+    const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
     /// How often the waiting server checks whether a sampled client's device went off, simulated s (default 1).
     double heartbeat() const { return m_heartbeat; }
     void setHeartbeat(double seconds) { m_heartbeat = seconds; }

@@ -77,6 +77,9 @@ public:
     /// One point of a named series (e.g. "staleness": one point per applied update, value = staleness).
     virtual void point(const std::string& /*series*/, double /*time*/, double /*value*/) {}
     virtual void hostStats(const std::vector<HostStats>&) {}
+    /// Label histogram of the training data per worker or client, reported once before training:
+    /// counts[rank][class] = samples of that class in that rank's shard (ranks in order, workers/clients only).
+    virtual void labelHistogram(const std::vector<std::vector<int>>& /*counts*/) {}
     /// A batch of finished activities, in the order they ended (sent about every 50 ms of wall time).
     virtual void spans(const std::vector<Span>&) {}
     virtual void summary(const Summary&) {}
@@ -98,6 +101,7 @@ public:
     void point(const std::string& n, double t, double v) override { for (auto* k : m_sinks) k->point(n, t, v); }
     void hostStats(const std::vector<HostStats>& h) override { for (auto* k : m_sinks) k->hostStats(h); }
     void spans(const std::vector<Span>& s) override { for (auto* k : m_sinks) k->spans(s); }
+    void labelHistogram(const std::vector<std::vector<int>>& c) override { for (auto* k : m_sinks) k->labelHistogram(c); }
     void summary(const Summary& s) override { for (auto* k : m_sinks) k->summary(s); }
 
 private:

@@ -71,6 +71,7 @@ public:
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
+    const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 
     void setReplicaObserver(ReplicaObserver f) { m_observer = std::move(f); }
     /// Flops a worker is charged per step for its gradient: one forward+backward pass over its mini-batch.

@@ -79,6 +79,9 @@ public:
     virtual std::string stopReason() const = 0;
     /// The trained global model (numParams floats; empty for proxy workloads); valid after every rank returned.
     virtual const Eigen::VectorXf& finalModel() const = 0;
+    /// How the training set is split over the workers or clients (one shard per worker/client rank, in rank
+    /// order); nullptr if the strategy has none.
+    virtual const std::vector<std::vector<int>>* shards() const { return nullptr; }
     /// Fills the strategy-specific parts of the summary (e.g. staleness); valid after every rank returned.
     virtual void completeSummary(Summary&) const {}
 };

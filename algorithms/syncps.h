@@ -32,6 +32,7 @@ public:
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
+    const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 
     /// Flops the server is charged per step: sum P gradients, scale, optimizer update.
     double serverFlopsPerStep() const;

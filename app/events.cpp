@@ -86,6 +86,18 @@ void StreamSink::spans(const std::vector<Span>& spans)
     writeEvent(m_out, "spans", {{"spans", rows}});
 }
 
+void StreamSink::labelHistogram(const std::vector<std::vector<int>>& counts)
+{
+    QJsonArray rows;
+    for (const auto& shard : counts) {
+        QJsonArray row;
+        for (int c : shard)
+            row.append(c);
+        rows.append(row);
+    }
+    writeEvent(m_out, "label_histogram", {{"counts", rows}});
+}
+
 void StreamSink::point(const std::string& series, double time, double value)
 {
     writeEvent(m_out, "point", {{"series", QString::fromStdString(series)}, {"time", time}, {"value", value}});

@@ -26,6 +26,7 @@ public:
     void sample(const Sample& s) override;
     void hostStats(const std::vector<HostStats>& h) override;
     void spans(const std::vector<Span>& s) override;
+    void labelHistogram(const std::vector<std::vector<int>>& counts) override;
     void point(const std::string& series, double time, double value) override;
     void summary(const Summary& s) override;
 

@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS spans(
   start REAL NOT NULL, end REAL NOT NULL, amount REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS spans_run ON spans(run_id);
+CREATE TABLE IF NOT EXISTS label_histogram(
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  rank INTEGER NOT NULL, class INTEGER NOT NULL, count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS label_histogram_run ON label_histogram(run_id);
 CREATE TABLE IF NOT EXISTS link_stats(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   name TEXT NOT NULL, bandwidth REAL NOT NULL, latency REAL NOT NULL,
@@ -295,6 +300,17 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
         }
     }
     {
+        Stmt st(m_db, "INSERT INTO label_histogram VALUES(?,?,?,?)", m_file);
+        for (std::size_t rank = 0; rank < r.labelHistogram.size(); ++rank)
+            for (std::size_t c = 0; c < r.labelHistogram[rank].size(); ++c) {
+                if (r.labelHistogram[rank][c] == 0)
+                    continue; // sparse: non-IID shards hold few classes
+                st.bind(1, id).bind(2, (long long)rank).bind(3, (long long)c).bind(4, (long long)r.labelHistogram[rank][c]);
+                st.step();
+                st.reset();
+            }
+    }
+    {
         Stmt st(m_db, "INSERT INTO spans VALUES(?,?,?,?,?,?,?)", m_file);
         for (const Span& x : r.timeline) {
             st.bind(1, id).bind(2, (long long)x.rank).bind(3, (long long)x.kind).bind(4, (long long)x.peer);
@@ -432,6 +448,22 @@ std::map<std::string, std::vector<std::pair<double, double>>> RunStore::series(l
     std::map<std::string, std::vector<std::pair<double, double>>> out;
     while (q.step())
         out[q.text(0)].emplace_back(q.real(1), q.real(2));
+    return out;
+}
+
+std::vector<std::vector<int>> RunStore::labelHistogram(long long id)
+{
+    Stmt q(m_db, "SELECT rank, class, count FROM label_histogram WHERE run_id=?", m_file);
+    q.bind(1, id);
+    std::vector<std::vector<int>> out;
+    while (q.step()) {
+        const auto rank = std::size_t(q.integer(0)), c = std::size_t(q.integer(1));
+        if (out.size() <= rank)
+            out.resize(rank + 1);
+        if (out[rank].size() <= c)
+            out[rank].resize(c + 1, 0);
+        out[rank][c] = int(q.integer(2));
+    }
     return out;
 }
 

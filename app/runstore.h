@@ -76,6 +76,8 @@ public:
     std::vector<Sample> samples(long long id);
     std::vector<HostStats> hostStats(long long id);
     std::vector<Span> timeline(long long id);
+    /// counts[rank][class] of the run's shards (rows may be shorter than the class count: trailing zeros)
+    std::vector<std::vector<int>> labelHistogram(long long id);
     std::map<std::string, std::vector<std::pair<double, double>>> series(long long id);
 
     /// Records a sweep; a sweep with the same id is kept as it is.

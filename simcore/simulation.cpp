@@ -2,6 +2,7 @@
 #include "simulation.h"
 
 #include "platform_impl.h"
+#include "partition.h"
 #include "simtransport.h"
 
 #include <simgrid/s4u/Actor.hpp>
@@ -72,11 +73,17 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
     sinks.add(&sink);
     recorder.forward = &sink;
     auto strategy = makeStrategy(spec.strategy, spec.training, data, sinks);
+    std::vector<std::vector<int>> histogram;
+    if (strategy->shards() && spec.training.proxy.parameters <= 0) { // proxies have no labels to count
+        histogram = dml::labelHistogram(*strategy->shards(), data.train);
+        sink.labelHistogram(histogram);
+    }
     PlatformSpec platform = spec.platform;
     platform.seed = spec.training.seed;
     const double horizon = spec.training.maxSimulatedTime > 0 ? spec.training.maxSimulatedTime : kDefaultHorizon;
     SimulationResult result = run(platform, *strategy, spec.training.targetAccuracy,
                                   spec.training.proxy.parameters <= 0, recorder, horizon);
+    result.labelHistogram = std::move(histogram);
     sink.hostStats(result.hosts);
     if (onLinkStats)
         onLinkStats(result.links);

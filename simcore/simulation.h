@@ -35,6 +35,8 @@ struct SimulationResult {
     Summary summary;
     Eigen::VectorXf finalModel;   ///< the trained global model (empty for proxy workloads)
     std::vector<Span> timeline;   ///< every host's activities, in the order they ended
+    /// counts[rank][class]: the training labels of each worker's or client's shard (empty for proxies)
+    std::vector<std::vector<int>> labelHistogram;
     /// Named series reported through MetricsSink::point, as (time, value) pairs in report order.
     std::map<std::string, std::vector<std::pair<double, double>>> series;
     /// Every link that carried traffic, most bytes first (ties by name).

@@ -12,7 +12,9 @@
 
 #include "testutil.h"
 
+#include <algorithm>
 #include <csignal>
+#include <numeric>
 
 using namespace dml::app;
 
@@ -121,8 +123,18 @@ private slots:
                 sample = o;
             if (events.back() == "spans")
                 spans += int(o["spans"].toArray().size());
+            if (events.back() == "label_histogram") { // 3 IID shards of 100 samples over 3 classes
+                const QJsonArray counts = o["counts"].toArray();
+                QCOMPARE(counts.size(), 3);
+                int total = 0;
+                for (const auto& row : counts)
+                    for (const auto& c : row.toArray())
+                        total += c.toInt();
+                QCOMPARE(total, 300);
+            }
         }
         QCOMPARE(events.first(), QString("started"));
+        QCOMPARE(events.count("label_histogram"), 1);
         // 300 samples / 3 workers / batch 10 = 10 steps per epoch, 20 in all: samples at steps 0, 5, 10, 15, 20.
         QCOMPARE(events.count("sample"), 5);
         QCOMPARE(events.last(), QString("summary"));
@@ -246,9 +258,24 @@ private slots:
         QVERIFY(by["fedavg"]["bytes_on_wire"].toDouble() < by["sync-ps"]["bytes_on_wire"].toDouble() / 50);
         RunStore store(db.toStdString());
         QCOMPARE(int(store.runs().size()), 5);
+        // The stored label histograms show the skew: the mean share of each client's most common class.
+        auto topShare = [&](long long id) {
+            const auto h = store.labelHistogram(id);
+            double sum = 0;
+            for (const auto& row : h) {
+                const double n = std::accumulate(row.begin(), row.end(), 0.0);
+                sum += n > 0 ? *std::max_element(row.begin(), row.end()) / n : 0;
+            }
+            return h.empty() ? -1.0 : sum / double(h.size());
+        };
         for (const auto& run : store.runs()) {
             QCOMPARE(run.status, std::string("finished"));
             QVERIFY2(run.name.find(" [") != std::string::npos, run.name.c_str()); // named after the variant
+            QCOMPARE(int(store.labelHistogram(run.id).size()), 8);
+            if (run.name.find("[fedavg-dirichlet-0.1]") != std::string::npos)
+                QVERIFY2(topShare(run.id) > 0.5, qPrintable(QString::number(topShare(run.id))));
+            else
+                QVERIFY2(topShare(run.id) < 0.15, qPrintable(QString::number(topShare(run.id))));
         }
 
         // A bad patch is reported with its label and path before anything runs.
