@@ -4,6 +4,7 @@
 // topologies. Cases that compare several simulations run each one in a forked child process (SimGrid allows one
 // simulation per process; the parent never creates an engine).
 #include "simcase.h"
+#include "simutil.h"
 
 #include "fedavg.h"
 #include "ringallreduce.h"
@@ -22,6 +23,7 @@
 #include <set>
 
 using namespace dml;
+using namespace dml::test;
 
 namespace {
 
@@ -72,47 +74,6 @@ std::vector<double> inChild(const std::function<std::vector<double>()>& f)
     return out;
 }
 
-/// A dataset as a proxy workload sees it: labels only, 0 feature rows.
-TrainTest labelsOnly(int train, int classes)
-{
-    TrainTest d;
-    d.train.classes = d.test.classes = classes;
-    d.train.features.resize(0, train);
-    d.train.labels.resize(std::size_t(train));
-    for (int i = 0; i < train; ++i)
-        d.train.labels[std::size_t(i)] = std::uint8_t(i % classes);
-    return d;
-}
-
-TrainTest smallData(std::uint64_t seed, int train)
-{
-    SyntheticSpec spec;
-    spec.classes = 4;
-    spec.features = 20;
-    spec.trainSamples = train;
-    spec.testSamples = 200;
-    return makeSyntheticBlobs(spec, seed);
-}
-
-sim::PlatformSpec idealStar(int workers)
-{
-    sim::PlatformSpec p;
-    p.workers = workers;
-    p.workerSpeed = 1e10;
-    p.serverSpeed = 1e12;
-    p.linkBandwidth = 1.25e9;
-    p.linkLatency = 5e-6;
-    p.backboneBandwidth = 1e14;
-    p.backboneLatency = 1e-6;
-    p.network = sim::NetworkModel::Ideal;
-    return p;
-}
-
-QString mismatch(double got, double want)
-{
-    return QString("got %1, expected %2").arg(got, 0, 'g', 12).arg(want, 0, 'g', 12);
-}
-
 } // namespace
 
 /// 10 % of 10 workers run 4x slower (a seeded choice: exactly one worker). Compute dominates (0.1 s per gradient
@@ -130,7 +91,7 @@ private slots:
             return inChild([=] {
                 const TrainTest data = labelsOnly(100000, 10);
                 sim::SimulationSpec spec;
-                spec.platform = idealStar(P);
+                spec.platform = idealStar(P, 1e10, 1e12);
                 if (stragglers) {
                     spec.platform.stragglers.fraction = 0.1;
                     spec.platform.stragglers.factor = 4;
@@ -258,7 +219,7 @@ private slots:
         const int K = 6;
         const TrainTest data = smallData(9, 600);
         sim::SimulationSpec spec;
-        spec.platform = idealStar(K);
+        spec.platform = idealStar(K, 1e10, 1e12);
         spec.platform.workerSpeed = 1e5; // about 0.9 s of local training per round
         spec.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
         spec.platform.availability.traceFile = "test";
@@ -353,7 +314,7 @@ private slots:
                 const int K = 40;
                 const TrainTest data = labelsOnly(40 * 20, 10);
                 sim::SimulationSpec spec;
-                spec.platform = idealStar(K);
+                spec.platform = idealStar(K, 1e10, 1e12);
                 spec.platform.availability.model = sim::AvailabilitySpec::Model::Random;
                 spec.platform.availability.meanUp = 4;
                 spec.platform.availability.meanDown = 2;

@@ -3,6 +3,7 @@
 // numeric identities (one worker = plain SGD, all-reduce = sum, FedAvg = weighted mean) and timing identities
 // under the ideal network model. One simulation per class: each class is one ctest (simcase.h).
 #include "simcase.h"
+#include "simutil.h"
 
 #include "asyncps.h"
 #include "fedavg.h"
@@ -23,30 +24,9 @@
 #include <set>
 
 using namespace dml;
+using namespace dml::test;
 
 namespace {
-
-TrainTest smallData(std::uint64_t seed, int train = 600)
-{
-    SyntheticSpec spec;
-    spec.classes = 4;
-    spec.features = 20;
-    spec.trainSamples = train;
-    spec.testSamples = 200;
-    return makeSyntheticBlobs(spec, seed);
-}
-
-/// A dataset as a proxy workload sees it: labels only, 0 feature rows.
-TrainTest labelsOnly(int train, int classes)
-{
-    TrainTest d;
-    d.train.classes = d.test.classes = classes;
-    d.train.features.resize(0, train);
-    d.train.labels.resize(std::size_t(train));
-    for (int i = 0; i < train; ++i)
-        d.train.labels[std::size_t(i)] = std::uint8_t(i % classes);
-    return d;
-}
 
 bool bitIdentical(const Eigen::VectorXf& a, const Eigen::VectorXf& b)
 {
@@ -72,27 +52,6 @@ void plainSgd(const TrainTest& data, const TrainingConfig& cfg, BatchSampler& sa
     }
 }
 
-/// An ideal (alpha-beta) star whose backbone is never the bottleneck.
-sim::PlatformSpec idealStar(int workers)
-{
-    sim::PlatformSpec p;
-    p.workers = workers;
-    p.workerSpeed = 1e12;
-    p.serverSpeed = 2e12;
-    p.linkBandwidth = 1.25e9;
-    p.linkLatency = 5e-6;
-    p.backboneBandwidth = 1e14;
-    p.backboneLatency = 1e-6;
-    p.network = sim::NetworkModel::Ideal;
-    return p;
-}
-
-/// Route latency between two hosts of the star: source link, backbone, destination link.
-double routeLatency(const sim::PlatformSpec& p)
-{
-    return 2 * p.linkLatency + p.backboneLatency;
-}
-
 /// Records what a strategy reports.
 class Recorder : public MetricsSink {
 public:
@@ -101,16 +60,6 @@ public:
     std::vector<Sample> samples;
     std::map<std::string, std::vector<std::pair<double, double>>> series;
 };
-
-QString mismatch(double got, double want)
-{
-    return QString("got %1, expected %2").arg(got, 0, 'g', 12).arg(want, 0, 'g', 12);
-}
-
-bool nearRel(double got, double want, double rel)
-{
-    return std::fabs(got - want) <= rel * std::fabs(want);
-}
 
 /// A test strategy: P ranks that only run ringAllReduce on given vectors (or proxies) and record the results.
 class RingProbe final : public Strategy {

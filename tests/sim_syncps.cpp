@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Synchronous parameter server, run in SimGrid: numeric and timing identities.
 #include "simcase.h"
+#include "simutil.h"
 
 #include "model.h"
 #include "optimizer.h"
@@ -14,19 +15,7 @@
 
 using namespace dml;
 
-namespace {
-
-TrainTest smallData(std::uint64_t seed)
-{
-    SyntheticSpec spec;
-    spec.classes = 4;
-    spec.features = 20;
-    spec.trainSamples = 600;
-    spec.testSamples = 200;
-    return makeSyntheticBlobs(spec, seed);
-}
-
-} // namespace
+using namespace dml::test;
 
 /// One worker under the synchronous parameter server is plain mini-batch SGD: same seed and data order give a
 /// bit-identical model.

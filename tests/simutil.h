@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Shared by the simulation cases (tests/sim_*.cpp): small datasets, an ideal star, comparisons.
+#include "dataset.h"
+#include "simulation.h"
+
+#include <QString>
+
+#include <cmath>
+#include <cstdint>
+
+namespace dml::test {
+
+/// Seeded Gaussian blobs: 4 classes, 20 features, `train` training and 200 test samples.
+inline TrainTest smallData(std::uint64_t seed, int train = 600)
+{
+    SyntheticSpec spec;
+    spec.classes = 4;
+    spec.features = 20;
+    spec.trainSamples = train;
+    spec.testSamples = 200;
+    return makeSyntheticBlobs(spec, seed);
+}
+
+/// A dataset as a proxy workload sees it: labels only (cycling through the classes), 0 feature rows.
+inline TrainTest labelsOnly(int train, int classes)
+{
+    TrainTest d;
+    d.train.classes = d.test.classes = classes;
+    d.train.features.resize(0, train);
+    d.train.labels.resize(std::size_t(train));
+    for (int i = 0; i < train; ++i)
+        d.train.labels[std::size_t(i)] = std::uint8_t(i % classes);
+    return d;
+}
+
+/// An ideal (alpha-beta) star of 1.25 GB/s, 5 us links whose backbone is never the bottleneck.
+/// Speeds in flops/s.
+inline sim::PlatformSpec idealStar(int workers, double workerSpeed = 1e12, double serverSpeed = 2e12)
+{
+    sim::PlatformSpec p;
+    p.workers = workers;
+    p.workerSpeed = workerSpeed;
+    p.serverSpeed = serverSpeed;
+    p.linkBandwidth = 1.25e9;
+    p.linkLatency = 5e-6;
+    p.backboneBandwidth = 1e14;
+    p.backboneLatency = 1e-6;
+    p.network = sim::NetworkModel::Ideal;
+    return p;
+}
+
+/// Route latency between two hosts of the star: source link, backbone, destination link (s).
+inline double routeLatency(const sim::PlatformSpec& p)
+{
+    return 2 * p.linkLatency + p.backboneLatency;
+}
+
+inline QString mismatch(double got, double want)
+{
+    return QString("got %1, expected %2").arg(got, 0, 'g', 12).arg(want, 0, 'g', 12);
+}
+
+inline bool nearRel(double got, double want, double rel)
+{
+    return std::fabs(got - want) <= rel * std::fabs(want);
+}
+
+} // namespace dml::test
