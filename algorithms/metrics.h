@@ -32,6 +32,16 @@ struct HostStats {
     double flops = 0;
 };
 
+/// Traffic through one link over the run.
+struct LinkStats {
+    std::string name;         ///< SimGrid's name; a full-duplex link is two: NAME_UP and NAME_DOWN
+    double bandwidth = 0;     ///< nominal, bytes/s
+    double latency = 0;       ///< s
+    double bytes = 0;         ///< payload bytes that crossed it
+    double averageLoad = 0;   ///< bytes / simulated time of the run, bytes/s
+    double utilization = 0;   ///< averageLoad / bandwidth, in [0, 1]
+};
+
 struct Summary {
     double finalAccuracy = 0;        ///< test accuracy of the last sample
     double finalTestLoss = 0;
@@ -77,6 +87,8 @@ public:
     /// One point of a named series (e.g. "staleness": one point per applied update, value = staleness).
     virtual void point(const std::string& /*series*/, double /*time*/, double /*value*/) {}
     virtual void hostStats(const std::vector<HostStats>&) {}
+    /// Every link that carried traffic, most bytes first; after hostStats, before summary.
+    virtual void linkStats(const std::vector<LinkStats>&) {}
     /// Label histogram of the training data per worker or client, reported once before training:
     /// counts[rank][class] = samples of that class in that rank's shard (ranks in order, workers/clients only).
     virtual void labelHistogram(const std::vector<std::vector<int>>& /*counts*/) {}
@@ -100,6 +112,7 @@ public:
     }
     void point(const std::string& n, double t, double v) override { for (auto* k : m_sinks) k->point(n, t, v); }
     void hostStats(const std::vector<HostStats>& h) override { for (auto* k : m_sinks) k->hostStats(h); }
+    void linkStats(const std::vector<LinkStats>& l) override { for (auto* k : m_sinks) k->linkStats(l); }
     void spans(const std::vector<Span>& s) override { for (auto* k : m_sinks) k->spans(s); }
     void labelHistogram(const std::vector<std::vector<int>>& c) override { for (auto* k : m_sinks) k->labelHistogram(c); }
     void summary(const Summary& s) override { for (auto* k : m_sinks) k->summary(s); }

@@ -85,24 +85,13 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     if (!r.links.empty()) {
         std::printf("\n  %-24s %12s %14s %8s\n", "busiest links", "bytes", "bandwidth", "load");
         for (std::size_t i = 0; i < r.links.size() && i < 5; ++i) {
-            const sim::LinkStats& l = r.links[i];
+            const LinkStats& l = r.links[i];
             std::printf("  %-24s %12s %12s/s %7.1f%%\n", l.name.c_str(), formatBytes(l.bytes).c_str(),
                         formatBytes(l.bandwidth).c_str(), 100 * l.utilization);
         }
         if (r.links.size() > 5)
             std::printf("  ... (%zu links carried traffic; `dmlsim run --json` lists every one)\n", r.links.size());
     }
-}
-
-/// One link's traffic, for `run --json` ("links") and the `link_stats` stream event.
-QJsonArray linksJson(const std::vector<sim::LinkStats>& links)
-{
-    QJsonArray a;
-    for (const auto& l : links)
-        a.append(QJsonObject{{"name", QString::fromStdString(l.name)}, {"bandwidth", l.bandwidth},
-                             {"latency", l.latency}, {"bytes", l.bytes}, {"average_load", l.averageLoad},
-                             {"utilization", l.utilization}});
-    return a;
 }
 
 /// Reports an input error on stderr (and as an error event when streaming).
@@ -230,10 +219,7 @@ int cmdRun(const QStringList& args)
     const double t0 = wallClock();
     try {
         const sim::SimulationResult result =
-            sim::simulate(sc.sim, data, sinks, [streaming](const std::vector<sim::LinkStats>& links) {
-                if (streaming)
-                    writeEvent(stdout, "link_stats", {{"links", linksJson(links)}});
-            });
+            sim::simulate(sc.sim, data, sinks);
         const double wall = wallClock() - t0;
         progress.finish();
         store->finishRun(runId, result, wall);
@@ -246,7 +232,7 @@ int cmdRun(const QStringList& args)
             for (const auto& h : result.hosts)
                 hosts.append(toJson(h));
             o.insert("hosts", hosts);
-            o.insert("links", linksJson(result.links));
+            o.insert("links", toJson(result.links));
             std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
         } else if (!streaming) {
             printSummaryTable(runId, sc, result, wall);

@@ -55,6 +55,16 @@ QJsonObject toJson(const Summary& s)
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 
+QJsonArray toJson(const std::vector<LinkStats>& links)
+{
+    QJsonArray a;
+    for (const auto& l : links)
+        a.append(QJsonObject{{"name", QString::fromStdString(l.name)}, {"bandwidth", l.bandwidth},
+                             {"latency", l.latency}, {"bytes", l.bytes}, {"average_load", l.averageLoad},
+                             {"utilization", l.utilization}});
+    return a;
+}
+
 void writeEvent(std::FILE* out, const QString& event, QJsonObject body)
 {
     body.insert("event", event);
@@ -101,6 +111,11 @@ void StreamSink::labelHistogram(const std::vector<std::vector<int>>& counts)
 void StreamSink::point(const std::string& series, double time, double value)
 {
     writeEvent(m_out, "point", {{"series", QString::fromStdString(series)}, {"time", time}, {"value", value}});
+}
+
+void StreamSink::linkStats(const std::vector<LinkStats>& links)
+{
+    writeEvent(m_out, "link_stats", {{"links", toJson(links)}});
 }
 
 void StreamSink::summary(const Summary& s)

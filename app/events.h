@@ -4,6 +4,7 @@
 // one compact JSON object per line with an "event" key: started, sample, host_stats, summary, error.
 #include "metrics.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 
 #include <cstdio>
@@ -15,6 +16,8 @@ namespace dml::app {
 QJsonObject toJson(const Sample& s);
 QJsonObject toJson(const HostStats& h);
 QJsonObject toJson(const Summary& s);
+/// Links' traffic, for `run --json` ("links") and the `link_stats` stream event.
+QJsonArray toJson(const std::vector<LinkStats>& links);
 
 /// Writes one event as a line on `out` and flushes it.
 void writeEvent(std::FILE* out, const QString& event, QJsonObject body);
@@ -25,6 +28,7 @@ public:
     explicit StreamSink(std::FILE* out) : m_out(out) {}
     void sample(const Sample& s) override;
     void hostStats(const std::vector<HostStats>& h) override;
+    void linkStats(const std::vector<LinkStats>& l) override;
     void spans(const std::vector<Span>& s) override;
     void labelHistogram(const std::vector<std::vector<int>>& counts) override;
     void point(const std::string& series, double time, double value) override;

@@ -292,7 +292,7 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
     }
     {
         Stmt st(m_db, "INSERT INTO link_stats VALUES(?,?,?,?,?,?,?)", m_file);
-        for (const sim::LinkStats& l : r.links) {
+        for (const LinkStats& l : r.links) {
             st.bind(1, id).bind(2, l.name).bind(3, l.bandwidth).bind(4, l.latency).bind(5, l.bytes);
             st.bind(6, l.averageLoad).bind(7, l.utilization);
             st.step();

@@ -64,8 +64,7 @@ std::vector<std::string> hostNames(const Strategy& s)
     return names;
 }
 
-SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink,
-                          const LinkStatsCallback& onLinkStats)
+SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink)
 {
     Recorder recorder;
     SinkList sinks;
@@ -85,8 +84,7 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
                                   spec.training.proxy.parameters <= 0, recorder, horizon);
     result.labelHistogram = std::move(histogram);
     sink.hostStats(result.hosts);
-    if (onLinkStats)
-        onLinkStats(result.links);
+    sink.linkStats(result.links);
     sink.summary(result.summary);
     return result;
 }

@@ -20,15 +20,6 @@ struct SimulationSpec {
 
 /// Traffic through one simulated link over the run: the payload bytes of every delivered message whose route
 /// crosses it (Host::route_to), so the same under every network model.
-struct LinkStats {
-    std::string name;         ///< SimGrid's name; a full-duplex link is two: NAME_UP and NAME_DOWN
-    double bandwidth = 0;     ///< nominal, bytes/s
-    double latency = 0;       ///< s
-    double bytes = 0;         ///< payload bytes that crossed it
-    double averageLoad = 0;   ///< bytes / simulated time of the run, bytes/s
-    double utilization = 0;   ///< averageLoad / bandwidth, in [0, 1]
-};
-
 struct SimulationResult {
     std::vector<Sample> samples;
     std::vector<HostStats> hosts; ///< one per rank, in rank order
@@ -43,21 +34,17 @@ struct SimulationResult {
     std::vector<LinkStats> links;
 };
 
-/// Called with the link statistics after the host statistics and before the summary are reported.
-using LinkStatsCallback = std::function<void(const std::vector<LinkStats>&)>;
-
 /// Error raised inside the simulation (an actor threw); what() carries the actor's message.
 class SimulationError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
 
-/// Runs one simulation of `spec` on `data`, reporting samples, host statistics and the summary to `sink` as
-/// they happen. SimGrid allows ONE simulation per process (../shared/SIMGRID-NOTES.md): call this once.
+/// Runs one simulation of `spec` on `data`, reporting samples, host and link statistics and the summary to
+/// `sink` as they happen. SimGrid allows ONE simulation per process (../shared/SIMGRID-NOTES.md): call this once.
 /// Throws ConfigError for settings the strategy cannot run, SimulationError if an actor fails.
 /// Throws ConfigError (with the scenario path) for a platform that cannot hold the strategy (checkPlatform).
-SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink,
-                          const LinkStatsCallback& onLinkStats = {});
+SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink);
 
 /// Runs an already-built strategy on `platform` (any topology) (what simulate() does after makeStrategy). For tests and
 /// tools that drive a custom Strategy; same one-simulation-per-process rule. The result's samples and series are
