@@ -173,8 +173,7 @@ int cmdRun(const QStringList& args)
     try {
         sc = loadScenario(file);
         data = loadDataset(sc);
-        checkAgainstData(sc, data);
-        preparePlatform(sc, data);
+        preparePlatform(sc, checkAgainstData(sc, data));
     } catch (const ScenarioError& e) {
         const auto& first = e.issues().front();
         return inputError(streaming, e.what(), first.path, e.file());

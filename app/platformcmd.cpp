@@ -93,8 +93,7 @@ int cmdPlatform(const QStringList& args)
     try {
         Scenario sc = loadScenario(p.positionalArguments().front().toStdString());
         const TrainTest data = loadDataset(sc);
-        checkAgainstData(sc, data);
-        preparePlatform(sc, data);
+        preparePlatform(sc, checkAgainstData(sc, data));
         MetricsSink none;
         const auto strategy = makeStrategy(sc.sim.strategy, sc.sim.training, data, none);
         g = sim::describePlatform(sc.sim.platform, *strategy);

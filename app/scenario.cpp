@@ -260,14 +260,18 @@ TrainTest loadDataset(const Scenario& s)
     return loadFashionMnist(d.path, d.trainSamples, d.testSamples);
 }
 
-void checkAgainstData(const Scenario& s, const TrainTest& data)
+std::vector<std::string> checkAgainstData(const Scenario& s, const TrainTest& data)
 {
     if (s.sim.training.proxy.parameters <= 0 && data.train.numFeatures() == 0)
         throw ScenarioError(s.file, {{"workload.dataset", "dataset \"none\" has no data: use it with a proxy "
                                                           "model ({\"type\": \"proxy\", ...})"}});
     try {
         MetricsSink none; // building the strategy checks every setting that depends on the data
-        makeStrategy(s.sim.strategy, s.sim.training, data, none);
+        const auto strategy = makeStrategy(s.sim.strategy, s.sim.training, data, none);
+        std::vector<std::string> roles;
+        for (int r = 0; r < strategy->numRanks(); ++r)
+            roles.push_back(strategy->roleOf(r));
+        return roles;
     } catch (const ConfigError& e) {
         const std::string msg = e.what();
         throw ScenarioError(s.file, {{e.path(), msg.substr(e.path().size() + 2)}});

@@ -70,7 +70,8 @@ Scenario loadScenario(const std::string& file);
 TrainTest loadDataset(const Scenario& s);
 
 /// Checks the settings that depend on the dataset's size (workers, batch size). Throws ScenarioError.
-void checkAgainstData(const Scenario& s, const TrainTest& data);
+/// Returns the strategy's role of every rank, in rank order (what preparePlatform maps onto hosts).
+std::vector<std::string> checkAgainstData(const Scenario& s, const TrainTest& data);
 
 /// Human-readable strategy name ("synchronous parameter server", ...).
 const char* strategyTitle(StrategyKind k);

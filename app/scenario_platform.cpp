@@ -371,16 +371,9 @@ std::vector<std::string> platformXmlHosts(const std::string& file)
     return hosts;
 }
 
-void preparePlatform(Scenario& s, const TrainTest& data)
+void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
 {
     sim::PlatformSpec& p = s.sim.platform;
-    std::vector<std::string> roles;
-    {
-        MetricsSink none;
-        const auto strategy = makeStrategy(s.sim.strategy, s.sim.training, data, none);
-        for (int r = 0; r < strategy->numRanks(); ++r)
-            roles.push_back(strategy->roleOf(r));
-    }
     try {
         sim::checkPlatform(p, roles);
         if (p.topology == sim::Topology::Xml) {
@@ -448,8 +441,7 @@ void preparePlatform(Scenario& s, const TrainTest& data)
             } catch (const ConfigError&) {
             }
         } else {
-            MetricsSink none;
-            names = sim::hostNames(*makeStrategy(s.sim.strategy, s.sim.training, data, none));
+            names = sim::hostNames(roles);
         }
         for (const sim::AvailabilityEvent& ev : a.events) {
             const auto it = std::find(names.begin(), names.end(), ev.host);

@@ -9,9 +9,10 @@ namespace dml::app {
 /// Resolves the platform's files relative to the scenario file's directory, checks that a platform XML exists, is
 /// well-formed, is a SimGrid <platform> of version 4.1 or later and has hosts for every mapped role, reads an
 /// availability trace, and checks that the platform can hold the strategy's ranks (topology size, devices,
-/// availability only for fedavg clients). Call after checkAgainstData(); SimGrid then never sees a file it would
-/// abort on. Throws ScenarioError naming the JSON path and, for file errors, file:line.
-void preparePlatform(Scenario& s, const TrainTest& data);
+/// availability only for fedavg clients). `roles`: the strategy's role per rank, as checkAgainstData() returns
+/// them. SimGrid then never sees a file it would abort on. Throws ScenarioError naming the JSON path and, for
+/// file errors, file:line.
+void preparePlatform(Scenario& s, const std::vector<std::string>& roles);
 
 /// Host names that a SimGrid platform XML declares (<host id>, and the hosts of <cluster>/<cabinet> elements:
 /// prefix + each number of radical + suffix), in document order. Throws ScenarioError ("platform.xml.file")

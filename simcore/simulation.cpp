@@ -50,18 +50,24 @@ std::vector<std::string> rolesOf(const Strategy& s)
 
 } // namespace
 
-std::vector<std::string> hostNames(const Strategy& s)
+std::vector<std::string> hostNames(const std::vector<std::string>& roles)
 {
     // "worker-0", "worker-1", ..., "client-0", ...; a role held by one rank only (the server) keeps its name.
     std::map<std::string, int> total, counts;
-    for (int r = 0; r < s.numRanks(); ++r)
-        ++total[s.roleOf(r)];
+    for (const auto& role : roles)
+        ++total[role];
     std::vector<std::string> names;
-    for (int r = 0; r < s.numRanks(); ++r) {
-        const std::string role = s.roleOf(r);
+    for (const auto& role : roles)
         names.push_back(role == "server" && total[role] == 1 ? role : role + "-" + std::to_string(counts[role]++));
-    }
     return names;
+}
+
+std::vector<std::string> hostNames(const Strategy& s)
+{
+    std::vector<std::string> roles;
+    for (int r = 0; r < s.numRanks(); ++r)
+        roles.push_back(s.roleOf(r));
+    return hostNames(roles);
 }
 
 SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink)

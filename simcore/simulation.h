@@ -58,5 +58,7 @@ PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& str
 
 /// Default host names by rank: "worker-0" ... "worker-(P-1)", "server" (an XML platform uses its own names).
 std::vector<std::string> hostNames(const Strategy& s);
+/// The same from the roles of the ranks, in rank order.
+std::vector<std::string> hostNames(const std::vector<std::string>& roles);
 
 } // namespace dml::sim

@@ -32,8 +32,7 @@ std::string firstError(const std::string& text, const std::string& file = "s.jso
     try {
         Scenario s = parseScenario(text, file);
         const TrainTest data = loadDataset(s);
-        checkAgainstData(s, data);
-        preparePlatform(s, data);
+        preparePlatform(s, checkAgainstData(s, data));
     } catch (const ScenarioError& e) {
         if (path)
             *path = e.issues().front().path;
