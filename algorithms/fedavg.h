@@ -82,8 +82,6 @@ public:
     void setRoundObserver(RoundObserver f) { m_roundObserver = std::move(f); }
     /// Sampled clients that dropped out, over the whole run (valid after the run).
     long droppedClients() const { return m_droppedTotal; }
-    /// Flops the server is charged per round: 2 m N (a multiply-add per parameter per sampled client).
-    double serverFlopsPerRound() const { return 2.0 * m_perRound * double(m_workload.numParams()); }
 
 private:
     VectorPool m_pool; ///< models and gradients, reused across steps and clients

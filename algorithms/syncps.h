@@ -38,7 +38,6 @@ public:
     double serverFlopsPerStep() const;
     /// Flops a worker is charged per step: one forward+backward pass over its mini-batch.
     double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
-    const Workload& workload() const { return m_workload; }
 
 private:
     VectorPool m_pool; ///< models and gradients, reused across steps and clients
