@@ -113,24 +113,18 @@ void AsyncParameterServer::runServer(Transport& t)
 
 void AsyncParameterServer::runWorker(int rank, Transport& t)
 {
-    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
-    std::optional<Mlp> model;
-    if (arch)
-        model.emplace(*arch);
+    const bool real = !m_workload.isProxy(); // a proxy does no arithmetic on data
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     const double flops = workerFlopsPerStep();
-    Eigen::MatrixXf x;
-    std::vector<std::uint8_t> y;
     for (;;) {
         Message m = t.recv(ToWorker); // pull
         if (m.kind == Stop)
             return;
         std::shared_ptr<Eigen::VectorXf> grad;
         float loss = std::numeric_limits<float>::quiet_NaN();
-        if (model) {
-            grad = m_pool.acquire(model->numParams());
-            gatherBatch(m_data.train, sampler.next(), m_cfg.batchSize, x, y);
-            loss = model->lossAndGradient(m.data->data(), x, y.data(), grad->data());
+        if (real) {
+            grad = m_pool.acquire(m_workload.numParams());
+            loss = m_workload.gradient(m.data->data(), sampler, grad->data());
         }
         t.compute(flops);
         t.send(m_workers, ToServer, // push, tagged with the version the gradient was computed on

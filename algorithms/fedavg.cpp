@@ -167,18 +167,14 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     std::shared_ptr<Eigen::VectorXf> w;
     double lossSum = 0;
     if (arch) {
-        Mlp model(*arch);
         const Eigen::VectorXf& wt = *global.data;
         w = m_pool.copyOf(wt);
         const auto gradBuffer = m_pool.acquire(wt.size());
         Eigen::VectorXf& grad = *gradBuffer;
         Optimizer opt(m_cfg.optimizer, wt.size()); // fresh optimizer state every round
-        Eigen::MatrixXf x;
-        std::vector<std::uint8_t> y;
         const float mu = float(m_mu);
         for (long s = 0; s < localSteps; ++s) {
-            gatherBatch(m_data.train, sampler->next(), batch, x, y);
-            lossSum += model.lossAndGradient(w->data(), x, y.data(), grad.data());
+            lossSum += m_workload.gradient(w->data(), *sampler, grad.data());
             if (m_mu > 0) // FedProx: gradient of mu/2 ||w - w_t||^2
                 grad += mu * (*w - wt);
             opt.step(w->data(), grad.data());

@@ -92,16 +92,11 @@ double RingAllReduceStrategy::updateFlopsPerStep() const
 void RingAllReduceStrategy::run(int rank, Transport& t)
 {
     const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no vectors, no arithmetic on data
-    std::optional<Mlp> model;
-    if (arch)
-        model.emplace(*arch);
     const Eigen::Index n = arch ? m_workload.numParams() : 0;
     Eigen::VectorXf params = arch ? m_workload.initialParams(m_cfg.seed) : Eigen::VectorXf(), grad(n);
     Optimizer opt(m_cfg.optimizer, n);
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     const float scale = 1.0f / float(m_workers);
-    Eigen::MatrixXf x;
-    std::vector<std::uint8_t> y;
     constexpr long StopFlag = 1;
     bool stopRequested = false; // rank 0 only: the Evaluator said stop after the previous step
 
@@ -109,16 +104,14 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         m_evaluator.initial(t.now(), arch ? params.data() : nullptr);
     for (long step = 1;; ++step) {
         double loss = std::numeric_limits<double>::quiet_NaN();
-        if (model) {
-            gatherBatch(m_data.train, sampler.next(), m_cfg.batchSize, x, y);
-            loss = model->lossAndGradient(params.data(), x, y.data(), grad.data());
-        }
+        if (arch)
+            loss = m_workload.gradient(params.data(), sampler, grad.data());
         t.compute(workerFlopsPerStep());
         RingScalars scalars{.sum = loss, .flags = stopRequested ? StopFlag : 0};
-        ringAllReduce(t, rank, m_workers, model ? &grad : nullptr, m_workload.modelBytes(), Ring, &scalars);
+        ringAllReduce(t, rank, m_workers, arch ? &grad : nullptr, m_workload.modelBytes(), Ring, &scalars);
         if (scalars.flags & StopFlag)
             break; // rank 0 stopped the run after step - 1: this step's gradient is discarded on every rank
-        if (model) {
+        if (arch) {
             grad *= scale;
             opt.step(params.data(), grad.data());
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "syncps.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -72,6 +73,9 @@ void SyncParameterServer::runServer(Transport& t)
                 avg += *grads[std::size_t(w)];
             avg *= scale;
         }
+        // Back to the pool now, not when next step's gradients replace them: the workers then reuse these P
+        // buffers, still in cache, instead of cycling through 2P.
+        std::fill(grads.begin(), grads.end(), nullptr);
         t.compute(serverFlopsPerStep());
         if (!proxy)
             opt.step(params.data(), avg.data());
@@ -86,24 +90,18 @@ void SyncParameterServer::runServer(Transport& t)
 
 void SyncParameterServer::runWorker(int rank, Transport& t)
 {
-    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
-    std::optional<Mlp> model;
-    if (arch)
-        model.emplace(*arch);
+    const bool real = !m_workload.isProxy(); // a proxy does no arithmetic on data
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     const double flops = workerFlopsPerStep();
-    Eigen::MatrixXf x;
-    std::vector<std::uint8_t> y;
     for (;;) {
         Message m = t.recv(ToWorker);
         if (m.kind == Stop)
             return;
         std::shared_ptr<Eigen::VectorXf> grad;
         float loss = std::numeric_limits<float>::quiet_NaN();
-        if (model) {
-            grad = m_pool.acquire(model->numParams());
-            gatherBatch(m_data.train, sampler.next(), m_cfg.batchSize, x, y);
-            loss = model->lossAndGradient(m.data->data(), x, y.data(), grad->data());
+        if (real) {
+            grad = m_pool.acquire(m_workload.numParams());
+            loss = m_workload.gradient(m.data->data(), sampler, grad->data());
         }
         t.compute(flops);
         t.send(m_workers, ToServer,

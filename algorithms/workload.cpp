@@ -5,7 +5,7 @@
 
 namespace dml {
 
-Workload::Workload(const TrainingConfig& cfg, const Dataset& train)
+Workload::Workload(const TrainingConfig& cfg, const Dataset& train) : m_train(&train)
 {
     if (cfg.proxy.parameters > 0) {
         m_numParams = Eigen::Index(cfg.proxy.parameters);
@@ -24,6 +24,14 @@ Eigen::VectorXf Workload::initialParams(std::uint64_t seed) const
     Eigen::VectorXf p(m_numParams);
     m_arch->initParams(p.data(), seed);
     return p;
+}
+
+float Workload::gradient(const float* params, BatchSampler& sampler, float* grad) const
+{
+    if (!m_arch)
+        throw std::logic_error("Workload::gradient: a proxy workload has no model to differentiate");
+    gatherBatch(*m_train, sampler.next(), sampler.batchSize(), m_batchX, m_batchY);
+    return m_arch->lossAndGradient(params, m_batchX, m_batchY.data(), grad);
 }
 
 } // namespace dml

@@ -2,6 +2,7 @@
 #pragma once
 #include "dataset.h"
 #include "model.h"
+#include "partition.h"
 #include "strategy.h"
 
 #include <optional>
@@ -32,8 +33,20 @@ public:
     /// Real workloads only: throws std::logic_error for a proxy (which has no parameter vector).
     Eigen::VectorXf initialParams(std::uint64_t seed) const;
 
+    /// One rank's mini-batch gradient: gathers `sampler`'s next batch from the training set and writes the
+    /// gradient of the mean cross-entropy at `params` (numParams() floats) to `grad`. Returns the mean loss.
+    /// Real workloads only (throws std::logic_error for a proxy).
+    ///
+    /// Every rank shares one scratch (the batch and the activations): SimGrid runs one actor at a time and this
+    /// call never yields, so no two ranks are ever inside it together, and P workers in turn touch one batch
+    /// buffer that stays in cache instead of P. Not thread-safe, like a simulation.
+    float gradient(const float* params, BatchSampler& sampler, float* grad) const;
+
 private:
-    std::optional<Mlp> m_arch;
+    const Dataset* m_train = nullptr;
+    mutable std::optional<Mlp> m_arch; // mutable: its activations are gradient()'s scratch
+    mutable Eigen::MatrixXf m_batchX;
+    mutable std::vector<std::uint8_t> m_batchY;
     Eigen::Index m_numParams = 0;
     double m_trainFlopsPerSample = 0;
 };
