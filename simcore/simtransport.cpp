@@ -138,13 +138,8 @@ void World::span(const Span& s)
     if (s.kind == Span::Compute)
         last = timeline.size();
     timeline.push_back(s);
-    // Flush every 4096 spans or 50 ms of wall time, whichever comes first. The clock is read every 64 spans
-    // only: reading it on every span cost as much as the rest of the span bookkeeping.
-    const std::size_t pending = timeline.size() - m_flushed;
-    if (pending % 64 != 0)
-        return;
     const auto now = std::chrono::steady_clock::now();
-    if (pending >= 4096 || now - m_lastFlush > std::chrono::milliseconds(50)) {
+    if (timeline.size() - m_flushed >= 4096 || now - m_lastFlush > std::chrono::milliseconds(50)) {
         m_lastFlush = now;
         flushSpans();
     }
