@@ -256,7 +256,7 @@ private slots:
         auto* json = w.editor()->findChild<QPlainTextEdit*>("scenarioJson");
         QVERIFY(json);
         QTextCursor c(json->document());
-        c = json->document()->find("\"epochs\": 3");
+        c = json->document()->find("\"epochs\": 4");
         QVERIFY(!c.isNull());
         c.clearSelection();
         json->setTextCursor(c);
@@ -341,7 +341,7 @@ private slots:
             MainWindow w(options(dir));
             w.show();
             w.editor()->openFile(kQuickstart);
-            w.findChild<QComboBox*>("pace")->setCurrentIndex(2); // 1 simulated s per s: the run lasts ~7 s
+            w.findChild<QComboBox*>("pace")->setCurrentIndex(2); // 1 simulated s per s: the run lasts ~15 s
             QVERIFY(w.startRun());
             QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
             id = w.history()->runId(0);
@@ -362,7 +362,7 @@ private slots:
             QTRY_VERIFY_WITH_TIMEOUT(run->now() > pausedAt, 10000);
             QTest::qWait(300);
             const double stepped = run->now();
-            QVERIFY(stepped - pausedAt < 0.1); // one quickstart step takes ~9 ms of simulated time
+            QVERIFY(stepped - pausedAt < 0.1); // one quickstart step takes ~16 ms of simulated time
             QTest::qWait(400);
             QCOMPARE(run->now(), stepped);
             QCOMPARE(w.activeRuns(), 1);

@@ -77,7 +77,7 @@ private slots:
         QCOMPARE(s.sim.platform.workers, 8);
         QCOMPARE(s.sim.platform.linkBandwidth, 1.25e9);
         QCOMPARE(s.sim.platform.linkLatency, 50e-6);
-        QCOMPARE(s.sim.training.hidden, std::vector<int>{128});
+        QCOMPARE(s.sim.training.hidden, std::vector<int>{256});
         QCOMPARE(s.sim.training.seed, std::uint64_t(42));
         QCOMPARE(s.sim.strategy.workers, 8);
         QVERIFY(s.sim.platform.network == sim::NetworkModel::Tcp);
@@ -104,7 +104,7 @@ private slots:
         QTest::newRow("bad optimizer") << "\"adam\"" << "\"adamw\""
                                        << "q.json: workload.optimizer.type: expected one of \"sgd\", \"momentum\", "
                                           "\"adam\", got \"adamw\"";
-        QTest::newRow("bad hidden width") << "[128]" << "[128, -1]"
+        QTest::newRow("bad hidden width") << "[256]" << "[256, -1]"
                                           << "q.json: workload.model.hidden[1]: expected an integer width in "
                                              "[1, 65536], got -1";
         QTest::newRow("unknown strategy") << "\"sync-ps\"" << "\"gossip\""
@@ -188,7 +188,7 @@ private slots:
         QVERIFY(d.sim.training.partition.kind == PartitionSpec::Kind::Dirichlet);
         QCOMPARE(d.sim.training.partition.alpha, 0.1);
         const Scenario p = parseScenario(
-            edited("{ \"type\": \"mlp\", \"hidden\": [128] }",
+            edited("{ \"type\": \"mlp\", \"hidden\": [256] }",
                    "{ \"type\": \"proxy\", \"parameters\": 25600000, \"forward_flops\": \"4.1Gf\" }"),
             "q.json");
         QCOMPARE(p.sim.training.proxy.parameters, 25600000LL);
