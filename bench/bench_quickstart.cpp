@@ -11,8 +11,8 @@
 // the simulated run, splits the overhead into evaluations and simulation.
 #include "evaluator.h"
 #include "model.h"
-#include "optimizer.h"
 #include "partition.h"
+#include "reference.h"
 #include "scenario.h"
 #include "simulation.h"
 
@@ -45,42 +45,26 @@ std::uint64_t fingerprint(const Eigen::VectorXf& v)
     return h;
 }
 
-/// Plain data-parallel SGD in one process: each step, P gradients on P mini-batches, averaged in rank order.
-/// With `evaluate`, also evaluates on the test set at the same steps as the simulation.
+/// The plain loop (plainDataParallelSgd over the scenario's IID parts), timed. With `evaluate`, it also
+/// evaluates on the test set at the same steps as the simulation.
 Eigen::VectorXf plainLoop(const sim::SimulationSpec& spec, const TrainTest& data, bool evaluate, double& wall)
 {
     const TrainingConfig& cfg = spec.training;
     const int P = spec.strategy.workers;
     const double t0 = now();
-    Mlp model(data.train.numFeatures(), cfg.hidden, data.train.classes);
-    const Eigen::Index n = model.numParams();
-    Eigen::VectorXf params(n), avg(n);
-    std::vector<Eigen::VectorXf> grads(static_cast<std::size_t>(P), Eigen::VectorXf(n));
-    model.initParams(params.data(), cfg.seed);
-    Optimizer opt(cfg.optimizer, n);
-    const Partition part = partitionIid(data.train.numSamples(), P, cfg.seed);
-    std::vector<BatchSampler> samplers;
-    for (int w = 0; w < P; ++w)
-        samplers.emplace_back(part[std::size_t(w)], cfg.batchSize, workerSeed(cfg.seed, w));
+    const Mlp arch(data.train.numFeatures(), cfg.hidden, data.train.classes);
     MetricsSink none;
-    Evaluator eval(data.test, model, cfg, stepsPerEpoch(data.train.numSamples(), P, cfg.batchSize), none);
+    Evaluator eval(data.test, arch, cfg, stepsPerEpoch(data.train.numSamples(), P, cfg.batchSize), none);
+    std::function<void(long, const float*)> observe;
     if (evaluate)
-        eval.initial(0, params.data());
-    Eigen::MatrixXf x;
-    std::vector<std::uint8_t> y;
-    for (long step = 1; step <= eval.totalSteps(); ++step) {
-        for (int w = 0; w < P; ++w) {
-            gatherBatch(data.train, samplers[std::size_t(w)].next(), cfg.batchSize, x, y);
-            model.lossAndGradient(params.data(), x, y.data(), grads[std::size_t(w)].data());
-        }
-        avg = grads[0];
-        for (int w = 1; w < P; ++w)
-            avg += grads[std::size_t(w)];
-        avg *= 1.0f / float(P);
-        opt.step(params.data(), avg.data());
-        if (evaluate)
-            eval.afterStep(0, step, params.data());
-    }
+        observe = [&eval](long step, const float* params) {
+            if (step == 0)
+                eval.initial(0, params);
+            else
+                eval.afterStep(0, step, params);
+        };
+    Eigen::VectorXf params = plainDataParallelSgd(data.train, cfg, partitionIid(data.train.numSamples(), P, cfg.seed),
+                                                  eval.totalSteps(), observe);
     wall = now() - t0;
     return params;
 }

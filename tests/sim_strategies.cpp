@@ -10,6 +10,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
+#include "reference.h"
 #include "ringallreduce.h"
 #include "simulation.h"
 #include "syncps.h"
@@ -565,7 +566,7 @@ DML_SIM_CASE(FedAvgProxyTenThousandClients);
 // Partitioning inside a strategy
 
 /// The synchronous parameter server draws each worker's batches from its part of makePartition: with McMahan's
-/// label shards over P = 3 workers it equals, bit for bit, the in-test data-parallel loop over the same parts
+/// label shards over P = 3 workers it equals, bit for bit, plainDataParallelSgd over the same parts
 /// (gradients averaged in rank order).
 class SyncPsShardsEqualsPlainLoop : public QObject {
     Q_OBJECT
@@ -589,30 +590,9 @@ private slots:
         MetricsSink none;
         const sim::SimulationResult r = sim::simulate(spec, data, none);
 
-        const Partition part = partitionShards(data.train.labels, P, 2, cfg.seed);
-        Mlp model(data.train.numFeatures(), cfg.hidden, data.train.classes);
-        const Eigen::Index n = model.numParams();
-        Eigen::VectorXf params(n), avg(n);
-        std::vector<Eigen::VectorXf> grads(static_cast<std::size_t>(P), Eigen::VectorXf(n));
-        model.initParams(params.data(), cfg.seed);
-        Optimizer opt(cfg.optimizer, n);
-        std::vector<BatchSampler> samplers;
-        for (int w = 0; w < P; ++w)
-            samplers.emplace_back(part[std::size_t(w)], cfg.batchSize, workerSeed(cfg.seed, w));
-        Eigen::MatrixXf x;
-        std::vector<std::uint8_t> y;
         const long steps = 2 * stepsPerEpoch(600, P, 20);
-        for (long s = 0; s < steps; ++s) {
-            for (int w = 0; w < P; ++w) {
-                gatherBatch(data.train, samplers[std::size_t(w)].next(), cfg.batchSize, x, y);
-                model.lossAndGradient(params.data(), x, y.data(), grads[std::size_t(w)].data());
-            }
-            avg = grads[0];
-            for (int w = 1; w < P; ++w)
-                avg += grads[std::size_t(w)];
-            avg *= 1.0f / float(P);
-            opt.step(params.data(), avg.data());
-        }
+        const Eigen::VectorXf params =
+            plainDataParallelSgd(data.train, cfg, partitionShards(data.train.labels, P, 2, cfg.seed), steps);
         QCOMPARE(r.summary.steps, steps);
         QVERIFY2(bitIdentical(r.finalModel, params), "the simulated model differs from the plain loop");
     }
