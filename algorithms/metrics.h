@@ -17,18 +17,24 @@ struct Sample {
     double testAccuracy = 0;  ///< fraction of test samples classified correctly, in [0, 1]
 };
 
-/// Time accounting of one simulated host over the run. elapsed = compute + communication + idle.
+/// Time accounting of one simulated host over the run (README "Glossary"). Each of compute, communication and
+/// idle is measured on its own; they partition the rank's participation window, so
+/// compute + communication + idle = elapsed up to rounding (checked by tests, not imposed).
 struct HostStats {
     std::string name;
     std::string role;            ///< "worker", "client" (fedavg) or "server"
     double speed = 0;            ///< flops/s
-    double elapsed = 0;          ///< time its actor was running (from launch to return, summed over launches), s
-    double finish = 0;           ///< simulated time when its actor last returned, s
+    double elapsed = 0;          ///< its participation windows, summed: from joining the training to leaving it, s
+                                 ///< (a federated client: from each round's model broadcast to that round's
+                                 ///< aggregation)
+    double finish = 0;           ///< simulated time when its last participation window ended, s
     double compute = 0;          ///< time spent computing, s
-    double communication = 0;    ///< time during which at least one of its own messages was in flight, s
-    double idle = 0;             ///< the rest: waiting for others (e.g. a barrier, a busy server), s
-    double bytesSent = 0;
-    double bytesReceived = 0;
+    double communication = 0;    ///< time not computing while at least one of its own messages was in flight, s
+    double idle = 0;             ///< time blocked (in a receive, a send's completion or a round's end) with none
+                                 ///< of its own messages in flight: waiting for others, s
+    double bytesSent = 0;        ///< payload bytes of its messages that were delivered
+    double bytesReceived = 0;    ///< payload bytes delivered to it
+    double bytesLost = 0;        ///< payload bytes of its messages that never arrived (a host or link failed)
     double flops = 0;
 };
 
@@ -51,12 +57,28 @@ struct Summary {
     double timeToTarget = -1;        ///< simulated s of the first sample at or above the target; -1 if never
     double communicationOverhead = 0;///< sum of workers' (or clients') communication time / their summed elapsed time
     double utilization = 0;          ///< sum of workers' (or clients') compute time / their summed elapsed time
-    double bytesOnWire = 0;          ///< payload bytes of every message
+    double bytesOnWire = 0;          ///< payload bytes of every delivered message
+    double bytesLost = 0;            ///< payload bytes of messages whose transfer failed (not in bytesOnWire)
     bool accuracySimulated = true;   ///< false for proxy workloads: no real arithmetic, no accuracy
     double stalenessMean = -1;       ///< asynchronous strategies: mean staleness of the applied updates; -1 n/a
     double stalenessMax = -1;        ///< maximum staleness; -1 n/a
     long steps = 0;
     double epochs = 0;
+    /// Evaluation grid (README "Evaluation"): the model is evaluated at the first step (or round) at which the
+    /// epochs of data processed reach k x evalIntervalEpochs, k = 1, 2, ..., and at the end.
+    double evalIntervalEpochs = 0;   ///< the grid's spacing, epochs of data processed
+    double epochsPerStep = 0;        ///< training progress of one step (or round), epochs
+    /// Non-empty when one step covers more than one grid interval, so evaluations are coarser than asked
+    /// (e.g. "one round covers 1.00 epochs > the 0.25-epoch evaluation interval: evaluated every round").
+    std::string evalNote;
+    /// How the training set is split over the workers or clients (from the label histogram; parts = 0 when the
+    /// strategy has none or the workload is a proxy).
+    int partitionParts = 0;
+    double partitionSizeMin = 0, partitionSizeMax = 0; ///< samples per part
+    /// Mean over parts of the total-variation distance between the part's label distribution and the whole
+    /// training set's, in [0, 1]: 0 = IID labels.
+    double partitionLabelSkew = 0;
+    double partitionLargestClassShare = 0; ///< mean over parts of the largest class's share of the part, in (0, 1]
     std::string stopReason;          ///< "epochs", "rounds" (fedavg with strategy.rounds), "max_steps",
                                      ///< "target_accuracy", "max_simulated_time"
 };
