@@ -26,6 +26,7 @@ double AsyncParameterServer::serverFlopsPerUpdate() const
 
 void AsyncParameterServer::completeSummary(Summary& s) const
 {
+    m_evaluator.completeSummary(s);
     if (m_stalenessCount == 0)
         return;
     s.stalenessMean = m_stalenessSum / double(m_stalenessCount);
@@ -53,6 +54,9 @@ void AsyncParameterServer::runServer(Transport& t)
     bool stopping = false;
 
     auto sendModel = [&](int w) { // fire and forget: the transport reaps finished sends
+        // The clock gap under which w starts its next gradient: its clock minus the slowest worker's (<= s).
+        m_sink.point("clock_gap", t.now(),
+                     double(clock[std::size_t(w)] - *std::min_element(clock.begin(), clock.end())));
         t.isend(w, ToWorker, Message{.kind = Model, .bytes = m_workload.modelBytes(),
                                      .data = proxy ? nullptr : m_pool.copyOf(params),
                                      .version = version});

@@ -26,9 +26,14 @@ namespace dml {
 /// gradient was computed on version v, the server is at version v' when it applies it: staleness v' - v). Each
 /// one is reported as sink.point("staleness", time, value); completeSummary() fills stalenessMean/Max.
 ///
-/// Bound s >= 0 (stalenessBound): a worker's clock is the number of its updates applied so far; when a worker's
-/// clock exceeds the slowest worker's by more than s, the server withholds its reply until the slowest catches
-/// up (then it gets the model current at release time). s = -1: unbounded (plain Downpour).
+/// Bound s >= 0 (stalenessBound), in clocks as Ho et al. 2013 (Sec. 2) define them: a worker's clock is the
+/// number of its updates applied so far (one update per clock). A worker at clock c may compute its next gradient
+/// only while c - (the slowest worker's clock) <= s; otherwise the server withholds its reply until the slowest
+/// catches up (it then gets the model current at release time). s = 0 lets no worker run ahead (every worker
+/// pushes once per round of P updates, applied one by one, not averaged); s = -1: unbounded (plain Downpour).
+/// The bound is on clocks, not on staleness in model versions: staleness counts every other worker's updates
+/// between a pull and a push, so it can exceed s by far (with P identical workers it is about P - 1 whatever s). Each model sent to a worker records its clock gap c - min clock as the series
+/// "clock_gap" (never above s).
 ///
 /// Steps: one Evaluator step = one applied update. One epoch = P x stepsPerEpoch(samples, P, batch) updates, so
 /// that an epoch still means every sample seen once across all workers (each worker contributes its share),

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace dml {
 
@@ -21,9 +22,8 @@ Evaluator::Evaluator(const Dataset& test, const Mlp* architecture, const Trainin
     m_totalSteps = plannedSteps;
     if (cfg.maxSteps > 0 && cfg.maxSteps < m_totalSteps)
         m_totalSteps = cfg.maxSteps;
-    m_evalEvery = cfg.evalEverySteps > 0       ? cfg.evalEverySteps
-                  : cfg.evalEveryEpochs > 0 ? std::max(1L, std::lround(cfg.evalEveryEpochs * stepsPerEpoch))
-                                            : std::max(1L, std::lround(stepsPerEpoch));
+    m_gridSteps = cfg.evalEverySteps > 0 ? double(cfg.evalEverySteps)
+                                         : (cfg.evalEveryEpochs > 0 ? cfg.evalEveryEpochs : 1.0) * stepsPerEpoch;
 }
 
 void Evaluator::addTrainLoss(double loss)
@@ -59,13 +59,33 @@ void Evaluator::initial(double time, const float* params)
     evaluate(time, 0, params);
 }
 
+void Evaluator::completeSummary(Summary& s) const
+{
+    s.epochsPerStep = 1.0 / m_stepsPerEpoch;
+    s.evalIntervalEpochs = m_gridSteps / m_stepsPerEpoch;
+    if (m_gridSteps < 1 - 1e-12) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "one step covers %.3g epochs, more than the %.3g-epoch evaluation interval: evaluated after "
+                      "every step",
+                      s.epochsPerStep, s.evalIntervalEpochs);
+        s.evalNote = buf;
+    }
+}
+
 bool Evaluator::afterStep(double time, long step, const float* params, bool force)
 {
     m_sink.progress(step, m_totalSteps, time); // may block: a paused or paced run waits here
     const bool stopped = m_sink.stopRequested();
     const bool last = step >= m_totalSteps;
     const bool overTime = m_cfg.maxSimulatedTime > 0 && time >= m_cfg.maxSimulatedTime;
-    const bool evaluated = force || last || overTime || stopped || step % m_evalEvery == 0;
+    // Grid point k is reached at the first step >= k x spacing (a relative tolerance absorbs the rounding of
+    // fractional spacings such as 0.25 x 234 steps).
+    const double s = double(step);
+    const bool onGrid = s >= double(m_nextGrid) * m_gridSteps * (1 - 1e-12);
+    const bool evaluated = force || last || overTime || stopped || onGrid;
+    if (onGrid) // skip the grid points this step covered as well
+        m_nextGrid = long(std::floor(s / m_gridSteps * (1 + 1e-12))) + 1;
     if (evaluated)
         evaluate(time, step, params);
     if (evaluated && m_model && m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0 &&

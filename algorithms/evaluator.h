@@ -11,11 +11,15 @@
 
 namespace dml {
 
-/// Observes the global model: evaluates it on the whole test set every `evalEverySteps` steps and at the end,
-/// and emits Samples to the sink. An observer: it charges no simulated time.
+/// Observes the global model: evaluates it on the whole test set at the points of one evaluation grid and at the
+/// end, and emits Samples to the sink. An observer: it charges no simulated time.
 ///
 /// A "step" is whatever the strategy counts as one global update: a synchronous step (sync-ps, ring
-/// all-reduce), one applied gradient (async-ps) or one round (fedavg).
+/// all-reduce), one applied gradient (async-ps) or one round (fedavg). The grid is in epochs of data processed,
+/// the same for every strategy (README "Evaluation"): with spacing I = run.eval_interval_epochs (default 1), the
+/// model is evaluated after the first step at which epochOf(step) >= k I, for k = 1, 2, ...; when one step
+/// covers several grid points (a federated round of more than I epochs) it is evaluated once and the summary says
+/// so (Summary::evalNote). run.eval_interval (steps) instead puts the grid every that many steps.
 class Evaluator {
 public:
     /// `stepsPerEpoch` steps make one pass over the training set; the run plans cfg.epochs * stepsPerEpoch steps
@@ -41,6 +45,8 @@ public:
     void initial(double time, const float* params);
 
     long totalSteps() const { return m_totalSteps; }
+    /// Fills the evaluation-grid fields of the summary (evalIntervalEpochs, epochsPerStep, evalNote).
+    void completeSummary(Summary& s) const;
     const std::string& stopReason() const { return m_stopReason; }
     double epochOf(long step) const { return double(step) / m_stepsPerEpoch; }
 
@@ -50,7 +56,9 @@ private:
     std::optional<Mlp> m_model; ///< empty for a proxy workload
     TrainingConfig m_cfg;
     double m_stepsPerEpoch;
-    long m_totalSteps, m_evalEvery;
+    long m_totalSteps;
+    double m_gridSteps;  ///< grid spacing in steps (may be fractional)
+    long m_nextGrid = 1; ///< index k of the next grid point
     std::string m_endReason;
     MetricsSink& m_sink;
     double m_lossSum = 0;

@@ -118,6 +118,11 @@ void FederatedAveraging::runServer(Transport& t)
             replies[at] = std::move(*m);
         }
         t.waitAll();
+        // The round's aggregation: each client that reported took part until now, so the time it waited for the
+        // round's stragglers is idle time, as at a synchronous barrier.
+        for (std::size_t i = 0; i < selected.size(); ++i)
+            if (done[i] == 2)
+                t.extendWindow(selected[i]);
         // w_{t+1} = sum_k (n_k / n) w^k over the clients that replied, in client-rank order (not arrival order).
         std::vector<const Message*> counted;
         for (std::size_t i = 0; i < selected.size(); ++i)

@@ -57,6 +57,7 @@ struct Summary {
     double timeToTarget = -1;        ///< simulated s of the first sample at or above the target; -1 if never
     double communicationOverhead = 0;///< sum of workers' (or clients') communication time / their summed elapsed time
     double utilization = 0;          ///< sum of workers' (or clients') compute time / their summed elapsed time
+    double idleFraction = 0;         ///< sum of workers' (or clients') idle time / their summed elapsed time
     double bytesOnWire = 0;          ///< payload bytes of every delivered message
     double bytesLost = 0;            ///< payload bytes of messages whose transfer failed (not in bytesOnWire)
     bool accuracySimulated = true;   ///< false for proxy workloads: no real arithmetic, no accuracy
@@ -144,8 +145,9 @@ private:
 };
 
 /// Builds the summary from the samples and host statistics (definitions in README.md, "Glossary").
-/// Only hosts with role "worker" or "client" enter communicationOverhead and utilization (a client's elapsed time
-/// counts only while it is launched, i.e. the rounds it takes part in).
+/// Only hosts with role "worker" or "client" enter communicationOverhead and utilization, as sums over those hosts
+/// of communication (or compute) divided by the sum of their elapsed times: a federated client contributes the
+/// windows of the rounds it took part in (model broadcast to aggregation), a worker the whole run.
 Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStats>& hosts, double targetAccuracy);
 
 } // namespace dml

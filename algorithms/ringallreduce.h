@@ -70,6 +70,7 @@ public:
     std::string roleOf(int) const override { return "worker"; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
+    void completeSummary(Summary& s) const override { m_evaluator.completeSummary(s); }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 

@@ -51,7 +51,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     case StrategyKind::AsyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize);
         if (spec.stalenessBound < -1)
-            throw ConfigError("strategy.staleness_bound", "expected -1 (unbounded) or a bound s >= 0, got " +
+            throw ConfigError("strategy.staleness_bound", "expected -1 (unbounded) or a bound s >= 0 in clocks (updates per worker), got " +
                                                               std::to_string(spec.stalenessBound));
         return std::make_unique<AsyncParameterServer>(spec.workers, spec.stalenessBound, cfg, data, sink);
     case StrategyKind::RingAllReduce:
@@ -80,19 +80,22 @@ Summary summarize(const std::vector<Sample>& samples, const std::vector<HostStat
         if (targetAccuracy > 0 && s.timeToTarget < 0 && x.testAccuracy >= targetAccuracy)
             s.timeToTarget = x.time;
     }
-    double comm = 0, compute = 0, elapsed = 0;
+    double comm = 0, compute = 0, idle = 0, elapsed = 0;
     for (const HostStats& h : hosts) {
         s.simulatedTime = std::max(s.simulatedTime, h.finish);
         s.bytesOnWire += h.bytesSent;
+        s.bytesLost += h.bytesLost;
         if (h.role != "worker" && h.role != "client") // fedavg's clients are its workers
             continue;
         comm += h.communication;
         compute += h.compute;
+        idle += h.idle;
         elapsed += h.elapsed;
     }
     if (elapsed > 0) {
         s.communicationOverhead = comm / elapsed;
         s.utilization = compute / elapsed;
+        s.idleFraction = idle / elapsed;
     }
     return s;
 }

@@ -54,7 +54,8 @@ enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg };
 struct StrategySpec {
     StrategyKind kind = StrategyKind::SyncPs;
     int workers = 1;            ///< workers (sync-ps, async-ps, ring-allreduce) or client population K (fedavg)
-    int stalenessBound = -1;    ///< async-ps: stale-synchronous bound s (Ho et al. 2013); -1 = unbounded
+    int stalenessBound = -1;    ///< async-ps: stale-synchronous bound s in clocks (updates per worker; Ho et al.
+                                ///< 2013); -1 = unbounded
     double clientFraction = 0.1;///< fedavg: C, fraction of clients sampled per round
     int localEpochs = 1;        ///< fedavg: E
     double proxMu = 0;          ///< fedavg: FedProx proximal term mu (Li et al. 2020); 0 = plain FedAvg

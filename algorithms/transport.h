@@ -55,6 +55,12 @@ public:
     /// (simulating only the active clients keeps a 10,000-client population cheap). A rank may be launched
     /// again after its previous body returned.
     virtual void launch(int rank) = 0;
+    /// Accounting only (no simulated time passes): rank `rank`, which this rank launched and whose body has
+    /// returned, stays in the training until now, and the time since its return counts as its idle time. A
+    /// federated server calls it at each round's aggregation for the clients that reported, so a client that
+    /// finished early waits for the round's stragglers exactly as a worker waits at a synchronous barrier
+    /// (README "Glossary"). No effect on a rank whose body is still running or whose host is off.
+    virtual void extendWindow(int /*rank*/) {}
 
     /// Blocking send: isend() then waitAll().
     void send(int dst, int tag, Message m)

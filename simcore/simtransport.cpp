@@ -16,24 +16,67 @@ namespace sg4 = simgrid::s4u;
 
 namespace dml::sim {
 
-double RankAccount::communicationTime() const
+namespace {
+
+using Intervals = std::vector<RankAccount::Interval>;
+
+/// Sorted, disjoint, non-empty intervals covering the same time as `v`.
+Intervals merged(Intervals v)
 {
-    auto v = commIntervals;
     std::sort(v.begin(), v.end());
-    double total = 0, curStart = 0, curEnd = -1;
-    for (const auto& [s, e] : v) {
-        if (s > curEnd) {
-            if (curEnd > curStart)
-                total += curEnd - curStart;
-            curStart = s;
-            curEnd = e;
-        } else {
-            curEnd = std::max(curEnd, e);
-        }
+    Intervals out;
+    for (const auto& [a, b] : v) {
+        if (!(b > a))
+            continue;
+        if (!out.empty() && a <= out.back().second)
+            out.back().second = std::max(out.back().second, b);
+        else
+            out.emplace_back(a, b);
     }
-    if (curEnd > curStart)
-        total += curEnd - curStart;
+    return out;
+}
+
+/// a ∩ b, both merged.
+Intervals intersect(const Intervals& a, const Intervals& b)
+{
+    Intervals out;
+    for (std::size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+        const double lo = std::max(a[i].first, b[j].first), hi = std::min(a[i].second, b[j].second);
+        if (hi > lo)
+            out.emplace_back(lo, hi);
+        (a[i].second < b[j].second ? i : j)++;
+    }
+    return out;
+}
+
+double length(const Intervals& v)
+{
+    double total = 0;
+    for (const auto& [a, b] : v)
+        total += b - a;
     return total;
+}
+
+/// |a \ b| for merged a and b.
+double lengthWithout(const Intervals& a, const Intervals& b)
+{
+    return length(a) - length(intersect(a, b));
+}
+
+} // namespace
+
+RankAccount::Times RankAccount::accounting() const
+{
+    const Intervals w = merged(windows);
+    const Intervals c = intersect(merged(computing), w);
+    const Intervals m = intersect(merged(commIntervals), w);
+    const Intervals b = intersect(merged(blocked), w);
+    Times t;
+    t.elapsed = length(w);
+    t.compute = length(c);
+    t.communication = lengthWithout(m, c);
+    t.idle = lengthWithout(b, m);
+    return t;
 }
 
 Mailboxes::Channel& Mailboxes::channel(int rank, int tag)
@@ -100,6 +143,7 @@ void World::start(int rank)
     lost[std::size_t(rank)] = 0;
     running[std::size_t(rank)] = 1;
     const double started = sg4::Engine::get_clock();
+    acc.windowStart = started;
     sg4::ActorPtr actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started] {
         SimTransport transport(rank, *this);
         try {
@@ -118,11 +162,24 @@ void World::start(int rank)
     actor->on_exit([this, rank, started](bool /*failed*/) {
         RankAccount& a = accounts[std::size_t(rank)];
         a.end = sg4::Engine::get_clock();
-        a.active += a.end - started;
+        a.windows.emplace_back(started, a.end);
+        a.windowStart = -1;
         if (!a.host->is_on()) // killed by its host going off (whichever of the two callbacks SimGrid runs first)
             lost[std::size_t(rank)] = 1;
         running[std::size_t(rank)] = 0;
     });
+}
+
+void World::extendWindow(int rank)
+{
+    RankAccount& a = accounts[std::size_t(rank)];
+    const double now = sg4::Engine::get_clock();
+    if (running[std::size_t(rank)] || lost[std::size_t(rank)] || !a.host->is_on() || a.windows.empty() ||
+        a.windows.back().second != a.end || !(now > a.end))
+        return;
+    a.blocked.emplace_back(a.end, now); // waiting for the round to close
+    a.windows.back().second = now;
+    a.end = now;
 }
 
 void World::span(const Span& s)
@@ -170,33 +227,71 @@ bool SimTransport::finishSend(Pending& p, bool testOnly)
         }
     } catch (const simgrid::NetworkFailureException&) {
         delete p.payload; // never delivered: a host on the route went off
+        m_acc.bytesLost += p.bytes;
         return true;
     } catch (const simgrid::CancelException&) {
         delete p.payload;
+        m_acc.bytesLost += p.bytes;
         return true;
     }
-    record(p.comm, Span::Send, p.peer, p.bytes);
-    m_world.countTraffic(m_acc.host, m_world.accounts[std::size_t(p.peer)].host, p.bytes);
+    delivered(p);
     return true;
 }
+
+void SimTransport::delivered(const Pending& p)
+{
+    record(p.comm, Span::Send, p.peer, p.bytes);
+    m_acc.bytesSent += p.bytes;
+    m_world.countTraffic(m_acc.host, m_world.accounts[std::size_t(p.peer)].host, p.bytes);
+}
+
+SimTransport::~SimTransport()
+{
+    // Normally empty (the body's end waits for every send). A body killed by its host going off leaves here the
+    // sends it had not waited for: finished ones were delivered, the others are lost with the host.
+    for (const Pending& p : m_pending) {
+        if (p.comm->get_state() == sg4::Activity::State::FINISHED)
+            delivered(p);
+        else
+            m_acc.bytesLost += p.bytes;
+    }
+}
+
+namespace {
+/// Appends [construction, destruction] to `out`: the destructor also runs when the body is killed while it waits
+/// or computes (its host went off), so that time is accounted too.
+struct IntervalScope {
+    explicit IntervalScope(std::vector<RankAccount::Interval>& out) : out(out), start(sg4::Engine::get_clock()) {}
+    ~IntervalScope()
+    {
+        const double now = sg4::Engine::get_clock();
+        if (now > start)
+            out.emplace_back(start, now);
+    }
+    std::vector<RankAccount::Interval>& out;
+    double start;
+};
+} // namespace
 
 void SimTransport::isend(int dst, int tag, Message m)
 {
     // A rank that never waits (e.g. an asynchronous server replying to workers) would pile up finished sends.
     if (m_pending.size() >= 64)
         std::erase_if(m_pending, [this](Pending& p) { return finishSend(p, true); });
-    if (!m_world.accounts[std::size_t(dst)].host->is_on())
-        return; // the destination's host is off: the message is lost (Transport's failure semantics)
+    if (!m_world.accounts[std::size_t(dst)].host->is_on()) {
+        m_acc.bytesLost += m.bytes; // the destination's host is off: the message is lost (Transport's semantics)
+        return;
+    }
     m.source = m_rank;
     const double bytes = m.bytes;
     auto* payload = new Message(std::move(m));
     sg4::Mailbox* box = m_boxes.get(dst, tag);
     m_pending.push_back({box->put_async(payload, std::uint64_t(std::llround(bytes))), dst, bytes, payload});
-    m_acc.bytesSent += bytes;
 }
 
 void SimTransport::waitAll()
 {
+    IntervalScope blocked(m_acc.blocked);
     for (auto& p : m_pending)
         finishSend(p, false);
     m_pending.clear();
@@ -204,6 +299,7 @@ void SimTransport::waitAll()
 
 std::optional<Message> SimTransport::receive(int tag, double timeout)
 {
+    IntervalScope blocked(m_acc.blocked);
     const double deadline = timeout < 0 ? -1 : sg4::Engine::get_clock() + timeout;
     for (;;) {
         auto& slot = m_receives[tag];
@@ -255,6 +351,7 @@ void SimTransport::cancelPendingReceives()
 void SimTransport::compute(double flops)
 {
     const double t0 = sg4::Engine::get_clock();
+    IntervalScope computing(m_acc.computing); // also records a computation cut short by the host going off
     sg4::this_actor::execute(flops);
     const double t1 = sg4::Engine::get_clock();
     m_acc.compute += t1 - t0;

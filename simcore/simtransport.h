@@ -25,15 +25,28 @@ class Strategy;
 
 namespace dml::sim {
 
-/// Bookkeeping of one rank, filled in by its SimTransport.
+/// Bookkeeping of one rank, filled in by its SimTransport. Every quantity is measured where it happens:
+/// compute intervals by compute(), blocked intervals by every call that waits (recv, waitAll, the wait after a
+/// federated client reports), message intervals by each completed transfer, participation windows by launch and
+/// return (or extendWindow). accounting() turns them into compute, communication and idle time; their sum equals
+/// the windows' length only if the three measurements agree, which the tests check.
 struct RankAccount {
+    using Interval = std::pair<double, double>;
     simgrid::s4u::Host* host = nullptr;
-    double compute = 0, flops = 0, bytesSent = 0, bytesReceived = 0;
-    double end = 0;    ///< when its actor last returned
-    double active = 0; ///< summed running time of its actors (a rank may be launched several times)
-    std::vector<std::pair<double, double>> commIntervals; ///< [start, finish] of each of its own messages
-    /// Total length of the union of commIntervals (overlapping messages count once), s.
-    double communicationTime() const;
+    double compute = 0, flops = 0, bytesSent = 0, bytesReceived = 0, bytesLost = 0;
+    double end = 0;                  ///< when its last participation window ended
+    double windowStart = -1;         ///< start of the window of the body now running (-1: none)
+    std::vector<Interval> windows;   ///< participation windows [join, leave]
+    std::vector<Interval> computing; ///< [start, end] of each computation
+    std::vector<Interval> blocked;   ///< [start, end] of each wait (receive, send completion, end of round)
+    std::vector<Interval> commIntervals; ///< [start, finish] of each of its own delivered messages
+    struct Times {
+        double elapsed = 0, compute = 0, communication = 0, idle = 0;
+    };
+    /// elapsed = total window length; compute = computation inside the windows; communication = time inside the
+    /// windows with one of its own messages in flight and no computation; idle = blocked time with none of its own
+    /// messages in flight. Overlapping intervals count once.
+    Times accounting() const;
 };
 
 /// The mailboxes of all ranks. Each (rank, tag) channel has a permanent receiver, so a message starts moving
@@ -76,6 +89,9 @@ struct World {
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
     std::vector<char> lost;
+    /// Ends the participation window of `rank`, whose body has returned, at the current time instead of at its
+    /// return; the time in between is blocked (idle) time. No effect if its body is running or its host is off.
+    void extendWindow(int rank);
     /// Marks the running ranks on `host` as lost (called when a host goes off).
     void hostTurnedOff(const simgrid::s4u::Host* host);
     /// Sizes the per-rank vectors after `accounts` is filled in.
@@ -106,6 +122,10 @@ public:
     void compute(double flops) override;
     double now() const override;
     void launch(int rank) override { m_world.start(rank); }
+    void extendWindow(int rank) override { m_world.extendWindow(rank); }
+    /// A body that is killed (its host went off) unwinds through here: sends still pending are counted as
+    /// delivered if their transfer had finished, as lost otherwise.
+    ~SimTransport() override;
 
 private:
     void record(const simgrid::s4u::CommPtr& c, Span::Kind kind, int peer, double bytes);
@@ -125,6 +145,8 @@ private:
     /// Waits for a send (or only tests it, if `testOnly`); records it. Returns false while it is still going
     /// (testOnly). A transfer that failed because a host went off is dropped and its payload freed.
     bool finishSend(Pending& p, bool testOnly);
+    /// Accounts a delivered send: its span, bytes and route traffic.
+    void delivered(const Pending& p);
     struct PendingReceive {
         simgrid::s4u::CommPtr comm;
         Message* raw = nullptr;

@@ -189,12 +189,14 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
         h.name = names[std::size_t(r)];
         h.role = roles[std::size_t(r)];
         h.speed = a.host->get_speed() * a.host->get_available_speed(); // a straggler's or profile's factor included
-        h.elapsed = a.active;
+        const RankAccount::Times t = a.accounting(); // each part measured on its own
+        h.elapsed = t.elapsed;
         h.finish = a.end;
-        h.compute = a.compute;
-        h.communication = a.communicationTime();
-        h.idle = std::max(0.0, h.elapsed - h.compute - h.communication);
+        h.compute = t.compute;
+        h.communication = t.communication;
+        h.idle = t.idle;
         h.bytesSent = a.bytesSent;
+        h.bytesLost = a.bytesLost;
         h.bytesReceived = a.bytesReceived;
         h.flops = a.flops;
         result.hosts.push_back(std::move(h));

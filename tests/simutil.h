@@ -6,8 +6,14 @@
 
 #include <QString>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <vector>
 
 namespace dml::test {
 
@@ -64,6 +70,53 @@ inline QString mismatch(double got, double want)
 inline bool nearRel(double got, double want, double rel)
 {
     return std::fabs(got - want) <= rel * std::fabs(want);
+}
+
+/// Runs `f` in a forked child and returns the numbers it produced (empty if the child failed).
+inline std::vector<double> inChild(const std::function<std::vector<double>()>& f)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return {};
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        int rc = 0;
+        try {
+            const std::vector<double> v = f();
+            const std::size_t n = v.size();
+            if (write(fds[1], &n, sizeof n) != ssize_t(sizeof n) ||
+                write(fds[1], v.data(), n * sizeof(double)) != ssize_t(n * sizeof(double)))
+                rc = 3;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child failed: %s\n", e.what());
+            rc = 2;
+        }
+        close(fds[1]);
+        _exit(rc);
+    }
+    close(fds[1]);
+    std::vector<double> out;
+    std::size_t n = 0;
+    if (read(fds[0], &n, sizeof n) == ssize_t(sizeof n) && n < 1000000) {
+        out.resize(n);
+        std::size_t got = 0;
+        while (got < n * sizeof(double)) {
+            const ssize_t k = read(fds[0], reinterpret_cast<char*>(out.data()) + got, n * sizeof(double) - got);
+            if (k <= 0)
+                break;
+            got += std::size_t(k);
+        }
+        if (got != n * sizeof(double))
+            out.clear();
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        out.clear();
+    return out;
 }
 
 } // namespace dml::test

@@ -32,6 +32,17 @@
 
 namespace dml::ui {
 namespace {
+/// The tooltip of a form field: its JSON path, and for fields whose unit is easy to misread, what it means.
+QString fieldTip(const QString& path)
+{
+    if (path == "strategy.staleness_bound")
+        return path + "\nStale-synchronous bound s, in clocks (updates per worker, Ho et al. 2013): a worker may be at "
+                      "most s updates ahead of the slowest worker. Empty: unbounded.";
+    return path;
+}
+} // namespace
+
+namespace {
 
 enum class Kind { Text, Number, Int, Choice, Bool, IntList };
 
@@ -215,7 +226,7 @@ struct ScenarioEditor::Private {
         }
         }
         w->setObjectName(path);
-        w->setToolTip(path);
+        w->setToolTip(fieldTip(path));
         f->addRow(label, w);
         fields.push_back({path, kind, w, std::move(applies)});
     }
@@ -272,7 +283,7 @@ struct ScenarioEditor::Private {
         g = group(lay, "Strategy");
         const QString st = "strategy.type";
         add(g, "Strategy", st, Kind::Choice, {"sync-ps", "async-ps", "ring-allreduce", "fedavg"});
-        add(g, "Staleness bound", "strategy.staleness_bound", Kind::Number, {}, "unbounded", is(st, {"async-ps"}, ""));
+        add(g, "Staleness bound (clocks)", "strategy.staleness_bound", Kind::Number, {}, "unbounded", is(st, {"async-ps"}, ""));
         add(g, "Client fraction", "strategy.client_fraction", Kind::Number, {}, "0.1", is(st, {"fedavg"}, ""));
         add(g, "Local epochs", "strategy.local_epochs", Kind::Number, {}, "1", is(st, {"fedavg"}, ""));
         add(g, "FedProx mu", "strategy.prox_mu", Kind::Number, {}, "0", is(st, {"fedavg"}, ""));
@@ -469,7 +480,7 @@ struct ScenarioEditor::Private {
                 if (i.startsWith(f.path + ":") || i.startsWith(f.path + "[") || i.startsWith(f.path + "."))
                     tip += (tip.isEmpty() ? "" : "\n") + i;
             f.widget->setStyleSheet(tip.isEmpty() ? QString() : QString("background: #ffd7d7"));
-            f.widget->setToolTip(tip.isEmpty() ? f.path : tip);
+            f.widget->setToolTip(tip.isEmpty() ? fieldTip(f.path) : tip);
         }
         emit q->scenarioChanged();
         return issues.isEmpty();
