@@ -247,6 +247,25 @@ private slots:
         QVERIFY(client4Back);
         QVERIFY(fed.droppedClients() >= 3);
         QCOMPARE(res.finalModel.size(), fed.finalModel().size());
+
+        // Bytes: only delivered messages count as sent, and each crosses the star's backbone once; the models sent
+        // to client-4 while its device was off are lost, and counted apart.
+        double sent = 0, lost = 0;
+        for (const HostStats& h : res.hosts) {
+            sent += h.bytesSent;
+            lost += h.bytesLost;
+        }
+        const auto backbone = std::find_if(res.links.begin(), res.links.end(),
+                                           [](const LinkStats& l) { return l.name == "backbone"; });
+        QVERIFY(backbone != res.links.end());
+        QVERIFY2(nearRel(sent, backbone->bytes, 1e-12), qPrintable(mismatch(sent, backbone->bytes)));
+        QVERIFY2(nearRel(res.summary.bytesOnWire, sent, 1e-12), qPrintable(mismatch(res.summary.bytesOnWire, sent)));
+        QVERIFY(lost > 0);
+        QCOMPARE(res.summary.bytesLost, lost);
+        for (const HostStats& h : res.hosts) {
+            const double sum = h.compute + h.communication + h.idle;
+            QVERIFY2(std::fabs(sum - h.elapsed) <= 1e-9 * std::max(1.0, h.elapsed), qPrintable(mismatch(sum, h.elapsed)));
+        }
     }
 };
 DML_SIM_CASE(AvailabilityDropOuts);

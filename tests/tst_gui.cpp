@@ -159,9 +159,15 @@ private slots:
         const auto stored = app::RunStore(dir.filePath("runs.sqlite").toStdString()).series(id);
         QVERIFY(stored.count("staleness"));
         QCustomPlot* plot = w.charts()->seriesPlot();
-        QTRY_COMPARE(plot->graphCount(), 1);
-        QCOMPARE(plot->graph(0)->dataCount(), int(stored.at("staleness").size()));
-        QVERIFY(plot->graph(0)->name().endsWith("staleness"));
+        // Two series: staleness and the stale-synchronous clock gap.
+        QVERIFY(stored.count("clock_gap"));
+        QTRY_COMPARE(plot->graphCount(), 2);
+        QCPGraph* staleness = nullptr;
+        for (int i = 0; i < plot->graphCount(); ++i)
+            if (plot->graph(i)->name().endsWith("staleness"))
+                staleness = plot->graph(i);
+        QVERIFY(staleness);
+        QCOMPARE(staleness->dataCount(), int(stored.at("staleness").size()));
         double sum = 0;
         for (const auto& [t, v] : stored.at("staleness"))
             sum += v;
