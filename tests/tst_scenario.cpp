@@ -103,7 +103,7 @@ private slots:
                                           << "q.json: workload.batch_size: expected an integer in [1, 1048576], got 3.5";
         QTest::newRow("bad optimizer") << "\"adam\"" << "\"adamw\""
                                        << "q.json: workload.optimizer.type: expected one of \"sgd\", \"momentum\", "
-                                          "\"adam\", got \"adamw\"";
+                                          "\"adam\", got \"adamw\"; did you mean \"adam\"?";
         QTest::newRow("bad hidden width") << "[256]" << "[256, -1]"
                                           << "q.json: workload.model.hidden[1]: expected an integer width in "
                                              "[1, 65536], got -1";
