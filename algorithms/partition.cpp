@@ -200,6 +200,41 @@ std::vector<std::vector<int>> labelHistogram(const Partition& p, const Dataset& 
     return h;
 }
 
+PartitionStats partitionStats(const std::vector<std::vector<int>>& counts)
+{
+    PartitionStats s;
+    s.parts = int(counts.size());
+    if (counts.empty())
+        return s;
+    std::size_t classes = 0;
+    for (const auto& row : counts)
+        classes = std::max(classes, row.size());
+    std::vector<double> global(classes, 0.0), size(counts.size(), 0.0);
+    for (std::size_t k = 0; k < counts.size(); ++k)
+        for (std::size_t c = 0; c < counts[k].size(); ++c) {
+            global[c] += counts[k][c];
+            size[k] += counts[k][c];
+        }
+    const double total = std::accumulate(size.begin(), size.end(), 0.0);
+    s.sizeMin = *std::min_element(size.begin(), size.end());
+    s.sizeMax = *std::max_element(size.begin(), size.end());
+    for (std::size_t k = 0; k < counts.size(); ++k) {
+        if (size[k] <= 0.0)
+            continue; // distance 0, share 0
+        double tv = 0.0, largest = 0.0;
+        for (std::size_t c = 0; c < classes; ++c) {
+            const double n = c < counts[k].size() ? double(counts[k][c]) : 0.0;
+            tv += std::fabs(n / size[k] - global[c] / total);
+            largest = std::max(largest, n);
+        }
+        s.labelSkew += 0.5 * tv;
+        s.largestClassShare += largest / size[k];
+    }
+    s.labelSkew /= double(counts.size());
+    s.largestClassShare /= double(counts.size());
+    return s;
+}
+
 BatchSampler::BatchSampler(std::vector<int> shard, int batch, std::uint64_t seed)
     : m_order(std::move(shard)), m_batch(batch), m_seed(seed)
 {

@@ -66,6 +66,21 @@ std::vector<double> sampleDirichlet(Rng& rng, double alpha, int k);
 /// Label histogram of each shard: result[w][c] = number of samples of class c in shard w.
 std::vector<std::vector<int>> labelHistogram(const Partition& p, const Dataset& d);
 
+/// How skewed a partition is, from its label histogram (see partitionStats).
+struct PartitionStats {
+    int parts = 0;                   ///< rows of the histogram
+    double sizeMin = 0, sizeMax = 0; ///< samples in the smallest and the largest part
+    /// Mean over parts of the total-variation distance between the part's label distribution and the global one
+    /// (the histogram's column sums): (1/2) sum_c |h[k][c] / n_k - g_c / N|, in [0, 1]; 0 = IID labels.
+    double labelSkew = 0;
+    double largestClassShare = 0;    ///< mean over parts of max_c h[k][c] / n_k, in (0, 1]; 1 = one class per part
+};
+
+/// Statistics of a label histogram `counts` (parts x classes, counts[k][c] = samples of class c in part k, as
+/// labelHistogram returns; rows may differ in length, missing entries count as 0). Means are unweighted over parts;
+/// an empty part (n_k = 0) counts with distance 0 and share 0. An empty histogram gives all zeros. No throws.
+PartitionStats partitionStats(const std::vector<std::vector<int>>& counts);
+
 /// Draws mini-batches from one shard without replacement: each epoch is a fresh seeded shuffle of the shard,
 /// cut into floor(shard / batch) batches (the incomplete tail is dropped, as in PyTorch's drop_last).
 class BatchSampler {

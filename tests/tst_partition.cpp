@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// algorithms/: non-IID partitioning (Dirichlet, shards), Gamma/Dirichlet sampling, strategy configuration errors.
+// algorithms/: non-IID partitioning (Dirichlet, shards), partition statistics, Gamma/Dirichlet sampling, strategy
+// configuration errors.
 #include "dataset.h"
 #include "error.h"
 #include "fedavg.h"
@@ -125,6 +126,28 @@ private slots:
         }
         QVERIFY_THROWS_EXCEPTION(ConfigError, partitionDirichlet(labels, 2, 11, 1.0, 1));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, partitionDirichlet(labels, 1, 2, 1.0, 1)); // label 1 >= 1
+    }
+
+    void partitionStatsByHand()
+    {
+        // counts {{3, 1, 0}, {1, 3, 4}}: sizes 4 and 8; global (4, 4, 4) / 12 = 1/3 each.
+        // Part 0: (3/4, 1/4, 0), TV = (5/12 + 1/12 + 4/12) / 2 = 5/12; largest 3/4.
+        // Part 1: (1/8, 3/8, 1/2), TV = (5/24 + 1/24 + 4/24) / 2 = 5/24; largest 1/2.
+        // Means: TV (10/24 + 5/24) / 2 = 0.3125, largest (0.75 + 0.5) / 2 = 0.625.
+        const PartitionStats s = partitionStats({{3, 1, 0}, {1, 3, 4}});
+        QCOMPARE(s.parts, 2);
+        QCOMPARE(s.sizeMin, 4.0);
+        QCOMPARE(s.sizeMax, 8.0);
+        QVERIFY2(std::fabs(s.labelSkew - 0.3125) < 1e-12, qPrintable(QString::number(s.labelSkew, 'g', 17)));
+        QVERIFY2(std::fabs(s.largestClassShare - 0.625) < 1e-12,
+                 qPrintable(QString::number(s.largestClassShare, 'g', 17)));
+        // IID rows: distance 0. No rows: all zero.
+        const PartitionStats iid = partitionStats({{1, 2}, {2, 4}});
+        QCOMPARE(iid.labelSkew, 0.0);
+        QCOMPARE(iid.largestClassShare, 2.0 / 3.0);
+        const PartitionStats none = partitionStats({});
+        QCOMPARE(none.parts, 0);
+        QCOMPARE(none.sizeMax, 0.0);
     }
 
     void shardsAreMcMahansSplit()
