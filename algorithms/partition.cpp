@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <queue>
 #include <stdexcept>
@@ -21,6 +22,28 @@ void checkParts(int samples, int parts)
     if (parts < 1 || parts > samples)
         throw ConfigError("platform.workers", "expected between 1 and " + std::to_string(samples) +
                                                   " (the training samples), got " + std::to_string(parts));
+}
+
+void checkAlpha(double alpha)
+{
+    if (!(alpha > 0.0) || !std::isfinite(alpha))
+        throw ConfigError("workload.partitioning.alpha",
+                          "expected a Dirichlet concentration greater than 0, got " + std::to_string(alpha));
+}
+
+/// The sample indices of each class, in index order. Throws std::invalid_argument (naming `who`) for a label
+/// outside [0, classes).
+std::vector<std::vector<int>> samplesByClass(const std::vector<std::uint8_t>& labels, int classes, const char* who)
+{
+    std::vector<std::vector<int>> byClass(static_cast<std::size_t>(std::max(classes, 0)));
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const int c = labels[i];
+        if (c >= classes)
+            throw std::invalid_argument(std::string(who) + ": label " + std::to_string(c) + " of sample " +
+                                        std::to_string(i) + " outside [0, " + std::to_string(classes) + ")");
+        byClass[std::size_t(c)].push_back(int(i));
+    }
+    return byClass;
 }
 
 } // namespace
@@ -69,15 +92,18 @@ double logGammaVariate(Rng& rng, double shape)
     }
 }
 
-std::vector<double> sampleDirichlet(Rng& rng, double alpha, int k)
+std::vector<double> sampleDirichlet(Rng& rng, const std::vector<double>& concentration)
 {
-    std::vector<double> p(static_cast<std::size_t>(k));
-    for (double& x : p)
-        x = logGammaVariate(rng, alpha);
-    const double top = *std::max_element(p.begin(), p.end());
+    std::vector<double> p(concentration.size());
+    double top = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        p[i] = concentration[i] > 0.0 ? logGammaVariate(rng, concentration[i])
+                                      : -std::numeric_limits<double>::infinity();
+        top = std::max(top, p[i]);
+    }
     double sum = 0.0;
     for (double& x : p) {
-        x = std::exp(x - top); // the largest becomes 1: the sum is >= 1, never 0
+        x = std::exp(x - top); // the largest becomes 1: the sum is >= 1, never 0; exp(-inf) = 0
         sum += x;
     }
     for (double& x : p)
@@ -85,22 +111,81 @@ std::vector<double> sampleDirichlet(Rng& rng, double alpha, int k)
     return p;
 }
 
+std::vector<double> sampleDirichlet(Rng& rng, double alpha, int k)
+{
+    return sampleDirichlet(rng, std::vector<double>(static_cast<std::size_t>(k), alpha));
+}
+
 Partition partitionDirichlet(const std::vector<std::uint8_t>& labels, int classes, int parts, double alpha,
                              std::uint64_t seed)
 {
     const int samples = int(labels.size());
     checkParts(samples, parts);
-    if (!(alpha > 0.0) || !std::isfinite(alpha))
-        throw ConfigError("workload.partitioning.alpha",
-                          "expected a Dirichlet concentration greater than 0, got " + std::to_string(alpha));
-    std::vector<std::vector<int>> byClass(static_cast<std::size_t>(std::max(classes, 0)));
-    for (int i = 0; i < samples; ++i) {
-        const int c = labels[std::size_t(i)];
-        if (c >= classes)
-            throw std::invalid_argument("partitionDirichlet: label " + std::to_string(c) + " of sample " +
-                                        std::to_string(i) + " outside [0, " + std::to_string(classes) + ")");
-        byClass[std::size_t(c)].push_back(i);
+    checkAlpha(alpha);
+    std::vector<std::vector<int>> pools = samplesByClass(labels, classes, "partitionDirichlet");
+    const std::size_t nc = pools.size();
+    std::vector<double> concentration(nc); // alpha p
+    for (std::size_t c = 0; c < nc; ++c) {
+        concentration[c] = alpha * double(pools[c].size()) / double(samples);
+        Rng rng(deriveSeed(seed, 0x4A5C, c));
+        rng.shuffle(std::span<int>(pools[c])); // taken from the back
     }
+    Partition p(static_cast<std::size_t>(parts));
+    std::vector<double> w(nc);
+    std::vector<std::size_t> take(nc);
+    for (int k = 0; k < parts; ++k) {
+        Rng rng(deriveSeed(seed, 0x4A5D, std::uint64_t(k)));
+        const std::vector<double> q = sampleDirichlet(rng, concentration); // this part's class mix
+        std::fill(take.begin(), take.end(), 0);
+        std::size_t need = std::size_t(samples / parts + (k < samples % parts ? 1 : 0));
+        while (need > 0) { // each pass fills the part or empties a pool: a capped class had fewer than its count
+            double total = 0.0;
+            for (std::size_t c = 0; c < nc; ++c) {
+                w[c] = pools[c].size() > take[c] ? q[c] : 0.0; // q renormalised over the classes left
+                total += w[c];
+            }
+            if (!(total > 0.0)) { // the classes left all have q = 0 (underflow at tiny alpha): by pool size
+                for (std::size_t c = 0; c < nc; ++c) {
+                    w[c] = double(pools[c].size() - take[c]);
+                    total += w[c];
+                }
+            }
+            // need x w / total, rounded so the counts sum to need: the differences of the rounded cumulative sums,
+            // the last class with weight taking what rounding left.
+            std::size_t last = 0;
+            for (std::size_t c = 0; c < nc; ++c)
+                if (w[c] > 0.0)
+                    last = c;
+            double cum = 0.0;
+            std::size_t below = 0, given = 0;
+            for (std::size_t c = 0; c <= last; ++c) {
+                cum += w[c];
+                const std::size_t upTo =
+                    c == last ? need
+                              : std::clamp(std::size_t(std::llround(cum / total * double(need))), below, need);
+                const std::size_t n = std::min(upTo - below, pools[c].size() - take[c]); // at most what is left
+                take[c] += n;
+                given += n;
+                below = upTo;
+            }
+            need -= given;
+        }
+        std::vector<int>& part = p[std::size_t(k)];
+        for (std::size_t c = 0; c < nc; ++c) {
+            part.insert(part.end(), pools[c].end() - std::ptrdiff_t(take[c]), pools[c].end());
+            pools[c].resize(pools[c].size() - take[c]);
+        }
+    }
+    return p;
+}
+
+Partition partitionDirichletPerClass(const std::vector<std::uint8_t>& labels, int classes, int parts, double alpha,
+                                     std::uint64_t seed)
+{
+    const int samples = int(labels.size());
+    checkParts(samples, parts);
+    checkAlpha(alpha);
+    std::vector<std::vector<int>> byClass = samplesByClass(labels, classes, "partitionDirichletPerClass");
     Partition p(static_cast<std::size_t>(parts));
     for (int c = 0; c < classes; ++c) {
         std::vector<int>& idx = byClass[std::size_t(c)];
@@ -174,6 +259,8 @@ Partition makePartition(const PartitionSpec& spec, const Dataset& d, int parts, 
     switch (spec.kind) {
     case PartitionSpec::Kind::Iid: return partitionIid(d.numSamples(), parts, seed);
     case PartitionSpec::Kind::Dirichlet: return partitionDirichlet(d.labels, d.classes, parts, spec.alpha, seed);
+    case PartitionSpec::Kind::DirichletPerClass:
+        return partitionDirichletPerClass(d.labels, d.classes, parts, spec.alpha, seed);
     case PartitionSpec::Kind::Shards: return partitionShards(d.labels, parts, spec.shardsPerClient, seed);
     }
     throw ConfigError("workload.partitioning.type", "unknown partitioning");
@@ -198,6 +285,41 @@ std::vector<std::vector<int>> labelHistogram(const Partition& p, const Dataset& 
         for (int i : p[w])
             ++h[w][d.labels[std::size_t(i)]];
     return h;
+}
+
+PartitionStats partitionStats(const std::vector<std::vector<int>>& counts)
+{
+    PartitionStats s;
+    s.parts = int(counts.size());
+    if (counts.empty())
+        return s;
+    std::size_t classes = 0;
+    for (const auto& row : counts)
+        classes = std::max(classes, row.size());
+    std::vector<double> global(classes, 0.0), size(counts.size(), 0.0);
+    for (std::size_t k = 0; k < counts.size(); ++k)
+        for (std::size_t c = 0; c < counts[k].size(); ++c) {
+            global[c] += counts[k][c];
+            size[k] += counts[k][c];
+        }
+    const double total = std::accumulate(size.begin(), size.end(), 0.0);
+    s.sizeMin = *std::min_element(size.begin(), size.end());
+    s.sizeMax = *std::max_element(size.begin(), size.end());
+    for (std::size_t k = 0; k < counts.size(); ++k) {
+        if (size[k] <= 0.0)
+            continue; // distance 0, share 0
+        double tv = 0.0, largest = 0.0;
+        for (std::size_t c = 0; c < classes; ++c) {
+            const double n = c < counts[k].size() ? double(counts[k][c]) : 0.0;
+            tv += std::fabs(n / size[k] - global[c] / total);
+            largest = std::max(largest, n);
+        }
+        s.labelSkew += 0.5 * tv;
+        s.largestClassShare += largest / size[k];
+    }
+    s.labelSkew /= double(counts.size());
+    s.largestClassShare /= double(counts.size());
+    return s;
 }
 
 BatchSampler::BatchSampler(std::vector<int> shard, int batch, std::uint64_t seed)

@@ -15,12 +15,15 @@ namespace dml {
 /// How the training set is split across workers or clients.
 struct PartitionSpec {
     enum class Kind {
-        Iid,       ///< seeded shuffle cut into equal shards
-        Dirichlet, ///< label skew: per-class proportions ~ Dir(alpha) (Hsu, Qi & Brown 2019)
-        Shards,    ///< McMahan et al. 2017's pathological split: sort by label, cut into shards, `shardsPerClient` each
+        Iid,               ///< seeded shuffle cut into equal shards
+        Dirichlet,         ///< label skew, equal sizes: each part's class mix ~ Dir(alpha p) (Hsu, Qi & Brown 2019)
+        DirichletPerClass, ///< each class split over the parts by Dir(alpha) weights (Yurochkin et al. 2019;
+                           ///< NIID-Bench, Li et al. 2022): label skew plus quantity skew (sizes vary widely)
+        Shards,            ///< McMahan et al. 2017's pathological split: sort by label, cut into shards,
+                           ///< `shardsPerClient` each
     };
     Kind kind = Kind::Iid;
-    double alpha = 0.5;      ///< Dirichlet concentration (> 0); small = more skew
+    double alpha = 0.5;      ///< Dirichlet and DirichletPerClass: concentration (> 0); small = more skew
     int shardsPerClient = 2; ///< Shards only
 };
 

@@ -62,6 +62,11 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     if (s.stalenessMean >= 0)
         std::printf("  staleness                  mean %.2f, max %.0f   (model versions between pull and push)\n",
                     s.stalenessMean, s.stalenessMax);
+    if (s.partitionParts > 0)
+        std::printf("  partition                  %d %s, %.0f-%.0f samples, label skew (mean TV) %.2f, largest class "
+                    "%.0f %%\n",
+                    s.partitionParts, fedavg ? "clients" : "workers", s.partitionSizeMin, s.partitionSizeMax,
+                    s.partitionLabelSkew, 100 * s.partitionLargestClassShare);
     std::printf("  %-26s %ld / %.2f   (stopped: %s)\n", fedavg ? "rounds / epochs" : "steps / epochs", s.steps,
                 s.epochs, s.stopReason.c_str());
     std::printf("  wall time                  %.2f s\n\n", wall);

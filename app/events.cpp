@@ -52,6 +52,11 @@ QJsonObject toJson(const Summary& s)
             {"staleness_max", s.stalenessMax < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMax)},
             {"steps", double(s.steps)},
             {"epochs", s.epochs},
+            {"partition_parts", s.partitionParts},
+            {"partition_size_min", s.partitionSizeMin},
+            {"partition_size_max", s.partitionSizeMax},
+            {"partition_label_skew", s.partitionLabelSkew},
+            {"partition_largest_class_share", s.partitionLargestClassShare},
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 

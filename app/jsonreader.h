@@ -100,7 +100,9 @@ public:
         for (const auto& a : allowed)
             if (a == s)
                 return s;
-        fail(key, "expected one of " + list(allowed) + ", got " + show(v));
+        const std::string best = v.isString() ? closest(s, allowed) : std::string();
+        fail(key, "expected one of " + list(allowed) + ", got " + show(v) +
+                      (best.empty() ? std::string() : "; did you mean \"" + best + "\"?"));
         return def.empty() ? allowed.front() : def;
     }
 
@@ -185,18 +187,24 @@ public:
             const std::string key = k.toStdString();
             if (m_known.count(key))
                 continue;
-            std::string best;
-            std::size_t bestD = 3;
-            for (const auto& cand : m_known)
-                if (const auto d = editDistance(key, cand); d < bestD) {
-                    bestD = d;
-                    best = cand;
-                }
+            const std::string best = closest(key, m_known);
             fail(key, "unknown key" + (best.empty() ? std::string() : "; did you mean \"" + best + "\"?"));
         }
     }
 
 private:
+    /// The candidate within edit distance 2 of `s` (the first of the closest), or "" if none is.
+    template <typename Candidates> static std::string closest(const std::string& s, const Candidates& candidates)
+    {
+        std::string best;
+        std::size_t bestD = 3;
+        for (const auto& cand : candidates)
+            if (const auto d = editDistance(s, cand); d < bestD) {
+                bestD = d;
+                best = cand;
+            }
+        return best;
+    }
     static std::string list(const std::vector<std::string>& v)
     {
         std::string s;

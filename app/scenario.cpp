@@ -115,11 +115,12 @@ void readWorkload(ObjectReader&& r, Scenario& s)
     readOptimizer(r.child("optimizer"), t.optimizer);
     {
         ObjectReader p = r.child("partitioning");
-        const std::string type = p.choice("type", {"iid", "dirichlet", "shards"}, "iid");
+        const std::string type = p.choice("type", {"iid", "dirichlet", "dirichlet-per-class", "shards"}, "iid");
         PartitionSpec& ps = t.partition;
-        ps.kind = type == "dirichlet" ? PartitionSpec::Kind::Dirichlet
-                  : type == "shards"  ? PartitionSpec::Kind::Shards : PartitionSpec::Kind::Iid;
-        if (ps.kind == PartitionSpec::Kind::Dirichlet)
+        ps.kind = type == "dirichlet"             ? PartitionSpec::Kind::Dirichlet
+                  : type == "dirichlet-per-class" ? PartitionSpec::Kind::DirichletPerClass
+                  : type == "shards"              ? PartitionSpec::Kind::Shards : PartitionSpec::Kind::Iid;
+        if (ps.kind == PartitionSpec::Kind::Dirichlet || ps.kind == PartitionSpec::Kind::DirichletPerClass)
             ps.alpha = p.number("alpha", ps.alpha, 1e-6, 1e6);
         if (ps.kind == PartitionSpec::Kind::Shards)
             ps.shardsPerClient = int(p.integer("shards_per_client", ps.shardsPerClient, 1, 1000000));

@@ -88,6 +88,12 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
     const double horizon = spec.training.maxSimulatedTime > 0 ? spec.training.maxSimulatedTime : kDefaultHorizon;
     SimulationResult result = run(platform, *strategy, spec.training.targetAccuracy,
                                   spec.training.proxy.parameters <= 0, recorder, horizon);
+    const dml::PartitionStats ps = dml::partitionStats(histogram); // all 0 without a histogram
+    result.summary.partitionParts = ps.parts;
+    result.summary.partitionSizeMin = ps.sizeMin;
+    result.summary.partitionSizeMax = ps.sizeMax;
+    result.summary.partitionLabelSkew = ps.labelSkew;
+    result.summary.partitionLargestClassShare = ps.largestClassShare;
     result.labelHistogram = std::move(histogram);
     sink.hostStats(result.hosts);
     sink.linkStats(result.links);

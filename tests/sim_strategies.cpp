@@ -432,7 +432,8 @@ DML_SIM_CASE(FedAvgOneClientEqualsSgd);
 
 namespace {
 
-/// FedAvg / FedProx over K = 4 clients of a Dirichlet partition (unequal sizes, one smaller than a batch), C = 1,
+/// FedAvg / FedProx over K = 4 clients of a per-class Dirichlet partition (unequal sizes, one smaller than a batch),
+/// C = 1,
 /// E = 2, two rounds: the simulated model equals, bit for bit, the in-test loop of McMahan et al.'s Algorithm 1:
 /// each client's local SGD from the global model (its sampler persisting across rounds), then
 /// sum_k (n_k / n) w^k in client order.
@@ -452,7 +453,7 @@ void checkWeightedMean(float mu)
     cfg.optimizer.kind = OptimizerSpec::Kind::Momentum;
     cfg.optimizer.learningRate = 0.05f;
     cfg.batchSize = 16;
-    cfg.partition.kind = PartitionSpec::Kind::Dirichlet;
+    cfg.partition.kind = PartitionSpec::Kind::DirichletPerClass; // Hsu's "dirichlet" gives equal sizes
     cfg.partition.alpha = 0.3;
     cfg.seed = 21;
     const Partition part = makePartition(cfg.partition, data.train, K, cfg.seed);

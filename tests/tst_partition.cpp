@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// algorithms/: non-IID partitioning (Dirichlet, shards), Gamma/Dirichlet sampling, strategy configuration errors.
+// algorithms/: non-IID partitioning (Dirichlet after Hsu et al., per-class Dirichlet, shards), partition statistics,
+// Gamma/Dirichlet sampling, strategy configuration errors.
 #include "dataset.h"
 #include "error.h"
 #include "fedavg.h"
@@ -7,6 +8,7 @@
 #include "ringallreduce.h"
 #include "strategy.h"
 
+#include <QElapsedTimer>
 #include <QTest>
 
 #include <algorithm>
@@ -64,6 +66,15 @@ double dominantClassShare(const Partition& p, const std::vector<std::uint8_t>& l
     return dominant / double(labels.size());
 }
 
+/// The statistics of `p` over `labels`.
+PartitionStats statsOf(const Partition& p, const std::vector<std::uint8_t>& labels, int classes)
+{
+    Dataset d;
+    d.labels = labels;
+    d.classes = classes;
+    return partitionStats(labelHistogram(p, d));
+}
+
 TrainTest smallData(int train = 400)
 {
     SyntheticSpec spec;
@@ -81,32 +92,118 @@ class TestPartition : public QObject {
 private slots:
     void dirichletCoversEverySampleOnce_data()
     {
+        QTest::addColumn<bool>("perClass");
         QTest::addColumn<double>("alpha");
         QTest::addColumn<int>("parts");
-        QTest::newRow("alpha=0.1") << 0.1 << 20;
-        QTest::newRow("alpha=1") << 1.0 << 20;
-        QTest::newRow("alpha=100") << 100.0 << 20;
-        QTest::newRow("alpha=0.01, one sample per part") << 0.01 << 1000; // most parts empty before the fix-up
-        QTest::newRow("alpha=0.05, 700 parts") << 0.05 << 700;
+        for (const bool perClass : {false, true}) {
+            const char* kind = perClass ? "per-class" : "hsu";
+            QTest::addRow("%s alpha=0.1", kind) << perClass << 0.1 << 20;
+            QTest::addRow("%s alpha=1", kind) << perClass << 1.0 << 20;
+            QTest::addRow("%s alpha=100", kind) << perClass << 100.0 << 20;
+            // per-class: most parts empty before the fix-up; hsu: pools run dry, q underflows at alpha p = 0.001
+            QTest::addRow("%s alpha=0.01, one sample per part", kind) << perClass << 0.01 << 1000;
+            QTest::addRow("%s alpha=0.05, 700 parts", kind) << perClass << 0.05 << 700;
+            QTest::addRow("%s alpha=1e-6, 7 parts", kind) << perClass << 1e-6 << 7;
+        }
     }
     void dirichletCoversEverySampleOnce()
     {
+        QFETCH(bool, perClass);
         QFETCH(double, alpha);
         QFETCH(int, parts);
         const auto labels = cyclicLabels(1000, 10);
-        const Partition p = partitionDirichlet(labels, 10, parts, alpha, 7);
+        const auto split = perClass ? partitionDirichletPerClass : partitionDirichlet;
+        const Partition p = split(labels, 10, parts, alpha, 7);
         QCOMPARE(int(p.size()), parts);
         QString why;
         QVERIFY2(coversOnce(p, 1000, &why), qPrintable(why));
-        QCOMPARE(partitionDirichlet(labels, 10, parts, alpha, 7), p); // deterministic for a seed
-        QVERIFY(partitionDirichlet(labels, 10, parts, alpha, 8) != p); // and seeded
+        QCOMPARE(split(labels, 10, parts, alpha, 7), p); // deterministic for a seed
+        QVERIFY(split(labels, 10, parts, alpha, 8) != p); // and seeded
+        if (!perClass) // Hsu et al.: sizes floor(N / K) or ceil(N / K), the larger first
+            for (int k = 0; k < parts; ++k)
+                QCOMPARE(int(p[std::size_t(k)].size()), 1000 / parts + (k < 1000 % parts ? 1 : 0));
     }
 
-    void dirichletSmallAlphaIsMoreSkewed()
+    void dirichletIsHsusEqualSizedLabelSkew_data()
+    {
+        QTest::addColumn<double>("alpha");
+        QTest::newRow("alpha=0.1") << 0.1;
+        QTest::newRow("alpha=1000") << 1000.0;
+    }
+    void dirichletIsHsusEqualSizedLabelSkew()
+    {
+        // 60,000 samples of 10 balanced classes (Fashion-MNIST's training set) over 100 clients: 600 each. At
+        // alpha = 1000 each client's mix is close to p = (0.1, ..., 0.1); at alpha = 0.1 (alpha p_c = 0.01) close to
+        // one class.
+        QFETCH(double, alpha);
+        const auto labels = cyclicLabels(60000, 10);
+        const Partition p = partitionDirichlet(labels, 10, 100, alpha, 11);
+        QString why;
+        QVERIFY2(coversOnce(p, 60000, &why), qPrintable(why));
+        const PartitionStats s = statsOf(p, labels, 10);
+        qInfo("alpha=%g: sizes %g-%g, mean TV %.3f, largest class %.3f", alpha, s.sizeMin, s.sizeMax, s.labelSkew,
+              s.largestClassShare);
+        QCOMPARE(s.parts, 100);
+        QCOMPARE(s.sizeMin, 600.0);
+        QCOMPARE(s.sizeMax, 600.0);
+        if (alpha > 1) {
+            QVERIFY2(s.labelSkew < 0.05, qPrintable(QString::number(s.labelSkew)));
+            QVERIFY2(s.largestClassShare < 0.2, qPrintable(QString::number(s.largestClassShare)));
+        } else {
+            QVERIFY2(s.labelSkew > 0.5, qPrintable(QString::number(s.labelSkew)));
+            QVERIFY2(s.largestClassShare > 0.6, qPrintable(QString::number(s.largestClassShare)));
+        }
+        QVERIFY(partitionDirichlet(labels, 10, 100, alpha, 12) != p);
+    }
+
+    void dirichletUnevenClassesAndSizes()
+    {
+        // 1003 samples (N mod K = 3), class 2 absent and class 0 nine times as frequent as class 1 or 3: every sample
+        // once, sizes 101 (3 parts) and 100, no sample of the absent class, and at large alpha each part close to p.
+        std::vector<std::uint8_t> labels;
+        for (int i = 0; i < 1003; ++i)
+            labels.push_back(std::uint8_t(i % 11 < 9 ? 0 : i % 11 == 9 ? 1 : 3));
+        const Partition p = partitionDirichlet(labels, 4, 10, 1000.0, 2);
+        QString why;
+        QVERIFY2(coversOnce(p, 1003, &why), qPrintable(why));
+        for (int k = 0; k < 10; ++k)
+            QCOMPARE(int(p[std::size_t(k)].size()), k < 3 ? 101 : 100);
+        const PartitionStats s = statsOf(p, labels, 4);
+        QVERIFY2(s.labelSkew < 0.06, qPrintable(QString::number(s.labelSkew)));
+    }
+
+    void dirichletIsFast()
+    {
+        // 60,000 samples over 1,000 clients: O(N x classes), a few milliseconds (the budget is generous for a
+        // shared machine; a quadratic draw would take seconds).
+        const auto labels = cyclicLabels(60000, 10);
+        QElapsedTimer t;
+        t.start();
+        const Partition p = partitionDirichlet(labels, 10, 1000, 0.5, 1);
+        const qint64 ms = t.elapsed();
+        qInfo("60,000 samples over 1,000 clients: %lld ms", ms);
+        QCOMPARE(int(p.size()), 1000);
+        QVERIFY2(ms < 500, qPrintable(QString("%1 ms").arg(ms)));
+    }
+
+    void dirichletPerClassAddsQuantitySkew()
+    {
+        // The per-class split's part sizes spread widely (quantity skew), the Hsu split's do not.
+        const auto labels = cyclicLabels(6000, 10);
+        const PartitionStats perClass = statsOf(partitionDirichletPerClass(labels, 10, 20, 0.1, 3), labels, 10);
+        const PartitionStats hsu = statsOf(partitionDirichlet(labels, 10, 20, 0.1, 3), labels, 10);
+        qInfo("per-class sizes %g-%g, hsu %g-%g", perClass.sizeMin, perClass.sizeMax, hsu.sizeMin, hsu.sizeMax);
+        QVERIFY2(perClass.sizeMax > 2 * 300 && perClass.sizeMin < 300 / 2,
+                 qPrintable(QString("%1-%2").arg(perClass.sizeMin).arg(perClass.sizeMax)));
+        QCOMPARE(hsu.sizeMin, 300.0);
+        QCOMPARE(hsu.sizeMax, 300.0);
+    }
+
+    void dirichletPerClassSmallAlphaIsMoreSkewed()
     {
         const auto labels = cyclicLabels(6000, 10);
-        const double skewed = dominantClassShare(partitionDirichlet(labels, 10, 20, 0.1, 3), labels, 10);
-        const double balanced = dominantClassShare(partitionDirichlet(labels, 10, 20, 100.0, 3), labels, 10);
+        const double skewed = dominantClassShare(partitionDirichletPerClass(labels, 10, 20, 0.1, 3), labels, 10);
+        const double balanced = dominantClassShare(partitionDirichletPerClass(labels, 10, 20, 100.0, 3), labels, 10);
         const double iid = dominantClassShare(partitionIid(6000, 20, 3), labels, 10);
         qInfo("dominant-class share: alpha=0.1 %.3f, alpha=100 %.3f, iid %.3f", skewed, balanced, iid);
         QVERIFY2(skewed > 0.5, qPrintable(QString::number(skewed)));   // parts mostly one or two classes
@@ -117,14 +214,39 @@ private slots:
     void dirichletErrors()
     {
         const auto labels = cyclicLabels(10, 2);
-        try {
-            partitionDirichlet(labels, 2, 3, 0.0, 1);
-            QFAIL("no error");
-        } catch (const ConfigError& e) {
-            QCOMPARE(QString::fromStdString(e.path()), QString("workload.partitioning.alpha"));
+        for (const auto split : {partitionDirichlet, partitionDirichletPerClass}) {
+            try {
+                split(labels, 2, 3, 0.0, 1);
+                QFAIL("no error");
+            } catch (const ConfigError& e) {
+                QCOMPARE(QString::fromStdString(e.path()), QString("workload.partitioning.alpha"));
+            }
+            QVERIFY_THROWS_EXCEPTION(ConfigError, split(labels, 2, 3, std::nan(""), 1));
+            QVERIFY_THROWS_EXCEPTION(ConfigError, split(labels, 2, 11, 1.0, 1));
+            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, split(labels, 1, 2, 1.0, 1)); // label 1 >= 1
         }
-        QVERIFY_THROWS_EXCEPTION(ConfigError, partitionDirichlet(labels, 2, 11, 1.0, 1));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, partitionDirichlet(labels, 1, 2, 1.0, 1)); // label 1 >= 1
+    }
+
+    void partitionStatsByHand()
+    {
+        // counts {{3, 1, 0}, {1, 3, 4}}: sizes 4 and 8; global (4, 4, 4) / 12 = 1/3 each.
+        // Part 0: (3/4, 1/4, 0), TV = (5/12 + 1/12 + 4/12) / 2 = 5/12; largest 3/4.
+        // Part 1: (1/8, 3/8, 1/2), TV = (5/24 + 1/24 + 4/24) / 2 = 5/24; largest 1/2.
+        // Means: TV (10/24 + 5/24) / 2 = 0.3125, largest (0.75 + 0.5) / 2 = 0.625.
+        const PartitionStats s = partitionStats({{3, 1, 0}, {1, 3, 4}});
+        QCOMPARE(s.parts, 2);
+        QCOMPARE(s.sizeMin, 4.0);
+        QCOMPARE(s.sizeMax, 8.0);
+        QVERIFY2(std::fabs(s.labelSkew - 0.3125) < 1e-12, qPrintable(QString::number(s.labelSkew, 'g', 17)));
+        QVERIFY2(std::fabs(s.largestClassShare - 0.625) < 1e-12,
+                 qPrintable(QString::number(s.largestClassShare, 'g', 17)));
+        // IID rows: distance 0. No rows: all zero.
+        const PartitionStats iid = partitionStats({{1, 2}, {2, 4}});
+        QCOMPARE(iid.labelSkew, 0.0);
+        QCOMPARE(iid.largestClassShare, 2.0 / 3.0);
+        const PartitionStats none = partitionStats({});
+        QCOMPARE(none.parts, 0);
+        QCOMPARE(none.sizeMax, 0.0);
     }
 
     void shardsAreMcMahansSplit()
@@ -204,6 +326,13 @@ private slots:
             QVERIFY(std::fabs(sum - 1) < 1e-12);
         }
         QCOMPARE(sampleDirichlet(rng, 0.5, 1), std::vector<double>{1.0});
+        // The symmetric form is the vector form with equal concentrations, stream and all.
+        Rng a(5), b(5);
+        QCOMPARE(sampleDirichlet(a, 0.3, 7), sampleDirichlet(b, std::vector<double>(7, 0.3)));
+        // A zero concentration gives a zero proportion.
+        const auto z = sampleDirichlet(rng, std::vector<double>{0.5, 0.0, 2.0});
+        QCOMPARE(z[1], 0.0);
+        QVERIFY(std::fabs(z[0] + z[2] - 1) < 1e-12);
     }
 
     void makePartitionDispatches()
@@ -214,6 +343,8 @@ private slots:
         spec.kind = PartitionSpec::Kind::Dirichlet;
         spec.alpha = 0.3;
         QCOMPARE(makePartition(spec, data.train, 6, 2), partitionDirichlet(data.train.labels, 4, 6, 0.3, 2));
+        spec.kind = PartitionSpec::Kind::DirichletPerClass;
+        QCOMPARE(makePartition(spec, data.train, 6, 2), partitionDirichletPerClass(data.train.labels, 4, 6, 0.3, 2));
         spec.kind = PartitionSpec::Kind::Shards;
         spec.shardsPerClient = 3;
         QCOMPARE(makePartition(spec, data.train, 6, 2), partitionShards(data.train.labels, 6, 3, 2));
@@ -261,8 +392,8 @@ private slots:
         QTest::newRow("s < -1") << int(StrategyKind::AsyncPs) << "s" << -2.0 << "strategy.staleness_bound";
         QTest::newRow("ring batch > shard") << int(StrategyKind::RingAllReduce) << "workers" << 20.0
                                             << "workload.batch_size";
-        QTest::newRow("async dirichlet part < batch") << int(StrategyKind::AsyncPs) << "dirichlet" << 0.05
-                                                      << "workload.batch_size";
+        QTest::newRow("async dirichlet-per-class part < batch")
+            << int(StrategyKind::AsyncPs) << "dirichlet-per-class" << 0.05 << "workload.batch_size";
         QTest::newRow("proxy non-iid") << int(StrategyKind::SyncPs) << "proxy-dirichlet" << 1.0
                                        << "workload.partitioning.type";
     }
@@ -290,8 +421,8 @@ private slots:
             spec.workers = int(value);
         else if (field == "s")
             spec.stalenessBound = int(value);
-        else if (field == "dirichlet") {
-            cfg.partition.kind = PartitionSpec::Kind::Dirichlet;
+        else if (field == "dirichlet-per-class") {
+            cfg.partition.kind = PartitionSpec::Kind::DirichletPerClass;
             cfg.partition.alpha = value;
         } else if (field == "proxy-dirichlet") {
             cfg.partition.kind = PartitionSpec::Kind::Dirichlet;

@@ -103,12 +103,16 @@ private slots:
                                           << "q.json: workload.batch_size: expected an integer in [1, 1048576], got 3.5";
         QTest::newRow("bad optimizer") << "\"adam\"" << "\"adamw\""
                                        << "q.json: workload.optimizer.type: expected one of \"sgd\", \"momentum\", "
-                                          "\"adam\", got \"adamw\"";
+                                          "\"adam\", got \"adamw\"; did you mean \"adam\"?";
         QTest::newRow("bad hidden width") << "[256]" << "[256, -1]"
                                           << "q.json: workload.model.hidden[1]: expected an integer width in "
                                              "[1, 65536], got -1";
         QTest::newRow("unknown strategy") << "\"sync-ps\"" << "\"gossip\""
                                           << "q.json: strategy.type: expected one of";
+        QTest::newRow("misspelt partitioning")
+            << "{ \"type\": \"iid\" }" << "{ \"type\": \"dirichlet-per-clas\" }"
+            << "q.json: workload.partitioning.type: expected one of \"iid\", \"dirichlet\", \"dirichlet-per-class\", "
+               "\"shards\", got \"dirichlet-per-clas\"; did you mean \"dirichlet-per-class\"?";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }
@@ -187,6 +191,10 @@ private slots:
                                          "q.json");
         QVERIFY(d.sim.training.partition.kind == PartitionSpec::Kind::Dirichlet);
         QCOMPARE(d.sim.training.partition.alpha, 0.1);
+        const Scenario pc = parseScenario(
+            edited("{ \"type\": \"iid\" }", "{ \"type\": \"dirichlet-per-class\", \"alpha\": 2.5 }"), "q.json");
+        QVERIFY(pc.sim.training.partition.kind == PartitionSpec::Kind::DirichletPerClass);
+        QCOMPARE(pc.sim.training.partition.alpha, 2.5);
         const Scenario p = parseScenario(
             edited("{ \"type\": \"mlp\", \"hidden\": [256] }",
                    "{ \"type\": \"proxy\", \"parameters\": 25600000, \"forward_flops\": \"4.1Gf\" }"),

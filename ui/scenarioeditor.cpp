@@ -275,8 +275,9 @@ struct ScenarioEditor::Private {
         add(g, "Learning rate", "workload.optimizer.learning_rate", Kind::Number, {}, "0.05 (Adam 0.001)");
         add(g, "Momentum", "workload.optimizer.momentum", Kind::Number, {}, "0.9", is(opt, {"momentum"}, "sgd"));
         const QString part = "workload.partitioning.type";
-        add(g, "Partitioning", part, Kind::Choice, {"iid", "dirichlet", "shards"});
-        add(g, "Dirichlet alpha", "workload.partitioning.alpha", Kind::Number, {}, "0.5", is(part, {"dirichlet"}, "iid"));
+        add(g, "Partitioning", part, Kind::Choice, {"iid", "dirichlet", "dirichlet-per-class", "shards"});
+        add(g, "Dirichlet alpha", "workload.partitioning.alpha", Kind::Number, {}, "0.5",
+            is(part, {"dirichlet", "dirichlet-per-class"}, "iid"));
         add(g, "Shards per client", "workload.partitioning.shards_per_client", Kind::Number, {}, "2",
             is(part, {"shards"}, "iid"));
 
