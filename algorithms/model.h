@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "mlpkernel.h"
+
 #include <Eigen/Core>
 #include <cstdint>
 #include <utility>
@@ -13,7 +15,8 @@ namespace dml {
 /// Parameters live in one flat float vector (as in MiniDNN), layer by layer: W_l (out x in, column-major)
 /// followed by b_l (out). Batches are features x batch matrices, one sample per column.
 ///
-/// Methods use scratch buffers held by the object: one Mlp per worker, not shared between workers.
+/// The arithmetic is mlpkernel.h's, run on float. Methods use scratch buffers held by the object: one Mlp per
+/// worker, not shared between workers.
 class Mlp {
 public:
     /// inputs > 0, every hidden width > 0, classes >= 2.
@@ -32,22 +35,22 @@ public:
     /// Analytic flops of one sample's forward and backward pass (what one gradient evaluation costs per sample).
     double trainFlopsPerSample() const { return m_trainFlops; }
 
-    /// Mean cross-entropy over the batch and its gradient with respect to the parameters.
-    /// x: inputs() x B; y: B labels; grad: numParams() floats, overwritten.
+    /// Mean cross-entropy over the batch, in nats, and its gradient with respect to the parameters.
+    /// x: inputs() x B; y: B labels, each < classes(); grad: numParams() floats, overwritten.
+    /// The loss is computed as log-sum-exp (mlpkernel::softmaxCrossEntropy): finite for any logits.
     float lossAndGradient(const float* params, const Eigen::MatrixXf& x, const std::uint8_t* y, float* grad);
 
-    /// Sum of the cross-entropy losses and number of correct predictions over x (inputs() x N), labels y.
+    /// Sum of the cross-entropy losses (nats) and number of correct predictions (the largest logit is at the
+    /// label) over x (inputs() x N), labels y.
     std::pair<double, int> evaluate(const float* params, const Eigen::Ref<const Eigen::MatrixXf>& x,
                                     const std::uint8_t* y);
 
 private:
-    void forward(const float* params, const Eigen::Ref<const Eigen::MatrixXf>& x);
     std::vector<int> m_sizes;
-    std::vector<Eigen::Index> m_offsets; // start of W_l in the flat vector; b_l follows W_l
+    std::vector<Eigen::Index> m_offsets; // mlpkernel::offsets(m_sizes): start of W_l; b_l follows W_l
     Eigen::Index m_numParams = 0;
     double m_forwardFlops = 0, m_trainFlops = 0;
-    std::vector<Eigen::MatrixXf> m_act;   // m_act[l]: output of layer l (ReLU'd for hidden, softmax for last)
-    Eigen::MatrixXf m_delta, m_deltaPrev; // backward scratch
+    mlpkernel::Scratch<float> m_scratch;
 };
 
 } // namespace dml

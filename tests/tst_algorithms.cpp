@@ -106,6 +106,49 @@ private slots:
         QVERIFY(loss > 0);
     }
 
+    void lossIsLogSumExp_data()
+    {
+        QTest::addColumn<double>("z0");
+        QTest::addColumn<double>("z1");
+        QTest::addColumn<int>("label");
+        // -log(max(softmax, 1e-30)) gave 69.08 nats here: softmax(z)_1 underflows to 0.
+        QTest::newRow("huge margin, wrong label") << 1000.0 << 0.0 << 1;
+        QTest::newRow("huge margin, right label") << 1000.0 << 0.0 << 0;
+        QTest::newRow("both very negative") << -1000.0 << -1001.0 << 1;
+        QTest::newRow("moderate") << 2.5 << -1.0 << 1;
+        QTest::newRow("tie") << 0.0 << 0.0 << 0;
+    }
+    void lossIsLogSumExp()
+    {
+        // Logistic regression 2 -> 2 with W = identity, b = 0: the logits are the inputs. The reference is
+        // log-sum-exp in double; the gradient stays softmax(z) - onehot (times x for W).
+        QFETCH(double, z0);
+        QFETCH(double, z1);
+        QFETCH(int, label);
+        Mlp m(2, {}, 2);
+        Eigen::VectorXf p(6), grad(6);
+        p << 1, 0, 0, 1, 0, 0;
+        Eigen::MatrixXf x(2, 1);
+        x << float(z0), float(z1);
+        const std::uint8_t y = std::uint8_t(label);
+        const double z[2] = {z0, z1}, top = std::max(z0, z1);
+        const double lse = top + std::log(std::exp(z0 - top) + std::exp(z1 - top));
+        const double expected = lse - z[label];
+        const double tol = 1e-6 * std::max(1.0, expected);
+        const float loss = m.lossAndGradient(p.data(), x, &y, grad.data());
+        QVERIFY2(std::isfinite(loss) && std::fabs(loss - expected) <= tol,
+                 qPrintable(QString("loss %1 nats, expected %2").arg(loss, 0, 'g', 9).arg(expected, 0, 'g', 9)));
+        const auto [evalLoss, correct] = m.evaluate(p.data(), x, &y);
+        QVERIFY2(std::fabs(evalLoss - expected) <= tol, qPrintable(QString("evaluate: %1").arg(evalLoss)));
+        QCOMPARE(correct, int(z[label] > z[1 - label] || (z0 == z1 && label == 0)));
+        for (int k = 0; k < 2; ++k) {
+            const double dz = std::exp(z[k] - lse) - (k == label ? 1.0 : 0.0);
+            for (int i = 0; i < 2; ++i) // W is column-major: W(k, i) at 2 i + k
+                QVERIFY(std::fabs(grad[2 * i + k] - dz * z[i]) <= 1e-6 * std::max(1.0, std::fabs(dz * z[i])));
+            QVERIFY(std::fabs(grad[4 + k] - dz) <= 1e-6);
+        }
+    }
+
     void sgdAndMomentum()
     {
         Eigen::VectorXf p(2), g(2);
