@@ -5,6 +5,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
+#include "rng.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -179,6 +180,93 @@ private slots:
         QVERIFY(std::fabs(p[0] + 0.01f) < 1e-6f);
         QVERIFY(std::fabs(p[1] - 0.01f) < 1e-6f);
         QVERIFY(std::fabs(p[2] + 0.01f) < 1e-5f);
+    }
+
+    void optimizerMatchesDoubleReference_data()
+    {
+        QTest::addColumn<int>("kind"); // OptimizerSpec::Kind
+        QTest::addColumn<float>("lr");
+        QTest::addColumn<float>("a"); // momentum, or beta1
+        QTest::addColumn<float>("b"); // beta2
+        QTest::addColumn<float>("eps");
+        QTest::newRow("sgd") << int(OptimizerSpec::Kind::Sgd) << 0.05f << 0.0f << 0.0f << 0.0f;
+        QTest::newRow("momentum 0.9") << int(OptimizerSpec::Kind::Momentum) << 0.01f << 0.9f << 0.0f << 0.0f;
+        QTest::newRow("momentum 0.5") << int(OptimizerSpec::Kind::Momentum) << 0.03f << 0.5f << 0.0f << 0.0f;
+        QTest::newRow("adam defaults") << int(OptimizerSpec::Kind::Adam) << 0.001f << 0.9f << 0.999f << 1e-8f;
+        // epsilon of the order of sqrt(v_hat) for the parameters with tiny gradients: its placement matters
+        QTest::newRow("adam eps 1e-3") << int(OptimizerSpec::Kind::Adam) << 0.002f << 0.8f << 0.99f << 1e-3f;
+    }
+    void optimizerMatchesDoubleReference()
+    {
+        // 300 steps on a fixed, seeded sequence of gradients; after every step, every parameter is compared
+        // with an independent double-precision reference written from the papers:
+        //  - Sgd:      p <- p - lr g
+        //  - Momentum: v <- mu v + g, p <- p - lr v (Optimizer's documented form, PyTorch's SGD with momentum)
+        //  - Adam:     Kingma & Ba 2015, Algorithm 1: m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
+        //              m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t), p <- p - lr m_hat / (sqrt(v_hat) + eps)
+        // The bias corrections change at every step, so an optimizer whose step count t is frozen (at 1, or at any
+        // value) fails from the first step after. Tolerance: 1e-5 relative to max(1, |p|) (float state).
+        QFETCH(int, kind);
+        QFETCH(float, lr);
+        QFETCH(float, a);
+        QFETCH(float, b);
+        QFETCH(float, eps);
+        OptimizerSpec s;
+        s.kind = OptimizerSpec::Kind(kind);
+        s.learningRate = lr;
+        if (s.kind == OptimizerSpec::Kind::Momentum)
+            s.momentum = a;
+        if (s.kind == OptimizerSpec::Kind::Adam) {
+            s.beta1 = a;
+            s.beta2 = b;
+            s.epsilon = eps;
+        }
+        constexpr int n = 37, steps = 300; // n: not a multiple of the SIMD width, so the loops' tails run too
+        Optimizer opt(s, n);
+        Rng rng(2015);
+        Eigen::VectorXf p(n), g(n);
+        Eigen::VectorXd p0(n), ref(n), m = Eigen::VectorXd::Zero(n), v = Eigen::VectorXd::Zero(n), mean(n), scale(n);
+        for (int i = 0; i < n; ++i) {
+            p[i] = float(1.0 + rng.uniform()); // in [1, 2)
+            ref[i] = p0[i] = p[i];
+            mean[i] = rng.uniform() - 0.5;                   // each coordinate drifts its own way
+            scale[i] = i % 5 == 0 ? 1e-4 : 0.2 + rng.uniform(); // some tiny gradients, where eps matters
+        }
+        const double lrd = s.learningRate, mu = s.momentum, b1 = s.beta1, b2 = s.beta2, epsd = s.epsilon;
+        double worst = 0;
+        for (int t = 1; t <= steps; ++t) {
+            for (int i = 0; i < n; ++i)
+                g[i] = float(scale[i] * (mean[i] + rng.uniform() - 0.5));
+            opt.step(p.data(), g.data());
+            for (int i = 0; i < n; ++i) {
+                const double gi = g[i]; // the reference sees exactly the gradients the optimizer saw
+                switch (s.kind) {
+                case OptimizerSpec::Kind::Sgd:
+                    ref[i] -= lrd * gi;
+                    break;
+                case OptimizerSpec::Kind::Momentum:
+                    m[i] = mu * m[i] + gi;
+                    ref[i] -= lrd * m[i];
+                    break;
+                case OptimizerSpec::Kind::Adam: {
+                    m[i] = b1 * m[i] + (1 - b1) * gi;
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+                    const double mHat = m[i] / (1 - std::pow(b1, t)), vHat = v[i] / (1 - std::pow(b2, t));
+                    ref[i] -= lrd * mHat / (std::sqrt(vHat) + epsd);
+                    break;
+                }
+                }
+                const double err = std::fabs(p[i] - ref[i]) / std::max(1.0, std::fabs(ref[i]));
+                worst = std::max(worst, err);
+                if (err > 1e-5)
+                    QFAIL(qPrintable(QString("step %1, parameter %2: %3, reference %4")
+                                         .arg(t).arg(i).arg(p[i], 0, 'g', 9).arg(ref[i], 0, 'g', 9)));
+            }
+        }
+        // The parameters moved far beyond the tolerance, so the comparison had something to see.
+        const double moved = (p.cast<double>() - p0).cwiseAbs().maxCoeff();
+        QVERIFY2(moved > 0.1, qPrintable(QString("largest move %1").arg(moved)));
+        qDebug("largest relative error %.2g over %d steps; largest move %.3f", worst, steps, moved);
     }
 
     void idxRoundTrip()
