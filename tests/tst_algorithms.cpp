@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// algorithms/: gradient check, optimizers, dataset files, partitioning and sampling.
+// algorithms/: gradient check, loss, flop counts, optimizers, dataset files, partitioning and sampling.
 #include "dataset.h"
 #include "error.h"
+#include "mlpkernel.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
+#include "rng.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -12,9 +14,131 @@
 #include <zlib.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
+#include <type_traits>
 
 using namespace dml;
+
+// A float that counts the arithmetic done on it, so that the flop-count test counts what mlpkernel.h executes
+// rather than re-deriving Mlp's formula. Every operation counts one flop (add or subtract, multiply, divide,
+// compare, max, exp, log, sqrt) except the ones no machine needs to run, which Eigen's general code performs:
+// values built from a number (Eigen's Scalar(0) and Scalar(1), the kernel's S(0) and S(1)) are literals, and
+// multiplying by a literal 1, adding a literal 0 (a zeroed accumulator) or combining two literals (constant
+// folding, e.g. Eigen's alpha = 1 * 1 * 1) costs nothing. Data must be made with Counted::data().
+namespace counting {
+
+struct Ops {
+    long long add = 0, mul = 0, div = 0, cmp = 0, fn = 0;
+    long long total() const { return add + mul + div + cmp + fn; }
+};
+inline Ops ops;
+
+struct Counted {
+    float v = 0;
+    bool literal = true;
+    Counted() = default;
+    template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
+    Counted(T x) : v(float(x)) {}
+    static Counted data(float x)
+    {
+        Counted c(x);
+        c.literal = false;
+        return c;
+    }
+    explicit operator double() const { return v; }
+    Counted& operator+=(const Counted& o) { return *this = *this + o; }
+    Counted& operator-=(const Counted& o) { return *this = *this - o; }
+    Counted& operator*=(const Counted& o) { return *this = *this * o; }
+    Counted& operator/=(const Counted& o) { return *this = *this / o; }
+    Counted operator-() const { return {-v, literal}; }
+
+    friend Counted operator+(const Counted& a, const Counted& b)
+    {
+        if (a.literal && a.v == 0 && !b.literal)
+            return b;
+        if (b.literal && b.v == 0 && !a.literal)
+            return a;
+        return counted(a, b, a.v + b.v, ops.add);
+    }
+    friend Counted operator-(const Counted& a, const Counted& b)
+    {
+        if (b.literal && b.v == 0 && !a.literal)
+            return a;
+        return counted(a, b, a.v - b.v, ops.add);
+    }
+    friend Counted operator*(const Counted& a, const Counted& b)
+    {
+        if (a.literal && a.v == 1 && !b.literal)
+            return b;
+        if (b.literal && b.v == 1 && !a.literal)
+            return a;
+        return counted(a, b, a.v * b.v, ops.mul);
+    }
+    friend Counted operator/(const Counted& a, const Counted& b) { return counted(a, b, a.v / b.v, ops.div); }
+    friend bool operator<(const Counted& a, const Counted& b) { return compare(a, b), a.v < b.v; }
+    friend bool operator>(const Counted& a, const Counted& b) { return compare(a, b), a.v > b.v; }
+    friend bool operator<=(const Counted& a, const Counted& b) { return compare(a, b), a.v <= b.v; }
+    friend bool operator>=(const Counted& a, const Counted& b) { return compare(a, b), a.v >= b.v; }
+    friend bool operator==(const Counted& a, const Counted& b) { return a.v == b.v; } // control flow, not work
+    friend bool operator!=(const Counted& a, const Counted& b) { return a.v != b.v; }
+    // Found by argument-dependent lookup from Eigen's numext (cwiseMax, maxCoeff, exp) and from the kernel.
+    friend Counted max(const Counted& a, const Counted& b) { return function(a.v < b.v ? b.v : a.v, ops.cmp); }
+    friend Counted min(const Counted& a, const Counted& b) { return function(b.v < a.v ? b.v : a.v, ops.cmp); }
+    friend Counted exp(const Counted& a) { return function(std::exp(a.v), ops.fn); }
+    friend Counted log(const Counted& a) { return function(std::log(a.v), ops.fn); }
+    friend Counted sqrt(const Counted& a) { return function(std::sqrt(a.v), ops.fn); }
+    friend Counted abs(const Counted& a) { return function(std::fabs(a.v), ops.fn); }
+
+private:
+    Counted(float x, bool lit) : v(x), literal(lit) {}
+    static Counted counted(const Counted& a, const Counted& b, float r, long long& counter)
+    {
+        if (!(a.literal && b.literal))
+            ++counter;
+        return {r, a.literal && b.literal};
+    }
+    static void compare(const Counted& a, const Counted& b)
+    {
+        if (!(a.literal && b.literal))
+            ++ops.cmp;
+    }
+    static Counted function(float r, long long& counter) // a result of data: never a literal
+    {
+        ++counter;
+        return {r, false};
+    }
+};
+
+} // namespace counting
+
+template <>
+struct Eigen::NumTraits<counting::Counted> : Eigen::GenericNumTraits<float> {
+    using Real = counting::Counted;
+    using NonInteger = counting::Counted;
+    using Nested = counting::Counted;
+    using Literal = counting::Counted;
+    enum { IsComplex = 0, IsInteger = 0, IsSigned = 1, RequireInitialization = 1, ReadCost = 1, AddCost = 1,
+           MulCost = 1 };
+    static Real epsilon() { return std::numeric_limits<float>::epsilon(); }
+    static Real dummy_precision() { return 1e-5f; }
+    static Real highest() { return std::numeric_limits<float>::max(); }
+    static Real lowest() { return std::numeric_limits<float>::lowest(); }
+    static Real infinity() { return std::numeric_limits<float>::infinity(); }
+    static Real quiet_NaN() { return std::numeric_limits<float>::quiet_NaN(); }
+};
+
+namespace counting {
+/// x (rows x cols) as non-literal counted values.
+mlpkernel::Mat<Counted> data(const Eigen::MatrixXf& x)
+{
+    mlpkernel::Mat<Counted> c(x.rows(), x.cols());
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        c.data()[i] = Counted::data(x.data()[i]);
+    return c;
+}
+
+} // namespace counting
 
 namespace {
 
@@ -81,15 +205,130 @@ private slots:
         QCOMPARE(checked, int(model.numParams()));
     }
 
-    void flopCountsAreAnalytic()
+    void countingScalarSeesEigenProducts_data()
     {
-        // 784-128-10: forward = 2*784*128 + 128 (bias) + 128 (ReLU) + 2*128*10 + 10 + 5*10 (softmax)
-        Mlp m(784, {128}, 10);
-        QCOMPARE(m.numParams(), Eigen::Index(784 * 128 + 128 + 128 * 10 + 10));
-        QCOMPARE(m.forwardFlopsPerSample(), 2.0 * 784 * 128 + 128 + 128 + 2.0 * 128 * 10 + 10 + 50);
-        // backward adds dW, db for both layers, and dX (+ ReLU mask) for the second layer only
-        QCOMPARE(m.trainFlopsPerSample(), m.forwardFlopsPerSample() + 2.0 * 784 * 128 + 128 + 2.0 * 128 * 10 + 10 +
-                                              2.0 * 128 * 10 + 128 + 10);
+        QTest::addColumn<int>("m");
+        QTest::addColumn<int>("k");
+        QTest::addColumn<int>("n");
+        QTest::addColumn<bool>("transposed");
+        // Eigen 3.4 computes small products coefficient by coefficient (rows + cols + depth < 20) and larger
+        // ones with its blocked GEMM, which zeroes C and adds alpha * (A B) with alpha = 1.
+        QTest::newRow("coefficient-based") << 3 << 4 << 2 << false;
+        QTest::newRow("coefficient-based, A^T") << 3 << 4 << 2 << true;
+        QTest::newRow("blocked") << 30 << 40 << 20 << false;
+        QTest::newRow("blocked, A^T") << 30 << 40 << 20 << true;
+        QTest::newRow("blocked, depth 1") << 25 << 1 << 9 << false;
+    }
+    void countingScalarSeesEigenProducts()
+    {
+        // The rule flopCountsMatchExecution relies on: a k-term dot product runs k multiplications and k - 1
+        // additions, in either of Eigen's product paths, and a sum of n terms n - 1 additions.
+        using counting::Counted;
+        QFETCH(int, m);
+        QFETCH(int, k);
+        QFETCH(int, n);
+        QFETCH(bool, transposed);
+        const auto a = counting::data(Eigen::MatrixXf::Random(transposed ? k : m, transposed ? m : k));
+        const auto b = counting::data(Eigen::MatrixXf::Random(k, n));
+        mlpkernel::Mat<Counted> c(m, n);
+        counting::ops = {};
+        if (transposed)
+            c.noalias() = a.transpose() * b;
+        else
+            c.noalias() = a * b;
+        QCOMPARE(counting::ops.mul, (long long)m * n * k);
+        QCOMPARE(counting::ops.add, (long long)m * n * (k - 1));
+        QCOMPARE(counting::ops.total(), counting::ops.mul + counting::ops.add);
+        counting::ops = {};
+        Eigen::Matrix<Counted, Eigen::Dynamic, 1> sums = c.rowwise().sum();
+        QCOMPARE(counting::ops.add, (long long)m * (n - 1));
+        QCOMPARE(counting::ops.total(), counting::ops.add);
+        QCOMPARE(double(sums[0]), double(c.row(0).sum())); // it computes, too
+    }
+
+    void flopCountsMatchExecution_data()
+    {
+        QTest::addColumn<int>("inputs");
+        QTest::addColumn<QList<int>>("hidden");
+        QTest::addColumn<int>("classes");
+        QTest::addColumn<int>("batch");
+        QTest::newRow("logistic 6-3, B 2") << 6 << QList<int>{} << 3 << 2;
+        QTest::newRow("logistic 40-10, B 33") << 40 << QList<int>{} << 10 << 33;
+        QTest::newRow("1 hidden 20-16-5, B 7") << 20 << QList<int>{16} << 5 << 7;
+        QTest::newRow("1 hidden 64-32-10, B 32") << 64 << QList<int>{32} << 10 << 32;
+        QTest::newRow("2 hidden 9-7-5-3, B 2") << 9 << QList<int>{7, 5} << 3 << 2;
+        QTest::newRow("2 hidden 40-24-12-10, B 33") << 40 << QList<int>{24, 12} << 10 << 33;
+        QTest::newRow("quickstart 784-256-10, B 32") << 784 << QList<int>{256} << 10 << 32;
+    }
+    void flopCountsMatchExecution()
+    {
+        // Runs mlpkernel.h's forward and backward pass (the code Mlp runs on float) on the counting scalar and
+        // compares every flop executed with Mlp's analytic count, exactly, after the two stated differences
+        // (Mlp::forwardFlopsPerSample):
+        //  - one flop fewer per dot product and per sum or maximum (countingScalarSeesEigenProducts): the
+        //    analytic count charges 2 per multiply-add and n per n-term sum;
+        //  - 3 per sample that the analytic count leaves out: the loss's log and subtraction, and the one-hot
+        //    subtraction (training only).
+        // Batches of 2 or more: with B = 1 the gradient's scaling by 1/B is by the constant 1, which the counter
+        // would fold like Eigen's alpha. All inputs, weights and biases are positive, so every ReLU is active and
+        // no masked literal 0 reaches a sum (the counter would not count adding it).
+        QFETCH(int, inputs);
+        QFETCH(QList<int>, hidden);
+        QFETCH(int, classes);
+        QFETCH(int, batch);
+        using counting::Counted;
+        const Mlp arch(inputs, std::vector<int>(hidden.begin(), hidden.end()), classes);
+        const std::vector<int>& sizes = arch.layerSizes();
+        const std::vector<Eigen::Index> off = mlpkernel::offsets(sizes);
+        QCOMPARE(off.back(), arch.numParams());
+        Eigen::VectorXf p = (Eigen::VectorXf::Random(arch.numParams()).array() + 1.5f) * 0.05f; // in (0.025, 0.125)
+        const auto params = counting::data(p);
+        const auto x = counting::data((Eigen::MatrixXf::Random(inputs, batch).array() + 1.0f) * 0.5f);
+        std::vector<std::uint8_t> y(std::size_t(batch), 0);
+        for (int j = 0; j < batch; ++j)
+            y[std::size_t(j)] = std::uint8_t(j % classes);
+        std::vector<Counted> grad(std::size_t(arch.numParams()));
+        mlpkernel::Scratch<Counted> scratch;
+
+        // Dot products and sums/maxima of the pass, from the layer shapes: what the analytic count over-charges.
+        const double B = batch;
+        double fwdDots = 0, trainDots = 0, dbSums = 0;
+        for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+            const double in = sizes[l], out = sizes[l + 1];
+            fwdDots += B * out;                        // W a: one per output
+            trainDots += in * out + (l > 0 ? B * in : 0); // dW = delta a^T (over the batch); W^T delta
+            dbSums += out;                             // db: a sum over the batch per output
+        }
+        const double softmaxReductions = 2 * B; // max and sum per sample
+
+        counting::ops = {};
+        const double loss = mlpkernel::evaluate<Counted>(sizes, off, params.data(), x, y.data(), scratch).first;
+        const double evalExecuted = double(counting::ops.total());
+        QCOMPARE(evalExecuted, B * arch.forwardFlopsPerSample() - fwdDots - softmaxReductions + 2 * B);
+
+        counting::ops = {};
+        const double trainLoss =
+            mlpkernel::lossAndGradient<Counted>(sizes, off, params.data(), x, y.data(), grad.data(), scratch);
+        const double trainExecuted = double(counting::ops.total());
+        QCOMPARE(trainExecuted, B * arch.trainFlopsPerSample() - fwdDots - trainDots - dbSums - softmaxReductions +
+                                    3 * B);
+        QCOMPARE(trainLoss, loss); // the same arithmetic as evaluate's
+        qDebug("executed: forward %.0f (analytic %.0f), forward + backward %.0f (analytic %.0f) flops", evalExecuted,
+               B * arch.forwardFlopsPerSample(), trainExecuted, B * arch.trainFlopsPerSample());
+
+        // The counted run is the float model's arithmetic: the same loss and gradient, to float rounding (the
+        // vectorised float products sum in another order).
+        Mlp model = arch;
+        Eigen::VectorXf g(arch.numParams());
+        Eigen::MatrixXf xf(inputs, batch);
+        for (Eigen::Index i = 0; i < xf.size(); ++i)
+            xf.data()[i] = x.data()[i].v;
+        QVERIFY(std::fabs(model.lossAndGradient(p.data(), xf, y.data(), g.data()) - loss / B) <= 1e-6 * loss / B);
+        const float gMax = g.cwiseAbs().maxCoeff();
+        QVERIFY(gMax > 0);
+        for (Eigen::Index i = 0; i < g.size(); ++i)
+            QVERIFY2(std::fabs(g[i] - grad[std::size_t(i)].v) <= 1e-4f * gMax,
+                     qPrintable(QString("gradient %1: %2 and %3").arg(i).arg(g[i]).arg(grad[std::size_t(i)].v)));
     }
 
     void evaluateCountsCorrect()
@@ -104,6 +343,49 @@ private slots:
         const auto [loss, correct] = m.evaluate(p.data(), x, y.data());
         QCOMPARE(correct, 2);
         QVERIFY(loss > 0);
+    }
+
+    void lossIsLogSumExp_data()
+    {
+        QTest::addColumn<double>("z0");
+        QTest::addColumn<double>("z1");
+        QTest::addColumn<int>("label");
+        // -log(max(softmax, 1e-30)) gave 69.08 nats here: softmax(z)_1 underflows to 0.
+        QTest::newRow("huge margin, wrong label") << 1000.0 << 0.0 << 1;
+        QTest::newRow("huge margin, right label") << 1000.0 << 0.0 << 0;
+        QTest::newRow("both very negative") << -1000.0 << -1001.0 << 1;
+        QTest::newRow("moderate") << 2.5 << -1.0 << 1;
+        QTest::newRow("tie") << 0.0 << 0.0 << 0;
+    }
+    void lossIsLogSumExp()
+    {
+        // Logistic regression 2 -> 2 with W = identity, b = 0: the logits are the inputs. The reference is
+        // log-sum-exp in double; the gradient stays softmax(z) - onehot (times x for W).
+        QFETCH(double, z0);
+        QFETCH(double, z1);
+        QFETCH(int, label);
+        Mlp m(2, {}, 2);
+        Eigen::VectorXf p(6), grad(6);
+        p << 1, 0, 0, 1, 0, 0;
+        Eigen::MatrixXf x(2, 1);
+        x << float(z0), float(z1);
+        const std::uint8_t y = std::uint8_t(label);
+        const double z[2] = {z0, z1}, top = std::max(z0, z1);
+        const double lse = top + std::log(std::exp(z0 - top) + std::exp(z1 - top));
+        const double expected = lse - z[label];
+        const double tol = 1e-6 * std::max(1.0, expected);
+        const float loss = m.lossAndGradient(p.data(), x, &y, grad.data());
+        QVERIFY2(std::isfinite(loss) && std::fabs(loss - expected) <= tol,
+                 qPrintable(QString("loss %1 nats, expected %2").arg(loss, 0, 'g', 9).arg(expected, 0, 'g', 9)));
+        const auto [evalLoss, correct] = m.evaluate(p.data(), x, &y);
+        QVERIFY2(std::fabs(evalLoss - expected) <= tol, qPrintable(QString("evaluate: %1").arg(evalLoss)));
+        QCOMPARE(correct, int(z[label] > z[1 - label] || (z0 == z1 && label == 0)));
+        for (int k = 0; k < 2; ++k) {
+            const double dz = std::exp(z[k] - lse) - (k == label ? 1.0 : 0.0);
+            for (int i = 0; i < 2; ++i) // W is column-major: W(k, i) at 2 i + k
+                QVERIFY(std::fabs(grad[2 * i + k] - dz * z[i]) <= 1e-6 * std::max(1.0, std::fabs(dz * z[i])));
+            QVERIFY(std::fabs(grad[4 + k] - dz) <= 1e-6);
+        }
     }
 
     void sgdAndMomentum()
@@ -136,6 +418,93 @@ private slots:
         QVERIFY(std::fabs(p[0] + 0.01f) < 1e-6f);
         QVERIFY(std::fabs(p[1] - 0.01f) < 1e-6f);
         QVERIFY(std::fabs(p[2] + 0.01f) < 1e-5f);
+    }
+
+    void optimizerMatchesDoubleReference_data()
+    {
+        QTest::addColumn<int>("kind"); // OptimizerSpec::Kind
+        QTest::addColumn<float>("lr");
+        QTest::addColumn<float>("a"); // momentum, or beta1
+        QTest::addColumn<float>("b"); // beta2
+        QTest::addColumn<float>("eps");
+        QTest::newRow("sgd") << int(OptimizerSpec::Kind::Sgd) << 0.05f << 0.0f << 0.0f << 0.0f;
+        QTest::newRow("momentum 0.9") << int(OptimizerSpec::Kind::Momentum) << 0.01f << 0.9f << 0.0f << 0.0f;
+        QTest::newRow("momentum 0.5") << int(OptimizerSpec::Kind::Momentum) << 0.03f << 0.5f << 0.0f << 0.0f;
+        QTest::newRow("adam defaults") << int(OptimizerSpec::Kind::Adam) << 0.001f << 0.9f << 0.999f << 1e-8f;
+        // epsilon of the order of sqrt(v_hat) for the parameters with tiny gradients: its placement matters
+        QTest::newRow("adam eps 1e-3") << int(OptimizerSpec::Kind::Adam) << 0.002f << 0.8f << 0.99f << 1e-3f;
+    }
+    void optimizerMatchesDoubleReference()
+    {
+        // 300 steps on a fixed, seeded sequence of gradients; after every step, every parameter is compared
+        // with an independent double-precision reference written from the papers:
+        //  - Sgd:      p <- p - lr g
+        //  - Momentum: v <- mu v + g, p <- p - lr v (Optimizer's documented form, PyTorch's SGD with momentum)
+        //  - Adam:     Kingma & Ba 2015, Algorithm 1: m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
+        //              m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t), p <- p - lr m_hat / (sqrt(v_hat) + eps)
+        // The bias corrections change at every step, so an optimizer whose step count t is frozen (at 1, or at any
+        // value) fails from the first step after. Tolerance: 1e-5 relative to max(1, |p|) (float state).
+        QFETCH(int, kind);
+        QFETCH(float, lr);
+        QFETCH(float, a);
+        QFETCH(float, b);
+        QFETCH(float, eps);
+        OptimizerSpec s;
+        s.kind = OptimizerSpec::Kind(kind);
+        s.learningRate = lr;
+        if (s.kind == OptimizerSpec::Kind::Momentum)
+            s.momentum = a;
+        if (s.kind == OptimizerSpec::Kind::Adam) {
+            s.beta1 = a;
+            s.beta2 = b;
+            s.epsilon = eps;
+        }
+        constexpr int n = 37, steps = 300; // n: not a multiple of the SIMD width, so the loops' tails run too
+        Optimizer opt(s, n);
+        Rng rng(2015);
+        Eigen::VectorXf p(n), g(n);
+        Eigen::VectorXd p0(n), ref(n), m = Eigen::VectorXd::Zero(n), v = Eigen::VectorXd::Zero(n), mean(n), scale(n);
+        for (int i = 0; i < n; ++i) {
+            p[i] = float(1.0 + rng.uniform()); // in [1, 2)
+            ref[i] = p0[i] = p[i];
+            mean[i] = rng.uniform() - 0.5;                   // each coordinate drifts its own way
+            scale[i] = i % 5 == 0 ? 1e-4 : 0.2 + rng.uniform(); // some tiny gradients, where eps matters
+        }
+        const double lrd = s.learningRate, mu = s.momentum, b1 = s.beta1, b2 = s.beta2, epsd = s.epsilon;
+        double worst = 0;
+        for (int t = 1; t <= steps; ++t) {
+            for (int i = 0; i < n; ++i)
+                g[i] = float(scale[i] * (mean[i] + rng.uniform() - 0.5));
+            opt.step(p.data(), g.data());
+            for (int i = 0; i < n; ++i) {
+                const double gi = g[i]; // the reference sees exactly the gradients the optimizer saw
+                switch (s.kind) {
+                case OptimizerSpec::Kind::Sgd:
+                    ref[i] -= lrd * gi;
+                    break;
+                case OptimizerSpec::Kind::Momentum:
+                    m[i] = mu * m[i] + gi;
+                    ref[i] -= lrd * m[i];
+                    break;
+                case OptimizerSpec::Kind::Adam: {
+                    m[i] = b1 * m[i] + (1 - b1) * gi;
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+                    const double mHat = m[i] / (1 - std::pow(b1, t)), vHat = v[i] / (1 - std::pow(b2, t));
+                    ref[i] -= lrd * mHat / (std::sqrt(vHat) + epsd);
+                    break;
+                }
+                }
+                const double err = std::fabs(p[i] - ref[i]) / std::max(1.0, std::fabs(ref[i]));
+                worst = std::max(worst, err);
+                if (err > 1e-5)
+                    QFAIL(qPrintable(QString("step %1, parameter %2: %3, reference %4")
+                                         .arg(t).arg(i).arg(p[i], 0, 'g', 9).arg(ref[i], 0, 'g', 9)));
+            }
+        }
+        // The parameters moved far beyond the tolerance, so the comparison had something to see.
+        const double moved = (p.cast<double>() - p0).cwiseAbs().maxCoeff();
+        QVERIFY2(moved > 0.1, qPrintable(QString("largest move %1").arg(moved)));
+        qDebug("largest relative error %.2g over %d steps; largest move %.3f", worst, steps, moved);
     }
 
     void idxRoundTrip()
