@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // dmlsim: with a subcommand, the headless CLI; see `dmlsim --help`.
+#include "buildinfo.h"
 #include "commands.h"
 #ifdef DMLSIM_WITH_GUI
 #include "workbench.h"
@@ -26,7 +27,7 @@ int main(int argc, char** argv)
         return args.isEmpty() ? BadInput : Ok;
     }
     if (args[0] == "--version") {
-        std::printf("dmlsim %s\n", DMLSIM_VERSION);
+        std::printf("dmlsim %s\nbuild: %s\n", DMLSIM_VERSION, buildString());
         return Ok;
     }
     const QString cmd = args.takeFirst();
