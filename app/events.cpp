@@ -33,6 +33,7 @@ QJsonObject toJson(const HostStats& h)
             {"idle", h.idle},
             {"bytes_sent", h.bytesSent},
             {"bytes_received", h.bytesReceived},
+            {"bytes_lost", h.bytesLost},
             {"flops", h.flops}};
 }
 
@@ -47,11 +48,15 @@ QJsonObject toJson(const Summary& s)
             {"communication_overhead", s.communicationOverhead},
             {"utilization", s.utilization},
             {"bytes_on_wire", s.bytesOnWire},
+            {"bytes_lost", s.bytesLost},
             {"accuracy_simulated", s.accuracySimulated},
             {"staleness_mean", s.stalenessMean < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMean)},
             {"staleness_max", s.stalenessMax < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMax)},
             {"steps", double(s.steps)},
             {"epochs", s.epochs},
+            {"eval_interval_epochs", s.evalIntervalEpochs},
+            {"epochs_per_step", s.epochsPerStep},
+            {"eval_note", QString::fromStdString(s.evalNote)},
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 
