@@ -8,11 +8,43 @@
 
 #include <QString>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+/// Portable builds (README "Reproducibility"): glibc chooses, when a program is loaded, between variants of
+/// libm's log, exp, sin, cos and pow by the CPU's features (FMA, AVX2, ...), and the variants round differently:
+/// on glibc 2.36, 1 to 7 results in 10^4 differ in the last bit between the FMA and the SSE2 variant. Random
+/// draws (Box-Muller normals, Dirichlet partitions, failure times) go through them. The tunable below makes glibc
+/// choose the SSE2 variants, which every x86-64 CPU runs; glibc reads it only at load time, so the program runs
+/// itself again with it set. Children (sweeps, the workbench's runs) inherit it. If the exec fails, it carries on
+/// unpinned and says so on stderr.
+void pinLibm(char** argv)
+{
+    static const char* kMask = "glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-AVX512F";
+    const char* current = std::getenv("GLIBC_TUNABLES");
+    if (current && std::strstr(current, kMask))
+        return;
+    const std::string tunables = current && *current ? std::string(current) + ":" + kMask : std::string(kMask);
+    setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
+    execv("/proc/self/exe", argv);
+    std::fprintf(stderr, "dmlsim: cannot run itself again with GLIBC_TUNABLES=%s (%s): libm is not pinned, so "
+                         "results may differ between CPUs in the last bits\n",
+                 tunables.c_str(), std::strerror(errno));
+}
+
+} // namespace
 
 int main(int argc, char** argv)
 {
     using namespace dml::app;
+    if (buildPortable())
+        pinLibm(argv);
     QStringList args;
     for (int i = 1; i < argc; ++i)
         args << QString::fromLocal8Bit(argv[i]);
