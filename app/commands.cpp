@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "commands.h"
 
+#include "buildinfo.h"
 #include "error.h"
 #include "events.h"
 #include "runcontrol.h"
@@ -190,7 +191,7 @@ int cmdRun(const QStringList& args)
     long long runId = 0;
     try {
         store.emplace(p.value(db).toStdString());
-        runId = store->beginRun(sc, toString(sc.sim.strategy.kind), kVersion);
+        runId = store->beginRun(sc, toString(sc.sim.strategy.kind), kVersion, buildString());
         if (sweepTag)
             store->tagRun(runId, sweepTag->sweep, sweepTag->point, sweepTag->rep);
     } catch (const StoreError& e) {
@@ -205,7 +206,8 @@ int cmdRun(const QStringList& args)
                     {"workers", sc.sim.strategy.workers},
                     {"network_model", sim::toString(sc.sim.platform.network)},
                     {"seed", double(sc.sim.training.seed)},
-                    {"version", kVersion}});
+                    {"version", kVersion},
+                    {"build", buildString()}});
 
     StreamSink streamSink(stdout);
     ProgressSink progress(isatty(STDERR_FILENO) == 1);
@@ -232,6 +234,7 @@ int cmdRun(const QStringList& args)
             o.insert("run_id", double(runId));
             o.insert("name", QString::fromStdString(sc.name));
             o.insert("wall_time", wall);
+            o.insert("build", buildString());
             QJsonArray hosts;
             for (const auto& h : result.hosts)
                 hosts.append(toJson(h));
@@ -281,6 +284,8 @@ int cmdRuns(const QStringList& args)
                 o.insert("created", QString::fromStdString(r.created));
                 o.insert("error", QString::fromStdString(r.error));
                 o.insert("wall_time", r.wallTime);
+                o.insert("version", QString::fromStdString(r.version));
+                o.insert("build", QString::fromStdString(r.build));
                 a.append(o);
             }
             std::printf("%s\n", QJsonDocument(a).toJson(QJsonDocument::Compact).constData());

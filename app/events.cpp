@@ -33,6 +33,7 @@ QJsonObject toJson(const HostStats& h)
             {"idle", h.idle},
             {"bytes_sent", h.bytesSent},
             {"bytes_received", h.bytesReceived},
+            {"bytes_lost", h.bytesLost},
             {"flops", h.flops}};
 }
 
@@ -46,7 +47,9 @@ QJsonObject toJson(const Summary& s)
             {"time_to_target", s.timeToTarget < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.timeToTarget)},
             {"communication_overhead", s.communicationOverhead},
             {"utilization", s.utilization},
+            {"idle_fraction", s.idleFraction},
             {"bytes_on_wire", s.bytesOnWire},
+            {"bytes_lost", s.bytesLost},
             {"accuracy_simulated", s.accuracySimulated},
             {"staleness_mean", s.stalenessMean < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMean)},
             {"staleness_max", s.stalenessMax < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.stalenessMax)},
@@ -57,6 +60,9 @@ QJsonObject toJson(const Summary& s)
             {"partition_size_max", s.partitionSizeMax},
             {"partition_label_skew", s.partitionLabelSkew},
             {"partition_largest_class_share", s.partitionLargestClassShare},
+            {"eval_interval_epochs", s.evalIntervalEpochs},
+            {"epochs_per_step", s.epochsPerStep},
+            {"eval_note", QString::fromStdString(s.evalNote)},
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 

@@ -120,6 +120,36 @@ std::vector<std::string> common(const std::vector<std::string>& a, const std::ve
     return out;
 }
 
+/// The configurations of the store whose finished runs come from more than one build (MergeStats::mixedBuilds):
+/// the points of sweeps, and for runs outside sweeps, scenarios with the same hash.
+std::vector<std::string> mixedBuilds(Db& db)
+{
+    // (configuration, build, run ids, run count), configurations in order.
+    const auto rows = db.query(
+        "SELECT 'sweep ' || t.sweep_id || ' point ' || t.point, r.build, GROUP_CONCAT(r.id, ', '), COUNT(*) "
+        "FROM runs r JOIN sweep_runs t ON t.run_id = r.id WHERE r.status = 'finished' "
+        "GROUP BY t.sweep_id, t.point, r.build "
+        "UNION ALL "
+        "SELECT 'scenario ' || SUBSTR(r.scenario_hash, 1, 16) || ' (' || MIN(r.name) || ')', r.build, "
+        "GROUP_CONCAT(r.id, ', '), COUNT(*) FROM runs r WHERE r.status = 'finished' AND r.id NOT IN "
+        "(SELECT run_id FROM sweep_runs) GROUP BY r.scenario_hash, r.build ORDER BY 1, 3");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < rows.size();) {
+        std::size_t j = i;
+        while (j < rows.size() && rows[j][0] == rows[i][0])
+            ++j;
+        if (j - i > 1) {
+            std::string w = rows[i][0] + ": runs of " + std::to_string(j - i) + " builds:";
+            for (std::size_t k = i; k < j; ++k)
+                w += (k > i ? "; " : " ") + std::string(rows[k][3] == "1" ? "run " : "runs ") + rows[k][2] +
+                     " from \"" + rows[k][1] + "\"";
+            out.push_back(w);
+        }
+        i = j;
+    }
+    return out;
+}
+
 } // namespace
 
 MergeStats mergeStores(const std::vector<std::string>& sources, const std::string& into)
@@ -196,6 +226,7 @@ MergeStats mergeStores(const std::vector<std::string>& sources, const std::strin
         }
         db.exec("DETACH DATABASE src");
     }
+    stats.mixedBuilds = mixedBuilds(db);
     return stats;
 }
 
@@ -222,6 +253,9 @@ int cmdMerge(const QStringList& args)
         const MergeStats st = mergeStores(sources, p.value(into).toStdString());
         std::printf("merged %zu stores into %s: %d runs copied, %d already there, %d sweeps added\n",
                     sources.size(), qPrintable(p.value(into)), st.runs, st.duplicates, st.sweeps);
+        for (const std::string& w : st.mixedBuilds)
+            std::fprintf(stderr, "dmlsim merge: warning: %s; their figures may differ in the last bits (README "
+                                 "\"Reproducibility\")\n", w.c_str());
         return Ok;
     } catch (const StoreError& e) {
         std::fprintf(stderr, "dmlsim merge: %s\n", e.what());

@@ -18,6 +18,7 @@
 #include <QTextDocument>
 #include <QUrl>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -149,7 +150,42 @@ Data load(RunStore& store, const std::vector<long long>& ids)
         }
         d.groups[it->second].runs.push_back(i);
     }
+    // Which build made each run; repetitions of one configuration from different builds are not comparable bit
+    // for bit (README "Reproducibility").
+    std::map<std::string, std::size_t> buildIndex;
+    for (const Run& r : d.runs)
+        if (buildIndex.emplace(r.record.build, d.builds.size()).second)
+            d.builds.push_back(r.record.build);
+    for (const Group& g : d.groups) {
+        std::map<std::size_t, std::vector<long long>> byBuild; // build index -> run ids
+        for (std::size_t i : g.runs)
+            byBuild[buildIndex.at(d.runs[i].record.build)].push_back(d.runs[i].record.id);
+        if (byBuild.size() < 2)
+            continue;
+        std::string w = "configuration " + g.label.toStdString() + ":";
+        for (const auto& [b, ids] : byBuild) {
+            w += (b == byBuild.begin()->first ? " " : ", ") + std::string(ids.size() == 1 ? "run" : "runs");
+            for (std::size_t k = 0; k < ids.size(); ++k)
+                w += (k ? ", " : " ") + std::to_string(ids[k]);
+            w += " from build " + std::to_string(b + 1);
+        }
+        d.mixedBuilds.push_back(w);
+    }
     return d;
+}
+
+/// The warnings of writeReport(): one line per configuration that mixes builds, then the builds.
+std::vector<std::string> buildWarnings(const Data& d)
+{
+    if (d.mixedBuilds.empty())
+        return {};
+    std::vector<std::string> out;
+    for (const std::string& m : d.mixedBuilds)
+        out.push_back("runs of one configuration come from different builds, so their figures may differ in the "
+                      "last bits (README \"Reproducibility\"): " + m);
+    for (std::size_t b = 0; b < d.builds.size(); ++b)
+        out.push_back("build " + std::to_string(b + 1) + ": " + (d.builds[b].empty() ? "(not recorded)" : d.builds[b]));
+    return out;
 }
 
 QString esc(const std::string& s)
@@ -197,6 +233,15 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
         name = name.substr(0, name.rfind(" ["));
     h += "<p>Scenario: <b>" + esc(name) + "</b>" + (d.runs.size() > 1 ? " and its variants" : QString()) +
          ". Store: <code>" + esc(d.storeFile) + "</code>.</p>\n";
+    if (!d.mixedBuilds.empty()) {
+        h += "<p style=\"color:#a00000\"><b>Warning: runs of one configuration come from different builds of "
+             "dmlsim.</b> Their figures may differ in the last bits, so the spread over repetitions mixes in the "
+             "builds' differences. Use one build, or a portable build (CMake option DMLSIM_PORTABLE) on every "
+             "machine; the builds are listed under \"How to reproduce\".</p>\n<ul>\n";
+        for (const std::string& m : d.mixedBuilds)
+            h += "<li style=\"color:#a00000\">" + esc(m) + "</li>\n";
+        h += "</ul>\n";
+    }
 
     h += "<h2>What differs</h2>\n";
     if (d.differing.empty() && !d.seedsDiffer) {
@@ -292,15 +337,24 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
          "bit (the wall time aside). To run one again:</p>\n<pre>sqlite3 " +
          esc(d.storeFile) +
          " \"SELECT scenario FROM runs WHERE id = RUN_ID\" &gt; scenario.json\ndmlsim run scenario.json</pre>\n";
+    h += "<p>Bit for bit, that is, with a build of the same build string (<code>dmlsim --version</code>): on any "
+         "x86-64 machine for a portable build (CMake option DMLSIM_PORTABLE), on the same CPU model otherwise. ";
+    h += d.builds.size() == 1 ? QString("Build:") : QString("Builds:");
+    h += "</p>\n<ol>\n";
+    for (const std::string& b : d.builds)
+        h += "<li><code>" + esc(b.empty() ? "(not recorded)" : b) + "</code></li>\n";
+    h += "</ol>\n";
     h += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\" width=\"100%\">\n<tr><th>run</th><th class=\"l\">configuration"
          "</th><th>seed</th><th class=\"l\">scenario SHA-256</th><th class=\"l\">created</th><th class=\"l\">"
-         "version</th></tr>\n";
+         "version</th><th>build</th></tr>\n";
     for (const Group& g : d.groups)
         for (std::size_t i : g.runs) {
             const RunRecord& r = d.runs[i].record;
             h += "<tr><td>" + QString::number(r.id) + "</td><td class=\"l\">" + g.label.toHtmlEscaped() + "</td><td>" +
                  QString::number(r.seed) + "</td><td class=\"l\"><code>" + esc(r.scenarioHash.substr(0, 16)) +
                  "</code></td><td class=\"l\">" + esc(r.created) + "</td><td class=\"l\">" + esc(r.version) +
+                 "</td><td>" +
+                 QString::number(std::find(d.builds.begin(), d.builds.end(), r.build) - d.builds.begin() + 1) +
                  "</td></tr>\n";
         }
     h += "</table>\n";
@@ -364,7 +418,7 @@ QByteArray csv(const Data& d)
 } // namespace
 } // namespace report
 
-void writeReport(RunStore& store, const std::vector<long long>& runIds, const QString& outFile)
+std::vector<std::string> writeReport(RunStore& store, const std::vector<long long>& runIds, const QString& outFile)
 {
     using namespace report;
     const QString ext = QFileInfo(outFile).suffix().toLower();
@@ -374,7 +428,7 @@ void writeReport(RunStore& store, const std::vector<long long>& runIds, const QS
     const Data d = load(store, runIds);
     if (ext == "csv") {
         save(outFile, csv(d));
-        return;
+        return buildWarnings(d);
     }
 
     static int argc = 1;
@@ -413,12 +467,13 @@ void writeReport(RunStore& store, const std::vector<long long>& runIds, const QS
         doc.print(&pdf);
         if (!QFileInfo(outFile).isFile() || QFileInfo(outFile).size() == 0)
             throw std::runtime_error(outFile.toStdString() + ": cannot write the PDF");
-        return;
+        return buildWarnings(d);
     }
     std::vector<QByteArray> images;
     for (const Chart& c : charts)
         images.push_back("data:image/png;base64," + png(c.image).toBase64());
     save(outFile, html(d, charts, [&](std::size_t i) { return QString::fromLatin1(images[i]); }, false).toUtf8());
+    return buildWarnings(d);
 }
 
 std::vector<long long> sweepRunIds(RunStore& store, const std::string& sweep)

@@ -24,7 +24,10 @@ class RunStore;
 /// "offscreen" platform (unless QT_QPA_PLATFORM says otherwise); a QCoreApplication that is not a QApplication
 /// is an error. Throws std::runtime_error (StoreError for store problems) with a message naming the problem:
 /// no runs, an unknown run id, no finished run, an unknown extension, a file that cannot be written.
-void writeReport(RunStore& store, const std::vector<long long>& runIds, const QString& outFile);
+/// Returns warnings for the caller to show, one line each: configurations whose runs were made by different
+/// builds of dmlsim (their figures may differ in the last bits; README "Reproducibility"). HTML and PDF reports
+/// show them too.
+std::vector<std::string> writeReport(RunStore& store, const std::vector<long long>& runIds, const QString& outFile);
 
 /// The runs of sweep `sweep` (its id, a unique prefix of it, or its name): for every (point, repetition), the
 /// latest finished run, ordered by point then repetition. Throws std::runtime_error if there is no such sweep

@@ -52,7 +52,8 @@ int cmdReport(const QStringList& args)
                 }
             }
         }
-        writeReport(store, ids, p.value(out));
+        for (const std::string& w : writeReport(store, ids, p.value(out)))
+            std::fprintf(stderr, "dmlsim report: warning: %s\n", w.c_str());
         std::printf("wrote %s (%zu runs)\n", qPrintable(p.value(out)), ids.size());
         return Ok;
     } catch (const std::exception& e) {

@@ -34,6 +34,10 @@ struct Data {
     bool seedsDiffer = false;
     std::vector<Group> groups;
     std::string storeFile;
+    std::vector<std::string> builds;   ///< the runs' distinct build strings, in order of first appearance
+    /// One per configuration whose runs come from more than one build: "configuration LABEL: runs 1, 2 from
+    /// build 1, run 5 from build 2" (builds numbered as in `builds`, from 1).
+    std::vector<std::string> mixedBuilds;
 };
 
 /// Mean and sample standard deviation (0 for one value) of the values.

@@ -14,7 +14,9 @@
 namespace dml::app {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: runs.build (the program's build string, buildinfo.h), runs' bytes lost, evaluation grid and partition
+//    statistics, host_stats.bytes_lost.
+constexpr int kSchemaVersion = 2;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +39,11 @@ CREATE TABLE IF NOT EXISTS runs(
   final_accuracy REAL, best_accuracy REAL, final_test_loss REAL, simulated_time REAL,
   target_accuracy REAL, time_to_target REAL, communication_overhead REAL, utilization REAL,
   bytes_on_wire REAL, steps INTEGER, epochs REAL, stop_reason TEXT, wall_time REAL,
-  accuracy_simulated INTEGER, staleness_mean REAL, staleness_max REAL
+  accuracy_simulated INTEGER, staleness_mean REAL, staleness_max REAL,
+  build TEXT NOT NULL,
+  bytes_lost REAL, eval_interval_epochs REAL, epochs_per_step REAL, eval_note TEXT,
+  partition_parts INTEGER, partition_size_min REAL, partition_size_max REAL, partition_label_skew REAL,
+  partition_largest_class_share REAL
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -49,7 +55,7 @@ CREATE TABLE IF NOT EXISTS host_stats(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   rank INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, speed REAL NOT NULL,
   elapsed REAL NOT NULL, finish REAL NOT NULL, compute REAL NOT NULL, communication REAL NOT NULL, idle REAL NOT NULL,
-  bytes_sent REAL NOT NULL, bytes_received REAL NOT NULL, flops REAL NOT NULL
+  bytes_sent REAL NOT NULL, bytes_received REAL NOT NULL, flops REAL NOT NULL, bytes_lost REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS host_stats_run ON host_stats(run_id);
 CREATE TABLE IF NOT EXISTS series(
@@ -228,11 +234,12 @@ void RunStore::exec(const char* sql)
     }
 }
 
-long long RunStore::beginRun(const Scenario& s, const std::string& strategy, const std::string& version)
+long long RunStore::beginRun(const Scenario& s, const std::string& strategy, const std::string& version,
+                            const std::string& build)
 {
     Stmt st(m_db,
             "INSERT INTO runs(created, name, strategy, workers, seed, status, version, pid, hostname, "
-            "scenario_file, scenario_hash, scenario) VALUES(?,?,?,?,?, 'running', ?,?,?,?,?,?)",
+            "scenario_file, scenario_hash, scenario, build) VALUES(?,?,?,?,?, 'running', ?,?,?,?,?,?,?)",
             m_file);
     st.bind(1, nowIso())
         .bind(2, s.name)
@@ -244,7 +251,8 @@ long long RunStore::beginRun(const Scenario& s, const std::string& strategy, con
         .bind(8, hostName())
         .bind(9, s.file)
         .bind(10, scenarioHash(s.text))
-        .bind(11, s.text);
+        .bind(11, s.text)
+        .bind(12, build);
     st.step();
     return sqlite3_last_insert_rowid(m_db);
 }
@@ -271,12 +279,12 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
         }
     }
     {
-        Stmt st(m_db, "INSERT INTO host_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", m_file);
+        Stmt st(m_db, "INSERT INTO host_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", m_file);
         long long rank = 0;
         for (const HostStats& h : r.hosts) {
             st.bind(1, id).bind(2, rank++).bind(3, h.name).bind(4, h.role).bind(5, h.speed).bind(6, h.elapsed);
             st.bind(7, h.finish).bind(8, h.compute).bind(9, h.communication).bind(10, h.idle);
-            st.bind(11, h.bytesSent).bind(12, h.bytesReceived).bind(13, h.flops);
+            st.bind(11, h.bytesSent).bind(12, h.bytesReceived).bind(13, h.flops).bind(14, h.bytesLost);
             st.step();
             st.reset();
         }
@@ -324,7 +332,9 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             "UPDATE runs SET status='finished', finished=?, final_accuracy=?, best_accuracy=?, final_test_loss=?, "
             "simulated_time=?, target_accuracy=?, time_to_target=?, communication_overhead=?, utilization=?, "
             "bytes_on_wire=?, steps=?, epochs=?, stop_reason=?, wall_time=?, accuracy_simulated=?, "
-            "staleness_mean=?, staleness_max=? WHERE id=?",
+            "staleness_mean=?, staleness_max=?, bytes_lost=?, eval_interval_epochs=?, epochs_per_step=?, eval_note=?, "
+            "partition_parts=?, partition_size_min=?, partition_size_max=?, partition_label_skew=?, "
+            "partition_largest_class_share=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -339,7 +349,10 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
         st.bindNull(16).bindNull(17);
     else
         st.bind(16, s.stalenessMean).bind(17, s.stalenessMax);
-    st.bind(18, id);
+    st.bind(18, s.bytesLost).bind(19, s.evalIntervalEpochs).bind(20, s.epochsPerStep).bind(21, s.evalNote);
+    st.bind(22, (long long)s.partitionParts).bind(23, s.partitionSizeMin).bind(24, s.partitionSizeMax);
+    st.bind(25, s.partitionLabelSkew).bind(26, s.partitionLargestClassShare);
+    st.bind(27, id);
     st.step();
     tx.commit();
 }
@@ -368,7 +381,9 @@ constexpr const char* kRunColumns =
     "SELECT id, created, finished, name, strategy, workers, seed, status, error, version, pid, hostname, "
     "scenario_file, scenario_hash, scenario, final_accuracy, best_accuracy, final_test_loss, simulated_time, "
     "target_accuracy, time_to_target, communication_overhead, utilization, bytes_on_wire, steps, epochs, "
-    "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max FROM runs";
+    "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max, build, bytes_lost, "
+    "eval_interval_epochs, epochs_per_step, eval_note, partition_parts, partition_size_min, partition_size_max, "
+    "partition_label_skew, partition_largest_class_share FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -404,6 +419,16 @@ RunRecord readRun(const Stmt& q)
     s.accuracySimulated = q.null(28) || q.integer(28) != 0;
     s.stalenessMean = q.null(29) ? -1 : q.real(29);
     s.stalenessMax = q.null(30) ? -1 : q.real(30);
+    r.build = q.text(31);
+    s.bytesLost = q.real(32);
+    s.evalIntervalEpochs = q.real(33);
+    s.epochsPerStep = q.real(34);
+    s.evalNote = q.text(35);
+    s.partitionParts = int(q.integer(36));
+    s.partitionSizeMin = q.real(37);
+    s.partitionSizeMax = q.real(38);
+    s.partitionLabelSkew = q.real(39);
+    s.partitionLargestClassShare = q.real(40);
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }
@@ -522,14 +547,27 @@ std::vector<SweepRunTag> RunStore::sweepRuns(const std::string& sweepId)
 std::vector<HostStats> RunStore::hostStats(long long id)
 {
     Stmt q(m_db,
-           "SELECT name, role, speed, elapsed, finish, compute, communication, idle, bytes_sent, bytes_received, flops "
-           "FROM host_stats WHERE run_id=? ORDER BY rank",
+           "SELECT name, role, speed, elapsed, finish, compute, communication, idle, bytes_sent, bytes_received, "
+           "bytes_lost, flops FROM host_stats WHERE run_id=? ORDER BY rank",
            m_file);
     q.bind(1, id);
     std::vector<HostStats> out;
-    while (q.step())
-        out.push_back({q.text(0), q.text(1), q.real(2), q.real(3), q.real(4), q.real(5), q.real(6), q.real(7),
-                       q.real(8), q.real(9), q.real(10)});
+    while (q.step()) {
+        HostStats h;
+        h.name = q.text(0);
+        h.role = q.text(1);
+        h.speed = q.real(2);
+        h.elapsed = q.real(3);
+        h.finish = q.real(4);
+        h.compute = q.real(5);
+        h.communication = q.real(6);
+        h.idle = q.real(7);
+        h.bytesSent = q.real(8);
+        h.bytesReceived = q.real(9);
+        h.bytesLost = q.real(10);
+        h.flops = q.real(11);
+        out.push_back(std::move(h));
+    }
     return out;
 }
 

@@ -28,6 +28,7 @@ struct RunRecord {
     long long id = 0;
     std::string created, finished; ///< ISO 8601, UTC
     std::string name, strategy, status, error, version, scenarioHash, scenarioFile, scenarioText;
+    std::string build; ///< the build string of the program that made it (buildinfo.h)
     std::uint64_t seed = 0;
     int workers = 0;
     long long pid = 0;
@@ -61,8 +62,9 @@ public:
     RunStore(const RunStore&) = delete;
     RunStore& operator=(const RunStore&) = delete;
 
-    /// Inserts the run in status "running" and returns its id.
-    long long beginRun(const Scenario& s, const std::string& strategy, const std::string& version);
+    /// Inserts the run in status "running" and returns its id. `build`: the program's build string (buildinfo.h).
+    long long beginRun(const Scenario& s, const std::string& strategy, const std::string& version,
+                       const std::string& build);
     /// Stores samples, host statistics and the summary and marks the run "finished", in one transaction.
     void finishRun(long long id, const sim::SimulationResult& r, double wallTime);
     /// Marks the run "failed" with the error text.

@@ -74,12 +74,17 @@ struct MergeStats {
     int runs = 0;       ///< runs copied
     int duplicates = 0; ///< runs skipped because the target already held them
     int sweeps = 0;     ///< sweeps added
+    /// One line per configuration of the target whose finished runs were made by different builds of dmlsim
+    /// (runs.build): a sweep's grid point, or for runs outside sweeps the same scenario (hash). Their figures may
+    /// differ in the last bits (README "Reproducibility").
+    std::vector<std::string> mixedBuilds;
 };
 
 /// Copies every run of each source store, with the rows of every table keyed by run_id (samples, host
 /// statistics, series, spans, sweep tags, and any table a newer program added), into `into` (created if
 /// needed). Runs get new ids. A run already in the target (same creation time, host, process id and scenario
-/// hash) is skipped, so merging twice changes nothing; sweeps are de-duplicated by id. Throws StoreError.
+/// hash) is skipped, so merging twice changes nothing; sweeps are de-duplicated by id. Reports configurations
+/// whose runs come from different builds in MergeStats::mixedBuilds. Throws StoreError.
 MergeStats mergeStores(const std::vector<std::string>& sources, const std::string& into);
 
 } // namespace dml::app

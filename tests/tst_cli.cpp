@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `dmlsim run` / `dmlsim runs` as a user (and the GUI) drive them: child processes, exit codes, the store.
+#include "buildinfo.h"
 #include "runstore.h"
+#include "scenario.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -159,6 +161,134 @@ private slots:
         QCOMPARE(runs[0]["name"].toString(), QString("tiny"));
         const Result table = dmlsim({"runs", "--db", db});
         QVERIFY(table.out.contains("finished"));
+    }
+
+    void storeRecordsTheBuild()
+    {
+        // The build string (version, compiler, instruction set, build type, portable or not) goes with every
+        // run: into the store, `runs --json`, `run --json`, the stream's started event and `--version`.
+        const std::string build = buildString();
+        for (const char* field : {"version=", "; compiler=", "; isa=", "; build_type=", "; portable=", "; eigen="})
+            QVERIFY2(build.find(field) != std::string::npos, field);
+        const Result version = dmlsim({"--version"});
+        QCOMPARE(version.exitCode, 0);
+        QVERIFY2(version.out.contains(QByteArray("\nbuild: ") + build.c_str() + "\n"), version.out.constData());
+
+        QTemporaryDir dir;
+        const QString db = dir.filePath("r.sqlite"), tiny = writeFile(dir, "tiny.json", kTiny);
+        const Result stream = dmlsim({"run", tiny, "--db", db, "--stream"});
+        QCOMPARE(stream.exitCode, 0);
+        const QJsonObject started = QJsonDocument::fromJson(stream.out.left(stream.out.indexOf('\n'))).object();
+        QCOMPARE(started["event"].toString(), QString("started"));
+        QCOMPARE(started["build"].toString().toStdString(), build);
+        const Result json = dmlsim({"run", tiny, "--db", db, "--json"});
+        QCOMPARE(json.exitCode, 0);
+        QCOMPARE(QJsonDocument::fromJson(json.out).object()["build"].toString().toStdString(), build);
+
+        for (const RunRecord& r : RunStore(db.toStdString()).runs())
+            QCOMPARE(r.build, build);
+        const QJsonArray runs = QJsonDocument::fromJson(dmlsim({"runs", "--db", db, "--json"}).out).array();
+        QCOMPARE(runs.size(), 2);
+        QCOMPARE(runs[1]["build"].toString().toStdString(), build);
+    }
+
+    void storeKeepsEveryField()
+    {
+        // Every Summary and HostStats field, written by finishRun and read back, with values that tell the
+        // columns apart.
+        QTemporaryDir dir;
+        RunStore store(dir.filePath("r.sqlite").toStdString());
+        Scenario sc;
+        sc.name = "fields";
+        sc.text = "{}";
+        const long long id = store.beginRun(sc, "sync-ps", "0.0.0", "a build");
+        dml::sim::SimulationResult r;
+        dml::Summary& s = r.summary;
+        s.finalAccuracy = 0.5;
+        s.finalTestLoss = 1.5;
+        s.bestAccuracy = 0.625;
+        s.simulatedTime = 12.25;
+        s.targetAccuracy = 0.4;
+        s.timeToTarget = 3.5;
+        s.communicationOverhead = 0.25;
+        s.utilization = 0.75;
+        s.bytesOnWire = 1e9;
+        s.bytesLost = 2048;
+        s.accuracySimulated = true;
+        s.stalenessMean = 1.5;
+        s.stalenessMax = 4;
+        s.steps = 77;
+        s.epochs = 2.5;
+        s.evalIntervalEpochs = 0.25;
+        s.epochsPerStep = 0.0125;
+        s.evalNote = "one round covers 1.00 epochs";
+        s.partitionParts = 8;
+        s.partitionSizeMin = 7000;
+        s.partitionSizeMax = 8000;
+        s.partitionLabelSkew = 0.375;
+        s.partitionLargestClassShare = 0.875;
+        s.stopReason = "max_steps";
+        dml::HostStats h;
+        h.name = "worker-0";
+        h.role = "worker";
+        h.speed = 1e10;
+        h.elapsed = 11;
+        h.finish = 12;
+        h.compute = 4;
+        h.communication = 5;
+        h.idle = 2;
+        h.bytesSent = 100;
+        h.bytesReceived = 200;
+        h.bytesLost = 300;
+        h.flops = 4e10;
+        r.hosts = {h};
+        store.finishRun(id, r, 0.5);
+
+        const RunRecord rec = store.run(id);
+        QCOMPARE(rec.build, std::string("a build"));
+        QCOMPARE(rec.version, std::string("0.0.0"));
+        QCOMPARE(rec.wallTime, 0.5);
+        const dml::Summary& t = rec.summary;
+        QCOMPARE(t.finalAccuracy, s.finalAccuracy);
+        QCOMPARE(t.finalTestLoss, s.finalTestLoss);
+        QCOMPARE(t.bestAccuracy, s.bestAccuracy);
+        QCOMPARE(t.simulatedTime, s.simulatedTime);
+        QCOMPARE(t.targetAccuracy, s.targetAccuracy);
+        QCOMPARE(t.timeToTarget, s.timeToTarget);
+        QCOMPARE(t.communicationOverhead, s.communicationOverhead);
+        QCOMPARE(t.utilization, s.utilization);
+        QCOMPARE(t.bytesOnWire, s.bytesOnWire);
+        QCOMPARE(t.bytesLost, s.bytesLost);
+        QCOMPARE(t.accuracySimulated, s.accuracySimulated);
+        QCOMPARE(t.stalenessMean, s.stalenessMean);
+        QCOMPARE(t.stalenessMax, s.stalenessMax);
+        QCOMPARE(t.steps, s.steps);
+        QCOMPARE(t.epochs, s.epochs);
+        QCOMPARE(t.evalIntervalEpochs, s.evalIntervalEpochs);
+        QCOMPARE(t.epochsPerStep, s.epochsPerStep);
+        QCOMPARE(t.evalNote, s.evalNote);
+        QCOMPARE(t.partitionParts, s.partitionParts);
+        QCOMPARE(t.partitionSizeMin, s.partitionSizeMin);
+        QCOMPARE(t.partitionSizeMax, s.partitionSizeMax);
+        QCOMPARE(t.partitionLabelSkew, s.partitionLabelSkew);
+        QCOMPARE(t.partitionLargestClassShare, s.partitionLargestClassShare);
+        QCOMPARE(t.stopReason, s.stopReason);
+
+        const std::vector<dml::HostStats> hosts = store.hostStats(id);
+        QCOMPARE(int(hosts.size()), 1);
+        const dml::HostStats& g = hosts[0];
+        QCOMPARE(g.name, h.name);
+        QCOMPARE(g.role, h.role);
+        QCOMPARE(g.speed, h.speed);
+        QCOMPARE(g.elapsed, h.elapsed);
+        QCOMPARE(g.finish, h.finish);
+        QCOMPARE(g.compute, h.compute);
+        QCOMPARE(g.communication, h.communication);
+        QCOMPARE(g.idle, h.idle);
+        QCOMPARE(g.bytesSent, h.bytesSent);
+        QCOMPARE(g.bytesReceived, h.bytesReceived);
+        QCOMPARE(g.bytesLost, h.bytesLost);
+        QCOMPARE(g.flops, h.flops);
     }
 
     void killedRunLeavesStoreConsistent()

@@ -13,6 +13,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sqlite3.h>
+
 #include "testutil.h"
 
 #include <set>
@@ -161,6 +163,47 @@ private slots:
         QVERIFY(message({999}, m_dir.filePath("r.html")).contains("no run with id 999"));
         QVERIFY(message({1}, "/nonexistent/dir/r.csv").contains("cannot write"));
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, sweepRunIds(store, "nosuchsweep"));
+    }
+
+    void warnsOfMixedBuilds()
+    {
+        // One repetition of grid point 0 made by "another build": the report and `dmlsim report` say so.
+        RunStore store(m_db.toStdString());
+        std::vector<long long> ids;
+        for (const SweepRunTag& t : store.sweepRuns(m_sweep))
+            ids.push_back(t.runId);
+        const QString same = m_dir.filePath("same.html");
+        QVERIFY(writeReport(store, ids, same).empty());
+        QVERIFY(!readAll(same).contains("different builds"));
+
+        const QString db = m_dir.filePath("mixed.sqlite");
+        QVERIFY(QFile::copy(m_db, db));
+        const long long other = store.sweepRuns(m_sweep).at(1).runId; // point 0, rep 1
+        QCOMPARE(store.sweepRuns(m_sweep).at(1).point, 0);
+        {
+            sqlite3* h = nullptr;
+            QCOMPARE(sqlite3_open(db.toUtf8().constData(), &h), SQLITE_OK);
+            const std::string sql = "UPDATE runs SET build = 'another build' WHERE id = " + std::to_string(other);
+            QCOMPARE(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+            sqlite3_close(h);
+        }
+        RunStore mixed(db.toStdString());
+        const QString out = m_dir.filePath("mixed.html");
+        const std::vector<std::string> warnings = writeReport(mixed, ids, out);
+        QCOMPARE(int(warnings.size()), 3); // the configuration, then builds 1 and 2
+        QVERIFY2(warnings[0].find("different builds") != std::string::npos, warnings[0].c_str());
+        QVERIFY2(warnings[0].find("run " + std::to_string(other) + " from build 2") != std::string::npos,
+                 warnings[0].c_str());
+        QCOMPARE(warnings[2], std::string("build 2: another build"));
+        const QString html = QString::fromUtf8(readAll(out));
+        QVERIFY(html.contains("Warning: runs of one configuration come from different builds"));
+        QVERIFY(html.contains("<li><code>another build</code></li>"));
+
+        const Result cli = dmlsim({"report", "--runs", QString("%1,%2").arg(ids[0]).arg(other), "--db", db, "--out",
+                                   m_dir.filePath("mixed.csv")});
+        QVERIFY2(cli.exitCode == 0, cli.err.constData());
+        QVERIFY2(cli.err.contains("dmlsim report: warning: runs of one configuration come from different builds"),
+                 cli.err.constData());
     }
 
     void commandLine()

@@ -12,6 +12,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sqlite3.h>
+
 #include "testutil.h"
 
 #include <csignal>
@@ -68,6 +70,17 @@ std::map<std::pair<int, int>, Outcome> outcomes(const QString& db)
             qFatal("point %d rep %d finished twice", t.point, t.rep);
     }
     return out;
+}
+
+/// Sets the build string of every run of store `db`, as if another build of dmlsim had made them.
+void setBuild(const QString& db, const char* build)
+{
+    sqlite3* h = nullptr;
+    const std::string sql = std::string("UPDATE runs SET build = '") + build + "'";
+    if (sqlite3_open(db.toUtf8().constData(), &h) != SQLITE_OK ||
+        sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+        qFatal("%s: %s", qPrintable(db), sqlite3_errmsg(h));
+    sqlite3_close(h);
 }
 
 } // namespace
@@ -325,6 +338,34 @@ private slots:
         QVERIFY2(again.out.contains("0 runs copied, 8 already there, 0 sweeps added"), again.out.constData());
         QCOMPARE(int(RunStore(merged.toStdString()).runs().size()), 8);
         QCOMPARE(dmlsim({"merge", dir.filePath("nothere.sqlite"), "--into", merged}).exitCode, 2);
+    }
+
+    void mergeWarnsOfMixedBuilds()
+    {
+        // Two repetitions of a sweep point and two runs of one scenario, one of each made by "another build":
+        // the merged store holds configurations whose figures may differ in the last bits.
+        QTemporaryDir dir;
+        const QString tiny = writeFile(dir, "tiny.json", kTiny);
+        const QString a = dir.filePath("a.sqlite"), b = dir.filePath("b.sqlite"), c = dir.filePath("c.sqlite");
+        for (const auto& [db, rep] : {std::pair{a, "0"}, std::pair{b, "1"}}) {
+            QCOMPARE(dmlsim({"run", tiny, "--db", db, "--tag", QString("sweep=s1,point=0,rep=") + rep}).exitCode, 0);
+            QCOMPARE(dmlsim({"run", tiny, "--db", db}).exitCode, 0);
+        }
+        // One build: no warning.
+        const Result same = dmlsim({"merge", a, b, "--into", c});
+        QVERIFY2(same.exitCode == 0, same.err.constData());
+        QVERIFY2(!same.err.contains("warning"), same.err.constData());
+
+        setBuild(b, "version=0.0.1; compiler=another");
+        const Result mixed = dmlsim({"merge", a, b, "--into", dir.filePath("d.sqlite")});
+        QVERIFY2(mixed.exitCode == 0, mixed.err.constData()); // a warning, not an error
+        QVERIFY2(mixed.out.contains("4 runs copied"), mixed.out.constData());
+        QCOMPARE(mixed.err.count("dmlsim merge: warning: "), 2);
+        QVERIFY2(mixed.err.contains("sweep s1 point 0: runs of 2 builds:"), mixed.err.constData());
+        QVERIFY2(mixed.err.contains("scenario ") && mixed.err.contains(" (tiny): runs of 2 builds:"),
+                 mixed.err.constData());
+        QVERIFY2(mixed.err.contains("from \"version=0.0.1; compiler=another\""), mixed.err.constData());
+        QVERIFY2(mixed.err.contains("may differ in the last bits"), mixed.err.constData());
     }
 };
 
