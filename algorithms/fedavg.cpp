@@ -155,6 +155,16 @@ void FederatedAveraging::runServer(Transport& t)
     }
 }
 
+void FederatedAveraging::completeSummary(Summary& s) const
+{
+    m_evaluator.completeSummary(s);
+    // A step is a round here.
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"one step", "one round"},
+                                   {"after every step", "after every round"}})
+        if (const auto at = s.evalNote.find(from); at != std::string::npos)
+            s.evalNote.replace(at, from.size(), to);
+}
+
 void FederatedAveraging::runClient(int rank, Transport& t)
 {
     const std::vector<int>& part = m_partition[std::size_t(rank)];

@@ -59,7 +59,12 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                 100 * s.communicationOverhead);
     std::printf("  utilization                %.1f %%   (workers' compute time / elapsed time)\n",
                 100 * s.utilization);
-    std::printf("  bytes on the wire          %s\n", formatBytes(s.bytesOnWire).c_str());
+    std::printf("  idle                       %.1f %%   (workers' time blocked waiting for others / elapsed time)\n",
+                100 * s.idleFraction);
+    std::printf("  bytes on the wire          %s   (delivered)\n", formatBytes(s.bytesOnWire).c_str());
+    if (s.bytesLost > 0)
+        std::printf("  bytes lost                 %s   (transfers that failed: a host went off)\n",
+                    formatBytes(s.bytesLost).c_str());
     if (s.stalenessMean >= 0)
         std::printf("  staleness                  mean %.2f, max %.0f   (model versions between pull and push)\n",
                     s.stalenessMean, s.stalenessMax);
@@ -70,6 +75,8 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                     s.partitionLabelSkew, 100 * s.partitionLargestClassShare);
     std::printf("  %-26s %ld / %.2f   (stopped: %s)\n", fedavg ? "rounds / epochs" : "steps / epochs", s.steps,
                 s.epochs, s.stopReason.c_str());
+    std::printf("  evaluation                 every %.3g epochs of data processed%s%s\n", s.evalIntervalEpochs,
+                s.evalNote.empty() ? "" : "; ", s.evalNote.c_str());
     std::printf("  wall time                  %.2f s\n\n", wall);
     std::printf("  %-12s %-7s %10s %10s %10s %8s %12s %12s\n", "host", "role", "compute", "comm", "idle", "util",
                 "sent", "received");

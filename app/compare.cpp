@@ -42,8 +42,8 @@ QString cell(const QJsonValue& v, const char* fmt, double scale = 1)
 
 void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
 {
-    std::printf("\n%-24s %9s %13s %12s %9s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
-                "simulated", "comm", "util", "bytes", "staleness", "wall");
+    std::printf("\n%-24s %9s %13s %12s %9s %8s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
+                "simulated", "comm", "util", "idle", "bytes", "staleness", "wall");
     for (std::size_t i = 0; i < vs.size(); ++i) {
         const QJsonObject& s = vs[i].summary;
         if (jobs[i].exitCode != 0) {
@@ -59,15 +59,19 @@ void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& job
                                   ? "-"
                                   : QString::asprintf("%.1f/%.0f", s["staleness_mean"].toDouble(),
                                                       s["staleness_max"].toDouble());
-        std::printf("%-24s %9s %13s %12s %8s%% %7s%% %11s %11s %7.1fs\n", vs[i].label.c_str(),
+        std::printf("%-24s %9s %13s %12s %8s%% %7s%% %7s%% %11s %11s %7.1fs\n", vs[i].label.c_str(),
                     acc ? qPrintable(cell(s["final_accuracy"], "%.4f")) : "n/a", qPrintable(ttt),
                     formatSeconds(s["simulated_time"].toDouble()).c_str(),
                     qPrintable(cell(s["communication_overhead"], "%.1f", 100)),
-                    qPrintable(cell(s["utilization"], "%.1f", 100)),
+                    qPrintable(cell(s["utilization"], "%.1f", 100)), qPrintable(cell(s["idle_fraction"], "%.1f", 100)),
                     formatBytes(s["bytes_on_wire"].toDouble()).c_str(), qPrintable(stale), s["wall_time"].toDouble());
     }
-    std::printf("\ncomm = workers' communication time / elapsed; util = workers' compute time / elapsed; "
-                "staleness = mean/max model versions between pull and push (asynchronous server)\n");
+    std::printf("\ncomm, util, idle = workers' (clients') communication, compute and idle time / their elapsed time "
+                "(README Glossary); staleness = mean/max model versions between pull and push (asynchronous "
+                "server)\n");
+    for (std::size_t i = 0; i < vs.size(); ++i)
+        if (jobs[i].exitCode == 0 && !vs[i].summary["eval_note"].toString().isEmpty())
+            std::printf("%s: %s\n", vs[i].label.c_str(), qPrintable(vs[i].summary["eval_note"].toString()));
 }
 
 } // namespace

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS runs(
   build TEXT NOT NULL,
   bytes_lost REAL, eval_interval_epochs REAL, epochs_per_step REAL, eval_note TEXT,
   partition_parts INTEGER, partition_size_min REAL, partition_size_max REAL, partition_label_skew REAL,
-  partition_largest_class_share REAL
+  partition_largest_class_share REAL, idle_fraction REAL
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -334,7 +334,7 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             "bytes_on_wire=?, steps=?, epochs=?, stop_reason=?, wall_time=?, accuracy_simulated=?, "
             "staleness_mean=?, staleness_max=?, bytes_lost=?, eval_interval_epochs=?, epochs_per_step=?, eval_note=?, "
             "partition_parts=?, partition_size_min=?, partition_size_max=?, partition_label_skew=?, "
-            "partition_largest_class_share=? WHERE id=?",
+            "partition_largest_class_share=?, idle_fraction=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -352,7 +352,8 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
     st.bind(18, s.bytesLost).bind(19, s.evalIntervalEpochs).bind(20, s.epochsPerStep).bind(21, s.evalNote);
     st.bind(22, (long long)s.partitionParts).bind(23, s.partitionSizeMin).bind(24, s.partitionSizeMax);
     st.bind(25, s.partitionLabelSkew).bind(26, s.partitionLargestClassShare);
-    st.bind(27, id);
+    st.bind(27, s.idleFraction);
+    st.bind(28, id);
     st.step();
     tx.commit();
 }
@@ -383,7 +384,7 @@ constexpr const char* kRunColumns =
     "target_accuracy, time_to_target, communication_overhead, utilization, bytes_on_wire, steps, epochs, "
     "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max, build, bytes_lost, "
     "eval_interval_epochs, epochs_per_step, eval_note, partition_parts, partition_size_min, partition_size_max, "
-    "partition_label_skew, partition_largest_class_share FROM runs";
+    "partition_label_skew, partition_largest_class_share, idle_fraction FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -429,6 +430,7 @@ RunRecord readRun(const Stmt& q)
     s.partitionSizeMax = q.real(38);
     s.partitionLabelSkew = q.real(39);
     s.partitionLargestClassShare = q.real(40);
+    s.idleFraction = q.real(41);
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }
