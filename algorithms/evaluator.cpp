@@ -66,7 +66,7 @@ void Evaluator::completeSummary(Summary& s) const
     if (m_gridSteps < 1 - 1e-12) {
         char buf[200];
         std::snprintf(buf, sizeof buf,
-                      "one step covers %.3g epochs, more than the %.3g-epoch evaluation interval: evaluated after "
+                      "one step covers %.2f epochs, more than the %.3g-epoch evaluation interval: evaluated after "
                       "every step",
                       s.epochsPerStep, s.evalIntervalEpochs);
         s.evalNote = buf;
