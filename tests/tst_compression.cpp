@@ -727,8 +727,8 @@ private slots:
 
     void pinnedEncodings()
     {
-        // The random streams are pinned, so a change of the RNG or of the wire layout shows here (same bytes on
-        // every platform): QSGD s = 1 on a small vector, and random-k's indices.
+        // The random streams and the wire layout are pinned, so a change of either shows here: QSGD s = 1 on a
+        // small vector, and random-k's indices (the same with and without AVX-512 kernels).
         Eigen::VectorXf g(8);
         g << 0.5f, -0.25f, 1.0f, 0.0f, -2.0f, 0.125f, 0.75f, -0.5f;
         const Qsgd q(1);

@@ -9,9 +9,11 @@
 //  - A gradient is a flat float vector of n elements (one layer, a bucket, a ring chunk or the whole model).
 //  - Encoded::payload is the real wire format, built bit by bit; its size is the byte count charged to the
 //    network. encodedBytes(n) gives that size without encoding (for proxy workloads that carry no numbers).
-//  - Deterministic: randomness comes only from the 64-bit seed passed to encodeInto(), so the same gradient and
-//    seed give the same payload on every platform and standard library (no std::*_distribution). A strategy
-//    derives the seed with deriveSeed(run seed, rank, step) (rng.h).
+//  - Deterministic: randomness comes only from the 64-bit seed passed to encodeInto(), drawn with the project's
+//    own generators (rng.h, no std::*_distribution), so the same gradient and seed give the same payload. A
+//    strategy derives the seed with deriveSeed(run seed, rank, step). Float reductions (QSGD's norms, the sign
+//    scale) follow Eigen's vectorisation, so builds for different instruction sets may differ in a last bit there,
+//    as the training arithmetic itself does.
 //  - Flop counts are for simulated time: arithmetic operations and comparisons per element, as documented by
 //    each compressor; memory moves (copies, zero fills, bit packing shifts) are not counted.
 //  - Invalid parameters throw std::invalid_argument (the scenario layer validates its fields first and names

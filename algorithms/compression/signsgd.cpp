@@ -3,8 +3,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 namespace dml::compression {
 
@@ -14,9 +18,37 @@ namespace {
 inline std::uint64_t signWord(const float* x)
 {
     std::uint64_t w = 0;
+#if defined(__AVX__)
+    for (int j = 0; j < 8; ++j)
+        w |= std::uint64_t(std::uint32_t(_mm256_movemask_ps(_mm256_loadu_ps(x + 8 * j)))) << (8 * j);
+#else
     for (int j = 0; j < 64; ++j)
         w |= std::uint64_t(std::bit_cast<std::uint32_t>(x[j]) >> 31) << j;
+#endif
     return w;
+}
+
+/// y[j] = +-|s| for j in [0, 64), negative where bit j of w is set.
+inline void expandWord(std::uint64_t w, float s, float* y)
+{
+#if defined(__AVX512F__)
+    const __m512 pos = _mm512_set1_ps(std::fabs(s)), neg = _mm512_set1_ps(-std::fabs(s));
+    for (int j = 0; j < 4; ++j)
+        _mm512_storeu_ps(y + 16 * j, _mm512_mask_blend_ps(__mmask16(w >> (16 * j)), pos, neg));
+#else
+    const std::uint32_t a = std::bit_cast<std::uint32_t>(s) & 0x7FFFFFFFu;
+    for (int j = 0; j < 64; ++j)
+        y[j] = std::bit_cast<float>(a | (std::uint32_t(w >> j) & 1u) << 31);
+#endif
+}
+
+/// sum |x_i| in double over blocks summed in float (vectorised; the float error stays that of 4096 terms).
+double sumAbs(const float* x, Eigen::Index n)
+{
+    double total = 0.0;
+    for (Eigen::Index i = 0; i < n; i += 4096)
+        total += Eigen::Map<const Eigen::VectorXf>(x + i, std::min<Eigen::Index>(4096, n - i)).cwiseAbs().sum();
+    return total;
 }
 
 } // namespace
@@ -34,7 +66,7 @@ void SignCompressor::encodeInto(const Eigen::Ref<const Eigen::VectorXf>& g, std:
     out.payload.resize(std::size_t(encodedBytes(n)));
     std::uint8_t* bits = out.payload.data();
     if (m_scale == Scale::MeanAbs) {
-        const float scale = n ? float(g.cast<double>().lpNorm<1>() / double(n)) : 0.0f;
+        const float scale = n ? float(sumAbs(g.data(), n) / double(n)) : 0.0f;
         std::memcpy(bits, &scale, 4);
         bits += 4;
     }
@@ -64,9 +96,15 @@ void SignCompressor::decodeInto(const Encoded& e, Eigen::VectorXf& out) const
     }
     out.resize(n);
     float* y = out.data();
-    // OR the sign bit into the scale's bits: +-scale without a branch or a multiply
+    Eigen::Index i = 0;
+    for (; i + 64 <= n; i += 64) {
+        std::uint64_t w;
+        std::memcpy(&w, bits + i / 8, 8);
+        expandWord(w, scale, y + i);
+    }
+    // tail: +-scale from the sign bit OR-ed into the scale's bits
     const std::uint32_t s = std::bit_cast<std::uint32_t>(scale) & 0x7FFFFFFFu;
-    for (Eigen::Index i = 0; i < n; ++i) {
+    for (; i < n; ++i) {
         const std::uint32_t b = (bits[i >> 3] >> (i & 7)) & 1u;
         y[i] = std::bit_cast<float>(s | (b << 31));
     }
@@ -100,21 +138,32 @@ void SignCompressor::majorityVote(std::span<const Encoded* const> parts, Encoded
         const float s = float(scaleSum / double(parts.size()));
         std::memcpy(r.payload.data(), &s, 4);
     }
-    // Count the negative votes of 64 elements at a time in 64 counters.
-    std::uint32_t count[64];
+    // Count the negative votes of 64 elements at once in bit-sliced counters (counter bit l of element j is bit j
+    // of c[l]; each part is added with a ripple carry), then compare each count with `half` from the top bit down.
+    const int levels = std::bit_width(std::uint32_t(parts.size()));
+    std::uint64_t c[33];
     for (std::size_t byte = 0; byte < nbytes; byte += 8) {
         const std::size_t len = std::min<std::size_t>(8, nbytes - byte);
-        std::fill(count, count + 64, 0u);
+        std::fill(c, c + levels, 0);
         for (const Encoded* p : parts) {
-            std::uint64_t w = 0;
-            std::memcpy(&w, p->payload.data() + header + byte, len);
-            for (int j = 0; j < 64; ++j)
-                count[j] += std::uint32_t(w >> j) & 1u;
+            std::uint64_t carry = 0;
+            std::memcpy(&carry, p->payload.data() + header + byte, len);
+            for (int l = 0; l < levels && carry; ++l) {
+                const std::uint64_t t = c[l] & carry;
+                c[l] ^= carry;
+                carry = t;
+            }
         }
-        std::uint64_t w = 0;
-        for (int j = 0; j < 64; ++j)
-            w |= std::uint64_t(count[j] > half) << j;
-        std::memcpy(r.payload.data() + header + byte, &w, len);
+        std::uint64_t greater = 0, equal = ~std::uint64_t(0);
+        for (int l = levels - 1; l >= 0; --l) {
+            if ((half >> l) & 1u) {
+                equal &= c[l];
+            } else {
+                greater |= equal & c[l];
+                equal &= ~c[l];
+            }
+        }
+        std::memcpy(r.payload.data() + header + byte, &greater, len);
     }
     // clear the padding bits of the last byte: the encoding of the vote is then byte-identical to encodeInto()'s
     if (n % 8)

@@ -9,6 +9,9 @@
 #include <cstring>
 #include <functional>
 #include <stdexcept>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace dml::compression {
 
@@ -27,8 +30,34 @@ inline std::uint32_t magKey(float x)
 /// fault per 4 KiB.
 std::vector<std::uint32_t>& scratch(int which)
 {
-    thread_local std::vector<std::uint32_t> buffers[2];
+    thread_local std::vector<std::uint32_t> buffers[3];
     return buffers[which];
+}
+
+/// Appends to `out` (which has room for n + 16 entries) the indices i in [0, n), ascending, with magKey(x[i]) >= t0;
+/// returns how many.
+std::size_t indicesAtLeast(const float* x, Eigen::Index n, std::uint32_t t0, std::uint32_t* out)
+{
+    std::size_t m = 0;
+    Eigen::Index i = 0;
+#if defined(__AVX512F__)
+    const __m512i mask = _mm512_set1_epi32(0x7FFFFFFF), threshold = _mm512_set1_epi32(int(t0));
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (; i + 16 <= n; i += 16) {
+        const __m512i key = _mm512_and_si512(_mm512_loadu_si512(x + i), mask);
+        const __mmask16 take = _mm512_cmpge_epu32_mask(key, threshold);
+        // compress in a register and store 16 lanes (the slack of `out` absorbs the extra ones)
+        _mm512_storeu_si512(out + m, _mm512_maskz_compress_epi32(take, idx));
+        m += std::size_t(std::popcount(unsigned(take)));
+        idx = _mm512_add_epi32(idx, step);
+    }
+#endif
+    for (; i < n; ++i) { // branch-free compaction
+        out[m] = std::uint32_t(i);
+        m += magKey(x[i]) >= t0;
+    }
+    return m;
 }
 
 void checkLength(const std::string& who, Eigen::Index n)
@@ -107,55 +136,50 @@ void TopK::encodeInto(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t 
         return;
     }
     const float* x = g.data();
+    std::uint32_t* o = idx.data();
+    std::vector<std::uint32_t>& keys = scratch(2);
 
-    // 1. Candidates: every key >= t0, with t0 a lower bound of the k-th largest key estimated from a strided sample
-    //    (the sample's r-th largest, r a few standard deviations above k/n of the sample). If the estimate was too
-    //    high (fewer than k candidates), fall back to all keys. Either way the result below is exact.
+    // 1. Candidates: the indices of every key >= t0, with t0 a lower bound of the k-th largest key estimated from a
+    //    strided sample (the sample's r-th largest, r a few standard deviations above k/n of the sample). If the
+    //    estimate was too high (fewer than k candidates), or the sample too small to tell, select among all keys.
+    //    Either way the selection below is exact.
     std::vector<std::uint32_t>& cand = scratch(1);
     std::size_t numCand = 0;
     constexpr Eigen::Index kSample = 1 << 15;
     if (n >= 8 * kSample && k <= n / 8) {
         const Eigen::Index stride = n / kSample;
-        cand.resize(std::size_t(kSample));
+        keys.resize(std::size_t(kSample));
         for (Eigen::Index j = 0; j < kSample; ++j)
-            cand[std::size_t(j)] = magKey(x[j * stride]);
+            keys[std::size_t(j)] = magKey(x[j * stride]);
         const double expect = double(k) / double(n) * double(kSample);
         const auto r = std::min<Eigen::Index>(kSample, Eigen::Index(std::ceil(expect + 4.0 * std::sqrt(expect) + 8.0)));
-        std::nth_element(cand.begin(), cand.begin() + (r - 1), cand.begin() + kSample, std::greater<>());
-        const std::uint32_t t0 = cand[std::size_t(r - 1)];
-        cand.resize(std::size_t(n) + 1);
-        std::uint32_t* c = cand.data();
-        for (Eigen::Index i = 0; i < n; ++i) { // branch-free compaction
-            const std::uint32_t key = magKey(x[i]);
-            c[numCand] = key;
-            numCand += key >= t0;
-        }
-    }
-    if (numCand < std::size_t(k)) {
-        cand.resize(std::size_t(n));
-        for (Eigen::Index i = 0; i < n; ++i)
-            cand[std::size_t(i)] = magKey(x[i]);
-        numCand = std::size_t(n);
+        std::nth_element(keys.begin(), keys.begin() + (r - 1), keys.begin() + kSample, std::greater<>());
+        cand.resize(std::size_t(n) + 16);
+        numCand = indicesAtLeast(x, n, keys[std::size_t(r - 1)], cand.data());
     }
 
     // 2. tau = the k-th largest key; every key > tau is kept, then keys == tau in index order until k.
-    std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.begin() + std::ptrdiff_t(numCand), std::greater<>());
-    const std::uint32_t tau = cand[std::size_t(k - 1)];
+    // 3. One branch-free pass over the candidates (or all indices), in ascending order, emits the kept ones.
+    const bool all = numCand < std::size_t(k);
+    const std::size_t m = all ? std::size_t(n) : numCand;
+    keys.resize(m);
+    for (std::size_t j = 0; j < m; ++j)
+        keys[j] = magKey(x[all ? j : cand[j]]);
+    std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<>());
+    const std::uint32_t tau = keys[std::size_t(k - 1)];
     std::size_t above = 0;
     for (std::size_t j = 0; j < std::size_t(k - 1); ++j) // nth_element put the k-1 keys >= tau before tau
-        above += cand[j] > tau;
+        above += keys[j] > tau;
     std::size_t equalLeft = std::size_t(k) - above;
-
-    // 3. One branch-free pass emits the kept indices in ascending order.
-    std::uint32_t* o = idx.data();
-    std::size_t m = 0;
-    for (Eigen::Index i = 0; i < n; ++i) {
+    std::size_t kept = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+        const std::uint32_t i = all ? std::uint32_t(j) : cand[j];
         const std::uint32_t key = magKey(x[i]);
         const bool eq = key == tau;
         const bool take = key > tau || (eq && equalLeft > 0);
         equalLeft -= std::size_t(eq && take);
-        o[m] = std::uint32_t(i);
-        m += take;
+        o[kept] = i;
+        kept += take;
     }
     writePairs(g, idx.data(), std::size_t(k), out, true);
 }
