@@ -749,6 +749,28 @@ private slots:
         QCOMPARE(QByteArray(reinterpret_cast<const char*>(e.payload.data() + 4), 2).toHex(), QByteArray("0c83"));
     }
 
+    void accumulateAddsTheDecoded_data()
+    {
+        QTest::addColumn<QString>("compressor");
+        for (const QString& c : kAll)
+            QTest::newRow(qPrintable(c)) << c;
+    }
+    void accumulateAddsTheDecoded()
+    {
+        // acc += w decode(e), the sparse formats without a dense decode
+        QFETCH(QString, compressor);
+        const auto c = make(compressor);
+        const Encoded e = c->encode(gaussian(3000, 51), 9);
+        const Eigen::VectorXf start = gaussian(3000, 52);
+        Eigen::VectorXf acc = start;
+        c->accumulate(e, 0.25f, acc);
+        const Eigen::VectorXf expected = start + 0.25f * c->decode(e);
+        QVERIFY((acc - expected).cwiseAbs().maxCoeff() <= 1e-6f * (1 + expected.cwiseAbs().maxCoeff()));
+        QVERIFY(acc != start);
+        Eigen::VectorXf wrong(10);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, c->accumulate(e, 1.0f, wrong));
+    }
+
     void flopCounts()
     {
         const double n = 1e6;
@@ -766,6 +788,8 @@ private slots:
         QCOMPARE(ErrorFeedback::flops(n), 2e6);
         QCOMPARE(MomentumCorrection::flops(n), 3e6);
         QCOMPARE(Fp16().sumFlops(n, 2), 4e6);
+        QCOMPARE(TopK(Keep::ratio(0.01)).accumulateFlops(n), 2e4);
+        QCOMPARE(Qsgd(127).accumulateFlops(n), 4e6);
     }
 
     void nonSummableRefuseToSum()

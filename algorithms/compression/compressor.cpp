@@ -30,6 +30,16 @@ Eigen::VectorXf Compressor::decode(const Encoded& e) const
     return out;
 }
 
+void Compressor::accumulate(const Encoded& e, float weight, Eigen::VectorXf& acc) const
+{
+    if (acc.size() != e.n)
+        throw std::invalid_argument(name() + ": accumulating " + std::to_string(e.n) + " floats into " +
+                                    std::to_string(acc.size()));
+    thread_local Eigen::VectorXf decoded; // no allocation per call once warm (one simulation per thread)
+    decodeInto(e, decoded);
+    acc += weight * decoded;
+}
+
 void Compressor::checkPayload(const Encoded& e) const
 {
     const double expected = encodedBytes(e.n);

@@ -68,6 +68,13 @@ public:
     /// Flops of sum() over `parts` encodings of n floats.
     virtual double sumFlops(double n, int parts) const;
 
+    /// acc += weight * decode(e), acc holding e.n floats: an aggregator's step (a parameter server summing its
+    /// workers' encodings, a rank adding all-gathered ones). Sparse formats add their k values in place, without a
+    /// dense decode. Throws std::invalid_argument if acc.size() != e.n or the payload's size is wrong.
+    virtual void accumulate(const Encoded& e, float weight, Eigen::VectorXf& acc) const;
+    /// Flops of accumulate() for n floats: decodeFlops(n) + 2n here; 2k for the sparse formats.
+    virtual double accumulateFlops(double n) const { return decodeFlops(n) + 2.0 * n; }
+
     /// Conveniences that allocate.
     Encoded encode(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed) const;
     Eigen::VectorXf decode(const Encoded& e) const;

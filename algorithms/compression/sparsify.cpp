@@ -109,6 +109,24 @@ Eigen::Index Sparsifier::keep(Eigen::Index n) const
     return std::clamp(Eigen::Index(std::llround(m_keep.fraction * double(n))), Eigen::Index(1), n);
 }
 
+void Sparsifier::accumulate(const Encoded& e, float weight, Eigen::VectorXf& acc) const
+{
+    if (acc.size() != e.n)
+        throw std::invalid_argument(name() + ": accumulating " + std::to_string(e.n) + " floats into " +
+                                    std::to_string(acc.size()));
+    // The values are the payload's last 4k bytes in every sparse format; the indices come from indices().
+    std::vector<std::uint32_t>& idx = scratch(0);
+    indices(e, idx);
+    const std::size_t k = idx.size();
+    const auto* values = reinterpret_cast<const float*>(e.payload.data() + e.payload.size() - 4 * k);
+    for (std::size_t j = 0; j < k; ++j) {
+        if (Eigen::Index(idx[j]) >= e.n)
+            throw std::invalid_argument(name() + ": index " + std::to_string(idx[j]) + " out of n = " +
+                                        std::to_string(e.n));
+        acc[idx[j]] += weight * values[j];
+    }
+}
+
 std::string Sparsifier::keepName() const
 {
     if (m_keep.count > 0)

@@ -24,6 +24,9 @@ public:
     Eigen::Index keep(Eigen::Index n) const;
     /// The k indices carried by `e`, ascending (for DGC's momentum factor masking).
     virtual void indices(const Encoded& e, std::vector<std::uint32_t>& out) const = 0;
+    /// acc[i] += weight * value for each of the k pairs.
+    void accumulate(const Encoded& e, float weight, Eigen::VectorXf& acc) const override;
+    double accumulateFlops(double n) const override { return 2.0 * double(keep(Eigen::Index(n))); }
 
 protected:
     /// Throws std::invalid_argument unless count > 0 or 0 < fraction <= 1.
