@@ -198,8 +198,8 @@ private slots:
     void errorFeedbackLosesNothing_data()
     {
         QTest::addColumn<QString>("compressor");
-        // Error feedback needs a contraction, E||C(x) - x||^2 <= (1 - delta) ||x||^2 (Karimireddy et al. 2019,
-        // Assumption A): QSGD with s = 127 on n = 2000 is one (Lemma 3.1: sqrt(n) / s = 0.35), with s = 1 it is not
+        // Error feedback needs a contraction, E||C(x) - x||^2 <= (1 - delta) ||x||^2 (Karimireddy et al. 2019's
+        // delta-approximate compressor): QSGD with s = 127 on n = 2000 is one (Lemma 3.1: sqrt(n) / s = 0.35), with s = 1 it is not
         // and the residual grows without bound.
         for (const char* c : {"topk", "randomk", "qsgd-8bit", "sign-meanabs", "bf16"})
             QTest::newRow(c) << QString(c);
@@ -402,7 +402,7 @@ private slots:
 
     void majorityVoteHandExample()
     {
-        // Bernstein et al. 2018, Algorithm 3: sign(sum_m sign(g_m)).
+        // Bernstein et al. 2018, majority vote: sign(sum_m sign(g_m)).
         Eigen::VectorXf a(5), b(5), c(5), d(5);
         a << 1, -1, 1, -1, 2;
         b << 1, 1, -1, -1, -3;
@@ -607,7 +607,7 @@ private slots:
 
     void powerSgdWarmStartConverges()
     {
-        // Repeated steps on the same M without error feedback are subspace iteration (the warm start, Sec. 3): the
+        // Repeated steps on the same M without error feedback are subspace iteration (the paper's warm start): the
         // error approaches the best rank-r one, sqrt(sum_{i > r} sigma_i^2) (Eckart-Young), here within 0.1 %.
         const Eigen::Index rows = 50, cols = 30;
         Eigen::MatrixXf U = gaussianMatrix(rows, cols, 1).householderQr().householderQ() *

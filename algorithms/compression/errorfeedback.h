@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Error feedback (residual memory), the piece that makes biased compressors converge: Seide et al. 2014 (1-bit
-// SGD), Stich, Cordonnier & Jaggi 2018 ("Sparsified SGD with memory", Algorithm 1: m_{t+1} = m_t + g_t - comp(m_t +
-// g_t)), Karimireddy et al. 2019 ("Error feedback fixes SignSGD", Algorithm 1). GRACE's Memory/Residual shape:
+// SGD), Stich, Cordonnier & Jaggi 2018 ("Sparsified SGD with memory", Algorithm 1, Mem-SGD: m_{t+1} = m_t +
+// eta_t g_t - comp_k(m_t + eta_t g_t)), Karimireddy et al. 2019 ("Error feedback fixes SignSGD", Algorithm 1). GRACE's Memory/Residual shape:
 // compensate before encoding, update after.
 #include "compression/compressor.h"
 
@@ -12,8 +12,9 @@ namespace dml::compression {
 ///   p_t = g_t + e_t;  send C(p_t);  e_{t+1} = p_t - decode(C(p_t)),  with e_0 = 0.
 /// Hence sum_t decode(C(p_t)) + e_T = sum_t g_t: nothing is lost, only delayed.
 ///
-/// Karimireddy et al.'s Algorithm 1 feeds back the error of the scaled step p_t = gamma g_t + e_t; pass gamma g_t
-/// as g to follow it exactly (with a constant learning rate the two forms differ only by the factor gamma in e).
+/// Stich et al.'s and Karimireddy et al.'s algorithms feed back the error of the scaled step p_t = gamma_t g_t + e_t;
+/// pass gamma_t g_t as g to follow them exactly (with a constant learning rate the two forms differ only by the
+/// factor gamma in e).
 /// State, not const: one ErrorFeedback per rank and buffer, owned by the strategy (so it survives relaunches and
 /// can be checkpointed).
 class ErrorFeedback {

@@ -11,7 +11,8 @@ namespace dml::compression {
 /// E||Q_s(v) - v||^2 <= min(n / s^2, sqrt(n) / s) ||v||^2 (Lemma 3.1), per bucket when bucketed.
 ///
 /// Variant: with bucket = d > 0 the vector is quantized in buckets of d consecutive elements, each with its own
-/// norm, as the paper's experiments do (Sec. 5, "bucket size d"); bucket = 0 is Sec. 3.1 with one norm.
+/// 2-norm, as the paper's experiments do ("bucket size d"; they also use a max-norm scaling, not implemented here);
+/// bucket = 0 is Sec. 3.1 with one norm.
 /// Wire format: the paper's simple fixed-width scheme, not its Elias coding (Sec. 3.2): first one float32 norm per
 /// bucket, then per element a field of w = 1 + ceil(log2(s + 1)) bits (the level l in the low bits, the sign in
 /// the top bit), packed LSB-first from element 0:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Sign compression: signSGD with majority vote (Bernstein, Wang, Azizzadenesheli & Anandkumar 2018, "signSGD:
-// compressed optimisation for non-convex problems", ICML, Algorithm 1 and Algorithm 3 "signSGD with majority
-// vote") and the scaled sign of EF-SignSGD (Karimireddy, Rebjock, Stich & Jaggi 2019, "Error feedback fixes SignSGD
+// compressed optimisation for non-convex problems", ICML: Algorithm 1, and distributed training by majority
+// vote) and the scaled sign of EF-SignSGD (Karimireddy, Rebjock, Stich & Jaggi 2019, "Error feedback fixes SignSGD
 // and other gradient compression schemes", ICML, Algorithm 1: Delta = (||p||_1 / d) sign(p), with error feedback).
 #include "compression/compressor.h"
 
@@ -32,7 +32,7 @@ public:
     double decodeFlops(double n) const override { return n; }
     bool summable() const override { return false; }
 
-    /// Majority vote (Bernstein et al. 2018, Algorithm 3: the server sends sign(sum_m sign(g_m))): the encoding,
+    /// Majority vote (Bernstein et al. 2018: the server sends back sign(sum_m sign(g_m))): the encoding,
     /// in this compressor's format, whose element i is negative iff more than half of the parts are negative at
     /// i; a tie (an even number of parts, split evenly) is positive, as a zero is. With Scale::MeanAbs the vote's
     /// scale is the mean of the parts' scales (dmlsim's choice: the paper's vote is unscaled). The result's seed is
