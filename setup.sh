@@ -51,7 +51,8 @@ case "${1:-}" in
     "$BUILD_DIR/bench/bench_strategies" fedavg; echo
     "$BUILD_DIR/bench/bench_strategies" ring; echo
     "$BUILD_DIR/bench/bench_sweep"; echo
-    "$BUILD_DIR/bench/bench_platforms" ;;
+    "$BUILD_DIR/bench/bench_platforms"; echo
+    "$BUILD_DIR/bench/bench_compression" ;;
   *)
     echo "usage: ./setup.sh quickstart|test|build|bench" >&2; exit 2 ;;
 esac
