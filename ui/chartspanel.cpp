@@ -17,6 +17,29 @@ namespace {
 
 const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(215, 215, 215);
 
+/// Title and value-axis label of a named series (MetricsSink::point).
+QString seriesTitle(const QString& name)
+{
+    if (name == "staleness")
+        return "Staleness of each applied update (asynchronous)";
+    if (name == "clock_gap")
+        return "Clock gap: updates ahead of the slowest worker (SSP)";
+    if (name == "dropped_clients")
+        return "Clients dropped per round";
+    return name;
+}
+
+QString seriesUnit(const QString& name)
+{
+    if (name == "staleness")
+        return "staleness (model versions)";
+    if (name == "clock_gap")
+        return "clock gap (clocks)";
+    if (name == "dropped_clients")
+        return "dropped clients";
+    return name;
+}
+
 /// Fonts that read from the back of a lecture room.
 void stylePlot(QCustomPlot* p, const QString& title, const QString& xLabel, const QString& yLabel)
 {
@@ -165,8 +188,7 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     grid->addWidget(m_overhead, 1, 0);
     m_series = new QCustomPlot;
     m_series->setObjectName("seriesPlot");
-    stylePlot(m_series, "Staleness of each applied update (asynchronous)",
-              "simulated time (s)", "staleness (model versions)");
+    stylePlot(m_series, "Named series of the runs shown", "simulated time (s)", "value");
     auto* tabs = new QTabWidget;
     tabs->addTab(m_hosts, "Hosts");
     tabs->addTab(m_series, "Series");
@@ -235,6 +257,7 @@ void ChartsPanel::rebuildRunGraphs()
     for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series})
         p->clearGraphs();
     double maxSeries = 0;
+    QStringList seriesNames;
     double maxTime = 0, maxLoss = 0;
     for (const RunDataPtr& r : m_runs) {
         const QColor c = runColour(r->id);
@@ -293,7 +316,6 @@ void ChartsPanel::rebuildRunGraphs()
         g->setPen(QPen(c, 2, Qt::DashLine));
         g->setData(k, u, true);
 
-        Qt::PenStyle dash = Qt::SolidLine;
         for (const auto& [name, points] : r->series) {
             QVector<double> x, y;
             for (const auto& [time, value] : points) {
@@ -301,15 +323,26 @@ void ChartsPanel::rebuildRunGraphs()
                 y << value;
                 maxSeries = std::max(maxSeries, value);
             }
+            // One marker shape per series name, so two series of one run (staleness and clock gap) stay apart.
+            const QString& qname = name;
+            if (!seriesNames.contains(qname))
+                seriesNames << qname;
+            static const QCPScatterStyle::ScatterShape shapes[] = {QCPScatterStyle::ssDisc, QCPScatterStyle::ssCross,
+                                                                   QCPScatterStyle::ssTriangle, QCPScatterStyle::ssSquare};
             g = m_series->addGraph();
-            g->setName(label + " " + name);
-            g->setPen(QPen(c, 1.5, dash));
+            g->setName(label + " " + qname);
+            g->setPen(QPen(c, 1.5));
             g->setLineStyle(QCPGraph::lsNone);
-            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, 3));
+            g->setScatterStyle(QCPScatterStyle(shapes[seriesNames.indexOf(qname) % 4], c, 4));
             g->setData(x, y, true);
-            dash = Qt::DashLine;
         }
     }
+    // Title and value axis from the series shown.
+    if (auto* title = qobject_cast<QCPTextElement*>(m_series->plotLayout()->element(0, 0)))
+        title->setText(seriesNames.isEmpty() ? QString("Named series of the runs shown")
+                                             : seriesNames.size() == 1 ? seriesTitle(seriesNames.front())
+                                                                       : "Series: " + seriesNames.join(", "));
+    m_series->yAxis->setLabel(seriesNames.size() == 1 ? seriesUnit(seriesNames.front()) : QString("value"));
     m_series->xAxis->setRange(0, maxTime > 0 ? maxTime * 1.02 : 1);
     m_series->yAxis->setRange(0, maxSeries > 0 ? maxSeries * 1.1 : 1);
     m_series->legend->setVisible(m_series->graphCount() > 0);

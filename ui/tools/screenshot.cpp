@@ -11,6 +11,7 @@
 #include <QPixmap>
 #include <QScreen>
 #include <QTemporaryDir>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
@@ -19,7 +20,7 @@ int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
     if (argc < 3) {
-        std::fprintf(stderr, "usage: dmlsim_screenshot SCENARIO OUT.png [SECONDS [PACE]]\n");
+        std::fprintf(stderr, "usage: dmlsim_screenshot SCENARIO OUT.png [SECONDS [PACE [TAB]]]\n");
         return 2;
     }
     QFont f = QApplication::font();
@@ -45,6 +46,12 @@ int main(int argc, char** argv)
         return 2;
     }
     paceBox->setCurrentIndex(preset);
+    // Optional: bring a tab to the front (e.g. "Series"), wherever it is.
+    if (argc > 5)
+        for (auto* tabs : w.findChildren<QTabWidget*>())
+            for (int i = 0; i < tabs->count(); ++i)
+                if (tabs->tabText(i) == QString::fromLocal8Bit(argv[5]))
+                    tabs->setCurrentIndex(i);
     QTimer::singleShot(500, &w, [&] {
         if (!w.startRun())
             app.exit(1);
