@@ -10,6 +10,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 
 namespace dml::ui {
@@ -17,27 +18,16 @@ namespace {
 
 const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(215, 215, 215);
 
-/// Title and value-axis label of a named series (MetricsSink::point).
-QString seriesTitle(const QString& name)
+/// Title and value-axis label of a named series (MetricsSink::point); an unknown name is its own title and label.
+std::pair<QString, QString> seriesLabels(const QString& name)
 {
-    if (name == "staleness")
-        return "Staleness of each applied update (asynchronous)";
-    if (name == "clock_gap")
-        return "Clock gap: updates ahead of the slowest worker (SSP)";
-    if (name == "dropped_clients")
-        return "Clients dropped per round";
-    return name;
-}
-
-QString seriesUnit(const QString& name)
-{
-    if (name == "staleness")
-        return "staleness (model versions)";
-    if (name == "clock_gap")
-        return "clock gap (clocks)";
-    if (name == "dropped_clients")
-        return "dropped clients";
-    return name;
+    static const std::map<QString, std::pair<QString, QString>> known{
+        {"staleness", {"Staleness of each applied update (asynchronous)", "staleness (model versions)"}},
+        {"clock_gap", {"Clock gap: updates ahead of the slowest worker (SSP)", "clock gap (clocks)"}},
+        {"dropped_clients", {"Clients dropped per round", "dropped clients"}},
+    };
+    const auto it = known.find(name);
+    return it != known.end() ? it->second : std::pair{name, name};
 }
 
 /// Fonts that read from the back of a lecture room.
@@ -340,9 +330,9 @@ void ChartsPanel::rebuildRunGraphs()
     // Title and value axis from the series shown.
     if (auto* title = qobject_cast<QCPTextElement*>(m_series->plotLayout()->element(0, 0)))
         title->setText(seriesNames.isEmpty() ? QString("Named series of the runs shown")
-                                             : seriesNames.size() == 1 ? seriesTitle(seriesNames.front())
+                                             : seriesNames.size() == 1 ? seriesLabels(seriesNames.front()).first
                                                                        : "Series: " + seriesNames.join(", "));
-    m_series->yAxis->setLabel(seriesNames.size() == 1 ? seriesUnit(seriesNames.front()) : QString("value"));
+    m_series->yAxis->setLabel(seriesNames.size() == 1 ? seriesLabels(seriesNames.front()).second : QString("value"));
     m_series->xAxis->setRange(0, maxTime > 0 ? maxTime * 1.02 : 1);
     m_series->yAxis->setRange(0, maxSeries > 0 ? maxSeries * 1.1 : 1);
     m_series->legend->setVisible(m_series->graphCount() > 0);
