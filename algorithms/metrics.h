@@ -85,7 +85,8 @@ struct Summary {
 };
 
 /// One activity of one host, for timelines (the workbench's Gantt chart, Chrome trace export).
-/// Idle time is what lies between a host's spans.
+/// A gap between a host's spans is time it was blocked with nothing of its own in flight (idle) or, for a
+/// federated client, outside the rounds it took part in.
 struct Span {
     enum Kind : std::uint8_t { Compute = 0, Send = 1, Receive = 2 };
     int rank = 0;        ///< the host's rank
