@@ -46,13 +46,29 @@ FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int l
       m_plannedRounds(dml::plannedRounds(rounds, cfg.epochs, clients, m_perRound, localEpochs)),
       m_evaluator(data.test, m_workload.mlp(), cfg, double(clients) / (double(m_perRound) * localEpochs),
                   m_plannedRounds, rounds > 0 ? "rounds" : "epochs", sink),
-      m_samplers(static_cast<std::size_t>(clients)), m_sink(sink)
+      m_samplers(static_cast<std::size_t>(clients)), m_sink(sink), m_busy(static_cast<std::size_t>(clients), 0)
 {
     if (!(proxMu >= 0.0) || !std::isfinite(proxMu))
         throw ConfigError("strategy.prox_mu", "expected a proximal coefficient mu >= 0, got " +
                                                   std::to_string(proxMu));
     if (cfg.batchSize < 1)
         throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
+}
+
+void FederatedAveraging::setRoundRules(const RoundRules& rules)
+{
+    if (!(rules.deadline >= 0) || !std::isfinite(rules.deadline))
+        throw ConfigError("strategy.round_deadline", "expected 0 (no deadline) or a time in simulated seconds, got " +
+                                                         std::to_string(rules.deadline));
+    if (rules.targetClients < 0 || rules.targetClients > m_perRound)
+        throw ConfigError("strategy.target_clients",
+                          "expected 0 (all sampled clients) to " + std::to_string(m_perRound) +
+                              " (the clients sampled per round, round(client_fraction x workers)), got " +
+                              std::to_string(rules.targetClients));
+    if (!(rules.failureDetection > 0) || !std::isfinite(rules.failureDetection))
+        throw ConfigError("strategy.failure_detection", "expected a time greater than zero, got " +
+                                                            std::to_string(rules.failureDetection));
+    m_rules = rules;
 }
 
 std::vector<int> FederatedAveraging::sampleClients(long round) const
@@ -87,35 +103,71 @@ void FederatedAveraging::runServer(Transport& t)
     for (long round = 1;; ++round) {
         const std::vector<int> selected = sampleClients(round);
         std::shared_ptr<const Eigen::VectorXf> global = proxy ? nullptr : m_pool.copyOf(params);
-        for (int k : selected) {
+        // done[i]: 0 = waiting for its report, 1 = out of the round (off, busy, failed), 2 = reported.
+        std::vector<char> done(selected.size(), 0);
+        std::size_t outstanding = selected.size();
+        for (std::size_t i = 0; i < selected.size(); ++i) {
+            const int k = selected[i];
+            if (m_busy[std::size_t(k)] && t.peerFailed(k))
+                m_busy[std::size_t(k)] = 0; // its abandoned body was killed by its device going off
+            if (m_busy[std::size_t(k)]) { // still training for an earlier round
+                done[i] = 1;
+                --outstanding;
+                continue;
+            }
             t.launch(k);
+            if (t.peerFailed(k)) { // its device is off: not in this round
+                done[i] = 1;
+                --outstanding;
+                continue;
+            }
             t.isend(k, ToClient, Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = global,
                                          .version = round});
         }
-        // Collect the replies. A client whose device goes off (Transport::peerFailed) drops out of the round: the
-        // server stops waiting for it, checking every m_heartbeat seconds, and leaves it out of the average.
-        std::vector<char> done(selected.size(), 0);
-        std::size_t outstanding = selected.size();
-        int dropped = 0;
-        while (outstanding > 0) {
+        // Collect the replies until the target is met or the deadline passes. A client whose device goes off
+        // (Transport::peerFailed) drops out of the round: without a deadline the server stops waiting for it,
+        // checking every failureDetection seconds; with one, the deadline bounds the wait.
+        const bool rules = m_rules.deadline > 0 || m_rules.targetClients > 0;
+        const double closeAt = m_rules.deadline > 0 ? t.now() + m_rules.deadline : -1;
+        const std::size_t target =
+            m_rules.targetClients > 0 ? std::size_t(m_rules.targetClients) : selected.size();
+        std::size_t reported = 0;
+        while (outstanding > 0 && reported < target) {
             for (std::size_t i = 0; i < selected.size(); ++i)
                 if (!done[i] && t.peerFailed(selected[i])) {
                     done[i] = 1;
                     --outstanding;
-                    ++dropped;
                 }
             if (outstanding == 0)
                 break;
-            std::optional<Message> m = t.recv(ToServer, m_heartbeat);
+            std::optional<Message> m;
+            if (closeAt >= 0) {
+                if (t.now() >= closeAt)
+                    break;
+                m = t.recv(ToServer, closeAt - t.now());
+            } else {
+                m = t.recv(ToServer, m_rules.failureDetection);
+            }
             if (!m)
                 continue;
             const auto at = std::size_t(std::lower_bound(selected.begin(), selected.end(), m->source) -
                                         selected.begin());
-            if (at >= selected.size() || selected[at] != m->source || done[at])
-                continue; // not a reply of this round
+            if (at >= selected.size() || selected[at] != m->source || done[at]) {
+                m_busy[std::size_t(m->source)] = 0; // a late report of an abandoned round: discarded
+                continue;
+            }
             done[at] = 2;
             --outstanding;
+            ++reported;
             replies[at] = std::move(*m);
+        }
+        // Clients still training are abandoned: their reports, when they come, are stale.
+        int dropped = 0;
+        for (std::size_t i = 0; i < selected.size(); ++i) {
+            if (done[i] == 0 && !t.peerFailed(selected[i]))
+                m_busy[std::size_t(selected[i])] = 1;
+            if (done[i] != 2)
+                ++dropped;
         }
         t.waitAll();
         // The round's aggregation: each client that reported took part until now, so the time it waited for the
@@ -136,9 +188,10 @@ void FederatedAveraging::runServer(Transport& t)
             for (std::size_t i = 1; i < counted.size(); ++i)
                 params += float(double(counted[i]->version) / total) * *counted[i]->data;
         }
-        if (dropped > 0 || m_dropOutsReported) {
+        if (dropped > 0 || rules || m_dropOutsReported) {
             m_dropOutsReported = true;
             m_sink.point("dropped_clients", t.now(), double(dropped));
+            m_sink.point("reporting_clients", t.now(), double(counted.size()));
         }
         m_droppedTotal += dropped;
         if (m_roundObserver)

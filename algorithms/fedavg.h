@@ -29,11 +29,29 @@ namespace dml {
 /// w_{t+1} = sum_k (n_k / n) w^k over the sampled clients, n = sum of their n_k, accumulated in client-rank
 /// order, and is charged 2 m N flops for it.
 ///
+/// Round rules (setRoundRules; Bonawitz et al. 2019, "Towards federated learning at scale: system design",
+/// Sec. 2-3, selection and reporting phases). A round closes as soon as `targetClients` reports arrived (0 = every
+/// sampled client), or when `deadline` simulated seconds have passed since the model broadcast (0 = no deadline),
+/// whichever comes first. Over-selection: the server samples m clients as above; a scenario that wants some
+/// margin sets C so that m exceeds the target (the paper over-selects by 30 %). Sampled devices that are off
+/// (Transport::peerFailed right after launch) take no part in the round and are not replaced: the over-selection
+/// margin covers them (variant: Bonawitz et al. select only among devices that checked in). A sampled client
+/// still training for an earlier round that abandoned it is also left out (a device trains one task at a time).
+/// Clients still training when the round closes are abandoned: their late reports are discarded when they arrive,
+/// never averaged into a later round (a report from a client not launched for the current round is stale; a client
+/// is not launched again before its late report arrived or its device went off). Their participation windows end
+/// when their bodies return; the clients that reported wait (idle) until the aggregation.
+///
 /// Drop-outs (dynamic platforms): a sampled client whose device goes off during the round (Transport::peerFailed)
-/// drops out of it. The server checks for failed clients every heartbeat() seconds while it waits, stops waiting
-/// for them, and averages over the clients that replied (n = the sum of their n_k; charged 2 m' N flops for m'
-/// replies); if none replied, w_{t+1} = w_t. The number dropped per round is reported as the series
-/// "dropped_clients" (from the first round with a drop-out on).
+/// drops out of it. With a deadline the server simply waits for reports until the deadline (no polling: a client
+/// that went off never reports, so the deadline bounds the wait). Without a deadline it checks for failed clients
+/// every `failureDetection` seconds while it waits (scenario strategy.failure_detection, default 1 s; the only
+/// polling left), stops waiting for them, and averages over the clients that replied (n = the sum of their n_k;
+/// charged 2 m' N flops for m' replies); if none replied, w_{t+1} = w_t. The sampled clients not averaged in a
+/// round (off, busy, dropped out or abandoned) are reported as the series "dropped_clients" and the clients
+/// averaged as "reporting_clients", one point each per round at the aggregation (from the first round with a
+/// drop-out on, or from the first round when round rules are set). With the default rules (no deadline, target 0,
+/// detection 1 s) the results are those of plain FedAvg with a 1 s failure check, bit for bit.
 ///
 /// Local epochs follow BatchSampler: floor(|P_k| / b_k) batches per epoch (the tail dropped), a fresh seeded
 /// shuffle per epoch; each client's sampler (seeded workerSeed(seed, k)) persists across the rounds it is
@@ -72,9 +90,16 @@ public:
     /// The partition of the training set over the K clients.
     const Partition& partition() const { return m_partition; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
-    /// How often the waiting server checks whether a sampled client's device went off, simulated s (default 1).
-    double heartbeat() const { return m_heartbeat; }
-    void setHeartbeat(double seconds) { m_heartbeat = seconds; }
+    /// When a round closes (see the class comment). Units: simulated seconds.
+    struct RoundRules {
+        double deadline = 0;         ///< s after the model broadcast; 0 = none (>= 0)
+        int targetClients = 0;       ///< reports that close the round; 0 = all sampled clients (in [0, m])
+        double failureDetection = 1; ///< without a deadline: s between checks for clients that went off (> 0)
+    };
+    /// Throws ConfigError "strategy.round_deadline", "strategy.target_clients" (more than m =
+    /// clientsPerRound()) or "strategy.failure_detection" for a bad value.
+    void setRoundRules(const RoundRules& rules);
+    const RoundRules& roundRules() const { return m_rules; }
     /// Called after each round's average with the round, its sampled clients, the replies that were averaged
     /// (client-rank order; Message::version = n_k) and the new global model. For tests and tools; no simulated time.
     using RoundObserver = std::function<void(long round, const std::vector<int>& selected,
@@ -99,7 +124,8 @@ private:
     std::vector<std::unique_ptr<BatchSampler>> m_samplers; ///< per client, created when first sampled
     Eigen::VectorXf m_final;
     MetricsSink& m_sink;
-    double m_heartbeat = 1.0;
+    RoundRules m_rules;
+    std::vector<char> m_busy; ///< per client: abandoned by a round and maybe still training
     bool m_dropOutsReported = false;
     long m_droppedTotal = 0;
     RoundObserver m_roundObserver;

@@ -44,10 +44,12 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     if (cfg.proxy.parameters > 0 && !(cfg.proxy.trainFlopsPerSample >= 0))
         throw ConfigError("workload.proxy.train_flops_per_sample",
                           "expected 0 or more flops, got " + std::to_string(cfg.proxy.trainFlopsPerSample));
+    if (spec.kind != StrategyKind::SyncPs && spec.backupWorkers != 0)
+        throw ConfigError("strategy.backup_workers", "only sync-ps has backup workers");
     switch (spec.kind) {
     case StrategyKind::SyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
-        return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink);
+        return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink, spec.backupWorkers);
     case StrategyKind::AsyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize);
         if (spec.stalenessBound < -1)
@@ -59,8 +61,13 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         return std::make_unique<RingAllReduceStrategy>(spec.workers, cfg, data, sink);
     case StrategyKind::FedAvg:
         // Clients may hold fewer samples than a batch (they then train on their whole part): no stepsPerEpoch.
-        return std::make_unique<FederatedAveraging>(spec.workers, spec.clientFraction, spec.localEpochs,
-                                                    spec.proxMu, spec.rounds, cfg, data, sink);
+    {
+        auto fed = std::make_unique<FederatedAveraging>(spec.workers, spec.clientFraction, spec.localEpochs,
+                                                        spec.proxMu, spec.rounds, cfg, data, sink);
+        fed->setRoundRules({.deadline = spec.roundDeadline, .targetClients = spec.targetClients,
+                            .failureDetection = spec.failureDetection});
+        return fed;
+    }
     }
     throw ConfigError("strategy.type", "unknown strategy");
 }

@@ -63,6 +63,11 @@ struct StrategySpec {
     int localEpochs = 1;        ///< fedavg: E
     double proxMu = 0;          ///< fedavg: FedProx proximal term mu (Li et al. 2020); 0 = plain FedAvg
     int rounds = 0;             ///< fedavg: rounds to run (0 = derived from run.epochs)
+    int backupWorkers = 0;      ///< sync-ps: b, backup workers whose gradients each step drops (Chen et al. 2016)
+    double roundDeadline = 0;   ///< fedavg: s after the round's broadcast at which the round closes; 0 = none
+    int targetClients = 0;      ///< fedavg: reports that close a round (over-selection, Bonawitz et al. 2019);
+                                ///< 0 = all sampled clients
+    double failureDetection = 1;///< fedavg without a deadline: s between checks for clients whose device went off
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
@@ -91,14 +96,16 @@ public:
 };
 
 /// Builds the strategy. `data` and `sink` must outlive it.
-///  - SyncPs:        SyncParameterServer(spec.workers, ...)
+///  - SyncPs:        SyncParameterServer(spec.workers, ..., spec.backupWorkers)
 ///  - AsyncPs:       AsyncParameterServer(spec.workers, spec.stalenessBound, ...)
 ///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...)
 ///  - FedAvg:        FederatedAveraging(spec.workers = K, spec.clientFraction, spec.localEpochs, spec.proxMu,
-///                                      spec.rounds, ...)
+///                                      spec.rounds, ...) with setRoundRules({spec.roundDeadline,
+///                                      spec.targetClients, spec.failureDetection})
 /// Throws ConfigError (with the scenario path) for impossible settings: more workers than samples, a batch larger
 /// than a worker's part (not for fedavg, whose small clients train on their whole part), a staleness bound below
-/// -1, C outside (0, 1], E < 1, mu < 0, rounds < 0, a non-IID partitioning of a proxy workload, bad partitioning
+/// -1, backup workers outside [0, workers) ("strategy.backup_workers"), C outside (0, 1], E < 1, mu < 0, rounds < 0,
+/// a negative round deadline, a target outside [0, m], a failure detection interval <= 0, a non-IID partitioning of a proxy workload, bad partitioning
 /// parameters.
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink);

@@ -18,6 +18,17 @@ namespace dml {
 /// for all P gradients (the barrier), averages them in rank order, applies the optimizer, and sends the new
 /// model. Messages: model and gradient are each 4 bytes x numParams.
 ///
+/// Backup workers (Chen et al. 2016, "Revisiting distributed synchronous SGD", arXiv:1604.00981, Sec. 3 and
+/// Algorithm 3-4): with b = backupWorkers > 0 the server aggregates the first N = P - b gradients of each step to
+/// arrive and drops the other b (their bytes still crossed the network; the time per step then follows the N-th
+/// fastest worker, not the slowest). The N gradients are averaged (scale 1/N) in rank order, never arrival order.
+/// Gradients carry the model version they were computed on (Message::version); a late one from an earlier step
+/// is discarded when it arrives. Every worker receives each new model; a worker that was late takes the newest
+/// model waiting for it (dropping older ones) and starts its next step from it, so its late result is simply
+/// ignored, as in the paper. Dropped gradients per step are reported as the series "dropped_gradients" (one point
+/// per step at the aggregation time; the b late gradients of a step count as dropped at that step, whether or not
+/// they later arrive). With b = 0 the protocol and its results are exactly the plain barrier's.
+///
 /// Workers' shards come from makePartition(cfg.partition, ...); every shard must hold a full batch (ConfigError
 /// "workload.batch_size" otherwise). A proxy workload (cfg.proxy) runs the same protocol with the same compute
 /// charges and message sizes, but messages carry no data and no parameter vector exists.
@@ -26,7 +37,9 @@ public:
     enum Tag { ToWorker = 1, ToServer = 2 };
     enum Kind { Model = 1, Gradient = 2, Stop = 3 };
 
-    SyncParameterServer(int workers, const TrainingConfig& cfg, const TrainTest& data, MetricsSink& sink);
+    /// `workers` = P >= 1, `backupWorkers` = b in [0, P) (ConfigError "strategy.backup_workers" otherwise).
+    SyncParameterServer(int workers, const TrainingConfig& cfg, const TrainTest& data, MetricsSink& sink,
+                        int backupWorkers = 0);
     int numRanks() const override { return m_workers + 1; }
     std::string roleOf(int rank) const override { return rank == m_workers ? "server" : "worker"; }
     void run(int rank, Transport& t) override;
@@ -35,7 +48,9 @@ public:
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 
-    /// Flops the server is charged per step: sum P gradients, scale, optimizer update.
+    /// b, the backup workers whose gradients each step drops.
+    int backupWorkers() const { return m_backup; }
+    /// Flops the server is charged per step: sum N = P - b gradients, scale, optimizer update.
     double serverFlopsPerStep() const;
     /// Flops a worker is charged per step: one forward+backward pass over its mini-batch.
     double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
@@ -45,6 +60,8 @@ private:
     void runServer(Transport& t);
     void runWorker(int rank, Transport& t);
     int m_workers;
+    int m_backup; ///< b: gradients dropped per step
+    MetricsSink& m_sink;
     TrainingConfig m_cfg;
     const TrainTest& m_data;
     Workload m_workload;

@@ -149,6 +149,8 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     st.kind = type == "async-ps"         ? StrategyKind::AsyncPs
               : type == "ring-allreduce" ? StrategyKind::RingAllReduce
               : type == "fedavg"         ? StrategyKind::FedAvg : StrategyKind::SyncPs;
+    if (st.kind == StrategyKind::SyncPs)
+        st.backupWorkers = int(r.integer("backup_workers", 0, 0, 1000000000)); // < workers: makeStrategy checks
     if (st.kind == StrategyKind::AsyncPs)
         st.stalenessBound = int(r.integer("staleness_bound", -1, -1, 1000000000));
     if (st.kind == StrategyKind::FedAvg) {
@@ -156,6 +158,9 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, 1000000));
         st.proxMu = r.number("prox_mu", st.proxMu, 0, 1e6);
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
+        st.roundDeadline = r.unit("round_deadline", UnitKind::Time, 0, false);
+        st.targetClients = int(r.integer("target_clients", 0, 0, 100000000)); // <= m: FederatedAveraging checks
+        st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
 }
 

@@ -390,6 +390,14 @@ private slots:
         QTest::newRow("rounds < 0") << int(StrategyKind::FedAvg) << "rounds" << -1.0 << "strategy.rounds";
         QTest::newRow("fedavg K > samples") << int(StrategyKind::FedAvg) << "workers" << 401.0 << "platform.workers";
         QTest::newRow("s < -1") << int(StrategyKind::AsyncPs) << "s" << -2.0 << "strategy.staleness_bound";
+        QTest::newRow("b = workers") << int(StrategyKind::SyncPs) << "b" << 4.0 << "strategy.backup_workers";
+        QTest::newRow("b < 0") << int(StrategyKind::SyncPs) << "b" << -1.0 << "strategy.backup_workers";
+        QTest::newRow("b on async-ps") << int(StrategyKind::AsyncPs) << "b" << 1.0 << "strategy.backup_workers";
+        QTest::newRow("deadline < 0") << int(StrategyKind::FedAvg) << "deadline" << -1.0 << "strategy.round_deadline";
+        QTest::newRow("target > m") << int(StrategyKind::FedAvg) << "target" << 2.0 << "strategy.target_clients";
+        QTest::newRow("target < 0") << int(StrategyKind::FedAvg) << "target" << -1.0 << "strategy.target_clients";
+        QTest::newRow("detection 0") << int(StrategyKind::FedAvg) << "detection" << 0.0
+                                     << "strategy.failure_detection";
         QTest::newRow("ring batch > shard") << int(StrategyKind::RingAllReduce) << "workers" << 20.0
                                             << "workload.batch_size";
         QTest::newRow("async dirichlet-per-class part < batch")
@@ -421,6 +429,14 @@ private slots:
             spec.workers = int(value);
         else if (field == "s")
             spec.stalenessBound = int(value);
+        else if (field == "b")
+            spec.backupWorkers = int(value);
+        else if (field == "deadline")
+            spec.roundDeadline = value;
+        else if (field == "target")
+            spec.targetClients = int(value); // C = 0.1 of 4 clients: m = 1
+        else if (field == "detection")
+            spec.failureDetection = value;
         else if (field == "dirichlet-per-class") {
             cfg.partition.kind = PartitionSpec::Kind::DirichletPerClass;
             cfg.partition.alpha = value;

@@ -113,6 +113,18 @@ private slots:
             << "{ \"type\": \"iid\" }" << "{ \"type\": \"dirichlet-per-clas\" }"
             << "q.json: workload.partitioning.type: expected one of \"iid\", \"dirichlet\", \"dirichlet-per-class\", "
                "\"shards\", got \"dirichlet-per-clas\"; did you mean \"dirichlet-per-class\"?";
+        QTest::newRow("negative backup workers")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"backup_workers\": -1"
+            << "q.json: strategy.backup_workers: expected an integer in [0, 1000000000], got -1";
+        QTest::newRow("deadline without unit")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"round_deadline\": 30"
+            << "q.json: strategy.round_deadline: expected";
+        QTest::newRow("negative target clients")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"target_clients\": -2"
+            << "q.json: strategy.target_clients: expected an integer in [0, 100000000], got -2";
+        QTest::newRow("zero failure detection")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"failure_detection\": \"0s\""
+            << "q.json: strategy.failure_detection: expected";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }
@@ -183,6 +195,29 @@ private slots:
             edited("\"strategy\": { \"type\": \"sync-ps\" }",
                    "\"strategy\": { \"type\": \"async-ps\", \"staleness_bound\": 3 }"), "q.json");
         QCOMPARE(a.sim.strategy.stalenessBound, 3);
+        const Scenario b = parseScenario(
+            edited("\"type\": \"sync-ps\"", "\"type\": \"sync-ps\", \"backup_workers\": 2"), "q.json");
+        QCOMPARE(b.sim.strategy.backupWorkers, 2);
+        const Scenario f = parseScenario(
+            edited("\"type\": \"sync-ps\"", "\"type\": \"fedavg\", \"round_deadline\": \"30s\", "
+                                           "\"target_clients\": 6, \"failure_detection\": \"250ms\""),
+            "q.json");
+        QCOMPARE(f.sim.strategy.roundDeadline, 30.0);
+        QCOMPARE(f.sim.strategy.targetClients, 6);
+        QCOMPARE(f.sim.strategy.failureDetection, 0.25);
+        QCOMPARE(parseScenario(edited("\"type\": \"sync-ps\"", "\"type\": \"fedavg\""), "q.json")
+                     .sim.strategy.failureDetection, 1.0);
+        // backup_workers must be fewer than the workers: checked against the data with the strategy.
+        try {
+            const Scenario bad = parseScenario(
+                edited("\"type\": \"sync-ps\"", "\"type\": \"sync-ps\", \"backup_workers\": 8"), "q.json");
+            SyntheticSpec blobs;
+            blobs.trainSamples = 1000;
+            checkAgainstData(bad, makeSyntheticBlobs(blobs, 1));
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("strategy.backup_workers"));
+        }
         // A field of another strategy is an unknown key.
         QVERIFY_THROWS_EXCEPTION(ScenarioError, parseScenario(edited("\"type\": \"sync-ps\"",
                                                                      "\"type\": \"sync-ps\", \"local_epochs\": 2"),

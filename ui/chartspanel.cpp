@@ -24,7 +24,9 @@ std::pair<QString, QString> seriesLabels(const QString& name)
     static const std::map<QString, std::pair<QString, QString>> known{
         {"staleness", {"Staleness of each applied update (asynchronous)", "staleness (model versions)"}},
         {"clock_gap", {"Clock gap: updates ahead of the slowest worker (SSP)", "clock gap (clocks)"}},
-        {"dropped_clients", {"Clients dropped per round", "dropped clients"}},
+        {"dropped_clients", {"Sampled clients not averaged per round (off, failed or abandoned)", "dropped clients"}},
+        {"reporting_clients", {"Client reports averaged per round", "reporting clients"}},
+        {"dropped_gradients", {"Gradients dropped per step (backup workers)", "dropped gradients"}},
     };
     const auto it = known.find(name);
     return it != known.end() ? it->second : std::pair{name, name};

@@ -99,7 +99,8 @@ const QStringList& keyOrder()
         "backbone_latency", "network_model", "dataset", "path", "classes", "features", "train_samples",
         "test_samples", "separation", "model", "type", "hidden", "parameters", "forward_flops", "train_flops",
         "batch_size", "optimizer", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "partitioning", "alpha",
-        "shards_per_client", "staleness_bound", "client_fraction", "local_epochs", "prox_mu", "rounds", "epochs",
+        "shards_per_client", "staleness_bound", "backup_workers", "client_fraction", "local_epochs", "prox_mu", "rounds",
+        "round_deadline", "target_clients", "failure_detection", "epochs",
         "max_steps", "eval_interval", "eval_interval_epochs", "target_accuracy", "stop_at_target",
         "max_simulated_time"};
     return order;
@@ -285,10 +286,14 @@ struct ScenarioEditor::Private {
         const QString st = "strategy.type";
         add(g, "Strategy", st, Kind::Choice, {"sync-ps", "async-ps", "ring-allreduce", "fedavg"});
         add(g, "Staleness bound (clocks)", "strategy.staleness_bound", Kind::Number, {}, "unbounded", is(st, {"async-ps"}, ""));
+        add(g, "Backup workers", "strategy.backup_workers", Kind::Number, {}, "0", is(st, {"sync-ps"}, ""));
         add(g, "Client fraction", "strategy.client_fraction", Kind::Number, {}, "0.1", is(st, {"fedavg"}, ""));
         add(g, "Local epochs", "strategy.local_epochs", Kind::Number, {}, "1", is(st, {"fedavg"}, ""));
         add(g, "FedProx mu", "strategy.prox_mu", Kind::Number, {}, "0", is(st, {"fedavg"}, ""));
         add(g, "Rounds", "strategy.rounds", Kind::Number, {}, "from epochs", is(st, {"fedavg"}, ""));
+        add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
+        add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
+        add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", is(st, {"fedavg"}, ""));
 
         g = group(lay, "Run");
         add(g, "Epochs", "run.epochs", Kind::Int, {}, "1", {}, 1, 1000000);

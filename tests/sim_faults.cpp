@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Straggler and drop-out tolerance (issue 11): sync PS backup workers (Chen et al. 2016) and FedAvg round
+// deadlines with over-selection (Bonawitz et al. 2019). Cases that compare several simulations run each in a
+// forked child (one SimGrid simulation per process).
+#include "simcase.h"
+#include "simutil.h"
+
+#include "fedavg.h"
+#include "simulation.h"
+
+#include <QTest>
+
+#include <algorithm>
+#include <cstring>
+
+using namespace dml;
+using namespace dml::test;
+
+namespace {
+
+/// One federated round as the observer saw it.
+struct Round {
+    std::vector<int> selected, counted;
+    bool meanExact = false;
+};
+
+/// Records each round: its clients, the ones averaged, and whether the model is their weighted mean bit for bit
+/// (recomputed in the same client-rank order).
+FederatedAveraging::RoundObserver recordRounds(std::vector<Round>& rounds)
+{
+    return [&rounds](long, const std::vector<int>& selected, const std::vector<const Message*>& counted,
+                     const Eigen::VectorXf& params) {
+        Round r;
+        r.selected = selected;
+        double n = 0;
+        for (const Message* m : counted) {
+            r.counted.push_back(m->source);
+            n += double(m->version);
+        }
+        if (!counted.empty()) {
+            Eigen::VectorXf mean = float(double(counted[0]->version) / n) * *counted[0]->data;
+            for (std::size_t i = 1; i < counted.size(); ++i)
+                mean += float(double(counted[i]->version) / n) * *counted[i]->data;
+            r.meanExact = mean.size() == params.size() &&
+                          std::memcmp(mean.data(), params.data(), sizeof(float) * std::size_t(mean.size())) == 0;
+        }
+        rounds.push_back(std::move(r));
+    };
+}
+
+class Keep : public MetricsSink {
+public:
+    void sample(const Sample& s) override { samples.push_back(s); }
+    void point(const std::string& n, double t, double v) override { series[n].emplace_back(t, v); }
+    std::vector<Sample> samples;
+    std::map<std::string, std::vector<std::pair<double, double>>> series;
+};
+
+} // namespace
+
+/// Sync PS, P = 4 workers, worker 3 four times slower (proxy workload, ideal network; c = 10 ms on a fast
+/// worker). Without backup workers every step waits for the straggler (about 4c per step); with b = 1 the server
+/// aggregates the first 3 gradients, so the step time follows the fast workers, as on a uniform cluster
+/// (Chen et al. 2016, Sec. 4). One dropped gradient per step is reported.
+class SyncPsBackupWorkers : public QObject {
+    Q_OBJECT
+private slots:
+    void stepTimeFollowsFastWorkers()
+    {
+        const int P = 4;
+        const long steps = 20;
+        // {server's finish, dropped_gradients points, their sum}
+        auto run = [&](int backup, bool slow) {
+            return inChild([=] {
+                const TrainTest data = labelsOnly(4000, 10);
+                sim::SimulationSpec spec;
+                spec.platform = idealStar(P, 1e10, 1e12);
+                if (slow)
+                    spec.platform.speeds.list = {1e10, 1e10, 1e10, 0.25e10};
+                spec.strategy = {StrategyKind::SyncPs, P};
+                spec.strategy.backupWorkers = backup;
+                spec.training.batchSize = 10;
+                spec.training.proxy.parameters = 10000;
+                spec.training.proxy.trainFlopsPerSample = 1e7; // c = 10 x 1e7 / 1e10 = 10 ms
+                spec.training.maxSteps = steps;
+                MetricsSink none;
+                const sim::SimulationResult r = sim::simulate(spec, data, none);
+                double dropped = 0, points = 0;
+                if (const auto it = r.series.find("dropped_gradients"); it != r.series.end())
+                    for (const auto& [t, v] : it->second) {
+                        dropped += v;
+                        ++points;
+                    }
+                return std::vector<double>{double(r.summary.steps), r.hosts[std::size_t(P)].finish, points, dropped};
+            });
+        };
+        const std::vector<double> backup = run(1, true), barrier = run(0, true), uniform = run(0, false);
+        QCOMPARE(int(backup.size()), 4);
+        QCOMPARE(int(barrier.size()), 4);
+        QCOMPARE(int(uniform.size()), 4);
+        for (const auto* v : {&backup, &barrier, &uniform})
+            QCOMPARE((*v)[0], double(steps));
+        const double c = 10 * 1e7 / 1e10;
+        qInfo("server finish: b = 1 %.6f s, b = 0 %.6f s, uniform %.6f s", backup[1], barrier[1], uniform[1]);
+        // b = 0: each step waits for the straggler's 4c.
+        QVERIFY2(nearRel(barrier[1], double(steps) * 4 * c, 0.02), qPrintable(mismatch(barrier[1], steps * 4 * c)));
+        // b = 1: as fast as the uniform cluster (the server averages 3 gradients instead of 4: a little less).
+        QVERIFY2(nearRel(backup[1], uniform[1], 0.01), qPrintable(mismatch(backup[1], uniform[1])));
+        // Compute plus about 0.25 ms per step of model and gradient transfers.
+        QVERIFY2(nearRel(backup[1], double(steps) * c, 0.05), qPrintable(mismatch(backup[1], steps * c)));
+        // One dropped gradient per step; none reported without backup workers.
+        QCOMPARE(backup[2], double(steps));
+        QCOMPARE(backup[3], double(steps));
+        QCOMPARE(barrier[2], 0.0);
+    }
+
+    /// Real data: with b = 1 and a slow worker the run completes every step, and the same seed gives the same
+    /// model bit for bit (the average is summed in rank order, never arrival order).
+    void realDataDeterministic()
+    {
+        auto run = [] {
+            return inChild([] {
+                const TrainTest data = smallData(5, 800);
+                sim::SimulationSpec spec;
+                spec.platform = idealStar(4, 1e8, 1e12);
+                spec.platform.speeds.list = {1e8, 1e8, 1e8, 0.25e8};
+                spec.strategy = {StrategyKind::SyncPs, 4};
+                spec.strategy.backupWorkers = 1;
+                spec.training.hidden = {8};
+                spec.training.batchSize = 10;
+                spec.training.epochs = 2; // 20 steps per epoch
+                spec.training.maxSteps = 30;
+                spec.training.seed = 7;
+                MetricsSink none;
+                const sim::SimulationResult r = sim::simulate(spec, data, none);
+                std::vector<double> v{double(r.summary.steps), r.summary.finalAccuracy};
+                v.insert(v.end(), r.finalModel.data(), r.finalModel.data() + r.finalModel.size());
+                return v;
+            });
+        };
+        const std::vector<double> a = run(), b = run();
+        QVERIFY(a.size() > 2);
+        QCOMPARE(a[0], 30.0);
+        QVERIFY(a == b);
+    }
+};
+DML_SIM_CASE(SyncPsBackupWorkers);
+
+/// FedAvg with over-selection: K = 10 clients all sampled (C = 1), target 6 reports, clients 1, 3, 5, 7 four
+/// times slower. Each round closes when the six fast clients reported; the slow ones are abandoned (their late
+/// reports discarded, and while still training they are not launched again); every aggregate is the weighted
+/// mean of exactly the six fast clients.
+class FedAvgOverSelection : public QObject {
+    Q_OBJECT
+private slots:
+    void closesAtTarget()
+    {
+        const int K = 10, rounds = 6;
+        const TrainTest data = smallData(9, 600);
+        sim::SimulationSpec spec;
+        spec.platform = idealStar(K, 1e5, 1e12);
+        spec.platform.speeds.list = {1e5, 0.25e5, 1e5, 0.25e5, 1e5, 0.25e5, 1e5, 0.25e5, 1e5, 1e5};
+        spec.strategy = {StrategyKind::FedAvg, K};
+        TrainingConfig& cfg = spec.training;
+        cfg.hidden = {8};
+        cfg.batchSize = 20;
+        cfg.evalEverySteps = 1;
+        cfg.seed = 3;
+        std::vector<Round> seen;
+        Keep keep;
+        FederatedAveraging fed(K, 1.0, 1, 0, rounds, cfg, data, keep);
+        fed.setRoundRules({.deadline = 0, .targetClients = 6, .failureDetection = 1});
+        fed.setRoundObserver(recordRounds(seen));
+        const sim::SimulationResult res = sim::simulateStrategy(spec.platform, fed, 0, true);
+
+        QCOMPARE(int(seen.size()), rounds);
+        QCOMPARE(fed.stopReason(), std::string("rounds"));
+        const std::vector<int> fast{0, 2, 4, 6, 8, 9};
+        for (std::size_t i = 0; i < seen.size(); ++i) {
+            QVERIFY2(seen[i].meanExact, qPrintable(QString("round %1 is not the weighted mean").arg(i + 1)));
+            QCOMPARE(seen[i].counted, fast);
+            QCOMPARE(int(seen[i].selected.size()), K);
+        }
+        QCOMPARE(int(keep.series["reporting_clients"].size()), rounds);
+        for (std::size_t i = 0; i < std::size_t(rounds); ++i) {
+            QCOMPARE(keep.series["reporting_clients"][i].second, 6.0);
+            QCOMPARE(keep.series["dropped_clients"][i].second, 4.0);
+        }
+        // Round 1 closed when the sixth fast report arrived, long before the first slow one.
+        std::vector<double> firstSend(std::size_t(K), 1e300);
+        for (const Span& s : res.timeline)
+            if (s.kind == Span::Send && s.rank < K)
+                firstSend[std::size_t(s.rank)] = std::min(firstSend[std::size_t(s.rank)], s.end);
+        double lastFast = 0, firstSlow = 1e300;
+        for (int k = 0; k < K; ++k)
+            if (std::find(fast.begin(), fast.end(), k) != fast.end())
+                lastFast = std::max(lastFast, firstSend[std::size_t(k)]);
+            else
+                firstSlow = std::min(firstSlow, firstSend[std::size_t(k)]);
+        const double close = keep.series["reporting_clients"][0].first;
+        QVERIFY2(nearRel(close, lastFast, 1e-9), qPrintable(mismatch(close, lastFast)));
+        QVERIFY2(firstSlow > 3 * close, qPrintable(mismatch(firstSlow, 3 * close)));
+    }
+};
+DML_SIM_CASE(FedAvgOverSelection);
+
+/// FedAvg with a round deadline, K = 6, C = 1, no target: client 2 goes off at 0.5 s (mid-round 1, for good) and
+/// client 5 is four times slower than the deadline allows. Round 1 closes exactly at the deadline (2 s after its
+/// broadcast at 0 s) without waiting for a failure check; in every round the aggregate is the weighted mean of
+/// exactly clients 0, 1, 3, 4: client 2 is off (not sampled from round 2 on), client 5 is abandoned or still busy.
+class FedAvgRoundDeadline : public QObject {
+    Q_OBJECT
+private slots:
+    void closesAtDeadline()
+    {
+        const int K = 6, rounds = 5;
+        const double deadline = 2.0;
+        const TrainTest data = smallData(9, 600);
+        sim::SimulationSpec spec;
+        spec.platform = idealStar(K, 1e10, 1e12);
+        spec.platform.workerSpeed = 1e5; // about 0.9 s of local training per round
+        spec.platform.speeds.list = {1e5, 1e5, 1e5, 1e5, 1e5, 0.25e5};
+        spec.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
+        spec.platform.availability.traceFile = "test";
+        spec.platform.availability.events = {{"client-2", 0.5, false, 1}};
+        spec.strategy = {StrategyKind::FedAvg, K};
+        TrainingConfig& cfg = spec.training;
+        cfg.hidden = {8};
+        cfg.batchSize = 20;
+        cfg.evalEverySteps = 1;
+        cfg.seed = 3;
+        std::vector<Round> seen;
+        Keep keep;
+        FederatedAveraging fed(K, 1.0, 1, 0, rounds, cfg, data, keep);
+        fed.setRoundRules({.deadline = deadline, .targetClients = 0, .failureDetection = 1});
+        fed.setRoundObserver(recordRounds(seen));
+        const sim::SimulationResult res = sim::simulateStrategy(spec.platform, fed, 0, true);
+
+        QCOMPARE(int(seen.size()), rounds);
+        const std::vector<int> reporting{0, 1, 3, 4};
+        for (std::size_t i = 0; i < seen.size(); ++i) {
+            QVERIFY2(seen[i].meanExact, qPrintable(QString("round %1 is not the weighted mean").arg(i + 1)));
+            QCOMPARE(seen[i].counted, reporting);
+        }
+        const auto& rep = keep.series["reporting_clients"];
+        const auto& drop = keep.series["dropped_clients"];
+        QCOMPARE(int(rep.size()), rounds);
+        // Round 1 closes at the deadline: its clients finished at about 0.9 s, client 5 would need about 3.6 s.
+        QVERIFY2(nearRel(rep[0].first, deadline, 1e-9), qPrintable(mismatch(rep[0].first, deadline)));
+        QVERIFY2(keep.samples[1].time >= deadline && keep.samples[1].time < deadline + 1e-3,
+                 qPrintable(mismatch(keep.samples[1].time, deadline)));
+        QCOMPARE(drop[0].second, 2.0);
+        for (std::size_t i = 0; i < std::size_t(rounds); ++i)
+            QCOMPARE(rep[i].second, 4.0);
+        // A later round whose clients all reported (client 5 busy, client 2 off) closes before its deadline.
+        bool early = false;
+        for (std::size_t i = 1; i < std::size_t(rounds); ++i)
+            early |= keep.samples[i + 1].time - keep.samples[i].time < deadline - 0.5;
+        QVERIFY(early);
+        // Client 5's body ran in some round after round 1 (its late report of round 1 arrived and was discarded).
+        int slowSends = 0;
+        for (const Span& s : res.timeline)
+            slowSends += s.kind == Span::Send && s.rank == 5;
+        QVERIFY2(slowSends >= 2, qPrintable(QString("client 5 sent %1 reports").arg(slowSends)));
+    }
+};
+DML_SIM_CASE(FedAvgRoundDeadline);
+
+#include "sim_faults.moc"
