@@ -123,12 +123,14 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         Message m = t.recv(ToWorker);
         // With backup workers a late worker may find several models waiting: it starts from the newest (Chen et
         // al. 2016: the late result is ignored and the worker moves on with the current parameters).
-        if (m_backup > 0)
-            while (m.kind != Stop)
-                if (std::optional<Message> newer = t.recv(ToWorker, 0.0))
-                    m = std::move(*newer);
-                else
+        if (m_backup > 0) {
+            while (m.kind != Stop) {
+                std::optional<Message> newer = t.recv(ToWorker, 0.0);
+                if (!newer)
                     break;
+                m = std::move(*newer);
+            }
+        }
         if (m.kind == Stop)
             return;
         std::shared_ptr<Eigen::VectorXf> grad;
