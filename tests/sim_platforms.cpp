@@ -184,10 +184,6 @@ private slots:
         cfg.evalEverySteps = 1;
         cfg.seed = 3;
 
-        struct Round {
-            std::vector<int> selected, counted;
-            bool meanExact = false;
-        };
         std::vector<Round> rounds;
         std::vector<Sample> samples;
         class Keep : public MetricsSink {
@@ -197,25 +193,7 @@ private slots:
             std::vector<Sample>& m_s;
         } keep(samples);
         FederatedAveraging fed(K, 1.0, 1, 0, 5, cfg, data, keep);
-        fed.setRoundObserver([&](long, const std::vector<int>& selected, const std::vector<const Message*>& counted,
-                                 const Eigen::VectorXf& params) {
-            Round r;
-            r.selected = selected;
-            double n = 0;
-            for (const Message* m : counted) {
-                r.counted.push_back(m->source);
-                n += double(m->version);
-            }
-            // The weighted mean, recomputed in the same (client-rank) order.
-            if (!counted.empty()) {
-                Eigen::VectorXf mean = float(double(counted[0]->version) / n) * *counted[0]->data;
-                for (std::size_t i = 1; i < counted.size(); ++i)
-                    mean += float(double(counted[i]->version) / n) * *counted[i]->data;
-                r.meanExact = mean.size() == params.size() &&
-                              std::memcmp(mean.data(), params.data(), sizeof(float) * std::size_t(mean.size())) == 0;
-            }
-            rounds.push_back(std::move(r));
-        });
+        fed.setRoundObserver(recordRounds(rounds));
         const sim::SimulationResult res = sim::simulateStrategy(spec.platform, fed, 0, true);
 
         QCOMPARE(int(rounds.size()), 5); // the run completed every round

@@ -2,6 +2,7 @@
 #pragma once
 // Shared by the simulation cases (tests/sim_*.cpp): small datasets, an ideal star, comparisons.
 #include "dataset.h"
+#include "fedavg.h"
 #include "simulation.h"
 
 #include <QString>
@@ -12,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -117,6 +119,36 @@ inline std::vector<double> inChild(const std::function<std::vector<double>()>& f
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         out.clear();
     return out;
+}
+
+/// One federated round as the observer saw it.
+struct Round {
+    std::vector<int> selected, counted;
+    bool meanExact = false;
+};
+
+/// Records each round: its clients, the ones averaged, and whether the model is their weighted mean bit for bit
+/// (recomputed in the same client-rank order).
+inline FederatedAveraging::RoundObserver recordRounds(std::vector<Round>& rounds)
+{
+    return [&rounds](long, const std::vector<int>& selected, const std::vector<const Message*>& counted,
+                     const Eigen::VectorXf& params) {
+        Round r;
+        r.selected = selected;
+        double n = 0;
+        for (const Message* m : counted) {
+            r.counted.push_back(m->source);
+            n += double(m->version);
+        }
+        if (!counted.empty()) {
+            Eigen::VectorXf mean = float(double(counted[0]->version) / n) * *counted[0]->data;
+            for (std::size_t i = 1; i < counted.size(); ++i)
+                mean += float(double(counted[i]->version) / n) * *counted[i]->data;
+            r.meanExact = mean.size() == params.size() &&
+                          std::memcmp(mean.data(), params.data(), sizeof(float) * std::size_t(mean.size())) == 0;
+        }
+        rounds.push_back(std::move(r));
+    };
 }
 
 } // namespace dml::test
