@@ -14,8 +14,9 @@ Evaluator::Evaluator(const Dataset& test, const Mlp& architecture, const Trainin
 }
 
 Evaluator::Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
-                     long plannedSteps, std::string endReason, MetricsSink& sink)
-    : m_test(test), m_cfg(cfg), m_stepsPerEpoch(stepsPerEpoch), m_endReason(std::move(endReason)), m_sink(sink)
+                     long plannedSteps, std::string endReason, MetricsSink& sink, std::string stepName)
+    : m_test(test), m_cfg(cfg), m_stepsPerEpoch(stepsPerEpoch), m_endReason(std::move(endReason)),
+      m_stepName(std::move(stepName)), m_sink(sink)
 {
     if (architecture)
         m_model.emplace(*architecture);
@@ -66,9 +67,9 @@ void Evaluator::completeSummary(Summary& s) const
     if (m_gridSteps < 1 - 1e-12) {
         char buf[200];
         std::snprintf(buf, sizeof buf,
-                      "one step covers %.2f epochs, more than the %.3g-epoch evaluation interval: evaluated after "
-                      "every step",
-                      s.epochsPerStep, s.evalIntervalEpochs);
+                      "one %s covers %.2f epochs, more than the %.3g-epoch evaluation interval: evaluated after "
+                      "every %s",
+                      m_stepName.c_str(), s.epochsPerStep, s.evalIntervalEpochs, m_stepName.c_str());
         s.evalNote = buf;
     }
 }

@@ -31,9 +31,9 @@ public:
     /// be fractional, e.g. fedavg's expected rounds per pass) converts steps to epochs and sets the default
     /// evaluation interval (max(1, round(stepsPerEpoch)) steps). The run plans `plannedSteps` steps, capped by
     /// cfg.maxSteps, and ends after them with reason `endReason` ("epochs", "rounds"), or "max_steps" when the
-    /// cap is what ended it.
+    /// cap is what ended it. `stepName` names a step in the summary's evaluation note ("round" for fedavg).
     Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
-              long plannedSteps, std::string endReason, MetricsSink& sink);
+              long plannedSteps, std::string endReason, MetricsSink& sink, std::string stepName = "step");
 
     /// Adds one worker's mini-batch loss to the running train loss.
     void addTrainLoss(double loss);
@@ -60,6 +60,7 @@ private:
     double m_gridSteps;  ///< grid spacing in steps (may be fractional)
     long m_nextGrid = 1; ///< index k of the next grid point
     std::string m_endReason;
+    std::string m_stepName;
     MetricsSink& m_sink;
     double m_lossSum = 0;
     long m_lossCount = 0;

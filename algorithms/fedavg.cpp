@@ -45,7 +45,7 @@ FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int l
       m_partition(makePartition(cfg.partition, data.train, clients, cfg.seed)),
       m_plannedRounds(dml::plannedRounds(rounds, cfg.epochs, clients, m_perRound, localEpochs)),
       m_evaluator(data.test, m_workload.mlp(), cfg, double(clients) / (double(m_perRound) * localEpochs),
-                  m_plannedRounds, rounds > 0 ? "rounds" : "epochs", sink),
+                  m_plannedRounds, rounds > 0 ? "rounds" : "epochs", sink, "round"),
       m_samplers(static_cast<std::size_t>(clients)), m_sink(sink), m_busy(static_cast<std::size_t>(clients), 0)
 {
     if (!(proxMu >= 0.0) || !std::isfinite(proxMu))
@@ -206,16 +206,6 @@ void FederatedAveraging::runServer(Transport& t)
             return;
         }
     }
-}
-
-void FederatedAveraging::completeSummary(Summary& s) const
-{
-    m_evaluator.completeSummary(s);
-    // A step is a round here.
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{"one step", "one round"},
-                                   {"after every step", "after every round"}})
-        if (const auto at = s.evalNote.find(from); at != std::string::npos)
-            s.evalNote.replace(at, from.size(), to);
 }
 
 void FederatedAveraging::runClient(int rank, Transport& t)

@@ -78,7 +78,7 @@ public:
     bool launchedAtStart(int rank) const override { return rank == m_clients; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
-    void completeSummary(Summary& s) const override;
+    void completeSummary(Summary& s) const override { m_evaluator.completeSummary(s); }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
 
     /// m, the clients sampled per round.

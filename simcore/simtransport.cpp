@@ -143,7 +143,6 @@ void World::start(int rank)
     lost[std::size_t(rank)] = 0;
     running[std::size_t(rank)] = 1;
     const double started = sg4::Engine::get_clock();
-    acc.windowStart = started;
     sg4::ActorPtr actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started] {
         SimTransport transport(rank, *this);
         try {
@@ -163,7 +162,6 @@ void World::start(int rank)
         RankAccount& a = accounts[std::size_t(rank)];
         a.end = sg4::Engine::get_clock();
         a.windows.emplace_back(started, a.end);
-        a.windowStart = -1;
         if (!a.host->is_on()) // killed by its host going off (whichever of the two callbacks SimGrid runs first)
             lost[std::size_t(rank)] = 1;
         running[std::size_t(rank)] = 0;
@@ -354,7 +352,6 @@ void SimTransport::compute(double flops)
     IntervalScope computing(m_acc.computing); // also records a computation cut short by the host going off
     sg4::this_actor::execute(flops);
     const double t1 = sg4::Engine::get_clock();
-    m_acc.compute += t1 - t0;
     m_acc.flops += flops;
     m_world.span({m_rank, Span::Compute, -1, t0, t1, flops});
 }

@@ -33,9 +33,8 @@ namespace dml::sim {
 struct RankAccount {
     using Interval = std::pair<double, double>;
     simgrid::s4u::Host* host = nullptr;
-    double compute = 0, flops = 0, bytesSent = 0, bytesReceived = 0, bytesLost = 0;
+    double flops = 0, bytesSent = 0, bytesReceived = 0, bytesLost = 0;
     double end = 0;                  ///< when its last participation window ended
-    double windowStart = -1;         ///< start of the window of the body now running (-1: none)
     std::vector<Interval> windows;   ///< participation windows [join, leave]
     std::vector<Interval> computing; ///< [start, end] of each computation
     std::vector<Interval> blocked;   ///< [start, end] of each wait (receive, send completion, end of round)
