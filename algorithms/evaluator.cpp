@@ -82,10 +82,12 @@ bool Evaluator::afterStep(double time, long step, const float* params, bool forc
     const bool overTime = m_cfg.maxSimulatedTime > 0 && time >= m_cfg.maxSimulatedTime;
     // Grid point k is reached at the first step >= k x spacing (a relative tolerance absorbs the rounding of
     // fractional spacings such as 0.25 x 234 steps).
+    // A spacing under one step puts a grid point in every step (and would overflow the grid index).
     const double s = double(step);
-    const bool onGrid = s >= double(m_nextGrid) * m_gridSteps * (1 - 1e-12);
+    const bool everyStep = m_gridSteps <= 1;
+    const bool onGrid = everyStep || s >= double(m_nextGrid) * m_gridSteps * (1 - 1e-12);
     const bool evaluated = force || last || overTime || stopped || onGrid;
-    if (onGrid) // skip the grid points this step covered as well
+    if (onGrid && !everyStep) // skip the grid points this step covered as well (at most step + 1)
         m_nextGrid = long(std::floor(s / m_gridSteps * (1 + 1e-12))) + 1;
     if (evaluated)
         evaluate(time, step, params);
