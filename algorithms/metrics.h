@@ -80,6 +80,13 @@ struct Summary {
     /// training set's, in [0, 1]: 0 = IID labels.
     double partitionLabelSkew = 0;
     double partitionLargestClassShare = 0; ///< mean over parts of the largest class's share of the part, in (0, 1]
+    /// Gradient compression and local SGD (README "Communication-efficient training"): the messages the workers
+    /// (or clients) send their gradients or model updates in. Counted as sent, before any loss.
+    std::string compressor = "none"; ///< e.g. "topk 1% + EF", "qsgd 8-bit", "none"
+    double uncompressedBytes = 0;    ///< fp32 size of the compressed messages (0 when compressor is "none")
+    double compressedBytes = 0;      ///< their encoded size
+    double codecSeconds = 0;         ///< simulated s spent encoding, decoding and aggregating, summed over hosts
+    int localSteps = 1;              ///< local SGD: optimizer steps between two averagings (1 = every step)
     std::string stopReason;          ///< "epochs", "rounds" (fedavg with strategy.rounds), "max_steps",
                                      ///< "target_accuracy", "max_simulated_time"
 };

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ringallreduce.h"
 
+#include "error.h"
+
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -81,6 +83,14 @@ RingAllReduceStrategy::RingAllReduceStrategy(int workers, const TrainingConfig& 
                   "epochs", sink)
 {
     checkBatchFits(m_partition, cfg.batchSize);
+}
+
+void RingAllReduceStrategy::setCompression(const compression::CompressionSpec& spec, int localSteps)
+{
+    if (spec.enabled() || localSteps != 1) // TODO(issue 13): compressed ring all-reduce and local SGD
+        throw ConfigError("strategy.compression.type", "ring-allreduce does not compress yet");
+    m_compression = spec;
+    m_localSteps = localSteps;
 }
 
 double RingAllReduceStrategy::updateFlopsPerStep() const

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "compression/codec.h"
 #include "evaluator.h"
 #include "model.h"
 #include "optimizer.h"
@@ -70,10 +71,16 @@ public:
     std::string roleOf(int) const override { return "worker"; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
-    void completeSummary(Summary& s) const override { m_evaluator.completeSummary(s); }
+    void completeSummary(Summary& s) const override
+    {
+        m_evaluator.completeSummary(s);
+        m_counters.fill(m_compression, m_localSteps, s);
+    }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 
+    /// Compression of the all-reduced gradients and local SGD (makeStrategy validated them: checkCompression).
+    void setCompression(const compression::CompressionSpec& spec, int localSteps = 1);
     void setReplicaObserver(ReplicaObserver f) { m_observer = std::move(f); }
     /// Flops a worker is charged per step for its gradient: one forward+backward pass over its mini-batch.
     double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
@@ -90,6 +97,9 @@ private:
     Evaluator m_evaluator;
     Eigen::VectorXf m_final;
     ReplicaObserver m_observer;
+    compression::CompressionSpec m_compression;
+    int m_localSteps = 1;
+    compression::CompressionCounters m_counters;
 };
 
 } // namespace dml

@@ -36,6 +36,60 @@ const char* toString(StrategyKind k)
     return "?";
 }
 
+void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg)
+{
+    using K = compression::CompressionSpec::Kind;
+    const compression::CompressionSpec& c = spec.compression;
+    const bool synchronous = spec.kind == StrategyKind::SyncPs || spec.kind == StrategyKind::RingAllReduce;
+    const std::string kind = compression::toString(c.kind);
+    if (spec.localSteps < 1)
+        throw ConfigError("strategy.local_steps", "expected 1 (average every step) or more, got " +
+                                                      std::to_string(spec.localSteps));
+    if (spec.localSteps > 1 && !synchronous)
+        throw ConfigError("strategy.local_steps", std::string("local SGD is for sync-ps and ring-allreduce; ") +
+                                                      (spec.kind == StrategyKind::FedAvg
+                                                           ? "fedavg's clients train strategy.local_epochs"
+                                                           : "async-ps workers never average"));
+    if ((c.kind == K::TopK || c.kind == K::RandomK) && !(c.ratio > 0 && c.ratio <= 1))
+        throw ConfigError("strategy.compression.ratio",
+                          "expected a fraction of the elements in (0, 1], got " + std::to_string(c.ratio));
+    if (c.kind == K::Qsgd && (c.bits < 2 || c.bits > 17))
+        throw ConfigError("strategy.compression.bits", "expected 2 to 17 bits per element, got " + std::to_string(c.bits));
+    if (c.kind == K::Qsgd && c.bucket < 0)
+        throw ConfigError("strategy.compression.bucket",
+                          "expected 0 (one norm) or a bucket size, got " + std::to_string(c.bucket));
+    if (c.kind == K::PowerSgd) {
+        if (c.rank < 1)
+            throw ConfigError("strategy.compression.rank", "expected a rank of 1 or more, got " + std::to_string(c.rank));
+        if (!synchronous)
+            throw ConfigError("strategy.compression.type",
+                              "powersgd averages its factors over all workers every step: use sync-ps or "
+                              "ring-allreduce, not " + std::string(toString(spec.kind)));
+        if (spec.backupWorkers > 0)
+            throw ConfigError("strategy.compression.type", "powersgd needs every worker's factors: not with backup_workers");
+        if (spec.localSteps > 1)
+            throw ConfigError("strategy.compression.type", "powersgd compresses each step's gradient: not with local_steps > 1");
+        if (cfg.proxy.parameters > 0)
+            throw ConfigError("strategy.compression.type", "powersgd needs the layers' shapes: not with a proxy model");
+    }
+    if (c.momentumCorrection) {
+        if (c.kind != K::TopK && c.kind != K::RandomK)
+            throw ConfigError("strategy.compression.momentum_correction",
+                              "DGC's momentum correction sparsifies a local momentum: it needs topk or randomk, not " + kind);
+        if (cfg.optimizer.kind != OptimizerSpec::Kind::Momentum)
+            throw ConfigError("strategy.compression.momentum_correction",
+                              "needs workload.optimizer.type \"momentum\" (the workers keep the momentum, the "
+                              "aggregate is applied with plain SGD)");
+        if (!synchronous || spec.localSteps > 1)
+            throw ConfigError("strategy.compression.momentum_correction",
+                              "is for synchronous gradient averaging (sync-ps or ring-allreduce, local_steps 1)");
+    }
+    if (compression::majorityVote(c) && (spec.kind == StrategyKind::FedAvg || spec.localSteps > 1))
+        throw ConfigError("strategy.compression.error_feedback",
+                          "sign without error feedback is signSGD's majority vote of gradients; model updates "
+                          "(fedavg, local SGD) need the scaled sign: set error_feedback to true");
+}
+
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink)
 {
@@ -46,19 +100,32 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
                           "expected 0 or more flops, got " + std::to_string(cfg.proxy.trainFlopsPerSample));
     if (spec.kind != StrategyKind::SyncPs && spec.backupWorkers != 0)
         throw ConfigError("strategy.backup_workers", "only sync-ps has backup workers");
+    checkCompression(spec, cfg);
     switch (spec.kind) {
     case StrategyKind::SyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
-        return std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink, spec.backupWorkers);
+    {
+        auto ps = std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink, spec.backupWorkers);
+        ps->setCompression(spec.compression, spec.localSteps);
+        return ps;
+    }
     case StrategyKind::AsyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize);
         if (spec.stalenessBound < -1)
             throw ConfigError("strategy.staleness_bound", "expected -1 (unbounded) or a bound s >= 0 in clocks (updates per worker), got " +
                                                               std::to_string(spec.stalenessBound));
-        return std::make_unique<AsyncParameterServer>(spec.workers, spec.stalenessBound, cfg, data, sink);
+    {
+        auto ps = std::make_unique<AsyncParameterServer>(spec.workers, spec.stalenessBound, cfg, data, sink);
+        ps->setCompression(spec.compression);
+        return ps;
+    }
     case StrategyKind::RingAllReduce:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize);
-        return std::make_unique<RingAllReduceStrategy>(spec.workers, cfg, data, sink);
+    {
+        auto ring = std::make_unique<RingAllReduceStrategy>(spec.workers, cfg, data, sink);
+        ring->setCompression(spec.compression, spec.localSteps);
+        return ring;
+    }
     case StrategyKind::FedAvg:
         // Clients may hold fewer samples than a batch (they then train on their whole part): no stepsPerEpoch.
     {
@@ -66,6 +133,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
                                                         spec.proxMu, spec.rounds, cfg, data, sink);
         fed->setRoundRules({.deadline = spec.roundDeadline, .targetClients = spec.targetClients,
                             .failureDetection = spec.failureDetection});
+        fed->setCompression(spec.compression);
         return fed;
     }
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 #include "dataset.h"
+#include "compression/spec.h"
 #include "metrics.h"
 #include "optimizer.h"
 #include "transport.h"
@@ -68,6 +69,8 @@ struct StrategySpec {
     int targetClients = 0;      ///< fedavg: reports that close a round (over-selection, Bonawitz et al. 2019);
                                 ///< 0 = all sampled clients
     double failureDetection = 1;///< fedavg without a deadline: s between checks for clients whose device went off
+    compression::CompressionSpec compression; ///< how workers' gradients (or clients' updates) travel
+    int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
@@ -106,9 +109,22 @@ public:
 /// than a worker's part (not for fedavg, whose small clients train on their whole part), a staleness bound below
 /// -1, backup workers outside [0, workers) ("strategy.backup_workers"), C outside (0, 1], E < 1, mu < 0, rounds < 0,
 /// a negative round deadline, a target outside [0, m], a failure detection interval <= 0, a non-IID partitioning of a proxy workload, bad partitioning
-/// parameters.
+/// parameters, and compression or local SGD where it makes no sense (checkCompression).
+/// Compression and local steps reach the strategies through their setCompression().
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink);
+
+/// Throws ConfigError naming the field ("strategy.compression.<field>", "strategy.local_steps") when the
+/// compression or local SGD settings are out of range or make no sense for the strategy:
+///  - ratio outside (0, 1], bits outside [2, 17], bucket < 0, rank < 1, local_steps < 1;
+///  - powersgd anywhere but sync-ps and ring-allreduce (its factors must be averaged over all workers every
+///    step), with backup workers, with local SGD, or on a proxy workload (it needs the layers' shapes);
+///  - momentum_correction without topk or randomk, without the momentum optimizer, or outside sync-ps and
+///    ring-allreduce, or with local SGD;
+///  - signSGD by majority vote (sign without error feedback) with fedavg or local SGD: a vote of model updates
+///    has no step size;
+///  - local_steps > 1 anywhere but sync-ps and ring-allreduce (fedavg has local_epochs).
+void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg);
 
 /// Steps per epoch when `workers` workers each draw batches of `batch` from IID shards of `samples`.
 long stepsPerEpoch(int samples, int workers, int batch);

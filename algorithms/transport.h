@@ -7,6 +7,9 @@
 #include <optional>
 
 namespace dml {
+namespace compression {
+struct Encoded;
+}
 
 /// One message between ranks. `bytes` is what crosses the simulated network; `data` is the real payload
 /// (shared, never copied by the transport), which may be null for control messages or differ in size from
@@ -18,6 +21,8 @@ struct Message {
     std::shared_ptr<const Eigen::VectorXf> data;
     long version = 0;  ///< strategy-defined (model version, step)
     double value = 0;  ///< strategy-defined scalar (e.g. the mini-batch loss)
+    /// A compressed payload (compression/codec.h), shared like `data`; `bytes` is then its encoded size.
+    std::shared_ptr<const compression::Encoded> encoded;
 };
 
 /// Failure semantics (dynamic platforms, README-platforms.md "Availability"): when the host of a rank goes off,

@@ -19,7 +19,7 @@ using CMapM = Eigen::Map<const Eigen::MatrixXf>;
 /// the ones before it ("twice is enough", Giraud, Langou & Rozloznik 2005): when P's rank is below r (M's rank is
 /// below r), a column is left with rounding noise only, and a single projection would leave that noise far from
 /// orthogonal to the columns before once normalized. A column that is exactly zero stays zero.
-void orthogonalize(MapM P)
+void gramSchmidt(MapM P)
 {
     for (Eigen::Index i = 0; i < P.cols(); ++i) {
         for (int pass = 0; pass < 2; ++pass)
@@ -112,14 +112,12 @@ void PowerSgd::computeQ(Eigen::VectorXf& p, Eigen::VectorXf& q)
     if (p.size() != m_pFloats)
         throw std::invalid_argument("powersgd: P buffer of " + std::to_string(p.size()) + " floats, expected " +
                                     std::to_string(m_pFloats));
+    orthogonalize(p);
     q.resize(m_qFloats);
-    for (const Block& b : m_blocks) {
-        if (!b.r)
-            continue;
-        MapM P(p.data() + b.p, b.rows, b.r);
-        orthogonalize(P);
-        MapM(q.data() + b.q, b.cols, b.r).noalias() = CMapM(m_m.data() + b.offset, b.rows, b.cols).transpose() * P;
-    }
+    for (const Block& b : m_blocks)
+        if (b.r)
+            MapM(q.data() + b.q, b.cols, b.r).noalias() =
+                CMapM(m_m.data() + b.offset, b.rows, b.cols).transpose() * CMapM(p.data() + b.p, b.rows, b.r);
     m_phase = Phase::Decompress;
 }
 
@@ -131,14 +129,7 @@ void PowerSgd::decompress(const Eigen::VectorXf& p, const Eigen::VectorXf& q, Ei
         throw std::invalid_argument("powersgd: buffers of " + std::to_string(p.size()) + " and " +
                                     std::to_string(q.size()) + " floats, expected " + std::to_string(m_pFloats) +
                                     " and " + std::to_string(m_qFloats));
-    out.resize(m_numParams);
-    for (const Block& b : m_blocks) {
-        if (b.r)
-            MapM(out.data() + b.offset, b.rows, b.cols).noalias() =
-                CMapM(p.data() + b.p, b.rows, b.r) * CMapM(q.data() + b.q, b.cols, b.r).transpose();
-        else
-            out.segment(b.offset, b.rows * b.cols) = p.segment(b.p, b.rows * b.cols);
-    }
+    approximate(p, q, out);
     if (m_ef) {
         m_e.resize(m_numParams);
         for (const Block& b : m_blocks) {
@@ -151,6 +142,50 @@ void PowerSgd::decompress(const Eigen::VectorXf& p, const Eigen::VectorXf& q, Ei
     }
     m_q = q;
     m_phase = Phase::P;
+}
+
+void PowerSgd::orthogonalize(Eigen::VectorXf& p) const
+{
+    if (p.size() != m_pFloats)
+        throw std::invalid_argument("powersgd: P buffer of " + std::to_string(p.size()) + " floats, expected " +
+                                    std::to_string(m_pFloats));
+    for (const Block& b : m_blocks)
+        if (b.r)
+            gramSchmidt(MapM(p.data() + b.p, b.rows, b.r));
+}
+
+void PowerSgd::approximate(const Eigen::VectorXf& p, const Eigen::VectorXf& q, Eigen::VectorXf& out) const
+{
+    if (p.size() != m_pFloats || q.size() != m_qFloats)
+        throw std::invalid_argument("powersgd: buffers of " + std::to_string(p.size()) + " and " +
+                                    std::to_string(q.size()) + " floats, expected " + std::to_string(m_pFloats) +
+                                    " and " + std::to_string(m_qFloats));
+    out.resize(m_numParams);
+    for (const Block& b : m_blocks) {
+        if (b.r)
+            MapM(out.data() + b.offset, b.rows, b.cols).noalias() =
+                CMapM(p.data() + b.p, b.rows, b.r) * CMapM(q.data() + b.q, b.cols, b.r).transpose();
+        else
+            out.segment(b.offset, b.rows * b.cols) = p.segment(b.p, b.rows * b.cols);
+    }
+}
+
+double PowerSgd::orthogonalizeFlops() const
+{
+    double f = 0.0;
+    for (const Block& b : m_blocks)
+        if (b.r)
+            f += double(b.rows) * (4.0 * b.r * b.r - b.r);
+    return f;
+}
+
+double PowerSgd::approximateFlops() const
+{
+    double f = 0.0;
+    for (const Block& b : m_blocks)
+        if (b.r)
+            f += 2.0 * double(b.rows) * double(b.cols) * b.r;
+    return f;
 }
 
 double PowerSgd::computePFlops() const

@@ -64,6 +64,15 @@ public:
     /// Step 3. p: as computeQ left it; q: the all-reduced (mean) Q buffer; out: numParams() floats.
     void decompress(const Eigen::VectorXf& p, const Eigen::VectorXf& q, Eigen::VectorXf& out);
 
+    /// The receiving side of a parameter server that averages P and Q for its workers (it has no gradient of its
+    /// own): orthogonalize() turns the mean P buffer into P^ exactly as computeQ() does on every worker (the same
+    /// arithmetic on the same input, so the same bits); approximate() forms out = P^ Q^T per matrix, the averaged
+    /// vectors as they are, as decompress() does (without touching any state). Sizes as in computeQ/decompress.
+    void orthogonalize(Eigen::VectorXf& p) const;
+    void approximate(const Eigen::VectorXf& p, const Eigen::VectorXf& q, Eigen::VectorXf& out) const;
+    /// Flops of orthogonalize() (rows (4 r_l^2 - r_l) per matrix) and approximate() (2 rows cols r_l per matrix).
+    double orthogonalizeFlops() const;
+    double approximateFlops() const;
     /// Flops of each step: computeP 2 rows cols r_l per matrix (+ n for the compensation); computeQ rows (4 r_l^2 -
     /// r_l) for Gram-Schmidt (two projections per pair of columns, 4 rows each; a norm and a division per column)
     /// plus 2 rows cols r_l per matrix; decompress 2 rows cols r_l (+ rows cols for the residual) per matrix.
