@@ -24,9 +24,16 @@ double AsyncParameterServer::serverFlopsPerUpdate() const
     return Optimizer::stepFlops(m_cfg.optimizer, double(m_workload.numParams()));
 }
 
+void AsyncParameterServer::setCompression(const compression::CompressionSpec& spec)
+{
+    m_compression = spec;
+    m_compressor = compression::makeCompressor(spec);
+}
+
 void AsyncParameterServer::completeSummary(Summary& s) const
 {
     m_evaluator.completeSummary(s);
+    m_counters.fill(m_compression, 1, s);
     if (m_stalenessCount == 0)
         return;
     s.stalenessMean = m_stalenessSum / double(m_stalenessCount);
@@ -47,6 +54,7 @@ void AsyncParameterServer::runServer(Transport& t)
     const Eigen::Index n = proxy ? 0 : m_workload.numParams(); // a proxy allocates no vectors
     Eigen::VectorXf params = proxy ? Eigen::VectorXf() : m_workload.initialParams(m_cfg.seed);
     Optimizer opt(m_cfg.optimizer, n);
+    Eigen::VectorXf decoded(n); // a compressed gradient, decoded
     long version = 0;                                            // updates applied so far
     std::vector<long> clock(std::size_t(m_workers), 0);          // updates applied per worker
     std::vector<bool> withheld(std::size_t(m_workers), false);   // SSP: waiting for the slowest worker
@@ -83,9 +91,17 @@ void AsyncParameterServer::runServer(Transport& t)
         // Apply the gradient now, computed on model version m.version.
         const long staleness = version - m.version;
         m_evaluator.addTrainLoss(m.value);
+        const float* grad = proxy ? nullptr : m.data ? m.data->data() : nullptr;
+        if (m_compressor) { // decode the worker's encoding (one gradient: no vote, no sum)
+            m_counters.compute(t, m_compressor->decodeFlops(double(m_workload.numParams())));
+            if (!proxy) {
+                m_compressor->decodeInto(*m.encoded, decoded);
+                grad = decoded.data();
+            }
+        }
         t.compute(serverFlopsPerUpdate());
         if (!proxy)
-            opt.step(params.data(), m.data->data());
+            opt.step(params.data(), grad);
         ++version;
         ++clock[std::size_t(w)];
         m_stalenessSum += double(staleness);
@@ -120,6 +136,9 @@ void AsyncParameterServer::runWorker(int rank, Transport& t)
     const bool real = !m_workload.isProxy(); // a proxy does no arithmetic on data
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     const double flops = workerFlopsPerStep();
+    std::optional<compression::GradientEncoder> encoder; // this worker's memory (error feedback), kept across pushes
+    if (m_compressor)
+        encoder.emplace(*m_compressor, m_compression);
     for (;;) {
         Message m = t.recv(ToWorker); // pull
         if (m.kind == Stop)
@@ -131,9 +150,15 @@ void AsyncParameterServer::runWorker(int rank, Transport& t)
             loss = m_workload.gradient(m.data->data(), sampler, grad->data());
         }
         t.compute(flops);
-        t.send(m_workers, ToServer, // push, tagged with the version the gradient was computed on
-               Message{.kind = Gradient, .bytes = m_workload.modelBytes(), .data = std::move(grad),
-                       .version = m.version, .value = loss});
+        Message out{.kind = Gradient, .bytes = m_workload.modelBytes(), .version = m.version, .value = loss};
+        if (encoder) {
+            encoder->encodeMessage(grad.get(), double(m_workload.numParams()),
+                                   deriveSeed(m_cfg.seed, 0xC0DE0000u + unsigned(rank), std::uint64_t(m.version)), t,
+                                   m_counters, out);
+        } else {
+            out.data = std::move(grad);
+        }
+        t.send(m_workers, ToServer, std::move(out)); // push, tagged with the version the gradient was computed on
     }
 }
 

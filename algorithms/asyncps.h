@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "compression/codec.h"
 #include "evaluator.h"
 #include "model.h"
 #include "optimizer.h"
@@ -58,6 +59,9 @@ public:
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
     void completeSummary(Summary& s) const override;
 
+    /// Compression of the workers' gradients (makeStrategy validated it: checkCompression). Each worker encodes
+    /// with its own memory (error feedback); the server decodes each gradient as it arrives and applies it.
+    void setCompression(const compression::CompressionSpec& spec);
     /// Flops the server is charged per applied update: one optimizer step.
     double serverFlopsPerUpdate() const;
     /// Flops a worker is charged per gradient: one forward+backward pass over its mini-batch.
@@ -82,6 +86,9 @@ private:
     double m_stalenessSum = 0;
     long m_stalenessCount = 0;
     long m_stalenessMax = -1;
+    compression::CompressionSpec m_compression;
+    std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none
+    compression::CompressionCounters m_counters;
 };
 
 } // namespace dml

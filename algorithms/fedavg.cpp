@@ -71,6 +71,15 @@ void FederatedAveraging::setRoundRules(const RoundRules& rules)
     m_rules = rules;
 }
 
+void FederatedAveraging::setCompression(const compression::CompressionSpec& spec)
+{
+    m_compression = spec;
+    m_compressor = compression::makeCompressor(spec);
+    m_encoders.clear();
+    if (m_compressor)
+        m_encoders.resize(std::size_t(m_clients));
+}
+
 std::vector<int> FederatedAveraging::sampleClients(long round) const
 {
     // Partial Fisher-Yates: the first m entries of a seeded shuffle of 0..K-1.
@@ -183,7 +192,23 @@ void FederatedAveraging::runServer(Transport& t)
         double total = 0;
         for (const Message* m : counted)
             total += double(m->version);
-        if (!proxy && !counted.empty()) { // nobody replied: the global model stays as it was
+        if (m_compressor && !counted.empty()) {
+            // w_{t+1} = w_t + sum_k (n_k / n) decode(Delta_k): the clients sent their updates, encoded.
+            const double n = double(m_workload.numParams());
+            if (proxy) {
+                m_counters.compute(t, compression::aggregateFlops(*m_compressor, false, n, int(counted.size())));
+            } else {
+                std::vector<const compression::Encoded*> parts;
+                std::vector<float> weights;
+                for (const Message* m : counted) {
+                    parts.push_back(m->encoded.get());
+                    weights.push_back(float(double(m->version) / total));
+                }
+                Eigen::VectorXf update;
+                m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, weights, update));
+                params += update;
+            }
+        } else if (!proxy && !counted.empty()) { // nobody replied: the global model stays as it was
             params = float(double(counted[0]->version) / total) * *counted[0]->data;
             for (std::size_t i = 1; i < counted.size(); ++i)
                 params += float(double(counted[i]->version) / total) * *counted[i]->data;
@@ -198,7 +223,10 @@ void FederatedAveraging::runServer(Transport& t)
             m_roundObserver(round, selected, counted, params);
         for (const Message* m : counted)
             m_evaluator.addTrainLoss(m->value);
-        t.compute(2.0 * double(counted.size()) * double(m_workload.numParams()));
+        // Dense: n_k/n times each model, summed; compressed: the decoding and weighting were charged with the
+        // codec, then one addition to w_t.
+        t.compute(m_compressor ? (counted.empty() ? 0.0 : double(m_workload.numParams()))
+                               : 2.0 * double(counted.size()) * double(m_workload.numParams()));
         for (Message& m : replies)
             m = Message{};
         if (m_evaluator.afterStep(t.now(), round, proxy ? nullptr : params.data())) {
@@ -244,9 +272,22 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     // client is alone on its host), and the real arithmetic of one client runs start to finish in a warm cache
     // instead of interleaving step by step with every other sampled client (2x slower at 100 per round).
     t.compute(double(localSteps) * flopsPerLocalStep);
-    t.send(m_clients, ToServer,
-           Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = std::move(w),
-                   .version = long(part.size()), .value = lossSum / double(localSteps)});
+    Message out{.kind = Model, .bytes = m_workload.modelBytes(), .data = std::move(w), .version = long(part.size()),
+                .value = lossSum / double(localSteps)};
+    if (m_compressor) { // send the update Delta_k = w_k - w_t, encoded with this client's memory
+        auto& encoder = m_encoders[std::size_t(rank)];
+        if (!encoder)
+            encoder = std::make_unique<compression::GradientEncoder>(*m_compressor, m_compression);
+        std::shared_ptr<Eigen::VectorXf> delta;
+        if (arch) {
+            delta = m_pool.acquire(global.data->size());
+            *delta = *out.data - *global.data;
+        }
+        encoder->encodeMessage(delta.get(), nParams,
+                               deriveSeed(m_cfg.seed, 0xC0DE0000u + unsigned(rank), std::uint64_t(global.version)), t,
+                               m_counters, out);
+    }
+    t.send(m_clients, ToServer, std::move(out));
 }
 
 } // namespace dml

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "compression/codec.h"
 #include "evaluator.h"
 #include "model.h"
 #include "optimizer.h"
@@ -78,7 +79,11 @@ public:
     bool launchedAtStart(int rank) const override { return rank == m_clients; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
-    void completeSummary(Summary& s) const override { m_evaluator.completeSummary(s); }
+    void completeSummary(Summary& s) const override
+    {
+        m_evaluator.completeSummary(s);
+        m_counters.fill(m_compression, 1, s);
+    }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
 
     /// m, the clients sampled per round.
@@ -106,6 +111,12 @@ public:
                                              const std::vector<const Message*>& counted,
                                              const Eigen::VectorXf& params)>;
     void setRoundObserver(RoundObserver f) { m_roundObserver = std::move(f); }
+    /// Compression of the clients' model updates (Konecny et al. 2016, "Federated learning: strategies for
+    /// improving communication efficiency", sketched updates): a client sends its update Delta_k = w_k - w_t
+    /// encoded; the server forms w_{t+1} = w_t + sum_k (n_k / n) decode(Delta_k). With error feedback each client
+    /// keeps its residual across the rounds it is sampled in (allocated when it is first sampled: n floats per
+    /// client that ever took part). makeStrategy validated the spec (checkCompression).
+    void setCompression(const compression::CompressionSpec& spec);
     /// Sampled clients that dropped out, over the whole run (valid after the run).
     long droppedClients() const { return m_droppedTotal; }
 
@@ -129,6 +140,10 @@ private:
     bool m_dropOutsReported = false;
     long m_droppedTotal = 0;
     RoundObserver m_roundObserver;
+    compression::CompressionSpec m_compression;
+    std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none
+    std::vector<std::unique_ptr<compression::GradientEncoder>> m_encoders; ///< per client, when first sampled
+    compression::CompressionCounters m_counters;
 };
 
 } // namespace dml

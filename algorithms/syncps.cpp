@@ -25,6 +25,13 @@ SyncParameterServer::SyncParameterServer(int workers, const TrainingConfig& cfg,
     checkBatchFits(m_partition, cfg.batchSize);
 }
 
+void SyncParameterServer::setCompression(const compression::CompressionSpec& spec, int localSteps)
+{
+    m_compression = spec;
+    m_localSteps = localSteps;
+    m_compressor = compression::makeCompressor(spec);
+}
+
 double SyncParameterServer::serverFlopsPerStep() const
 {
     // (N-1) n additions + n multiplications for the average of N = P - b gradients, then the optimizer's count.
@@ -42,15 +49,27 @@ void SyncParameterServer::run(int rank, Transport& t)
 
 void SyncParameterServer::runServer(Transport& t)
 {
+    using compression::Encoded;
     const bool proxy = m_workload.isProxy();
     const Eigen::Index n = proxy ? 0 : m_workload.numParams(); // a proxy allocates no vectors
+    const double nf = double(m_workload.numParams());
     const double bytes = m_workload.modelBytes();
+    const bool local = m_localSteps > 1;
+    const bool power = m_compression.kind == compression::CompressionSpec::Kind::PowerSgd;
     Eigen::VectorXf params = proxy ? Eigen::VectorXf() : m_workload.initialParams(m_cfg.seed);
-    Optimizer opt(m_cfg.optimizer, n);
+    // DGC: the workers keep the momentum; the aggregate of their sparse updates is applied with plain SGD.
+    OptimizerSpec serverOpt = m_cfg.optimizer;
+    if (m_compression.momentumCorrection)
+        serverOpt = OptimizerSpec{.kind = OptimizerSpec::Kind::Sgd, .learningRate = m_cfg.optimizer.learningRate};
+    Optimizer opt(serverOpt, n);
     Eigen::VectorXf avg(n);
-    std::vector<std::shared_ptr<const Eigen::VectorXf>> grads(static_cast<std::size_t>(m_workers));
+    std::vector<Message> msgs(static_cast<std::size_t>(m_workers));
     const int needed = m_workers - m_backup; // N
     const float scale = 1.0f / float(needed);
+    const bool vote = compression::majorityVote(m_compression);
+    std::optional<compression::PowerSgd> layout; // PowerSGD: the server's view of the factors' layout
+    if (power && !proxy)
+        layout.emplace(compression::PowerSgd::mlpShapes(m_workload.mlp()->layerSizes()), m_compression.rank, 0);
 
     auto broadcast = [&](int kind, long version) {
         // No copy: every worker reads the model before it sends its gradient, and the server changes the model
@@ -67,58 +86,125 @@ void SyncParameterServer::runServer(Transport& t)
                                          .version = version});
         t.waitAll();
     };
-
-    m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
-    broadcast(Model, 0);
-    for (long step = 1;; ++step) {
-        // The first N gradients computed on the current model (version step - 1); a late one from an earlier step
-        // is discarded (b = 0: none is ever late).
-        std::vector<char> in(static_cast<std::size_t>(m_workers), 0);
+    // The first N messages computed on the model of version `version` (a late one from an earlier step is
+    // discarded; b = 0: none is ever late). in[w] says whose arrived.
+    std::vector<char> in(static_cast<std::size_t>(m_workers), 0);
+    auto collect = [&](long version, bool trainLoss) {
+        std::fill(in.begin(), in.end(), 0);
         for (int i = 0; i < needed;) {
             Message m = t.recv(ToServer);
-            if (m.version != step - 1)
+            if (m.version != version)
                 continue;
-            m_evaluator.addTrainLoss(m.value);
+            if (trainLoss)
+                m_evaluator.addTrainLoss(m.value);
             in[std::size_t(m.source)] = 1;
-            grads[std::size_t(m.source)] = std::move(m.data);
+            msgs[std::size_t(m.source)] = std::move(m);
             ++i;
         }
-        // Average in rank order, so the sum does not depend on arrival order.
-        if (!proxy) {
-            bool first = true;
-            for (int w = 0; w < m_workers; ++w) {
-                if (!in[std::size_t(w)])
-                    continue;
-                if (first)
-                    avg = *grads[std::size_t(w)];
-                else
-                    avg += *grads[std::size_t(w)];
-                first = false;
-            }
-            avg *= scale;
+    };
+    // The mean of the dense vectors that arrived, in rank order (never arrival order).
+    auto denseMean = [&](Eigen::VectorXf& out) {
+        bool first = true;
+        for (int w = 0; w < m_workers; ++w) {
+            if (!in[std::size_t(w)])
+                continue;
+            if (first)
+                out = *msgs[std::size_t(w)].data;
+            else
+                out += *msgs[std::size_t(w)].data;
+            first = false;
+        }
+        out *= scale;
+    };
+    // PowerSGD (Vogels et al. 2019, Alg. 1) with the server as the all-reduce: average the workers' P factors,
+    // send the mean back, average their Q factors, send that back; the server forms the same approximation
+    // P^ Q^T as every worker does.
+    auto factorRound = [&](long version, Eigen::VectorXf& meanP) {
+        Eigen::VectorXf meanQ;
+        const double pBytes = layout->pBytes(), qBytes = layout->qBytes();
+        denseMean(meanP);
+        m_counters.compute(t, double(needed) * double(meanP.size()));
+        auto sendFactors = [&](const Eigen::VectorXf& f, double b) {
+            auto shared = std::make_shared<const Eigen::VectorXf>(f);
+            for (int w = 0; w < m_workers; ++w)
+                t.isend(w, ToWorker, Message{.kind = Factors, .bytes = b, .data = shared, .version = version});
+            t.waitAll();
+        };
+        sendFactors(meanP, pBytes);
+        collect(version, false);
+        denseMean(meanQ);
+        m_counters.compute(t, double(needed) * double(meanQ.size()));
+        sendFactors(meanQ, qBytes);
+        layout->orthogonalize(meanP);
+        layout->approximate(meanP, meanQ, avg);
+        m_counters.compute(t, layout->orthogonalizeFlops() + layout->approximateFlops());
+    };
+
+    long done = 0; // optimizer steps applied (local SGD: H per averaging)
+    m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
+    broadcast(Model, 0);
+    for (;;) {
+        collect(done, true);
+        if (power) {
+            Eigen::VectorXf meanP;
+            factorRound(done, meanP);
+        } else if (m_compressor) {
+            std::vector<const Encoded*> parts;
+            for (int w = 0; w < m_workers; ++w)
+                if (in[std::size_t(w)] && msgs[std::size_t(w)].encoded)
+                    parts.push_back(msgs[std::size_t(w)].encoded.get());
+            const std::vector<float> weights(parts.size(), scale);
+            m_counters.compute(t, proxy ? compression::aggregateFlops(*m_compressor, vote, nf, needed)
+                                        : compression::aggregate(*m_compressor, vote, parts, weights, avg));
+        } else if (!proxy) {
+            denseMean(avg);
         }
         if (m_backup > 0)
             m_sink.point("dropped_gradients", t.now(), double(m_workers - needed));
         // Back to the pool now, not when next step's gradients replace them: the workers then reuse these P
         // buffers, still in cache, instead of cycling through 2P.
-        std::fill(grads.begin(), grads.end(), nullptr);
-        t.compute(serverFlopsPerStep());
-        if (!proxy)
-            opt.step(params.data(), avg.data());
-        if (m_evaluator.afterStep(t.now(), step, proxy ? nullptr : params.data())) {
-            broadcast(Stop, step);
+        std::fill(msgs.begin(), msgs.end(), Message{});
+        const long h = std::min<long>(m_localSteps, m_evaluator.totalSteps() - done);
+        done += h;
+        if (local) { // local SGD: w_{t+1} = w_t - mean_k (w_t - w_k), the average of the workers' models
+            t.compute((m_compressor ? 0.0 : double(needed) * nf) + nf);
+            if (!proxy)
+                params -= avg;
+        } else {
+            t.compute((m_compressor || power ? 0.0 : double(needed) * nf) + Optimizer::stepFlops(serverOpt, nf));
+            if (!proxy)
+                opt.step(params.data(), avg.data());
+        }
+        if (m_evaluator.afterStep(t.now(), done, proxy ? nullptr : params.data())) {
+            broadcast(Stop, done);
             m_final = params;
             return;
         }
-        broadcast(Model, step);
+        broadcast(Model, done);
     }
 }
 
 void SyncParameterServer::runWorker(int rank, Transport& t)
 {
     const bool real = !m_workload.isProxy(); // a proxy does no arithmetic on data
+    const Eigen::Index n = real ? m_workload.numParams() : 0;
+    const double nf = double(m_workload.numParams());
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     const double flops = workerFlopsPerStep();
+    const bool local = m_localSteps > 1;
+    // Local SGD (Stich 2019; Lin et al. 2020): each worker steps its own copy of the model with its own optimizer,
+    // whose state (momentum, Adam's moments) it keeps across averagings, as in Lin et al.'s local SGD.
+    std::optional<Optimizer> localOpt;
+    Eigen::VectorXf w, grad;
+    if (local)
+        localOpt.emplace(m_cfg.optimizer, n);
+    std::optional<compression::GradientEncoder> encoder;
+    if (m_compressor)
+        encoder.emplace(*m_compressor, m_compression, m_cfg.optimizer.momentum);
+    std::optional<compression::PowerSgd> power;
+    if (m_compression.kind == compression::CompressionSpec::Kind::PowerSgd)
+        power.emplace(compression::PowerSgd::mlpShapes(m_workload.mlp()->layerSizes()), m_compression.rank,
+                      m_cfg.seed, m_compression.errorFeedback);
     for (;;) {
         Message m = t.recv(ToWorker);
         // With backup workers a late worker may find several models waiting: it starts from the newest (Chen et
@@ -133,16 +219,55 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         }
         if (m.kind == Stop)
             return;
-        std::shared_ptr<Eigen::VectorXf> grad;
+        // The optimizer steps this message asks for: 1, or H with local SGD (fewer at the run's planned end).
+        const long h = std::min<long>(m_localSteps, m_evaluator.totalSteps() - m.version);
+        std::shared_ptr<Eigen::VectorXf> vec; // the gradient, or with local SGD the update w_t - w_local
         float loss = std::numeric_limits<float>::quiet_NaN();
         if (real) {
-            grad = m_pool.acquire(m_workload.numParams());
-            loss = m_workload.gradient(m.data->data(), sampler, grad->data());
+            vec = m_pool.acquire(n);
+            if (!local) {
+                loss = m_workload.gradient(m.data->data(), sampler, vec->data());
+            } else {
+                w = *m.data;
+                grad.resize(n);
+                double sum = 0;
+                for (long i = 0; i < h; ++i) {
+                    sum += m_workload.gradient(w.data(), sampler, grad.data());
+                    localOpt->step(w.data(), grad.data());
+                }
+                *vec = *m.data - w;
+                loss = float(sum / double(h));
+            }
         }
-        t.compute(flops);
-        t.send(m_workers, ToServer,
-               Message{.kind = Gradient, .bytes = m_workload.modelBytes(), .data = std::move(grad),
-                       .version = m.version, .value = loss});
+        t.compute(local ? double(h) * (flops + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf : flops);
+        Message out{.kind = Gradient, .bytes = m_workload.modelBytes(), .version = m.version, .value = loss};
+        if (power) { // PowerSGD: P up, mean P down, Q up, mean Q down (the server is the all-reduce)
+            Eigen::VectorXf p, q, approx;
+            power->computeP(*vec, p);
+            m_counters.compute(t, power->computePFlops());
+            m_counters.sent(m_workload.modelBytes(), power->pBytes() + power->qBytes());
+            out.bytes = power->pBytes();
+            out.data = std::make_shared<const Eigen::VectorXf>(std::move(p));
+            t.send(m_workers, ToServer, std::move(out));
+            Message meanP = t.recv(ToWorker);
+            p = *meanP.data;
+            power->computeQ(p, q);
+            m_counters.compute(t, power->computeQFlops());
+            t.send(m_workers, ToServer, Message{.kind = Factors, .bytes = power->qBytes(),
+                                                .data = std::make_shared<const Eigen::VectorXf>(std::move(q)),
+                                                .version = m.version});
+            Message meanQ = t.recv(ToWorker);
+            power->decompress(p, *meanQ.data, approx); // for the residual and the next warm start
+            m_counters.compute(t, power->decompressFlops());
+            continue;
+        }
+        if (encoder) {
+            encoder->encodeMessage(vec.get(), nf, deriveSeed(m_cfg.seed, 0xC0DE0000u + unsigned(rank),
+                                                             std::uint64_t(m.version)), t, m_counters, out);
+        } else {
+            out.data = std::move(vec);
+        }
+        t.send(m_workers, ToServer, std::move(out));
     }
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "compression/codec.h"
+#include "compression/powersgd.h"
 #include "evaluator.h"
 #include "model.h"
 #include "optimizer.h"
@@ -35,7 +37,7 @@ namespace dml {
 class SyncParameterServer final : public Strategy {
 public:
     enum Tag { ToWorker = 1, ToServer = 2 };
-    enum Kind { Model = 1, Gradient = 2, Stop = 3 };
+    enum Kind { Model = 1, Gradient = 2, Stop = 3, Factors = 4 };
 
     /// `workers` = P >= 1, `backupWorkers` = b in [0, P) (ConfigError "strategy.backup_workers" otherwise).
     SyncParameterServer(int workers, const TrainingConfig& cfg, const TrainTest& data, MetricsSink& sink,
@@ -44,10 +46,17 @@ public:
     std::string roleOf(int rank) const override { return rank == m_workers ? "server" : "worker"; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
-    void completeSummary(Summary& s) const override { m_evaluator.completeSummary(s); }
+    void completeSummary(Summary& s) const override
+    {
+        m_evaluator.completeSummary(s);
+        m_counters.fill(m_compression, m_localSteps, s);
+    }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 
+    /// Compression of the workers' gradients (or, with local SGD, model updates) and local SGD (makeStrategy
+    /// validated them: checkCompression).
+    void setCompression(const compression::CompressionSpec& spec, int localSteps = 1);
     /// b, the backup workers whose gradients each step drops.
     int backupWorkers() const { return m_backup; }
     /// Flops the server is charged per step: sum N = P - b gradients, scale, optimizer update.
@@ -69,6 +78,10 @@ private:
     long m_stepsPerEpoch;
     Evaluator m_evaluator;
     Eigen::VectorXf m_final;
+    compression::CompressionSpec m_compression;
+    int m_localSteps = 1;
+    std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none or powersgd
+    compression::CompressionCounters m_counters;
 };
 
 } // namespace dml

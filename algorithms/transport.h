@@ -18,11 +18,11 @@ struct Message {
     int source = -1;   ///< filled in by the transport
     int kind = 0;      ///< strategy-defined (e.g. model, gradient, stop)
     double bytes = 0;  ///< simulated size on the wire, bytes
-    std::shared_ptr<const Eigen::VectorXf> data;
+    std::shared_ptr<const Eigen::VectorXf> data{};
     long version = 0;  ///< strategy-defined (model version, step)
     double value = 0;  ///< strategy-defined scalar (e.g. the mini-batch loss)
     /// A compressed payload (compression/codec.h), shared like `data`; `bytes` is then its encoded size.
-    std::shared_ptr<const compression::Encoded> encoded;
+    std::shared_ptr<const compression::Encoded> encoded{};
 };
 
 /// Failure semantics (dynamic platforms, README-platforms.md "Availability"): when the host of a rank goes off,

@@ -108,6 +108,23 @@ double GradientEncoder::encodeFlops(double n) const
     return m_c.encodeFlops(n);
 }
 
+void GradientEncoder::encodeMessage(const Eigen::VectorXf* v, double n, std::uint64_t seed, Transport& t,
+                                    CompressionCounters& counters, Message& m)
+{
+    const double uncompressed = m.bytes;
+    double flops = encodeFlops(n);
+    m.bytes = m_c.encodedBytes(Eigen::Index(n));
+    if (v) {
+        auto e = std::make_shared<Encoded>();
+        flops = encode(*v, seed, *e);
+        m.bytes = e->bytes();
+        m.encoded = std::move(e);
+    }
+    m.data = nullptr;
+    counters.compute(t, flops);
+    counters.sent(uncompressed, m.bytes);
+}
+
 double aggregate(const Compressor& c, bool vote, std::span<const Encoded* const> parts, std::span<const float> weights,
                  Eigen::VectorXf& acc)
 {

@@ -15,6 +15,7 @@
 namespace dml {
 struct Summary;
 class Transport;
+struct Message;
 }
 
 namespace dml::compression {
@@ -28,6 +29,8 @@ std::unique_ptr<Compressor> makeCompressor(const CompressionSpec& spec, bool all
 /// Whether the receiver combines encodings by majority vote (signSGD without error feedback, Bernstein et al. 2018)
 /// instead of a (weighted) mean of their decodings.
 bool majorityVote(const CompressionSpec& spec);
+
+struct CompressionCounters;
 
 /// The sending side of one rank and one vector: the compressor plus that rank's memory, kept across steps (and,
 /// for a federated client, across the rounds it takes part in).
@@ -43,6 +46,12 @@ public:
     double encode(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed, Encoded& out);
     /// Flops encode() charges for n floats, without encoding (for proxy workloads).
     double encodeFlops(double n) const;
+    /// The sender's step every strategy shares: encodes v (n floats) with `seed` into m.encoded and sets m.bytes
+    /// to its size; charges the flops on t and counts the message (m.bytes before the call is its fp32 size) in
+    /// `counters`. v == nullptr (a proxy workload): m.bytes becomes the size of an encoding of n floats and the
+    /// flops are charged, with nothing encoded.
+    void encodeMessage(const Eigen::VectorXf* v, double n, std::uint64_t seed, Transport& t,
+                       CompressionCounters& counters, Message& m);
 
 private:
     const Compressor& m_c;
