@@ -69,7 +69,7 @@ struct StrategySpec {
     int targetClients = 0;      ///< fedavg: reports that close a round (over-selection, Bonawitz et al. 2019);
                                 ///< 0 = all sampled clients
     double failureDetection = 1;///< fedavg without a deadline: s between checks for clients whose device went off
-    compression::CompressionSpec compression; ///< how workers' gradients (or clients' updates) travel
+    compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
 };
 

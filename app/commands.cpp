@@ -68,6 +68,14 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     if (s.stalenessMean >= 0)
         std::printf("  staleness                  mean %.2f, max %.0f   (model versions between pull and push)\n",
                     s.stalenessMean, s.stalenessMax);
+    if (s.compressedBytes > 0)
+        std::printf("  compression                %s: %s sent for %s at fp32 (%.1fx, %s saved); encode/decode %s "
+                    "simulated (summed over hosts)\n",
+                    s.compressor.c_str(), formatBytes(s.compressedBytes).c_str(),
+                    formatBytes(s.uncompressedBytes).c_str(), s.uncompressedBytes / s.compressedBytes,
+                    formatBytes(s.uncompressedBytes - s.compressedBytes).c_str(), formatSeconds(s.codecSeconds).c_str());
+    if (s.localSteps > 1)
+        std::printf("  local SGD                  averaging every %d optimizer steps\n", s.localSteps);
     if (s.partitionParts > 0)
         std::printf("  partition                  %d %s, %.0f-%.0f samples, label skew (mean TV) %.2f, largest class "
                     "%.0f %%\n",

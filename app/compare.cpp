@@ -40,6 +40,50 @@ QString cell(const QJsonValue& v, const char* fmt, double scale = 1)
     return QString::asprintf(fmt, v.toDouble() * scale);
 }
 
+/// The compression table, when a run compresses or uses local SGD: what each sent against fp32, and its accuracy
+/// against the baseline (the first run that does neither).
+void printCompression(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
+{
+    auto plain = [](const QJsonObject& s) {
+        return s["compressor"].toString("none") == "none" && s["local_steps"].toInt(1) == 1;
+    };
+    const Variant* baseline = nullptr;
+    bool any = false;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0)
+            continue;
+        if (plain(vs[i].summary)) {
+            if (!baseline)
+                baseline = &vs[i];
+        } else {
+            any = true;
+        }
+    }
+    if (!any)
+        return;
+    std::printf("\n%-24s %-26s %6s %10s %10s %11s %10s\n", "run", "compression", "local", "sent/fp32", "saved",
+                "codec time", baseline ? "accuracy" : "");
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0)
+            continue;
+        const QJsonObject& s = vs[i].summary;
+        const double sent = s["compressed_bytes"].toDouble(), fp32 = s["uncompressed_bytes"].toDouble();
+        QString delta;
+        if (baseline && s["accuracy_simulated"].toBool(true))
+            delta = &vs[i] == baseline ? "baseline"
+                                       : QString::asprintf("%+.2f pt", 100 * (s["final_accuracy"].toDouble() -
+                                                                               baseline->summary["final_accuracy"].toDouble()));
+        std::printf("%-24s %-26s %6d %10s %10s %11s %10s\n", vs[i].label.c_str(),
+                    qPrintable(s["compressor"].toString("none")), s["local_steps"].toInt(1),
+                    sent > 0 ? qPrintable(QString::asprintf("1/%.1f", fp32 / sent)) : "-",
+                    sent > 0 ? formatBytes(fp32 - sent).c_str() : "-",
+                    sent > 0 ? formatSeconds(s["codec_seconds"].toDouble()).c_str() : "-", qPrintable(delta));
+    }
+    std::printf("\nsent/fp32 = bytes of the workers' (clients') compressed gradients or updates / the same messages at "
+                "fp32; codec time = simulated encode, decode and aggregation time summed over hosts; accuracy = final "
+                "accuracy minus the baseline's, in points\n");
+}
+
 void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
 {
     std::printf("\n%-24s %9s %13s %12s %9s %8s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
@@ -69,6 +113,7 @@ void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& job
     std::printf("\ncomm, util, idle = workers' (clients') communication, compute and idle time / their elapsed time "
                 "(README Glossary); staleness = mean/max model versions between pull and push (asynchronous "
                 "server)\n");
+    printCompression(vs, jobs);
     for (std::size_t i = 0; i < vs.size(); ++i)
         if (jobs[i].exitCode == 0 && !vs[i].summary["eval_note"].toString().isEmpty())
             std::printf("%s: %s\n", vs[i].label.c_str(), qPrintable(vs[i].summary["eval_note"].toString()));

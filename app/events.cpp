@@ -63,6 +63,13 @@ QJsonObject toJson(const Summary& s)
             {"eval_interval_epochs", s.evalIntervalEpochs},
             {"epochs_per_step", s.epochsPerStep},
             {"eval_note", QString::fromStdString(s.evalNote)},
+            {"compressor", QString::fromStdString(s.compressor)},
+            {"uncompressed_bytes", s.uncompressedBytes},
+            {"compressed_bytes", s.compressedBytes},
+            {"compression_ratio", s.compressedBytes > 0 ? QJsonValue(s.uncompressedBytes / s.compressedBytes)
+                                                        : QJsonValue(QJsonValue::Null)},
+            {"codec_seconds", s.codecSeconds},
+            {"local_steps", s.localSteps},
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 

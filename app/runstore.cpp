@@ -16,7 +16,7 @@ namespace {
 
 // 2: runs.build (the program's build string, buildinfo.h), runs' bytes lost, evaluation grid and partition
 //    statistics, host_stats.bytes_lost.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS runs(
   build TEXT NOT NULL,
   bytes_lost REAL, eval_interval_epochs REAL, epochs_per_step REAL, eval_note TEXT,
   partition_parts INTEGER, partition_size_min REAL, partition_size_max REAL, partition_label_skew REAL,
-  partition_largest_class_share REAL, idle_fraction REAL
+  partition_largest_class_share REAL, idle_fraction REAL,
+  compressor TEXT, uncompressed_bytes REAL, compressed_bytes REAL, codec_seconds REAL, local_steps INTEGER
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -204,6 +205,7 @@ RunStore::RunStore(const std::string& file) : m_file(file)
         exec("PRAGMA foreign_keys=ON");
         exec("PRAGMA synchronous=NORMAL");
         exec(kSchema);
+        migrate();
         Stmt v(m_db, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", m_file);
         v.bind(1, std::to_string(kSchemaVersion)).step();
         Stmt q(m_db, "SELECT value FROM meta WHERE key = 'schema_version'", m_file);
@@ -215,6 +217,25 @@ RunStore::RunStore(const std::string& file) : m_file(file)
         m_db = nullptr;
         throw;
     }
+}
+
+void RunStore::migrate()
+{
+    // Version 2 -> 3 (compression and local SGD, issue 13): five columns more in runs, NULL for older runs.
+    exec("BEGIN IMMEDIATE");
+    try {
+        Stmt q(m_db, "SELECT value FROM meta WHERE key = 'schema_version'", m_file);
+        if (q.step() && q.text(0) == "2") {
+            exec("ALTER TABLE runs ADD COLUMN compressor TEXT; ALTER TABLE runs ADD COLUMN uncompressed_bytes REAL; "
+                 "ALTER TABLE runs ADD COLUMN compressed_bytes REAL; ALTER TABLE runs ADD COLUMN codec_seconds REAL; "
+                 "ALTER TABLE runs ADD COLUMN local_steps INTEGER; "
+                 "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+        }
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+    exec("COMMIT");
 }
 
 RunStore::~RunStore()
@@ -334,7 +355,8 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             "bytes_on_wire=?, steps=?, epochs=?, stop_reason=?, wall_time=?, accuracy_simulated=?, "
             "staleness_mean=?, staleness_max=?, bytes_lost=?, eval_interval_epochs=?, epochs_per_step=?, eval_note=?, "
             "partition_parts=?, partition_size_min=?, partition_size_max=?, partition_label_skew=?, "
-            "partition_largest_class_share=?, idle_fraction=? WHERE id=?",
+            "partition_largest_class_share=?, idle_fraction=?, compressor=?, uncompressed_bytes=?, "
+            "compressed_bytes=?, codec_seconds=?, local_steps=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -353,7 +375,9 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
     st.bind(22, (long long)s.partitionParts).bind(23, s.partitionSizeMin).bind(24, s.partitionSizeMax);
     st.bind(25, s.partitionLabelSkew).bind(26, s.partitionLargestClassShare);
     st.bind(27, s.idleFraction);
-    st.bind(28, id);
+    st.bind(28, s.compressor).bind(29, s.uncompressedBytes).bind(30, s.compressedBytes).bind(31, s.codecSeconds);
+    st.bind(32, (long long)s.localSteps);
+    st.bind(33, id);
     st.step();
     tx.commit();
 }
@@ -384,7 +408,8 @@ constexpr const char* kRunColumns =
     "target_accuracy, time_to_target, communication_overhead, utilization, bytes_on_wire, steps, epochs, "
     "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max, build, bytes_lost, "
     "eval_interval_epochs, epochs_per_step, eval_note, partition_parts, partition_size_min, partition_size_max, "
-    "partition_label_skew, partition_largest_class_share, idle_fraction FROM runs";
+    "partition_label_skew, partition_largest_class_share, idle_fraction, compressor, uncompressed_bytes, "
+    "compressed_bytes, codec_seconds, local_steps FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -431,6 +456,11 @@ RunRecord readRun(const Stmt& q)
     s.partitionLabelSkew = q.real(39);
     s.partitionLargestClassShare = q.real(40);
     s.idleFraction = q.real(41);
+    s.compressor = q.null(42) ? "none" : q.text(42);
+    s.uncompressedBytes = q.real(43);
+    s.compressedBytes = q.real(44);
+    s.codecSeconds = q.real(45);
+    s.localSteps = q.null(46) ? 1 : int(q.integer(46));
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }

@@ -93,6 +93,7 @@ public:
 
 private:
     void exec(const char* sql);
+    void migrate(); ///< upgrades an older schema in place (2 -> 3)
     std::string m_file;
     sqlite3* m_db = nullptr;
 };

@@ -143,6 +143,33 @@ void readRun(ObjectReader&& r, Scenario& s)
     t.maxSimulatedTime = r.unit("max_simulated_time", UnitKind::Time, 0, false);
 }
 
+void readCompression(ObjectReader&& r, compression::CompressionSpec& c)
+{
+    using K = compression::CompressionSpec::Kind;
+    const std::string type =
+        r.choice("type", {"none", "topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"}, "none");
+    c.kind = type == "topk"       ? K::TopK
+             : type == "randomk"  ? K::RandomK
+             : type == "qsgd"     ? K::Qsgd
+             : type == "sign"     ? K::Sign
+             : type == "fp16"     ? K::Fp16
+             : type == "bf16"     ? K::Bf16
+             : type == "powersgd" ? K::PowerSgd : K::None;
+    if (c.kind == K::None)
+        return; // any other key is reported as unknown
+    if (c.kind == K::TopK || c.kind == K::RandomK) {
+        c.ratio = r.number("ratio", c.ratio, 1e-9, 1);
+        c.momentumCorrection = r.boolean("momentum_correction", false);
+    }
+    if (c.kind == K::Qsgd) {
+        c.bits = int(r.integer("bits", c.bits, 2, 17));
+        c.bucket = int(r.integer("bucket", c.bucket, 0, 1 << 30));
+    }
+    if (c.kind == K::PowerSgd)
+        c.rank = int(r.integer("rank", c.rank, 1, 4096));
+    c.errorFeedback = r.boolean("error_feedback", c.kind == K::PowerSgd);
+}
+
 void readStrategy(ObjectReader&& r, StrategySpec& st)
 {
     const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg"}, "");
@@ -162,6 +189,9 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.targetClients = int(r.integer("target_clients", 0, 0, 100000000)); // <= m: FederatedAveraging checks
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
+    // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
+    st.localSteps = int(r.integer("local_steps", 1, 1, 1000000));
+    readCompression(r.child("compression"), st.compression);
 }
 
 void readCompare(ObjectReader& root, Scenario& s)
@@ -236,6 +266,15 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         readCompare(root, s);
     }
     s.sim.strategy.workers = s.sim.platform.workers;
+    if (issues.empty()) { // the cross-field rules of compression and local SGD, before anything runs
+        try {
+            checkCompression(s.sim.strategy, s.sim.training);
+        } catch (const ConfigError& e) {
+            const std::string prefix = e.path() + ": ";
+            const std::string what = e.what();
+            issues.push_back({e.path(), what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what});
+        }
+    }
     if (!issues.empty())
         throw ScenarioError(file, std::move(issues));
     return s;

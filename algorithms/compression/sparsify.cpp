@@ -163,8 +163,9 @@ void TopK::encodeInto(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t 
     //    Either way the selection below is exact.
     std::vector<std::uint32_t>& cand = scratch(1);
     std::size_t numCand = 0;
-    constexpr Eigen::Index kSample = 1 << 15;
-    if (n >= 8 * kSample && k <= n / 8) {
+    // A sample of up to 2^15 keys, at least 8 elements apart (a model of 200k parameters samples 25k keys).
+    const Eigen::Index kSample = std::min<Eigen::Index>(Eigen::Index(1) << 15, n / 8);
+    if (kSample >= 1024 && k <= n / 8) {
         const Eigen::Index stride = n / kSample;
         keys.resize(std::size_t(kSample));
         for (Eigen::Index j = 0; j < kSample; ++j)
