@@ -171,10 +171,17 @@ void TopK::encodeInto(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t 
         for (Eigen::Index j = 0; j < kSample; ++j)
             keys[std::size_t(j)] = magKey(x[j * stride]);
         const double expect = double(k) / double(n) * double(kSample);
-        const auto r = std::min<Eigen::Index>(kSample, Eigen::Index(std::ceil(expect + 4.0 * std::sqrt(expect) + 8.0)));
-        std::nth_element(keys.begin(), keys.begin() + (r - 1), keys.begin() + kSample, std::greater<>());
+        auto r = std::min<Eigen::Index>(kSample, Eigen::Index(std::ceil(expect + 4.0 * std::sqrt(expect) + 8.0)));
         cand.resize(std::size_t(n) + 16);
-        numCand = indicesAtLeast(x, n, keys[std::size_t(r - 1)], cand.data());
+        // A strided sample of a structured gradient (rows of a weight matrix, DGC's masked zeros) can miss the
+        // tail; one retry with a 4x lower rank threshold saves most full selections (7 % of DGC's steps on a
+        // 200k-parameter MLP fell back to all n keys with the first threshold alone).
+        for (int attempt = 0; attempt < 2 && numCand < std::size_t(k); ++attempt) {
+            if (attempt == 1)
+                r = std::min<Eigen::Index>(kSample, 4 * r);
+            std::nth_element(keys.begin(), keys.begin() + (r - 1), keys.begin() + kSample, std::greater<>());
+            numCand = indicesAtLeast(x, n, keys[std::size_t(r - 1)], cand.data());
+        }
     }
 
     // 2. tau = the k-th largest key; every key > tau is kept, then keys == tau in index order until k.
