@@ -52,7 +52,8 @@ case "${1:-}" in
     "$BUILD_DIR/bench/bench_strategies" ring; echo
     "$BUILD_DIR/bench/bench_sweep"; echo
     "$BUILD_DIR/bench/bench_platforms"; echo
-    "$BUILD_DIR/bench/bench_compression" ;;
+    "$BUILD_DIR/bench/bench_compression"; echo
+    "$BUILD_DIR/bench/bench_compression_runs" ;;
   *)
     echo "usage: ./setup.sh quickstart|test|build|bench" >&2; exit 2 ;;
 esac

@@ -129,7 +129,7 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return QString::fromStdString(r.scenarioFile);
     }
     if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Strategy &&
-        index.column() != Status)
+        index.column() != Compression && index.column() != Status)
         return int(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole)
         return {};
@@ -137,6 +137,14 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
     case Id: return QString("#%1").arg(r.id);
     case Name: return QString::fromStdString(r.name);
     case Strategy: return QString::fromStdString(r.strategy);
+    case Compression: {
+        if (!done)
+            return QString("-");
+        QString c = QString::fromStdString(r.summary.compressor);
+        if (r.summary.localSteps > 1)
+            c = (c == "none" ? QString() : c + ", ") + QString("local SGD H=%1").arg(r.summary.localSteps);
+        return c;
+    }
     case Workers: return r.workers;
     case Status: return statusOf(r);
     case Accuracy:
@@ -147,6 +155,13 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return done && r.summary.timeToTarget >= 0 ? seconds(r.summary.timeToTarget) : QString("-");
     case Overhead:
         return done ? QString::number(100 * r.summary.communicationOverhead, 'f', 1) + " %" : QString("-");
+    case Bytes: {
+        if (!done)
+            return QString("-");
+        const double b = r.summary.bytesOnWire;
+        return b >= 1e9 ? QString::number(b / 1e9, 'f', 2) + " GB"
+               : b >= 1e6 ? QString::number(b / 1e6, 'f', 1) + " MB" : QString::number(b / 1e3, 'f', 1) + " kB";
+    }
     case Wall: return seconds(r.wallTime);
     case Created: return QString::fromStdString(r.created).replace('T', ' ').remove('Z');
     case ColumnCount: break;
@@ -158,9 +173,9 @@ QVariant HistoryModel::headerData(int section, Qt::Orientation o, int role) cons
 {
     if (o != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, o, role);
-    static const char* names[] = {"Run",      "Name",           "Strategy",          "Workers",
+    static const char* names[] = {"Run",      "Name",           "Strategy",          "Compression", "Workers",
                                   "Status",   "Test accuracy",  "Simulated time",    "Time to target",
-                                  "Comm. overhead", "Wall time", "Created (UTC)"};
+                                  "Comm. overhead", "Bytes on wire", "Wall time", "Created (UTC)"};
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }
 

@@ -17,7 +17,8 @@ namespace dml::ui {
 class HistoryModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Id, Name, Strategy, Workers, Status, Accuracy, SimulatedTime, TimeToTarget, Overhead, Wall, Created,
+    enum Column { Id, Name, Strategy, Compression, Workers, Status, Accuracy, SimulatedTime, TimeToTarget, Overhead, Bytes,
+                  Wall, Created,
                   ColumnCount };
     explicit HistoryModel(QObject* parent = nullptr);
     ~HistoryModel() override;

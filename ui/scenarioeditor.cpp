@@ -35,6 +35,16 @@ namespace {
 /// The tooltip of a form field: its JSON path, and for fields whose unit is easy to misread, what it means.
 QString fieldTip(const QString& path)
 {
+    if (path == "strategy.compression.error_feedback")
+        return path + "\nKeep what compression dropped and add it to the next gradient (Stich et al. 2018; Karimireddy et "
+                      "al. 2019). For sign: on = EF-signSGD (scaled sign, averaged), off = signSGD by majority vote. "
+                      "Half-checked: the default (on for powersgd, off otherwise).";
+    if (path == "strategy.compression.momentum_correction")
+        return path + "\nDGC (Lin et al. 2018): the workers accumulate the momentum before sparsifying; the server "
+                      "applies the sparse sum with plain SGD. Needs the momentum optimizer.";
+    if (path == "strategy.local_steps")
+        return path + "\nLocal SGD (Stich 2019; Lin et al. 2020): each worker takes this many optimizer steps on its own "
+                      "copy, then the copies are averaged. 1 = average every step.";
     if (path == "strategy.staleness_bound")
         return path + "\nStale-synchronous bound s, in clocks (updates per worker, Ho et al. 2013): a worker may be at "
                       "most s updates ahead of the slowest worker. Empty: unbounded.";
@@ -44,7 +54,8 @@ QString fieldTip(const QString& path)
 
 namespace {
 
-enum class Kind { Text, Number, Int, Choice, Bool, IntList };
+enum class Kind { Text, Number, Int, Choice, Bool, OptionalBool, IntList };
+// OptionalBool: a tri-state box whose middle state leaves the key out (its default differs by type).
 
 /// One form field bound to a JSON path ("platform.workers").
 struct Field {
@@ -100,7 +111,8 @@ const QStringList& keyOrder()
         "test_samples", "separation", "model", "type", "hidden", "parameters", "forward_flops", "train_flops",
         "batch_size", "optimizer", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "partitioning", "alpha",
         "shards_per_client", "staleness_bound", "backup_workers", "client_fraction", "local_epochs", "prox_mu", "rounds",
-        "round_deadline", "target_clients", "failure_detection", "epochs",
+        "round_deadline", "target_clients", "failure_detection", "local_steps", "compression", "ratio", "bits", "bucket",
+        "rank", "error_feedback", "momentum_correction", "epochs",
         "max_steps", "eval_interval", "eval_interval_epochs", "target_accuracy", "stop_at_target",
         "max_simulated_time"};
     return order;
@@ -219,8 +231,10 @@ struct ScenarioEditor::Private {
             w = c;
             break;
         }
-        case Kind::Bool: {
+        case Kind::Bool:
+        case Kind::OptionalBool: {
             auto* c = new QCheckBox;
+            c->setTristate(kind == Kind::OptionalBool);
             QObject::connect(c, &QCheckBox::toggled, q, [this, path] { formEdited(path); });
             w = c;
             break;
@@ -294,6 +308,18 @@ struct ScenarioEditor::Private {
         add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
         add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
         add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", is(st, {"fedavg"}, ""));
+        add(g, "Local steps (local SGD)", "strategy.local_steps", Kind::Int, {}, "1", is(st, {"sync-ps", "ring-allreduce"}, ""),
+            1, 1000000);
+        const QString comp = "strategy.compression.type";
+        add(g, "Compression", comp, Kind::Choice, {"none", "topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"});
+        add(g, "Kept fraction", "strategy.compression.ratio", Kind::Number, {}, "0.01", is(comp, {"topk", "randomk"}, "none"));
+        add(g, "QSGD bits", "strategy.compression.bits", Kind::Number, {}, "8", is(comp, {"qsgd"}, "none"));
+        add(g, "QSGD bucket", "strategy.compression.bucket", Kind::Number, {}, "512", is(comp, {"qsgd"}, "none"));
+        add(g, "PowerSGD rank", "strategy.compression.rank", Kind::Number, {}, "2", is(comp, {"powersgd"}, "none"));
+        add(g, "Error feedback", "strategy.compression.error_feedback", Kind::OptionalBool, {}, {},
+            is(comp, {"topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"}, "none"));
+        add(g, "DGC momentum correction", "strategy.compression.momentum_correction", Kind::Bool, {}, {},
+            is(comp, {"topk", "randomk"}, "none"));
 
         g = group(lay, "Run");
         add(g, "Epochs", "run.epochs", Kind::Int, {}, "1", {}, 1, 1000000);
@@ -353,6 +379,10 @@ struct ScenarioEditor::Private {
             const bool on = static_cast<QCheckBox*>(f.widget)->isChecked();
             return on ? QJsonValue(true) : QJsonValue(QJsonValue::Undefined);
         }
+        case Kind::OptionalBool: {
+            const Qt::CheckState st = static_cast<QCheckBox*>(f.widget)->checkState();
+            return st == Qt::PartiallyChecked ? QJsonValue(QJsonValue::Undefined) : QJsonValue(st == Qt::Checked);
+        }
         case Kind::IntList: {
             const QString t = static_cast<QLineEdit*>(f.widget)->text().trimmed();
             if (t.isEmpty())
@@ -392,6 +422,10 @@ struct ScenarioEditor::Private {
             break;
         }
         case Kind::Bool: static_cast<QCheckBox*>(f.widget)->setChecked(v.isBool() && v.toBool()); break;
+        case Kind::OptionalBool:
+            static_cast<QCheckBox*>(f.widget)->setCheckState(!v.isBool() ? Qt::PartiallyChecked
+                                                             : v.toBool() ? Qt::Checked : Qt::Unchecked);
+            break;
         case Kind::IntList: {
             QStringList parts;
             for (const QJsonValue& x : v.toArray())
