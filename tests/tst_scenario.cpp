@@ -125,6 +125,30 @@ private slots:
         QTest::newRow("zero failure detection")
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"failure_detection\": \"0s\""
             << "q.json: strategy.failure_detection: expected";
+        QTest::newRow("compression ratio 0")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"compression\": {\"type\": \"topk\", \"ratio\": 0}"
+            << "q.json: strategy.compression.ratio: expected a number in [1e-09, 1], got 0";
+        QTest::newRow("unknown compressor")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"compression\": {\"type\": \"top-k\"}"
+            << "q.json: strategy.compression.type: expected one of \"none\", \"topk\"";
+        QTest::newRow("parameter of no compression")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"compression\": {\"type\": \"none\", \"ratio\": 0.1}"
+            << "q.json: strategy.compression.ratio: unknown key";
+        QTest::newRow("qsgd 1 bit")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"compression\": {\"type\": \"qsgd\", \"bits\": 1}"
+            << "q.json: strategy.compression.bits: expected an integer in [2, 17], got 1";
+        QTest::newRow("powersgd on async-ps")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"async-ps\", \"compression\": {\"type\": \"powersgd\"}"
+            << "q.json: strategy.compression.type: powersgd averages its factors over all workers every step";
+        QTest::newRow("DGC with Adam")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"compression\": {\"type\": \"topk\", \"momentum_correction\": true}"
+            << "q.json: strategy.compression.momentum_correction: needs workload.optimizer.type \"momentum\"";
+        QTest::newRow("local steps on fedavg")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"local_steps\": 4"
+            << "q.json: strategy.local_steps: local SGD is for sync-ps and ring-allreduce";
+        QTest::newRow("majority vote of fedavg updates")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"compression\": {\"type\": \"sign\"}"
+            << "q.json: strategy.compression.error_feedback: sign without error feedback";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }
@@ -202,6 +226,19 @@ private slots:
             edited("\"type\": \"sync-ps\"", "\"type\": \"fedavg\", \"round_deadline\": \"30s\", "
                                            "\"target_clients\": 6, \"failure_detection\": \"250ms\""),
             "q.json");
+        const Scenario c = parseScenario(
+            edited("\"type\": \"sync-ps\"", "\"type\": \"sync-ps\", \"local_steps\": 8, \"compression\": "
+                                           "{\"type\": \"topk\", \"ratio\": 0.01, \"error_feedback\": true}"),
+            "q.json");
+        QCOMPARE(c.sim.strategy.localSteps, 8);
+        QVERIFY(c.sim.strategy.compression.kind == compression::CompressionSpec::Kind::TopK);
+        QCOMPARE(c.sim.strategy.compression.ratio, 0.01);
+        QVERIFY(c.sim.strategy.compression.errorFeedback);
+        const Scenario pw = parseScenario(
+            edited("\"type\": \"sync-ps\"", "\"type\": \"ring-allreduce\", \"compression\": {\"type\": \"powersgd\"}"),
+            "q.json");
+        QCOMPARE(pw.sim.strategy.compression.rank, 2);
+        QVERIFY(pw.sim.strategy.compression.errorFeedback); // PowerSGD's default, as in the paper
         QCOMPARE(f.sim.strategy.roundDeadline, 30.0);
         QCOMPARE(f.sim.strategy.targetClients, 6);
         QCOMPARE(f.sim.strategy.failureDetection, 0.25);
