@@ -12,6 +12,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sqlite3.h>
+
 #include "testutil.h"
 
 #include <algorithm>
@@ -228,6 +230,11 @@ private slots:
         s.partitionLabelSkew = 0.375;
         s.partitionLargestClassShare = 0.875;
         s.stopReason = "max_steps";
+        s.compressor = "topk 1% + EF";
+        s.uncompressedBytes = 4e9;
+        s.compressedBytes = 8e7;
+        s.codecSeconds = 0.125;
+        s.localSteps = 8;
         dml::HostStats h;
         h.name = "worker-0";
         h.role = "worker";
@@ -273,6 +280,11 @@ private slots:
         QCOMPARE(t.partitionLabelSkew, s.partitionLabelSkew);
         QCOMPARE(t.partitionLargestClassShare, s.partitionLargestClassShare);
         QCOMPARE(t.stopReason, s.stopReason);
+        QCOMPARE(t.compressor, s.compressor);
+        QCOMPARE(t.uncompressedBytes, s.uncompressedBytes);
+        QCOMPARE(t.compressedBytes, s.compressedBytes);
+        QCOMPARE(t.codecSeconds, s.codecSeconds);
+        QCOMPARE(t.localSteps, s.localSteps);
 
         const std::vector<dml::HostStats> hosts = store.hostStats(id);
         QCOMPARE(int(hosts.size()), 1);
@@ -289,6 +301,57 @@ private slots:
         QCOMPARE(g.bytesReceived, h.bytesReceived);
         QCOMPARE(g.bytesLost, h.bytesLost);
         QCOMPARE(g.flops, h.flops);
+    }
+
+    void storeUpgradesSchemaTwo()
+    {
+        // A store written by the previous schema (version 2: no compression columns) is upgraded in place when
+        // opened; its runs read as uncompressed and new runs keep their compression figures.
+        QTemporaryDir dir;
+        const std::string file = dir.filePath("v2.sqlite").toStdString();
+        long long old = 0;
+        {
+            RunStore store(file);
+            Scenario sc;
+            sc.name = "old";
+            sc.text = "{}";
+            old = store.beginRun(sc, "sync-ps", "0.0.0", "a build");
+            store.finishRun(old, dml::sim::SimulationResult{}, 0.5);
+        }
+        sqlite3* h = nullptr;
+        QCOMPARE(sqlite3_open(file.c_str(), &h), SQLITE_OK);
+        for (const char* col : {"compressor", "uncompressed_bytes", "compressed_bytes", "codec_seconds", "local_steps"})
+            QCOMPARE(sqlite3_exec(h, (std::string("ALTER TABLE runs DROP COLUMN ") + col).c_str(), nullptr, nullptr,
+                                  nullptr), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(h, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
+                 SQLITE_OK);
+        sqlite3_close(h);
+
+        RunStore store(file);
+        const RunRecord before = store.run(old);
+        QCOMPARE(before.name, std::string("old"));
+        QCOMPARE(before.summary.compressor, std::string("none"));
+        QCOMPARE(before.summary.localSteps, 1);
+        Scenario sc;
+        sc.name = "new";
+        sc.text = "{}";
+        const long long id = store.beginRun(sc, "sync-ps", "0.0.0", "a build");
+        dml::sim::SimulationResult r;
+        r.summary.compressor = "qsgd 8-bit";
+        r.summary.compressedBytes = 1e6;
+        store.finishRun(id, r, 0.5);
+        QCOMPARE(store.run(id).summary.compressor, std::string("qsgd 8-bit"));
+        QCOMPARE(store.run(id).summary.compressedBytes, 1e6);
+        // A version this program does not know is refused, naming both versions.
+        QCOMPARE(sqlite3_open(file.c_str(), &h), SQLITE_OK);
+        sqlite3_exec(h, "UPDATE meta SET value = '9' WHERE key = 'schema_version'", nullptr, nullptr, nullptr);
+        sqlite3_close(h);
+        try {
+            RunStore again(file);
+            QFAIL("a version-9 store was opened");
+        } catch (const StoreError& e) {
+            QVERIFY2(QString(e.what()).contains("schema version 9, this program reads version 3"), e.what());
+        }
     }
 
     void killedRunLeavesStoreConsistent()
