@@ -86,7 +86,8 @@ bool Evaluator::afterStep(double time, long step, const float* params, bool forc
     const double s = double(step);
     const bool everyStep = m_gridSteps <= 1;
     const bool onGrid = everyStep || s >= double(m_nextGrid) * m_gridSteps * (1 - 1e-12);
-    const bool evaluated = force || last || overTime || stopped || onGrid;
+    const bool requested = !m_requested.empty();
+    const bool evaluated = force || last || overTime || stopped || requested || onGrid;
     if (onGrid && !everyStep) // skip the grid points this step covered as well (at most step + 1)
         m_nextGrid = long(std::floor(s / m_gridSteps * (1 + 1e-12))) + 1;
     if (evaluated)
@@ -96,6 +97,8 @@ bool Evaluator::afterStep(double time, long step, const float* params, bool forc
         m_stopReason = "target_accuracy";
     else if (stopped)
         m_stopReason = "stopped";
+    else if (requested)
+        m_stopReason = m_requested;
     else if (overTime)
         m_stopReason = "max_simulated_time";
     else if (last)

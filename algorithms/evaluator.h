@@ -41,6 +41,9 @@ public:
     /// proxy). Evaluates if due (or if `force`), emits a Sample and reports progress. Returns true when the run
     /// should stop (stop criteria of TrainingConfig); stopReason() then says why.
     bool afterStep(double time, long step, const float* params, bool force = false);
+    /// The strategy's own stop criterion (e.g. "privacy_budget"): the next afterStep() evaluates and returns true
+    /// with this stop reason (unless the target accuracy or the user's stop came first).
+    void requestStop(std::string reason) { m_requested = std::move(reason); }
     /// Evaluates the initial model (step 0).
     void initial(double time, const float* params);
 
@@ -66,6 +69,7 @@ private:
     long m_lossCount = 0;
     double m_lastAccuracy = 0;
     std::string m_stopReason;
+    std::string m_requested;
 };
 
 } // namespace dml

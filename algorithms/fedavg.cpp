@@ -2,9 +2,11 @@
 #include "fedavg.h"
 
 #include "error.h"
+#include "privacy/dp.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -78,6 +80,18 @@ void FederatedAveraging::setCompression(const compression::CompressionSpec& spec
     m_encoders.clear();
     if (m_compressor)
         m_encoders.resize(std::size_t(m_clients));
+}
+
+void FederatedAveraging::setPrivacy(const privacy::PrivacySpec& spec)
+{
+    m_privacy.setSpec(spec);
+}
+
+void FederatedAveraging::completeSummary(Summary& s) const
+{
+    m_evaluator.completeSummary(s);
+    m_counters.fill(m_compression, 1, s);
+    m_privacy.fill(s);
 }
 
 std::vector<int> FederatedAveraging::sampleClients(long round) const
@@ -192,7 +206,53 @@ void FederatedAveraging::runServer(Transport& t)
         double total = 0;
         for (const Message* m : counted)
             total += double(m->version);
-        if (m_compressor && !counted.empty()) {
+        const privacy::PrivacySpec& dpSpec = m_privacy.spec();
+        const bool dp = dpSpec.kind == privacy::PrivacySpec::Kind::DpFedAvg;
+        if (dp) {
+            // DP-FedAvg: w_{t+1} = w_t + (sum_k clip(Delta_k) + N(0, (z C)^2 I)) / m, m fixed (McMahan et al. 2018).
+            const double n = double(m_workload.numParams());
+            const float inv = 1.0f / float(m_perRound);
+            if (proxy) {
+                m_counters.compute(t, m_compressor ? compression::aggregateFlops(*m_compressor, false, n,
+                                                                                 int(counted.size()))
+                                                   : 0.0);
+            } else if (m_compressor) { // the encoded clipped updates: w_t + (sum_k Delta_k + noise) / m
+                Eigen::VectorXf sum = Eigen::VectorXf::Zero(params.size());
+                if (!counted.empty()) {
+                    std::vector<const compression::Encoded*> parts;
+                    for (const Message* m : counted)
+                        parts.push_back(m->encoded.get());
+                    const std::vector<float> ones(parts.size(), 1.0f);
+                    m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, ones, sum));
+                }
+                privacy::addGaussianNoise(sum, dpSpec.noiseMultiplier * dpSpec.clip,
+                                          deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
+                params += inv * sum;
+            } else {
+                // The clipped models w~_k = w_t + clip(Delta_k) (w_k itself when within the bound), averaged as
+                // plain FedAvg averages (so with z = 0, no clipping and equal parts it is FedAvg bit for bit):
+                // w_{t+1} = sum_k w~_k / m + (m - r) / m w_t + noise / m, r = the clients that reported.
+                const Eigen::VectorXf global = params;
+                for (std::size_t i = 0; i < counted.size(); ++i) {
+                    if (i == 0)
+                        params = inv * *counted[0]->data;
+                    else
+                        params += inv * *counted[i]->data;
+                }
+                if (int(counted.size()) < m_perRound)
+                    params = (counted.empty() ? Eigen::VectorXf::Zero(global.size()) : params) +
+                             (float(m_perRound - int(counted.size())) * inv) * global;
+                if (dpSpec.noiseMultiplier > 0) {
+                    Eigen::VectorXf noise = Eigen::VectorXf::Zero(params.size());
+                    privacy::addGaussianNoise(noise, dpSpec.noiseMultiplier * dpSpec.clip,
+                                              deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
+                    params += inv * noise;
+                }
+            }
+            t.compute((m_compressor ? 0.0 : double(counted.size()) * n) + privacy::noiseFlops(n) + 2.0 * n);
+            if (m_privacy.step(double(m_perRound) / double(m_clients), t.now(), m_sink))
+                m_evaluator.requestStop("privacy_budget"); // the next round would exceed the budget
+        } else if (m_compressor && !counted.empty()) {
             // w_{t+1} = w_t + sum_k (n_k / n) decode(Delta_k): the clients sent their updates, encoded.
             const double n = double(m_workload.numParams());
             if (proxy) {
@@ -224,9 +284,10 @@ void FederatedAveraging::runServer(Transport& t)
         for (const Message* m : counted)
             m_evaluator.addTrainLoss(m->value);
         // Dense: n_k/n times each model, summed; compressed: the decoding and weighting were charged with the
-        // codec, then one addition to w_t.
-        t.compute(m_compressor ? (counted.empty() ? 0.0 : double(m_workload.numParams()))
-                               : 2.0 * double(counted.size()) * double(m_workload.numParams()));
+        // codec, then one addition to w_t. DP-FedAvg was charged above.
+        if (!dp)
+            t.compute(m_compressor ? (counted.empty() ? 0.0 : double(m_workload.numParams()))
+                                   : 2.0 * double(counted.size()) * double(m_workload.numParams()));
         for (Message& m : replies)
             m = Message{};
         if (m_evaluator.afterStep(t.now(), round, proxy ? nullptr : params.data())) {
@@ -274,15 +335,24 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     t.compute(double(localSteps) * flopsPerLocalStep);
     Message out{.kind = Model, .bytes = m_workload.modelBytes(), .data = std::move(w), .version = long(part.size()),
                 .value = lossSum / double(localSteps)};
-    if (m_compressor) { // send the update Delta_k = w_k - w_t, encoded with this client's memory
+    const bool dp = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpFedAvg;
+    std::shared_ptr<Eigen::VectorXf> delta; // the update Delta_k = w_k - w_t (compressed or private runs)
+    if ((m_compressor || dp) && arch) {
+        delta = m_pool.acquire(global.data->size());
+        *delta = *out.data - *global.data;
+    }
+    if (dp) { // DP-FedAvg's ClipFn: the update's L2 norm bounded by C
+        if (delta && privacy::clipToNorm(*delta, m_privacy.spec().clip) < 1.0 && !m_compressor) {
+            auto clipped = m_pool.acquire(delta->size()); // w~_k = w_t + clip(Delta_k); w_k itself when unclipped
+            *clipped = *global.data + *delta;
+            out.data = std::move(clipped);
+        }
+        t.compute(privacy::clipFlops(nParams) + 2.0 * nParams);
+    }
+    if (m_compressor) { // send the update encoded with this client's memory
         auto& encoder = m_encoders[std::size_t(rank)];
         if (!encoder)
             encoder = std::make_unique<compression::GradientEncoder>(*m_compressor, m_compression);
-        std::shared_ptr<Eigen::VectorXf> delta;
-        if (arch) {
-            delta = m_pool.acquire(global.data->size());
-            *delta = *out.data - *global.data;
-        }
         encoder->encodeMessage(delta.get(), nParams,
                                deriveSeed(m_cfg.seed, 0xC0DE0000u + unsigned(rank), std::uint64_t(global.version)), t,
                                m_counters, out);

@@ -2,6 +2,7 @@
 #pragma once
 #include "compression/codec.h"
 #include "evaluator.h"
+#include "privacy/ledger.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
@@ -79,11 +80,7 @@ public:
     bool launchedAtStart(int rank) const override { return rank == m_clients; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
-    void completeSummary(Summary& s) const override
-    {
-        m_evaluator.completeSummary(s);
-        m_counters.fill(m_compression, 1, s);
-    }
+    void completeSummary(Summary& s) const override;
     const Eigen::VectorXf& finalModel() const override { return m_final; }
 
     /// m, the clients sampled per round.
@@ -117,6 +114,19 @@ public:
     /// keeps its residual across the rounds it is sampled in (allocated when it is first sampled: n floats per
     /// client that ever took part). makeStrategy validated the spec (checkCompression).
     void setCompression(const compression::CompressionSpec& spec);
+    /// User-level differential privacy, DP-FedAvg (McMahan et al. 2018, "Learning differentially private
+    /// recurrent language models", Algorithm 1): each client clips its update Delta_k = w_k - w_t to L2 norm C
+    /// (privacy::clipToNorm; charged 3N flops); the server forms w_{t+1} = w_t + (sum_k Delta_k + N(0, (z C)^2 I))
+    /// / m over the clients that reported, with the fixed denominator m = the clients sampled per round (the
+    /// paper's estimator f~_f with uniform weights w_k = 1, so qW = m; a dropped client only lowers the sum), and
+    /// noise seeded deriveSeed(seed, 0xD9, round). Accounting (privacy/rdp.h): one sampled Gaussian mechanism per
+    /// round with q = m / K and noise multiplier z; epsilon at delta is reported per round as the series
+    /// "epsilon" and in the summary. Deviation: clients are sampled as a fixed-size subset without replacement and
+    /// accounted as Poisson sampling with q = m / K, as TensorFlow Federated's and Opacus's users commonly do; the
+    /// paper samples each client independently with probability q. With target_epsilon > 0 the run stops (reason
+    /// "privacy_budget") after the last round whose epsilon stays within it. With compression, the clipped update
+    /// is what is encoded. makeStrategy validated the spec (checkPrivacy).
+    void setPrivacy(const privacy::PrivacySpec& spec);
     /// Sampled clients that dropped out, over the whole run (valid after the run).
     long droppedClients() const { return m_droppedTotal; }
 
@@ -144,6 +154,7 @@ private:
     std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none
     std::vector<std::unique_ptr<compression::GradientEncoder>> m_encoders; ///< per client, when first sampled
     compression::CompressionCounters m_counters;
+    privacy::PrivacyLedger m_privacy;
 };
 
 } // namespace dml

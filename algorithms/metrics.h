@@ -87,6 +87,11 @@ struct Summary {
     double compressedBytes = 0;      ///< their encoded size
     double codecSeconds = 0;         ///< simulated s spent encoding, decoding and aggregating, summed over hosts
     int localSteps = 1;              ///< local SGD: optimizer steps between two averagings (1 = every step)
+    /// Differential privacy (README "Differential privacy"): the guarantee of the trained model, from the RDP
+    /// accountant over the steps (or rounds) taken.
+    std::string privacy = "none";    ///< e.g. "dp-fedavg z=1 C=0.5", "none"
+    double epsilon = -1;             ///< epsilon of (epsilon, delta)-DP; -1 without privacy
+    double delta = 0;                ///< delta of (epsilon, delta)-DP; 0 without privacy
     std::string stopReason;          ///< "epochs", "rounds" (fedavg with strategy.rounds), "max_steps",
                                      ///< "target_accuracy", "max_simulated_time"
 };

@@ -90,6 +90,37 @@ void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg)
                           "(fedavg, local SGD) need the scaled sign: set error_feedback to true");
 }
 
+void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
+{
+    using K = privacy::PrivacySpec::Kind;
+    const privacy::PrivacySpec& p = spec.privacy;
+    if (!p.enabled())
+        return;
+    if (p.kind == K::DpFedAvg && spec.kind != StrategyKind::FedAvg)
+        throw ConfigError("strategy.privacy.type", std::string("dp-fedavg is user-level privacy for fedavg; for ") +
+                                                       toString(spec.kind) + " use dp-sgd");
+    if (p.kind == K::DpSgd && spec.kind != StrategyKind::SyncPs && spec.kind != StrategyKind::RingAllReduce)
+        throw ConfigError("strategy.privacy.type", std::string("dp-sgd is for sync-ps and ring-allreduce, not ") +
+                                                       toString(spec.kind) +
+                                                       (spec.kind == StrategyKind::FedAvg ? " (use dp-fedavg)" : ""));
+    if (p.kind == K::DpSgd && (spec.localSteps > 1 || spec.compression.enabled() || spec.backupWorkers > 0))
+        throw ConfigError("strategy.privacy.type", "dp-sgd accounts for one noisy average of every worker's clipped "
+                                                   "gradients per step: not with local_steps, compression or "
+                                                   "backup_workers");
+    if (!(p.clip > 0) || !std::isfinite(p.clip))
+        throw ConfigError("strategy.privacy.clip", "expected an L2 norm bound greater than 0, got " + std::to_string(p.clip));
+    if (!(p.noiseMultiplier >= 0) || !std::isfinite(p.noiseMultiplier))
+        throw ConfigError("strategy.privacy.noise_multiplier",
+                          "expected 0 or more (noise standard deviation / clip), got " + std::to_string(p.noiseMultiplier));
+    if (!(p.delta > 0 && p.delta < 1))
+        throw ConfigError("strategy.privacy.delta", "expected a probability in (0, 1), got " + std::to_string(p.delta));
+    if (!(p.targetEpsilon >= 0) || !std::isfinite(p.targetEpsilon))
+        throw ConfigError("strategy.privacy.target_epsilon",
+                          "expected 0 (no budget) or a positive epsilon, got " + std::to_string(p.targetEpsilon));
+    if (p.targetEpsilon > 0 && p.noiseMultiplier == 0)
+        throw ConfigError("strategy.privacy.target_epsilon", "needs noise_multiplier > 0: without noise epsilon is infinite");
+}
+
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink)
 {
@@ -101,12 +132,14 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     if (spec.kind != StrategyKind::SyncPs && spec.backupWorkers != 0)
         throw ConfigError("strategy.backup_workers", "only sync-ps has backup workers");
     checkCompression(spec, cfg);
+    checkPrivacy(spec, cfg);
     switch (spec.kind) {
     case StrategyKind::SyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
     {
         auto ps = std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink, spec.backupWorkers);
         ps->setCompression(spec.compression, spec.localSteps);
+        ps->setPrivacy(spec.privacy);
         return ps;
     }
     case StrategyKind::AsyncPs:
@@ -134,6 +167,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         fed->setRoundRules({.deadline = spec.roundDeadline, .targetClients = spec.targetClients,
                             .failureDetection = spec.failureDetection});
         fed->setCompression(spec.compression);
+        fed->setPrivacy(spec.privacy);
         return fed;
     }
     }

@@ -3,6 +3,7 @@
 #include "dataset.h"
 #include "compression/spec.h"
 #include "metrics.h"
+#include "privacy/spec.h"
 #include "optimizer.h"
 #include "transport.h"
 
@@ -71,6 +72,7 @@ struct StrategySpec {
     double failureDetection = 1;///< fedavg without a deadline: s between checks for clients whose device went off
     compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
+    privacy::PrivacySpec privacy{}; ///< differential privacy (dp-fedavg for fedavg; dp-sgd for sync-ps, ring)
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
@@ -125,6 +127,13 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
 ///    has no step size;
 ///  - local_steps > 1 anywhere but sync-ps and ring-allreduce (fedavg has local_epochs).
 void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg);
+
+/// Throws ConfigError naming the field ("strategy.privacy.<field>") when the privacy settings are out of range or
+/// do not fit the strategy: dp-fedavg only with fedavg, dp-sgd only with sync-ps and ring-allreduce (and without
+/// local SGD or compression: its guarantee is for the noisy averaged gradient as the paper defines it); clip <= 0,
+/// noise multiplier < 0, delta outside (0, 1), target epsilon < 0; a target epsilon with noise 0 (no finite
+/// epsilon).
+void checkPrivacy(const StrategySpec& spec, const TrainingConfig& cfg);
 
 /// Steps per epoch when `workers` workers each draw batches of `batch` from IID shards of `samples`.
 long stepsPerEpoch(int samples, int workers, int batch);

@@ -2,6 +2,7 @@
 #include "syncps.h"
 
 #include "error.h"
+#include "privacy/dp.h"
 
 #include <algorithm>
 #include <limits>
@@ -102,8 +103,8 @@ void SyncParameterServer::runServer(Transport& t)
             ++i;
         }
     };
-    // The mean of the dense vectors that arrived, in rank order (never arrival order).
-    auto denseMean = [&](Eigen::VectorXf& out) {
+    // The sum (or mean) of the dense vectors that arrived, in rank order (never arrival order).
+    auto denseSum = [&](Eigen::VectorXf& out) {
         bool first = true;
         for (int w = 0; w < m_workers; ++w) {
             if (!in[std::size_t(w)])
@@ -114,8 +115,14 @@ void SyncParameterServer::runServer(Transport& t)
                 out += *msgs[std::size_t(w)].data;
             first = false;
         }
+    };
+    auto denseMean = [&](Eigen::VectorXf& out) {
+        denseSum(out);
         out *= scale;
     };
+    const privacy::PrivacySpec& dp = m_privacy.spec();
+    const bool dpSgd = dp.kind == privacy::PrivacySpec::Kind::DpSgd;
+    const double lot = double(m_workers) * double(m_cfg.batchSize); // DP-SGD: examples per step
     // PowerSGD (Vogels et al. 2019, Alg. 1) with the server as the all-reduce: average the workers' P factors,
     // send the mean back, average their Q factors, send that back; the server forms the same approximation
     // P^ Q^T as every worker does.
@@ -156,6 +163,14 @@ void SyncParameterServer::runServer(Transport& t)
             const std::vector<float> weights(parts.size(), scale);
             m_counters.compute(t, proxy ? compression::aggregateFlops(*m_compressor, vote, nf, needed)
                                         : compression::aggregate(*m_compressor, vote, parts, weights, avg));
+        } else if (dpSgd) { // sum of the clipped sums, plus the noise, over the lot (Abadi et al. 2016)
+            if (!proxy) {
+                denseSum(avg);
+                privacy::addGaussianNoise(avg, dp.noiseMultiplier * dp.clip,
+                                          deriveSeed(m_cfg.seed, 0xD95, std::uint64_t(done + 1)));
+                avg *= float(1.0 / lot);
+            }
+            t.compute(privacy::noiseFlops(nf) + nf);
         } else if (!proxy) {
             denseMean(avg);
         }
@@ -175,6 +190,8 @@ void SyncParameterServer::runServer(Transport& t)
             if (!proxy)
                 opt.step(params.data(), avg.data());
         }
+        if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
+            m_evaluator.requestStop("privacy_budget"); // the next step would exceed the budget
         if (m_evaluator.afterStep(t.now(), done, proxy ? nullptr : params.data())) {
             broadcast(Stop, done);
             m_final = params;
@@ -192,6 +209,7 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     const double flops = workerFlopsPerStep();
     const bool local = m_localSteps > 1;
+    const bool dpSgd = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpSgd;
     // Local SGD (Stich 2019; Lin et al. 2020): each worker steps its own copy of the model with its own optimizer,
     // whose state (momentum, Adam's moments) it keeps across averagings, as in Lin et al.'s local SGD.
     std::optional<Optimizer> localOpt;
@@ -225,7 +243,9 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         float loss = std::numeric_limits<float>::quiet_NaN();
         if (real) {
             vec = m_pool.acquire(n);
-            if (!local) {
+            if (dpSgd) {
+                loss = m_workload.clippedGradientSum(m.data->data(), sampler, m_privacy.spec().clip, vec->data());
+            } else if (!local) {
                 loss = m_workload.gradient(m.data->data(), sampler, vec->data());
             } else {
                 w = *m.data;
@@ -239,7 +259,9 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
                 loss = float(sum / double(h));
             }
         }
-        t.compute(local ? double(h) * (flops + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf : flops);
+        t.compute(local   ? double(h) * (flops + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf
+                  : dpSgd ? m_workload.clippedGradientFlops(m_cfg.batchSize)
+                          : flops);
         Message out{.kind = Gradient, .bytes = m_workload.modelBytes(), .version = m.version, .value = loss};
         if (power) { // PowerSGD: P up, mean P down, Q up, mean Q down (the server is the all-reduce)
             Eigen::VectorXf p, q, approx;

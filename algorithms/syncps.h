@@ -3,6 +3,7 @@
 #include "compression/codec.h"
 #include "compression/powersgd.h"
 #include "evaluator.h"
+#include "privacy/ledger.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
@@ -50,6 +51,7 @@ public:
     {
         m_evaluator.completeSummary(s);
         m_counters.fill(m_compression, m_localSteps, s);
+        m_privacy.fill(s);
     }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
@@ -57,6 +59,14 @@ public:
     /// Compression of the workers' gradients (or, with local SGD, model updates) and local SGD (makeStrategy
     /// validated them: checkCompression).
     void setCompression(const compression::CompressionSpec& spec, int localSteps = 1);
+    /// Example-level DP-SGD (Abadi et al. 2016, "Deep learning with differential privacy", Algorithm 1): each
+    /// worker clips every example's gradient to L2 norm C and sends the sum over its batch
+    /// (Workload::clippedGradientSum); the server adds N(0, (z C)^2 I) to the sum over the P workers (seeded
+    /// deriveSeed(seed, 0xD95, step)), divides by the lot L = P x B and applies the optimizer. Accounting: one
+    /// sampled Gaussian mechanism per step with q = L / (training samples). Deviation, as in Abadi et al.'s own
+    /// implementation and most Opacus runs: lots are drawn by shuffling each worker's shard (BatchSampler), not by
+    /// Poisson sampling, and accounted as Poisson. makeStrategy validated the spec (checkPrivacy).
+    void setPrivacy(const privacy::PrivacySpec& spec) { m_privacy.setSpec(spec); }
     /// b, the backup workers whose gradients each step drops.
     int backupWorkers() const { return m_backup; }
     /// Flops the server is charged per step: sum N = P - b gradients, scale, optimizer update.
@@ -82,6 +92,7 @@ private:
     int m_localSteps = 1;
     std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none or powersgd
     compression::CompressionCounters m_counters;
+    privacy::PrivacyLedger m_privacy;
 };
 
 } // namespace dml

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "workload.h"
 
+#include "privacy/dp.h"
+
 #include <stdexcept>
 
 namespace dml {
@@ -32,6 +34,24 @@ float Workload::gradient(const float* params, BatchSampler& sampler, float* grad
         throw std::logic_error("Workload::gradient: a proxy workload has no model to differentiate");
     gatherBatch(*m_train, sampler.next(), sampler.batchSize(), m_batchX, m_batchY);
     return m_arch->lossAndGradient(params, m_batchX, m_batchY.data(), grad);
+}
+
+float Workload::clippedGradientSum(const float* params, BatchSampler& sampler, double clip, float* grad) const
+{
+    if (!m_arch)
+        throw std::logic_error("Workload::clippedGradientSum: a proxy workload has no model to differentiate");
+    gatherBatch(*m_train, sampler.next(), sampler.batchSize(), m_batchX, m_batchY);
+    Eigen::Map<Eigen::VectorXf> sum(grad, m_numParams);
+    sum.setZero();
+    m_exampleGrad.resize(m_numParams);
+    double loss = 0;
+    for (Eigen::Index i = 0; i < m_batchX.cols(); ++i) {
+        m_example = m_batchX.col(i);
+        loss += m_arch->lossAndGradient(params, m_example, &m_batchY[std::size_t(i)], m_exampleGrad.data());
+        privacy::clipToNorm(m_exampleGrad, clip);
+        sum += m_exampleGrad;
+    }
+    return float(loss / double(m_batchX.cols()));
 }
 
 } // namespace dml

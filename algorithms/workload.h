@@ -42,11 +42,24 @@ public:
     /// buffer that stays in cache instead of P. Not thread-safe, like a simulation.
     float gradient(const float* params, BatchSampler& sampler, float* grad) const;
 
+    /// DP-SGD's per-example step (Abadi et al. 2016, Algorithm 1, "compute gradient" and "clip gradient"): gathers
+    /// `sampler`'s next batch and writes to `grad` the SUM over its B examples of each example's gradient clipped
+    /// to L2 norm `clip` (privacy::clipToNorm), computed one example at a time. Returns the mean loss. Real
+    /// workloads only (std::logic_error for a proxy). Flops: clippedGradientFlops(B).
+    float clippedGradientSum(const float* params, BatchSampler& sampler, double clip, float* grad) const;
+    /// B x (trainFlopsPerSample + 4 numParams): each example's pass, its clipping and its addition to the sum.
+    double clippedGradientFlops(int batch) const
+    {
+        return double(batch) * (m_trainFlopsPerSample + 4.0 * double(m_numParams));
+    }
+
 private:
     const Dataset* m_train = nullptr;
     mutable std::optional<Mlp> m_arch; // mutable: its activations are gradient()'s scratch
     mutable Eigen::MatrixXf m_batchX;
     mutable std::vector<std::uint8_t> m_batchY;
+    mutable Eigen::MatrixXf m_example;      // clippedGradientSum's one-example batch
+    mutable Eigen::VectorXf m_exampleGrad;  // and its gradient
     Eigen::Index m_numParams = 0;
     double m_trainFlopsPerSample = 0;
 };

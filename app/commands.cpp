@@ -74,6 +74,9 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                     s.compressor.c_str(), formatBytes(s.compressedBytes).c_str(),
                     formatBytes(s.uncompressedBytes).c_str(), s.uncompressedBytes / s.compressedBytes,
                     formatBytes(s.uncompressedBytes - s.compressedBytes).c_str(), formatSeconds(s.codecSeconds).c_str());
+    if (s.epsilon >= 0)
+        std::printf("  privacy                    %s: (epsilon %.3g, delta %.3g)-DP   (RDP accountant)\n",
+                    s.privacy.c_str(), s.epsilon, s.delta);
     if (s.localSteps > 1)
         std::printf("  local SGD                  averaging every %d optimizer steps\n", s.localSteps);
     if (s.partitionParts > 0)

@@ -70,6 +70,9 @@ QJsonObject toJson(const Summary& s)
                                                         : QJsonValue(QJsonValue::Null)},
             {"codec_seconds", s.codecSeconds},
             {"local_steps", s.localSteps},
+            {"privacy", QString::fromStdString(s.privacy)},
+            {"epsilon", s.epsilon < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.epsilon)},
+            {"delta", s.delta},
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 

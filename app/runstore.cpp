@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs(
   bytes_lost REAL, eval_interval_epochs REAL, epochs_per_step REAL, eval_note TEXT,
   partition_parts INTEGER, partition_size_min REAL, partition_size_max REAL, partition_label_skew REAL,
   partition_largest_class_share REAL, idle_fraction REAL,
-  compressor TEXT, uncompressed_bytes REAL, compressed_bytes REAL, codec_seconds REAL, local_steps INTEGER
+  compressor TEXT, uncompressed_bytes REAL, compressed_bytes REAL, codec_seconds REAL, local_steps INTEGER,
+  privacy TEXT, epsilon REAL, delta REAL
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -221,14 +222,16 @@ RunStore::RunStore(const std::string& file) : m_file(file)
 
 void RunStore::migrate()
 {
-    // Version 2 -> 3 (compression and local SGD, issue 13): five columns more in runs, NULL for older runs.
+    // Version 2 -> 3 (compression, local SGD and privacy, issues 12-13): eight columns more in runs, NULL for older
+    // runs.
     exec("BEGIN IMMEDIATE");
     try {
         Stmt q(m_db, "SELECT value FROM meta WHERE key = 'schema_version'", m_file);
         if (q.step() && q.text(0) == "2") {
             exec("ALTER TABLE runs ADD COLUMN compressor TEXT; ALTER TABLE runs ADD COLUMN uncompressed_bytes REAL; "
                  "ALTER TABLE runs ADD COLUMN compressed_bytes REAL; ALTER TABLE runs ADD COLUMN codec_seconds REAL; "
-                 "ALTER TABLE runs ADD COLUMN local_steps INTEGER; "
+                 "ALTER TABLE runs ADD COLUMN local_steps INTEGER; ALTER TABLE runs ADD COLUMN privacy TEXT; "
+                 "ALTER TABLE runs ADD COLUMN epsilon REAL; ALTER TABLE runs ADD COLUMN delta REAL; "
                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
         }
     } catch (...) {
@@ -356,7 +359,7 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             "staleness_mean=?, staleness_max=?, bytes_lost=?, eval_interval_epochs=?, epochs_per_step=?, eval_note=?, "
             "partition_parts=?, partition_size_min=?, partition_size_max=?, partition_label_skew=?, "
             "partition_largest_class_share=?, idle_fraction=?, compressor=?, uncompressed_bytes=?, "
-            "compressed_bytes=?, codec_seconds=?, local_steps=? WHERE id=?",
+            "compressed_bytes=?, codec_seconds=?, local_steps=?, privacy=?, epsilon=?, delta=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -377,7 +380,13 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
     st.bind(27, s.idleFraction);
     st.bind(28, s.compressor).bind(29, s.uncompressedBytes).bind(30, s.compressedBytes).bind(31, s.codecSeconds);
     st.bind(32, (long long)s.localSteps);
-    st.bind(33, id);
+    st.bind(33, s.privacy);
+    if (s.epsilon < 0)
+        st.bindNull(34);
+    else
+        st.bind(34, s.epsilon);
+    st.bind(35, s.delta);
+    st.bind(36, id);
     st.step();
     tx.commit();
 }
@@ -409,7 +418,7 @@ constexpr const char* kRunColumns =
     "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max, build, bytes_lost, "
     "eval_interval_epochs, epochs_per_step, eval_note, partition_parts, partition_size_min, partition_size_max, "
     "partition_label_skew, partition_largest_class_share, idle_fraction, compressor, uncompressed_bytes, "
-    "compressed_bytes, codec_seconds, local_steps FROM runs";
+    "compressed_bytes, codec_seconds, local_steps, privacy, epsilon, delta FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -461,6 +470,9 @@ RunRecord readRun(const Stmt& q)
     s.compressedBytes = q.real(44);
     s.codecSeconds = q.real(45);
     s.localSteps = q.null(46) ? 1 : int(q.integer(46));
+    s.privacy = q.null(47) ? "none" : q.text(47);
+    s.epsilon = q.null(48) ? -1 : q.real(48);
+    s.delta = q.real(49);
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }

@@ -170,6 +170,19 @@ void readCompression(ObjectReader&& r, compression::CompressionSpec& c)
     c.errorFeedback = r.boolean("error_feedback", c.kind == K::PowerSgd);
 }
 
+void readPrivacy(ObjectReader&& r, privacy::PrivacySpec& p)
+{
+    using K = privacy::PrivacySpec::Kind;
+    const std::string type = r.choice("type", {"none", "dp-fedavg", "dp-sgd"}, "none");
+    p.kind = type == "dp-fedavg" ? K::DpFedAvg : type == "dp-sgd" ? K::DpSgd : K::None;
+    if (p.kind == K::None)
+        return; // any other key is reported as unknown
+    p.clip = r.number("clip", p.clip, 1e-12, 1e12);
+    p.noiseMultiplier = r.number("noise_multiplier", p.noiseMultiplier, 0, 1e6);
+    p.delta = r.number("delta", p.delta, 1e-300, 0.999999);
+    p.targetEpsilon = r.number("target_epsilon", 0, 0, 1e9);
+}
+
 void readStrategy(ObjectReader&& r, StrategySpec& st)
 {
     const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg"}, "");
@@ -192,6 +205,7 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
     st.localSteps = int(r.integer("local_steps", 1, 1, 1000000));
     readCompression(r.child("compression"), st.compression);
+    readPrivacy(r.child("privacy"), st.privacy);
 }
 
 void readCompare(ObjectReader& root, Scenario& s)
@@ -269,6 +283,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
     if (issues.empty()) { // the cross-field rules of compression and local SGD, before anything runs
         try {
             checkCompression(s.sim.strategy, s.sim.training);
+            checkPrivacy(s.sim.strategy, s.sim.training);
         } catch (const ConfigError& e) {
             const std::string prefix = e.path() + ": ";
             const std::string what = e.what();

@@ -235,6 +235,9 @@ private slots:
         s.compressedBytes = 8e7;
         s.codecSeconds = 0.125;
         s.localSteps = 8;
+        s.privacy = "dp-fedavg z=1 C=0.5";
+        s.epsilon = 3.25;
+        s.delta = 1e-5;
         dml::HostStats h;
         h.name = "worker-0";
         h.role = "worker";
@@ -285,6 +288,9 @@ private slots:
         QCOMPARE(t.compressedBytes, s.compressedBytes);
         QCOMPARE(t.codecSeconds, s.codecSeconds);
         QCOMPARE(t.localSteps, s.localSteps);
+        QCOMPARE(t.privacy, s.privacy);
+        QCOMPARE(t.epsilon, s.epsilon);
+        QCOMPARE(t.delta, s.delta);
 
         const std::vector<dml::HostStats> hosts = store.hostStats(id);
         QCOMPARE(int(hosts.size()), 1);
@@ -320,7 +326,8 @@ private slots:
         }
         sqlite3* h = nullptr;
         QCOMPARE(sqlite3_open(file.c_str(), &h), SQLITE_OK);
-        for (const char* col : {"compressor", "uncompressed_bytes", "compressed_bytes", "codec_seconds", "local_steps"})
+        for (const char* col : {"compressor", "uncompressed_bytes", "compressed_bytes", "codec_seconds", "local_steps", "privacy",
+                                "epsilon", "delta"})
             QCOMPARE(sqlite3_exec(h, (std::string("ALTER TABLE runs DROP COLUMN ") + col).c_str(), nullptr, nullptr,
                                   nullptr), SQLITE_OK);
         QCOMPARE(sqlite3_exec(h, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
@@ -332,6 +339,8 @@ private slots:
         QCOMPARE(before.name, std::string("old"));
         QCOMPARE(before.summary.compressor, std::string("none"));
         QCOMPARE(before.summary.localSteps, 1);
+        QCOMPARE(before.summary.privacy, std::string("none"));
+        QCOMPARE(before.summary.epsilon, -1.0);
         Scenario sc;
         sc.name = "new";
         sc.text = "{}";

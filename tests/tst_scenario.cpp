@@ -149,6 +149,19 @@ private slots:
         QTest::newRow("majority vote of fedavg updates")
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"compression\": {\"type\": \"sign\"}"
             << "q.json: strategy.compression.error_feedback: sign without error feedback";
+        QTest::newRow("dp-fedavg on sync-ps")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"privacy\": {\"type\": \"dp-fedavg\"}"
+            << "q.json: strategy.privacy.type: dp-fedavg is user-level privacy for fedavg; for sync-ps use dp-sgd";
+        QTest::newRow("dp-sgd on fedavg")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"privacy\": {\"type\": \"dp-sgd\"}"
+            << "q.json: strategy.privacy.type: dp-sgd is for sync-ps and ring-allreduce, not fedavg (use dp-fedavg)";
+        QTest::newRow("zero clip")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"privacy\": {\"type\": \"dp-fedavg\", \"clip\": 0}"
+            << "q.json: strategy.privacy.clip: expected a number in [1e-12, 1e+12], got 0";
+        QTest::newRow("budget without noise")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"privacy\": {\"type\": \"dp-fedavg\", "
+               "\"noise_multiplier\": 0, \"target_epsilon\": 8}"
+            << "q.json: strategy.privacy.target_epsilon: needs noise_multiplier > 0";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }

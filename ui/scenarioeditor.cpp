@@ -42,6 +42,10 @@ QString fieldTip(const QString& path)
     if (path == "strategy.compression.momentum_correction")
         return path + "\nDGC (Lin et al. 2018): the workers accumulate the momentum before sparsifying; the server "
                       "applies the sparse sum with plain SGD. Needs the momentum optimizer.";
+    if (path == "strategy.privacy.type")
+        return path + "\ndp-fedavg (fedavg): each client's update clipped and the sum noised (McMahan et al. 2018). "
+                      "dp-sgd (sync-ps, ring-allreduce): each example's gradient clipped, the step's sum noised "
+                      "(Abadi et al. 2016). Epsilon is charted in the Series tab.";
     if (path == "strategy.local_steps")
         return path + "\nLocal SGD (Stich 2019; Lin et al. 2020): each worker takes this many optimizer steps on its own "
                       "copy, then the copies are averaged. 1 = average every step.";
@@ -112,7 +116,8 @@ const QStringList& keyOrder()
         "batch_size", "optimizer", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "partitioning", "alpha",
         "shards_per_client", "staleness_bound", "backup_workers", "client_fraction", "local_epochs", "prox_mu", "rounds",
         "round_deadline", "target_clients", "failure_detection", "local_steps", "compression", "ratio", "bits", "bucket",
-        "rank", "error_feedback", "momentum_correction", "epochs",
+        "rank", "error_feedback", "momentum_correction", "privacy", "clip", "noise_multiplier", "delta",
+        "target_epsilon", "epochs",
         "max_steps", "eval_interval", "eval_interval_epochs", "target_accuracy", "stop_at_target",
         "max_simulated_time"};
     return order;
@@ -320,6 +325,14 @@ struct ScenarioEditor::Private {
             is(comp, {"topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"}, "none"));
         add(g, "DGC momentum correction", "strategy.compression.momentum_correction", Kind::Bool, {}, {},
             is(comp, {"topk", "randomk"}, "none"));
+        const QString priv = "strategy.privacy.type";
+        add(g, "Privacy", priv, Kind::Choice, {"none", "dp-fedavg", "dp-sgd"});
+        add(g, "Clip (L2 norm)", "strategy.privacy.clip", Kind::Number, {}, "1", is(priv, {"dp-fedavg", "dp-sgd"}, "none"));
+        add(g, "Noise multiplier", "strategy.privacy.noise_multiplier", Kind::Number, {}, "1",
+            is(priv, {"dp-fedavg", "dp-sgd"}, "none"));
+        add(g, "Delta", "strategy.privacy.delta", Kind::Number, {}, "1e-5", is(priv, {"dp-fedavg", "dp-sgd"}, "none"));
+        add(g, "Target epsilon", "strategy.privacy.target_epsilon", Kind::Number, {}, "no budget",
+            is(priv, {"dp-fedavg", "dp-sgd"}, "none"));
 
         g = group(lay, "Run");
         add(g, "Epochs", "run.epochs", Kind::Int, {}, "1", {}, 1, 1000000);

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// What a scenario asks of differential privacy (strategy.privacy). Plain data: strategy.h includes it.
+
+namespace dml::privacy {
+
+/// strategy.privacy:
+///  - none
+///  - dp-fedavg (fedavg): user-level DP-FedAvg (McMahan, Ramage, Talwar & Zhang 2018, "Learning differentially
+///    private recurrent language models", ICLR, Algorithm 1 with the fixed-denominator estimator f~_f and uniform
+///    weights): each client's update clipped to L2 norm `clip`, Gaussian noise of standard deviation
+///    noise_multiplier x clip added to their sum, divided by the expected clients per round
+///  - dp-sgd (sync-ps, ring-allreduce): example-level DP-SGD (Abadi et al. 2016, "Deep learning with differential
+///    privacy", CCS, Algorithm 1): every example's gradient clipped to `clip`, noise of standard deviation
+///    noise_multiplier x clip added to the sum over the lot (all workers' batches of one step)
+/// The RDP accountant (privacy/rdp.h) turns the noise multiplier, the sampling rate and the steps into (epsilon,
+/// delta); a run with target_epsilon > 0 stops before a step would exceed it.
+struct PrivacySpec {
+    enum class Kind { None, DpFedAvg, DpSgd };
+    Kind kind = Kind::None;
+    double clip = 1.0;            ///< L2 norm bound C (> 0)
+    double noiseMultiplier = 1.0; ///< z: noise standard deviation / C (>= 0)
+    double delta = 1e-5;          ///< the delta of (epsilon, delta)-DP, in (0, 1)
+    double targetEpsilon = 0;     ///< stop before epsilon would exceed it; 0 = no budget
+
+    bool enabled() const { return kind != Kind::None; }
+};
+
+} // namespace dml::privacy
