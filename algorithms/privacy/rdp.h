@@ -38,7 +38,9 @@ enum class Conversion {
     /// epsilon = rdp - (log(delta) + log(alpha)) / (alpha - 1) + log((alpha - 1) / alpha): Balle et al. 2020,
     /// Theorem 21 (arXiv:1905.09982), the formula of Opacus' get_privacy_spent (opacus/accountants/analysis/rdp.py)
     /// and, written as rdp + log1p(-1/alpha) - log(delta * alpha) / (alpha - 1), of TF Privacy's _compute_eps since
-    /// December 2020 and of dp_accounting. The default.
+    /// December 2020 and of dp_accounting. The default. Unlike TF Privacy / dp_accounting, no order is skipped
+    /// (they give +inf for alpha <= 1.01, where the bound is loose anyway) and their extra KL-divergence shortcut
+    /// (epsilon = 0 when delta^2 >= 1 - exp(-rdp)) is not applied; neither changes an epsilon of a realistic run.
     Improved,
     /// epsilon = rdp + log(1 / delta) / (alpha - 1): Mironov 2017, Prop. 3, as TF Privacy's _compute_eps before
     /// December 2020 (commit be8175b "Improved conversion from Renyi DP to approx DP").
