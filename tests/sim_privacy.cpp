@@ -135,7 +135,7 @@ private slots:
     void budgetStopsTheRun()
     {
         const int P = 4;
-        const double z = 1.0, target = 2.0;
+        const double z = 2.0, target = 3.0;
         const std::vector<double> v = inChild([=] {
             const TrainTest data = smallData(31, 600);
             sim::SimulationSpec spec;
