@@ -305,4 +305,57 @@ private slots:
 };
 DML_SIM_CASE(RingCompressionDeterministic);
 
+/// The early-stop protocol survives compression and local SGD: rank 0 decides after an averaging, the flag rides in
+/// the next all-reduce (or all-gather), every rank discards that round (local SGD: back to the last average), so
+/// all stop at the same step and the final model is the one rank 0 evaluated there.
+class RingCompressionEarlyStop : public QObject {
+    Q_OBJECT
+private slots:
+    void everyRankStopsTogether_data()
+    {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("localSteps");
+        QTest::newRow("topk + EF") << int(Kind::TopK) << 1;
+        QTest::newRow("fp16") << int(Kind::Fp16) << 1;
+        QTest::newRow("powersgd") << int(Kind::PowerSgd) << 1;
+        QTest::newRow("local SGD H=4, topk + EF") << int(Kind::TopK) << 4;
+    }
+    void everyRankStopsTogether()
+    {
+        QFETCH(int, kind);
+        QFETCH(int, localSteps);
+        const std::vector<double> r = inChild([&] {
+            const TrainTest data = smallData(8);
+            TrainingConfig cfg = ringConfig(5, 2); // 75 steps planned
+            cfg.evalEverySteps = 1;
+            cfg.targetAccuracy = 0.6;
+            cfg.stopAtTarget = true;
+            Recorder rec;
+            RingAllReduceStrategy ring(P, cfg, data, rec);
+            ring.setCompression(spec(Kind(kind), true), localSteps);
+            std::vector<double> lastStep(std::size_t(P), 0);
+            Eigen::VectorXf rank0Last;
+            ring.setReplicaObserver([&](int rank, long step, const Eigen::VectorXf& params) {
+                lastStep[std::size_t(rank)] = double(step);
+                if (rank == 0)
+                    rank0Last = params;
+            });
+            const sim::SimulationResult res = sim::simulateStrategy(idealStar(P), ring, 0, true);
+            std::vector<double> out{ring.stopReason() == "target_accuracy" ? 1.0 : 0.0,
+                                    double(rec.samples.back().step), rec.samples.back().testAccuracy,
+                                    res.finalModel == rank0Last ? 1.0 : 0.0};
+            out.insert(out.end(), lastStep.begin(), lastStep.end());
+            return out;
+        });
+        QVERIFY2(!r.empty(), "the simulation failed");
+        QCOMPARE(r[0], 1.0);
+        QVERIFY2(r[1] < 75, qPrintable(QString::number(r[1])));
+        QVERIFY(r[2] >= 0.6);
+        QCOMPARE(r[3], 1.0);
+        for (int k = 0; k < P; ++k)
+            QCOMPARE(r[4 + std::size_t(k)], r[1]);
+    }
+};
+DML_SIM_CASE(RingCompressionEarlyStop);
+
 #include "sim_ringcompression.moc"
