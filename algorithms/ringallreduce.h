@@ -9,6 +9,7 @@
 #include "workload.h"
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace dml {
@@ -45,6 +46,39 @@ void ringAllReduce(Transport& t, int rank, int P, Eigen::VectorXf* data, double 
 /// Chunk c's [begin, end) when N elements are cut into P near-equal chunks (as ringAllReduce does).
 std::pair<Eigen::Index, Eigen::Index> ringChunk(Eigen::Index N, int P, int c);
 
+/// An encoding shared between ranks (immutable once sent, so the transport never copies it).
+using SharedEncoding = std::shared_ptr<const compression::Encoded>;
+
+/// ringAllReduce's schedule over encoded chunks of a SUMMABLE format (Compressor::summable(): fp16, bf16, none,
+/// random-k with a seed shared by the ranks), for compressed all-reduce as Horovod's fp16 compression and NCCL's
+/// half-precision sum do it: the reduction itself runs in the encoded format.
+///  - `chunks` (in): this rank's P chunk encodings, chunk c encoding elements ringChunk(n, P, c) of its vector;
+///    (out): the P encodings of the reduced chunks, the same objects on every rank (the caller decodes them).
+///  - Reduce-scatter step: the received partial encoding of chunk c and this rank's own are summed with
+///    Compressor::sum({received, own}) (in the fixed ring order c, c+1, ..., c+P-1, as ringAllReduce adds, so
+///    every rank ends with the same encodings); c.sumFlops(len, 2) per hop is charged as codec time in `counters`.
+///    A 16-bit format therefore rounds each partial sum to 16 bits (P-1 roundings), as a 16-bit all-reduce does.
+///  - All-gather step: the reduced encodings are forwarded as they are.
+/// Each hop sends one chunk encoding: its Encoded::bytes(), or c.encodedBytes(len) when `chunks` is nullptr (a
+/// proxy workload: nothing encoded, the flops still charged). Returns the bytes this rank sent,
+/// sum over its 2(P-1) hops of the chunk encodings' sizes (= 2(P-1)/P x encodedBytes(n) when P divides n and the
+/// format's size is linear in n). `scalars` ride with chunk 0 as in ringAllReduce. P == 1: nothing sent, 0.
+double ringAllReduceEncoded(Transport& t, int rank, int P, const compression::Compressor& c,
+                            std::vector<SharedEncoding>* chunks, Eigen::Index n, int tagBase,
+                            compression::CompressionCounters& counters, RingScalars* scalars = nullptr);
+
+/// Ring all-gather of one encoding per rank (for formats that cannot be summed: top-k, QSGD, sign; as Deep
+/// Gradient Compression, Lin et al. 2018, and Horovod's sparse all-gather exchange sparse gradients): P-1 steps;
+/// in step s each rank forwards to (rank+1) mod P the encoding of rank (rank-s) mod P (its own at s = 0) and
+/// receives that of rank (rank-s-1) mod P. `parts` (in): parts[rank] is this rank's; (out): parts[r] is rank r's,
+/// the sender's own object, so every rank holds the same P encodings. Every hop carries `bytes` bytes (the
+/// encodings of every format here have a size fixed by n), so a rank sends (P-1) x bytes: unlike a reduction, the
+/// traffic grows with P. `parts` nullptr: a proxy workload, bytes only. `scalars`: each message carries its
+/// origin rank's terms; out, the sum is added in rank order 0..P-1 and the flags OR-ed, the same on every rank.
+/// Returns the bytes this rank sent. P == 1: nothing sent, 0.
+double ringAllGather(Transport& t, int rank, int P, std::vector<SharedEncoding>* parts, double bytes, int tagBase,
+                     RingScalars* scalars = nullptr);
+
 /// Data-parallel SGD with ring all-reduce, no server (Horovod: Sergeev & Del Balso 2018, Sec. 3; the
 /// all-reduce of Patarasuk & Yuan 2009). Ranks 0..P-1 are workers, each with its own replica of the model and
 /// its own copy of the optimizer, started from the same seeded initial parameters. Each step every worker
@@ -59,6 +93,43 @@ std::pair<Eigen::Index, Eigen::Index> ringChunk(Eigen::Index N, int P, int c);
 /// decided by rank 0 after step k and announced in the flags of step k+1's all-reduce; every rank then discards
 /// that step's reduced gradient, so the final model is the one evaluated at step k.
 /// finalModel() = rank 0's replica.
+///
+/// Compression (setCompression; Summary::compressor, uncompressedBytes, compressedBytes, codecSeconds). Every
+/// rank counts per all-reduce sent(2(P-1)/P x 4n, the bytes it actually sent): the first term is what it would have
+/// sent in the dense fp32 ring all-reduce of the same vector. Nothing is counted without compression ("none").
+///  - Summable formats (fp16, bf16, random-k; makeCompressor(spec, allReduce = true)): the rank's vector is
+///    encoded chunk by chunk (ring chunks) and reduced IN the encoded format along ringAllReduceEncoded, as
+///    Horovod's fp16 compression and NCCL's half-precision all-reduce do (each partial sum is rounded to 16 bits;
+///    Horovod compresses, all-reduces in fp16 and decompresses). Random-k: the indices of chunk c come from
+///    deriveSeed(deriveSeed(seed, tag, step), c), the same on every rank (not per rank), so the ranks' value arrays
+///    add up; each chunk keeps `ratio` of its own elements. That shared-index variant is dmlsim's (Stich et al.
+///    2018 draw independently per worker). Bytes per rank and step: sum over its 2(P-1) hops of the encoded chunk
+///    sizes, e.g. 2(P-1)/P x 2n for fp16 and about 2(P-1)/P x 4 ratio n for random-k. Error feedback (Stich et al.
+///    2018; Karimireddy et al. 2019) or DGC's momentum correction keep one memory over the whole vector: p = g + e,
+///    the chunks of p encoded, e = p - (the decodings of the rank's own chunk encodings).
+///  - Other formats (top-k, QSGD, sign): each rank encodes its whole (compensated) vector once (GradientEncoder:
+///    error feedback or DGC memory) and the P encodings are all-gathered round the ring (ringAllGather; P-1 hops
+///    of one encoding each, as DGC, Lin et al. 2018, and Horovod's sparse all-gather exchange sparse gradients:
+///    the bytes grow with P, (P-1) x encodedBytes(n) per rank and step, e.g. (P-1) x 8k for top-k); every rank
+///    then aggregates the P encodings in rank order (compression::aggregate, weights 1/P, or signSGD's majority
+///    vote, Bernstein et al. 2018), so the replicas stay bit-identical. QSGD's seed is per rank and step.
+///  - PowerSGD (Vogels et al. 2019, Alg. 1 with their error feedback): computeP, a ring all-reduce of the P
+///    factors (fp32, summed then divided by P), computeQ, a ring all-reduce of the Q factors, decompress: every
+///    rank applies the same rank-r approximation of the mean gradient. Bytes per rank and step: about
+///    2(P-1)/P x (pBytes + qBytes).
+///  - DGC momentum correction (Lin et al. 2018, Alg. 1): the ranks keep the momentum in their encoders and every
+///    replica applies the aggregate with plain SGD of the same learning rate (no warm-up, no gradient clipping,
+///    exact top-k instead of the sampled threshold: see dgc.h).
+/// Local SGD (local_steps H > 1; Stich 2019, "Local SGD converges fast and communicates little"; Lin et al.
+/// 2020, "Don't use large mini-batches, use local SGD"): each rank takes h = min(H, totalSteps - done) optimizer
+/// steps on its own replica with its own optimizer (state kept across averagings), then the ranks all-reduce the
+/// updates Delta = w_avg - w_local (dense, or compressed by any format above but PowerSGD, with its memory over
+/// the updates) and set w_avg -= mean Delta, the average of their models (up to float rounding). The Evaluator's
+/// step counts optimizer steps (done += h), so epochs compare with H = 1; the observer sees each averaging. An early
+/// stop announced during a round discards it: every rank returns to the last average, the model rank 0 evaluated.
+/// Codec time (CompressionCounters::compute): encodes, memories, the encoded reductions (c.sumFlops per hop),
+/// decodes, aggregation, PowerSGD's three steps and its divisions by P. Proxy workloads carry no vectors: the
+/// bytes come from encodedBytes() and the flops from the same formulas.
 class RingAllReduceStrategy final : public Strategy {
 public:
     enum Tag { Ring = 1 };
@@ -99,6 +170,7 @@ private:
     ReplicaObserver m_observer;
     compression::CompressionSpec m_compression;
     int m_localSteps = 1;
+    std::unique_ptr<const compression::Compressor> m_compressor; ///< nullptr: none or powersgd
     compression::CompressionCounters m_counters;
 };
 
