@@ -3,6 +3,7 @@
 
 #include "compression/powersgd.h"
 #include "error.h"
+#include "privacy/dp.h"
 #include "rng.h"
 
 #include <cmath>
@@ -205,7 +206,7 @@ double ringAllGather(Transport& t, int rank, int P, std::vector<SharedEncoding>*
 
 RingAllReduceStrategy::RingAllReduceStrategy(int workers, const TrainingConfig& cfg, const TrainTest& data,
                                              MetricsSink& sink)
-    : m_workers(workers), m_cfg(cfg), m_data(data), m_workload(cfg, data.train),
+    : m_workers(workers), m_sink(sink), m_cfg(cfg), m_data(data), m_workload(cfg, data.train),
       m_partition(makePartition(cfg.partition, data.train, workers, cfg.seed)),
       m_stepsPerEpoch(stepsPerEpoch(data.train.numSamples(), workers, cfg.batchSize)),
       m_evaluator(data.test, m_workload.mlp(), cfg, double(m_stepsPerEpoch), long(cfg.epochs) * m_stepsPerEpoch,
@@ -331,6 +332,9 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     // The dense path and the summable one end with the sum (divided here: n flops); all-gather and PowerSGD with
     // the mean.
     const bool divides = !gather && !power;
+    const privacy::PrivacySpec& dp = m_privacy.spec();
+    const bool dpSgd = dp.kind == privacy::PrivacySpec::Kind::DpSgd; // checkPrivacy: dense, H = 1
+    const double lot = double(P) * double(m_cfg.batchSize);
     Eigen::VectorXf params = arch ? m_workload.initialParams(m_cfg.seed) : Eigen::VectorXf(), grad(n);
     // DGC (Lin et al. 2018): the ranks keep the momentum in their encoders; the mean is applied with plain SGD.
     OptimizerSpec applySpec = m_cfg.optimizer;
@@ -444,7 +448,11 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     for (;;) {
         const long h = local ? std::min<long>(m_localSteps, m_evaluator.totalSteps() - done) : 1;
         double loss = std::numeric_limits<double>::quiet_NaN();
-        if (!local) {
+        if (dpSgd) {
+            if (arch)
+                loss = m_workload.clippedGradientSum(params.data(), sampler, dp.clip, grad.data());
+            t.compute(m_workload.clippedGradientFlops(m_cfg.batchSize));
+        } else if (!local) {
             if (arch)
                 loss = m_workload.gradient(params.data(), sampler, grad.data());
             t.compute(workerFlopsPerStep());
@@ -468,8 +476,16 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                 params = anchor;
             break;
         }
-        if (arch && divides)
+        if (dpSgd) { // the sum of the clipped sums, plus the mechanism's noise, over the lot
+            if (arch) {
+                privacy::addGaussianNoise(grad, dp.noiseMultiplier * dp.clip,
+                                          deriveSeed(m_cfg.seed, 0xD95, std::uint64_t(done + 1)));
+                grad *= float(1.0 / lot);
+            }
+            t.compute(privacy::noiseFlops(nf));
+        } else if (arch && divides) {
             grad *= scale;
+        }
         if (local) { // w = w_anchor - mean Delta: the average of the ranks' models
             if (arch) {
                 params = anchor - grad;
@@ -486,6 +502,8 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         if (m_observer)
             m_observer(rank, done, params);
         if (rank == 0) {
+            if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
+                m_evaluator.requestStop("privacy_budget"); // the next step would exceed the budget
             m_evaluator.addTrainLoss(scalars.sum / double(m_workers));
             stopRequested = m_evaluator.afterStep(t.now(), done, arch ? params.data() : nullptr);
         }

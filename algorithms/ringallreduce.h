@@ -2,6 +2,7 @@
 #pragma once
 #include "compression/codec.h"
 #include "evaluator.h"
+#include "privacy/ledger.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
@@ -146,12 +147,19 @@ public:
     {
         m_evaluator.completeSummary(s);
         m_counters.fill(m_compression, m_localSteps, s);
+        m_privacy.fill(s);
     }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
 
     /// Compression of the all-reduced gradients and local SGD (makeStrategy validated them: checkCompression).
     void setCompression(const compression::CompressionSpec& spec, int localSteps = 1);
+    /// Example-level DP-SGD (Abadi et al. 2016, Algorithm 1): each rank clips every example's gradient to C and
+    /// all-reduces the sum over its batch (Workload::clippedGradientSum); every rank adds the same noise
+    /// N(0, (z C)^2 I), drawn from deriveSeed(seed, 0xD95, step) (one draw of the mechanism, replicated so the
+    /// replicas stay identical), and divides by the lot P x B. Accounting on rank 0, q = P B / (training samples),
+    /// as SyncParameterServer::setPrivacy says (same deviation: shuffled lots accounted as Poisson).
+    void setPrivacy(const privacy::PrivacySpec& spec) { m_privacy.setSpec(spec); }
     void setReplicaObserver(ReplicaObserver f) { m_observer = std::move(f); }
     /// Flops a worker is charged per step for its gradient: one forward+backward pass over its mini-batch.
     double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
@@ -160,6 +168,7 @@ public:
 
 private:
     int m_workers;
+    MetricsSink& m_sink;
     TrainingConfig m_cfg;
     const TrainTest& m_data;
     Workload m_workload;
@@ -172,6 +181,7 @@ private:
     int m_localSteps = 1;
     std::unique_ptr<const compression::Compressor> m_compressor; ///< nullptr: none or powersgd
     compression::CompressionCounters m_counters;
+    privacy::PrivacyLedger m_privacy;
 };
 
 } // namespace dml

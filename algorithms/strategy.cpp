@@ -157,6 +157,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     {
         auto ring = std::make_unique<RingAllReduceStrategy>(spec.workers, cfg, data, sink);
         ring->setCompression(spec.compression, spec.localSteps);
+        ring->setPrivacy(spec.privacy);
         return ring;
     }
     case StrategyKind::FedAvg:
