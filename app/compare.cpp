@@ -84,6 +84,43 @@ void printCompression(const std::vector<Variant>& vs, const std::vector<ChildJob
                 "accuracy minus the baseline's, in points\n");
 }
 
+/// The privacy table, when a run is differentially private: its guarantee and its accuracy against the first run
+/// that is not.
+void printPrivacy(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
+{
+    const Variant* baseline = nullptr;
+    bool any = false;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0)
+            continue;
+        if (vs[i].summary["privacy"].toString("none") == "none") {
+            if (!baseline)
+                baseline = &vs[i];
+        } else {
+            any = true;
+        }
+    }
+    if (!any)
+        return;
+    std::printf("\n%-24s %-26s %10s %9s %10s\n", "run", "privacy", "epsilon", "delta", baseline ? "accuracy" : "");
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0)
+            continue;
+        const QJsonObject& s = vs[i].summary;
+        const bool priv = s["privacy"].toString("none") != "none";
+        QString delta;
+        if (baseline && s["accuracy_simulated"].toBool(true))
+            delta = &vs[i] == baseline ? "baseline"
+                                       : QString::asprintf("%+.2f pt", 100 * (s["final_accuracy"].toDouble() -
+                                                                               baseline->summary["final_accuracy"].toDouble()));
+        std::printf("%-24s %-26s %10s %9s %10s\n", vs[i].label.c_str(), qPrintable(s["privacy"].toString("none")),
+                    !priv ? "-" : s["epsilon"].isNull() ? "inf" : qPrintable(QString::asprintf("%.3g", s["epsilon"].toDouble())),
+                    priv ? qPrintable(QString::asprintf("%.3g", s["delta"].toDouble())) : "-", qPrintable(delta));
+    }
+    std::printf("\nepsilon, delta = the (epsilon, delta)-DP guarantee of the final model from the RDP accountant (inf: "
+                "no noise); accuracy = final accuracy minus the baseline's, in points\n");
+}
+
 void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
 {
     std::printf("\n%-24s %9s %13s %12s %9s %8s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
@@ -114,6 +151,7 @@ void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& job
                 "(README Glossary); staleness = mean/max model versions between pull and push (asynchronous "
                 "server)\n");
     printCompression(vs, jobs);
+    printPrivacy(vs, jobs);
     for (std::size_t i = 0; i < vs.size(); ++i)
         if (jobs[i].exitCode == 0 && !vs[i].summary["eval_note"].toString().isEmpty())
             std::printf("%s: %s\n", vs[i].label.c_str(), qPrintable(vs[i].summary["eval_note"].toString()));

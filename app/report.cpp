@@ -269,9 +269,19 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
         h += "<th class=\"l\">" + esc(s) + "</th>";
     if (d.differing.empty())
         h += "<th class=\"l\">configuration</th>";
+    // Compression and privacy columns appear when a run uses them (issues 12-13).
+    bool anyCompressed = false, anyPrivate = false;
+    for (const Run& r : d.runs) {
+        anyCompressed = anyCompressed || r.record.summary.compressedBytes > 0;
+        anyPrivate = anyPrivate || r.record.summary.epsilon >= 0;
+    }
     for (const char* c : {"n", "final accuracy", "time to target", "simulated time", "comm. overhead",
                           "utilization", "bytes on the wire", "wall time"})
         h += QString("<th>") + c + "</th>";
+    if (anyCompressed)
+        h += "<th>sent / fp32</th>";
+    if (anyPrivate)
+        h += "<th>epsilon (delta)</th>";
     h += "</tr>\n";
     for (const Group& g : d.groups) {
         std::vector<double> acc, ttt, sim, comm, util, bytes, wall;
@@ -308,6 +318,21 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
         h += "<td>" + cell(stat(util), "%.1f %%", 100) + "</td>";
         h += "<td>" + cellWith(stat(bytes), formatBytes).toHtmlEscaped() + "</td>";
         h += "<td>" + cellWith(stat(wall), formatSeconds).toHtmlEscaped() + "</td>";
+        const Summary& first = d.runs[g.runs.front()].record.summary; // settings shared by the repetitions
+        if (anyCompressed)
+            h += "<td>" + (first.compressedBytes > 0
+                               ? QString::asprintf("1/%.1f", first.uncompressedBytes / first.compressedBytes) + " (" +
+                                     QString::fromStdString(first.compressor).toHtmlEscaped() + ")"
+                               : QString("-")) + "</td>";
+        if (anyPrivate) {
+            std::vector<double> eps;
+            for (std::size_t i : g.runs)
+                if (d.runs[i].record.summary.epsilon >= 0)
+                    eps.push_back(d.runs[i].record.summary.epsilon);
+            h += "<td>" + (eps.empty() ? QString("-")
+                                       : cell(stat(eps), "%.3g") + QString::asprintf(" (%.3g)", first.delta)) +
+                 "</td>";
+        }
         h += "</tr>\n";
     }
     h += "</table>\n";
