@@ -12,11 +12,13 @@
 #include <qcustomplot.h>
 
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QProcess>
@@ -280,6 +282,35 @@ private slots:
         const app::Scenario s = app::parseScenario(w.editor()->text().toStdString());
         QCOMPARE(s.sim.platform.workers, 4);
         QCOMPARE(s.name, std::string("Quickstart: synchronous parameter server, 8 workers, Fashion-MNIST"));
+
+        // Compression in the form: lesson 9's top-k with DGC reads back; the tri-state error feedback box leaves
+        // the key out in its middle state and writes false when unchecked; privacy fields write the JSON.
+        w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/9-compression.json");
+        auto* comp = w.editor()->findChild<QComboBox*>("strategy.compression.type");
+        auto* dgc = w.editor()->findChild<QCheckBox*>("strategy.compression.momentum_correction");
+        auto* ef = w.editor()->findChild<QCheckBox*>("strategy.compression.error_feedback");
+        QVERIFY(comp && dgc && ef);
+        QCOMPARE(comp->currentText(), QString("topk"));
+        QVERIFY(dgc->isChecked());
+        QCOMPARE(ef->checkState(), Qt::PartiallyChecked);
+        ef->setCheckState(Qt::Checked);
+        dgc->setChecked(false);
+        app::Scenario sc = app::parseScenario(w.editor()->text().toStdString());
+        QVERIFY(sc.sim.strategy.compression.errorFeedback);
+        QVERIFY(!sc.sim.strategy.compression.momentumCorrection);
+        comp->setCurrentText("powersgd");
+        QMetaObject::invokeMethod(comp, "activated", Q_ARG(int, comp->currentIndex()));
+        ef->setCheckState(Qt::Unchecked);
+        sc = app::parseScenario(w.editor()->text().toStdString());
+        QVERIFY(sc.sim.strategy.compression.kind == dml::compression::CompressionSpec::Kind::PowerSgd);
+        QVERIFY(!sc.sim.strategy.compression.errorFeedback); // written as false, not left to powersgd's default
+        w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/10-privacy-costs-accuracy.json");
+        auto* noise = w.editor()->findChild<QLineEdit*>("strategy.privacy.noise_multiplier");
+        QVERIFY(noise);
+        QCOMPARE(noise->text(), QString("1"));
+        noise->setText("4");
+        emit noise->textEdited("4");
+        QCOMPARE(app::parseScenario(w.editor()->text().toStdString()).sim.strategy.privacy.noiseMultiplier, 4.0);
     }
 
     void eventLoopNeverBlocked()

@@ -27,7 +27,7 @@ std::pair<QString, QString> seriesLabels(const QString& name)
         {"dropped_clients", {"Sampled clients not averaged per round (off, failed or abandoned)", "dropped clients"}},
         {"reporting_clients", {"Client reports averaged per round", "reporting clients"}},
         {"dropped_gradients", {"Gradients dropped per step (backup workers)", "dropped gradients"}},
-        {"epsilon", {"Privacy spent: epsilon of (epsilon, delta)-DP after each step or round", "epsilon"}},
+        {"epsilon", {"Privacy spent (epsilon at the run's delta)", "epsilon"}},
     };
     const auto it = known.find(name);
     return it != known.end() ? it->second : std::pair{name, name};

@@ -240,7 +240,8 @@ struct ScenarioEditor::Private {
         case Kind::OptionalBool: {
             auto* c = new QCheckBox;
             c->setTristate(kind == Kind::OptionalBool);
-            QObject::connect(c, &QCheckBox::toggled, q, [this, path] { formEdited(path); });
+            // stateChanged, not toggled: Qt counts the middle state as checked, so middle -> checked toggles nothing.
+            QObject::connect(c, &QCheckBox::stateChanged, q, [this, path] { formEdited(path); });
             w = c;
             break;
         }
