@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
+// scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
+// numbers, bad units, deleted and unknown keys, and random compression, privacy and local-SGD settings grafted
+// onto the strategy), must either parse or be refused with a ScenarioError whose every issue has a message,
+// never with another exception or a crash. The same seed gives the same mutants, so a failure replays: the test
+// prints the mutant's number and text.
+#include "scenario.h"
+
+#include "rng.h"
+
+#include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTest>
+
+#include <functional>
+
+using namespace dml;
+using namespace dml::app;
+
+namespace {
+
+/// Every key path to a value in `v` ("" for the root), depth first.
+void paths(const QJsonValue& v, const QStringList& at, std::vector<QStringList>& out)
+{
+    out.push_back(at);
+    if (v.isObject()) {
+        const QJsonObject o = v.toObject();
+        for (auto it = o.begin(); it != o.end(); ++it)
+            paths(it.value(), at + QStringList{it.key()}, out);
+    } else if (v.isArray()) {
+        const QJsonArray a = v.toArray();
+        for (qsizetype i = 0; i < a.size(); ++i)
+            paths(a[i], at + QStringList{QString("#%1").arg(i)}, out);
+    }
+}
+
+/// `root` with the value at `path` replaced by f(old) (f returns Undefined to delete it).
+QJsonValue edit(const QJsonValue& root, const QStringList& path, int depth,
+                const std::function<QJsonValue(const QJsonValue&)>& f)
+{
+    if (depth == path.size())
+        return f(root);
+    const QString& k = path[depth];
+    if (k.startsWith('#') && root.isArray()) {
+        QJsonArray a = root.toArray();
+        const int i = k.mid(1).toInt();
+        const QJsonValue v = edit(a[i], path, depth + 1, f);
+        if (v.isUndefined())
+            a.removeAt(i);
+        else
+            a[i] = v;
+        return a;
+    }
+    QJsonObject o = root.toObject();
+    const QJsonValue v = edit(o.value(k), path, depth + 1, f);
+    if (v.isUndefined())
+        o.remove(k);
+    else
+        o[k] = v;
+    return o;
+}
+
+QJsonValue randomScalar(Rng& rng)
+{
+    static const QJsonValue pool[] = {
+        QJsonValue(QJsonValue::Null), true, false, 0, -1, 1, 2, 0.5, -0.5, 1e308, -1e308, 1e-320, 4.9e-324, 1e9,
+        2147483648.0, 9007199254740993.0, -2147483649.0, 65536, 100000, 1e6, "", "x", "1e308Tf", "-5Gbps", "0s",
+        "1e-300bps", "10Gbpz", "1e308h", "2ns", "nan", "inf", "-inf", "1,2;3", QString(QChar(0)) + "a",
+        QString(300, 'a'), "fashion-mnist", "synthetic", "none", "topk", "qsgd", "powersgd", "sign", "dp-fedavg",
+        "dp-sgd", "fedavg", "ring-allreduce", "async-ps", "sync-ps", "momentum", "adam", "star", "edge", "xml",
+        "dirichlet", "shards"};
+    return pool[rng.below(std::size(pool))];
+}
+
+/// A random strategy.compression / strategy.privacy / local_steps graft: the fields of issues 12-13 with values
+/// from the pool and from their legal ranges.
+QJsonObject graft(Rng& rng, QJsonObject strategy)
+{
+    static const char* compressionKeys[] = {"type", "ratio", "bits", "bucket", "rank", "error_feedback",
+                                            "momentum_correction", "unknown"};
+    static const char* compressionTypes[] = {"none", "topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"};
+    static const char* privacyKeys[] = {"type", "clip", "noise_multiplier", "delta", "target_epsilon", "unknown"};
+    static const char* privacyTypes[] = {"none", "dp-fedavg", "dp-sgd"};
+    static const char* strategyTypes[] = {"sync-ps", "async-ps", "ring-allreduce", "fedavg"};
+    auto legal = [&](const QString& key) -> QJsonValue {
+        if (key == "ratio" || key == "delta")
+            return rng.uniform();
+        if (key == "bits")
+            return int(rng.below(20));
+        if (key == "bucket" || key == "rank")
+            return int(rng.below(1024));
+        if (key == "error_feedback" || key == "momentum_correction")
+            return rng.below(2) == 1;
+        return 10 * rng.uniform();
+    };
+    const int what = int(rng.below(4));
+    if (what == 0 || what == 3) {
+        QJsonObject c;
+        c["type"] = compressionTypes[rng.below(std::size(compressionTypes))];
+        for (int i = int(rng.below(4)); i > 0; --i) {
+            const QString key = compressionKeys[rng.below(std::size(compressionKeys))];
+            c[key] = rng.below(3) == 0 ? randomScalar(rng) : legal(key);
+        }
+        strategy["compression"] = c;
+    }
+    if (what == 1 || what == 3) {
+        QJsonObject p;
+        p["type"] = privacyTypes[rng.below(std::size(privacyTypes))];
+        for (int i = int(rng.below(4)); i > 0; --i) {
+            const QString key = privacyKeys[rng.below(std::size(privacyKeys))];
+            p[key] = rng.below(3) == 0 ? randomScalar(rng) : legal(key);
+        }
+        strategy["privacy"] = p;
+    }
+    if (what == 2 || rng.below(4) == 0)
+        strategy["local_steps"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(10)));
+    if (rng.below(3) == 0)
+        strategy["type"] = strategyTypes[rng.below(std::size(strategyTypes))];
+    return strategy;
+}
+
+QString mutate(const QJsonObject& seed, Rng& rng)
+{
+    QJsonValue doc = seed;
+    const int edits = 1 + int(rng.below(3));
+    for (int e = 0; e < edits; ++e) {
+        std::vector<QStringList> all;
+        paths(doc, {}, all);
+        const QStringList& path = all[rng.below(all.size())];
+        switch (rng.below(6)) {
+        case 0: // delete
+            if (!path.isEmpty())
+                doc = edit(doc, path, 0, [](const QJsonValue&) { return QJsonValue(QJsonValue::Undefined); });
+            break;
+        case 1: // a value of another type, or an extreme one
+        case 2: doc = edit(doc, path, 0, [&](const QJsonValue&) { return randomScalar(rng); }); break;
+        case 3: // an unknown key beside it
+            doc = edit(doc, path.mid(0, std::max<qsizetype>(0, path.size() - 1)), 0, [&](const QJsonValue& v) {
+                if (!v.isObject())
+                    return v;
+                QJsonObject o = v.toObject();
+                o["fuzz_key"] = randomScalar(rng);
+                return QJsonValue(o);
+            });
+            break;
+        case 4: // an array or an object where a scalar was
+            doc = edit(doc, path, 0, [&](const QJsonValue& v) {
+                return rng.below(2) ? QJsonValue(QJsonArray{v, randomScalar(rng)})
+                                    : QJsonValue(QJsonObject{{"value", v}});
+            });
+            break;
+        default: // the strategy fields of issues 12-13
+            doc = edit(doc, {"strategy"}, 0, [&](const QJsonValue& v) { return QJsonValue(graft(rng, v.toObject())); });
+        }
+    }
+    return QString::fromUtf8(QJsonDocument(doc.toObject()).toJson(QJsonDocument::Compact));
+}
+
+} // namespace
+
+class TestFuzz : public QObject {
+    Q_OBJECT
+private slots:
+    void mutatedScenariosParseOrFailCleanly()
+    {
+        std::vector<QJsonObject> seeds;
+        for (const QString& dir : {QString(DMLSIM_SOURCE_DIR "/scenarios"), QString(DMLSIM_SOURCE_DIR "/scenarios/lessons")})
+            for (const QString& f : QDir(dir).entryList({"*.json"}, QDir::Files)) {
+                QFile file(dir + "/" + f);
+                QVERIFY(file.open(QIODevice::ReadOnly));
+                const QJsonDocument d = QJsonDocument::fromJson(file.readAll());
+                QVERIFY2(d.isObject(), qPrintable(f));
+                seeds.push_back(d.object());
+            }
+        QVERIFY(seeds.size() >= 10);
+        constexpr int kMutants = 2400;
+        Rng rng(0xF022);
+        int parsed = 0, refused = 0;
+        for (int i = 0; i < kMutants; ++i) {
+            const QString text = mutate(seeds[i % seeds.size()], rng);
+            try {
+                parseScenario(text.toStdString(), "mutant.json");
+                ++parsed;
+            } catch (const ScenarioError& e) {
+                ++refused;
+                QVERIFY2(!e.issues().empty(), qPrintable(QString("mutant %1: no issue\n%2").arg(i).arg(text)));
+                for (const ScenarioIssue& issue : e.issues())
+                    QVERIFY2(!issue.message.empty(),
+                             qPrintable(QString("mutant %1: an issue without a message at %2\n%3")
+                                            .arg(i).arg(QString::fromStdString(issue.path), text)));
+            } catch (const std::exception& e) {
+                QFAIL(qPrintable(QString("mutant %1: %2\n%3").arg(i).arg(e.what(), text)));
+            }
+        }
+        qInfo("%d mutants: %d parsed, %d refused with named issues", kMutants, parsed, refused);
+        QVERIFY(parsed > kMutants / 20 && refused > kMutants / 2); // the generator reaches both outcomes
+    }
+};
+
+QTEST_GUILESS_MAIN(TestFuzz)
+#include "tst_fuzz.moc"
