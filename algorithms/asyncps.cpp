@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "asyncps.h"
 
+#include "error.h"
+
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 
@@ -28,6 +31,14 @@ void AsyncParameterServer::setCompression(const compression::CompressionSpec& sp
 {
     m_compression = spec;
     m_compressor = compression::makeCompressor(spec);
+}
+
+void AsyncParameterServer::setFailureDetection(double seconds)
+{
+    if (!(seconds > 0) || !std::isfinite(seconds))
+        throw ConfigError("strategy.failure_detection", "expected a time greater than zero, got " +
+                                                            std::to_string(seconds));
+    m_failureDetection = seconds;
 }
 
 void AsyncParameterServer::completeSummary(Summary& s) const
@@ -58,32 +69,69 @@ void AsyncParameterServer::runServer(Transport& t)
     long version = 0;                                            // updates applied so far
     std::vector<long> clock(std::size_t(m_workers), 0);          // updates applied per worker
     std::vector<bool> withheld(std::size_t(m_workers), false);   // SSP: waiting for the slowest worker
-    int running = m_workers;                                     // workers not yet told to stop
+    std::vector<bool> dead(std::size_t(m_workers), false);       // its host went off: it never pushes again
+    std::vector<bool> stopped(std::size_t(m_workers), false);    // told to stop
+    int running = m_workers;                                     // workers neither told to stop nor dead
     bool stopping = false;
+    // The slowest live worker's clock (a dead worker's clock stops, and must not hold the others back forever).
+    auto minClock = [&] {
+        long low = std::numeric_limits<long>::max();
+        for (int v = 0; v < m_workers; ++v)
+            if (!dead[std::size_t(v)])
+                low = std::min(low, clock[std::size_t(v)]);
+        return low == std::numeric_limits<long>::max() ? 0 : low;
+    };
 
     auto sendModel = [&](int w) { // fire and forget: the transport reaps finished sends
         // The clock gap under which w starts its next gradient: its clock minus the slowest worker's (<= s).
-        m_sink.point("clock_gap", t.now(),
-                     double(clock[std::size_t(w)] - *std::min_element(clock.begin(), clock.end())));
+        m_sink.point("clock_gap", t.now(), double(clock[std::size_t(w)] - minClock()));
         t.isend(w, ToWorker, Message{.kind = Model, .bytes = m_workload.modelBytes(),
                                      .data = proxy ? nullptr : m_pool.copyOf(params),
                                      .version = version});
     };
     auto sendStop = [&](int w) {
         t.isend(w, ToWorker, Message{.kind = Stop, .bytes = 0, .data = nullptr, .version = version});
+        stopped[std::size_t(w)] = true;
         --running;
     };
     // SSP (Ho et al. 2013): worker w may compute its next gradient iff clock[w] - min clock <= s.
     auto mayProceed = [&](int w) {
-        return m_bound < 0 || clock[std::size_t(w)] - *std::min_element(clock.begin(), clock.end()) <= m_bound;
+        return m_bound < 0 || clock[std::size_t(w)] - minClock() <= m_bound;
+    };
+    // Workers whose host went off (Transport::peerFailed) leave: they count as stopped, their clock no longer
+    // bounds the others, and a withheld worker they were holding back is released (in rank order).
+    auto reapFailed = [&] {
+        bool any = false;
+        for (int v = 0; v < m_workers; ++v)
+            if (!dead[std::size_t(v)] && t.peerFailed(v)) {
+                dead[std::size_t(v)] = true;
+                withheld[std::size_t(v)] = false;
+                if (!stopped[std::size_t(v)])
+                    --running;
+                m_sink.point("failed_workers", t.now(), 1.0);
+                any = true;
+            }
+        if (any && !stopping)
+            for (int v = 0; v < m_workers; ++v)
+                if (withheld[std::size_t(v)] && mayProceed(v)) {
+                    withheld[std::size_t(v)] = false;
+                    sendModel(v);
+                }
     };
 
     m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
     for (int w = 0; w < m_workers; ++w)
         sendModel(w);
     while (running > 0) {
-        Message m = t.recv(ToServer);
+        // Waits at most failureDetection seconds at a time, so that workers whose host went off are noticed.
+        std::optional<Message> next = t.recv(ToServer, m_failureDetection);
+        reapFailed();
+        if (!next)
+            continue;
+        Message m = std::move(*next);
         const int w = m.source;
+        if (dead[std::size_t(w)] || stopped[std::size_t(w)])
+            continue; // pushed just before its host went off, or after it was told to stop
         if (stopping) { // a gradient that was in flight when the run ended: drained, not applied
             sendStop(w);
             continue;
@@ -114,7 +162,7 @@ void AsyncParameterServer::runServer(Transport& t)
             m_final = params;
             sendStop(w);
             for (int v = 0; v < m_workers; ++v)
-                if (withheld[std::size_t(v)])
+                if (withheld[std::size_t(v)] && !dead[std::size_t(v)])
                     sendStop(v);
             continue;
         }
@@ -128,6 +176,11 @@ void AsyncParameterServer::runServer(Transport& t)
                 withheld[std::size_t(v)] = false;
                 sendModel(v);
             }
+    }
+    if (!stopping) { // every worker's host went off before the run's end: the model is what it is
+        m_evaluator.requestStop("workers_failed");
+        m_evaluator.afterStep(t.now(), version, proxy ? nullptr : params.data(), true);
+        m_final = params;
     }
 }
 

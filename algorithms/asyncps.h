@@ -58,10 +58,19 @@ public:
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
     void completeSummary(Summary& s) const override;
+    std::vector<std::string> failureTolerantRoles() const override { return dml::failureTolerantRoles(StrategyKind::AsyncPs); }
 
     /// Compression of the workers' gradients (makeStrategy validated it: checkCompression). Each worker encodes
     /// with its own memory (error feedback); the server decodes each gradient as it arrives and applies it.
     void setCompression(const compression::CompressionSpec& spec);
+    /// Worker failures (a platform whose worker hosts go off: availability): the server waits at most `seconds`
+    /// (> 0; ConfigError "strategy.failure_detection" otherwise) at a time for a push, and after each wait leaves
+    /// out the workers whose host went off (Transport::peerFailed): a dead worker never pushes again, its clock no
+    /// longer bounds the others under SSP (the bound applies among the live workers), a push it made before
+    /// failing is discarded if it arrives after, and the run goes on with the others (series "failed_workers",
+    /// one point per failure at its detection). If every worker fails, the run ends with stop reason
+    /// "workers_failed". Without failures the waits only add timer events: the results are the same.
+    void setFailureDetection(double seconds);
     /// Flops the server is charged per applied update: one optimizer step.
     double serverFlopsPerUpdate() const;
     /// Flops a worker is charged per gradient: one forward+backward pass over its mini-batch.
@@ -86,6 +95,7 @@ private:
     double m_stalenessSum = 0;
     long m_stalenessCount = 0;
     long m_stalenessMax = -1;
+    double m_failureDetection = 1.0;
     compression::CompressionSpec m_compression;
     std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none
     compression::CompressionCounters m_counters;

@@ -121,6 +121,17 @@ void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
         throw ConfigError("strategy.privacy.target_epsilon", "needs noise_multiplier > 0: without noise epsilon is infinite");
 }
 
+std::vector<std::string> failureTolerantRoles(StrategyKind k)
+{
+    switch (k) {
+    case StrategyKind::FedAvg: return {"client"};
+    case StrategyKind::AsyncPs: return {"worker"};
+    case StrategyKind::SyncPs:
+    case StrategyKind::RingAllReduce: break;
+    }
+    return {};
+}
+
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink)
 {
@@ -150,6 +161,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     {
         auto ps = std::make_unique<AsyncParameterServer>(spec.workers, spec.stalenessBound, cfg, data, sink);
         ps->setCompression(spec.compression);
+        ps->setFailureDetection(spec.failureDetection);
         return ps;
     }
     case StrategyKind::RingAllReduce:

@@ -78,6 +78,11 @@ struct StrategySpec {
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
 const char* toString(StrategyKind k);
 
+/// The rank roles whose hosts may go off without stalling the strategy: fedavg's "client"s (they drop out of a
+/// round), async-ps's "worker"s (they stop pushing; the server goes on with the others). Empty for sync-ps and
+/// ring-allreduce (their barriers need every worker; recovery is issue 11's next part).
+std::vector<std::string> failureTolerantRoles(StrategyKind k);
+
 /// A distributed training algorithm, as a set of ranks that each run a function over a Transport.
 class Strategy {
 public:
@@ -96,6 +101,8 @@ public:
     /// How the training set is split over the workers or clients (one shard per worker/client rank, in rank
     /// order); nullptr if the strategy has none.
     virtual const std::vector<std::vector<int>>* shards() const { return nullptr; }
+    /// The roles of ranks whose hosts may go off (see dml::failureTolerantRoles).
+    virtual std::vector<std::string> failureTolerantRoles() const { return {}; }
     /// Fills the strategy-specific parts of the summary (e.g. staleness); valid after every rank returned.
     virtual void completeSummary(Summary&) const {}
 };

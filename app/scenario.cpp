@@ -191,8 +191,10 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
               : type == "fedavg"         ? StrategyKind::FedAvg : StrategyKind::SyncPs;
     if (st.kind == StrategyKind::SyncPs)
         st.backupWorkers = int(r.integer("backup_workers", 0, 0, 1000000000)); // < workers: makeStrategy checks
-    if (st.kind == StrategyKind::AsyncPs)
+    if (st.kind == StrategyKind::AsyncPs) {
         st.stalenessBound = int(r.integer("staleness_bound", -1, -1, 1000000000));
+        st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
+    }
     if (st.kind == StrategyKind::FedAvg) {
         st.clientFraction = r.number("client_fraction", st.clientFraction, 1e-9, 1);
         st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, 1000000));

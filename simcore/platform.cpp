@@ -554,12 +554,13 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
                                   " as it builds them (in a platform XML, give the link a bandwidth_file instead)");
     if (p.availability.model == AvailabilitySpec::Model::Random) {
         for (const auto& role : p.availability.roles) {
-            if (role == "client")
+            if (std::count(p.failureTolerantRoles.begin(), p.failureTolerantRoles.end(), role) > 0)
                 continue;
             if (std::count(roles.begin(), roles.end(), role) > 0)
                 throw ConfigError("platform.availability.roles",
-                                  "only federated averaging tolerates hosts going off (its clients drop out of a "
-                                  "round); \"" + role + "\" hosts going off would stall this strategy");
+                                  "only federated averaging's clients (they drop out of a round) and the "
+                                  "asynchronous server's workers (they stop pushing) tolerate hosts going off; \"" +
+                                      role + "\" hosts going off would stall this strategy");
         }
     }
 }
@@ -709,11 +710,13 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
                 throw ConfigError("platform.availability.trace", av.traceFile + ":" + std::to_string(ev.line) +
                                                                      ": no host \"" + ev.host + "\" on this platform");
             const auto r = std::find(rankHosts.begin(), rankHosts.end(), h) - rankHosts.begin();
-            if (r < long(roles.size()) && roles[std::size_t(r)] != "client")
+            if (r < long(roles.size()) &&
+                std::count(p.failureTolerantRoles.begin(), p.failureTolerantRoles.end(), roles[std::size_t(r)]) == 0)
                 throw ConfigError("platform.availability.trace",
                                   av.traceFile + ":" + std::to_string(ev.line) + ": host \"" + ev.host + "\" runs a " +
                                       roles[std::size_t(r)] +
-                                      "; only federated clients may go off (they drop out of a round)");
+                                      "; only federated clients (they drop out of a round) and asynchronous workers "
+                                      "(they stop pushing) may go off");
             byHost[ev.host].emplace_back(ev.time, ev.on ? 1.0 : 0.0);
         }
         for (auto& [name, pts] : byHost) {

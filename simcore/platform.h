@@ -122,6 +122,10 @@ struct PlatformSpec {
     std::vector<ProfileSpec> profiles;
     AvailabilitySpec availability;
     std::uint64_t seed = 1;          ///< seeds speeds, stragglers, availability (simulate() copies the run's seed)
+    /// Rank roles whose hosts may go off (availability): the strategy's (failureTolerantRoles in strategy.h:
+    /// fedavg's clients drop out of rounds, async-ps's workers stop pushing). Set by simulate() and the CLI from
+    /// the strategy, not by scenarios.
+    std::vector<std::string> failureTolerantRoles{"client"};
 };
 
 const char* toString(NetworkModel m);
@@ -132,7 +136,7 @@ const char* toString(Topology t);
 int clusterHostCount(Topology t, const std::string& parameters);
 
 /// Checks that the platform can hold ranks with these roles (enough hosts on the topology or devices on the edge
-/// network, availability only with fedavg clients, ...). Does not build anything. Throws ConfigError with the JSON
+/// network, availability only for p.failureTolerantRoles, ...). Does not build anything. Throws ConfigError with the JSON
 /// path of the offending field.
 void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles);
 

@@ -137,14 +137,16 @@ const char* sharingName(sg4::Link::SharingPolicy p)
 BuiltPlatform setUp(sg4::Engine*& engine, const PlatformSpec& platform, const Strategy& strategy, double horizon)
 {
     const std::vector<std::string> roles = rolesOf(strategy);
-    checkPlatform(platform, roles); // before SimGrid: a clear error, never an abort inside it
+    PlatformSpec p = platform;
+    p.failureTolerantRoles = strategy.failureTolerantRoles();
+    checkPlatform(p, roles); // before SimGrid: a clear error, never an abort inside it
     static int argc = 2;
     static char arg0[] = "dmlsim";
     static char arg1[] = "--log=root.thresh:warning";
     static char* argv[] = {arg0, arg1, nullptr};
     engine = new sg4::Engine(&argc, argv);
     configureNetwork(platform);
-    BuiltPlatform built = buildPlatform(platform, hostNames(strategy), roles, horizon);
+    BuiltPlatform built = buildPlatform(p, hostNames(strategy), roles, horizon);
     return built;
 }
 

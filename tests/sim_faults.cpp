@@ -236,4 +236,61 @@ private slots:
 };
 DML_SIM_CASE(FedAvgRoundDeadline);
 
+/// Async PS with P = 4 workers (proxy workload, ideal network; c = 10 ms per gradient) whose worker 2's host goes
+/// off at 0.105 s and never comes back. The server notices at its next failure check (failure detection 50 ms), goes
+/// on with the others and ends at the planned update count; worker 2 pushes nothing after its host went off. Under
+/// SSP with s = 1 the dead worker's clock stops, and without leaving it out of the bound the others would wait
+/// for it forever: the run must still complete. A worker that fails is reported once (series failed_workers).
+class AsyncPsWorkerFails : public QObject {
+    Q_OBJECT
+private slots:
+    void othersGoOn()
+    {
+        const int P = 4;
+        for (int bound : {-1, 1}) {
+            const std::vector<double> v = inChild([=] {
+                const TrainTest data = labelsOnly(4000, 10);
+                sim::SimulationSpec spec;
+                spec.platform = idealStar(P, 1e10, 1e12);
+                spec.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
+                spec.platform.availability.traceFile = "test";
+                spec.platform.availability.events = {{"worker-2", 0.105, false, 1}};
+                spec.strategy = {StrategyKind::AsyncPs, P};
+                spec.strategy.stalenessBound = bound;
+                spec.strategy.failureDetection = 0.05;
+                spec.training.batchSize = 10;
+                spec.training.proxy.parameters = 10000;
+                spec.training.proxy.trainFlopsPerSample = 1e7; // c = 10 ms
+                spec.training.maxSteps = 120;
+                MetricsSink none;
+                const sim::SimulationResult r = sim::simulate(spec, data, none);
+                double failed = 0;
+                if (const auto it = r.series.find("failed_workers"); it != r.series.end())
+                    for (const auto& [t, x] : it->second)
+                        failed += x;
+                // worker 2's last push ended before its host went off
+                double lastPush = 0;
+                for (const Span& s : r.timeline)
+                    if (s.rank == 2 && s.kind == Span::Send)
+                        lastPush = std::max(lastPush, s.end);
+                return std::vector<double>{double(r.summary.steps), r.summary.stopReason == "max_steps" ? 1.0 : 0.0,
+                                           failed, lastPush, r.hosts[std::size_t(P)].finish,
+                                           r.hosts[2].bytesSent / (4.0 * 10000)};
+            });
+            QCOMPARE(int(v.size()), 6);
+            qInfo("s = %d: %g updates, server finished at %.3f s, worker 2 pushed %g gradients (last at %.3f s)", bound,
+                  v[0], v[4], v[5], v[3]);
+            QCOMPARE(v[0], 120.0);
+            QCOMPARE(v[1], 1.0);
+            QCOMPARE(v[2], 1.0);
+            QVERIFY(v[3] <= 0.105);
+            QVERIFY(v[5] >= 5 && v[5] <= 11); // about 0.105 / 10 ms pushes before failing
+            // 120 updates by 3 live workers after the first 0.1 s: about 0.1 + (120 - 4 x 10) / 3 x 10 ms.
+            QVERIFY2(v[4] > 0.3 && v[4] < 0.45, qPrintable(mismatch(v[4], 0.37)));
+        }
+    }
+};
+DML_SIM_CASE(AsyncPsWorkerFails);
+
+
 #include "sim_faults.moc"

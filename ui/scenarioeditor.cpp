@@ -313,7 +313,7 @@ struct ScenarioEditor::Private {
         add(g, "Rounds", "strategy.rounds", Kind::Number, {}, "from epochs", is(st, {"fedavg"}, ""));
         add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
         add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
-        add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", is(st, {"fedavg"}, ""));
+        add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", is(st, {"fedavg", "async-ps"}, ""));
         add(g, "Local steps (local SGD)", "strategy.local_steps", Kind::Int, {}, "1", is(st, {"sync-ps", "ring-allreduce"}, ""),
             1, 1000000);
         const QString comp = "strategy.compression.type";
