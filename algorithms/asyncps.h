@@ -58,7 +58,7 @@ public:
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
     void completeSummary(Summary& s) const override;
-    std::vector<std::string> failureTolerantRoles() const override { return dml::failureTolerantRoles(StrategyKind::AsyncPs); }
+    std::vector<std::string> failureTolerantRoles() const override { return {"worker"}; }
 
     /// Compression of the workers' gradients (makeStrategy validated it: checkCompression). Each worker encodes
     /// with its own memory (error feedback); the server decodes each gradient as it arrives and applies it.

@@ -78,7 +78,7 @@ public:
     int numRanks() const override { return m_clients + 1; }
     std::string roleOf(int rank) const override { return rank == m_clients ? "server" : "client"; }
     bool launchedAtStart(int rank) const override { return rank == m_clients; }
-    std::vector<std::string> failureTolerantRoles() const override { return dml::failureTolerantRoles(StrategyKind::FedAvg); }
+    std::vector<std::string> failureTolerantRoles() const override { return {"client"}; }
     void run(int rank, Transport& t) override;
     std::string stopReason() const override { return m_evaluator.stopReason(); }
     void completeSummary(Summary& s) const override;

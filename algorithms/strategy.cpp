@@ -121,15 +121,34 @@ void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
         throw ConfigError("strategy.privacy.target_epsilon", "needs noise_multiplier > 0: without noise epsilon is infinite");
 }
 
-std::vector<std::string> failureTolerantRoles(StrategyKind k)
+std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
 {
-    switch (k) {
+    switch (spec.kind) {
     case StrategyKind::FedAvg: return {"client"};
     case StrategyKind::AsyncPs: return {"worker"};
     case StrategyKind::SyncPs:
+        if (spec.recovery == StrategySpec::Recovery::Elastic)
+            return {"worker"};
+        break;
     case StrategyKind::RingAllReduce: break;
     }
     return {};
+}
+
+void checkRecovery(const StrategySpec& spec)
+{
+    if (spec.recovery == StrategySpec::Recovery::None)
+        return;
+    if (spec.kind != StrategyKind::SyncPs)
+        throw ConfigError("strategy.recovery",
+                          std::string("elastic recovery is implemented for sync-ps only") +
+                              (spec.kind == StrategyKind::RingAllReduce
+                                   ? " (re-forming the ring over the survivors is not done yet)"
+                                   : ": " + std::string(toString(spec.kind)) + " goes on without the failed " +
+                                         (spec.kind == StrategyKind::FedAvg ? "clients" : "workers") + " by itself"));
+    if (spec.compression.kind == compression::CompressionSpec::Kind::PowerSgd)
+        throw ConfigError("strategy.recovery", "elastic recovery with powersgd: its two averagings per step need the "
+                                               "same workers");
 }
 
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
@@ -144,6 +163,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         throw ConfigError("strategy.backup_workers", "only sync-ps has backup workers");
     checkCompression(spec, cfg);
     checkPrivacy(spec, cfg);
+    checkRecovery(spec);
     switch (spec.kind) {
     case StrategyKind::SyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
@@ -151,6 +171,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         auto ps = std::make_unique<SyncParameterServer>(spec.workers, cfg, data, sink, spec.backupWorkers);
         ps->setCompression(spec.compression, spec.localSteps);
         ps->setPrivacy(spec.privacy);
+        ps->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
         return ps;
     }
     case StrategyKind::AsyncPs:

@@ -73,15 +73,18 @@ struct StrategySpec {
     compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
     privacy::PrivacySpec privacy{}; ///< differential privacy (dp-fedavg for fedavg; dp-sgd for sync-ps, ring)
+    enum class Recovery { None, Elastic };
+    Recovery recovery = Recovery::None; ///< sync-ps: what happens when a worker's host goes off
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
 const char* toString(StrategyKind k);
 
 /// The rank roles whose hosts may go off without stalling the strategy: fedavg's "client"s (they drop out of a
-/// round), async-ps's "worker"s (they stop pushing; the server goes on with the others). Empty for sync-ps and
-/// ring-allreduce (their barriers need every worker; recovery is issue 11's next part).
-std::vector<std::string> failureTolerantRoles(StrategyKind k);
+/// round), async-ps's "worker"s (they stop pushing; the server goes on with the others), sync-ps's "worker"s with
+/// recovery elastic (the barrier shrinks to the survivors). Empty otherwise (ring-allreduce's recovery, and
+/// checkpoint-restart, are issue 11's next part).
+std::vector<std::string> failureTolerantRoles(const StrategySpec& spec);
 
 /// A distributed training algorithm, as a set of ranks that each run a function over a Transport.
 class Strategy {
@@ -134,6 +137,10 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
 ///    has no step size;
 ///  - local_steps > 1 anywhere but sync-ps and ring-allreduce (fedavg has local_epochs).
 void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg);
+
+/// Throws ConfigError "strategy.recovery" for a recovery the strategy does not have (elastic is sync-ps's; async-ps
+/// and fedavg tolerate failures without it), or elastic with powersgd (its two averagings need the same workers).
+void checkRecovery(const StrategySpec& spec);
 
 /// Throws ConfigError naming the field ("strategy.privacy.<field>") when the privacy settings are out of range or
 /// do not fit the strategy: dp-fedavg only with fedavg, dp-sgd only with sync-ps and ring-allreduce (and without

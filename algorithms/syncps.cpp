@@ -5,6 +5,7 @@
 #include "privacy/dp.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 
@@ -24,6 +25,15 @@ SyncParameterServer::SyncParameterServer(int workers, const TrainingConfig& cfg,
                           "expected between 0 and " + std::to_string(workers - 1) +
                               " (fewer than the workers, platform.workers), got " + std::to_string(backupWorkers));
     checkBatchFits(m_partition, cfg.batchSize);
+}
+
+void SyncParameterServer::setRecovery(bool elastic, double failureDetection)
+{
+    if (!(failureDetection > 0) || !std::isfinite(failureDetection))
+        throw ConfigError("strategy.failure_detection", "expected a time greater than zero, got " +
+                                                            std::to_string(failureDetection));
+    m_elastic = elastic;
+    m_failureDetection = failureDetection;
 }
 
 void SyncParameterServer::setCompression(const compression::CompressionSpec& spec, int localSteps)
@@ -65,8 +75,10 @@ void SyncParameterServer::runServer(Transport& t)
     Optimizer opt(serverOpt, n);
     Eigen::VectorXf avg(n);
     std::vector<Message> msgs(static_cast<std::size_t>(m_workers));
-    const int needed = m_workers - m_backup; // N
-    const float scale = 1.0f / float(needed);
+    int needed = m_workers - m_backup; // N (elastic: the live workers minus b)
+    float scale = 1.0f / float(needed); // 1 / the gradients averaged
+    std::vector<char> dead(static_cast<std::size_t>(m_workers), 0);
+    int live = m_workers;
     const bool vote = compression::majorityVote(m_compression);
     std::optional<compression::PowerSgd> layout; // PowerSGD: the server's view of the factors' layout
     if (power && !proxy)
@@ -90,17 +102,40 @@ void SyncParameterServer::runServer(Transport& t)
     // The first N messages computed on the model of version `version` (a late one from an earlier step is
     // discarded; b = 0: none is ever late). in[w] says whose arrived.
     std::vector<char> in(static_cast<std::size_t>(m_workers), 0);
+    // Elastic recovery: leaves out the workers whose host went off; the barrier shrinks to the survivors.
+    auto reapFailed = [&] {
+        for (int w = 0; w < m_workers; ++w)
+            if (!dead[std::size_t(w)] && t.peerFailed(w)) {
+                dead[std::size_t(w)] = 1;
+                --live;
+                m_sink.point("failed_workers", t.now(), 1.0);
+            }
+        needed = std::max(0, live - m_backup);
+    };
     auto collect = [&](long version, bool trainLoss) {
         std::fill(in.begin(), in.end(), 0);
         for (int i = 0; i < needed;) {
-            Message m = t.recv(ToServer);
-            if (m.version != version)
+            Message m;
+            if (m_elastic) { // wait at most failureDetection at a time, then look for failed workers
+                std::optional<Message> next = t.recv(ToServer, m_failureDetection);
+                reapFailed();
+                if (!next)
+                    continue;
+                m = std::move(*next);
+            } else {
+                m = t.recv(ToServer);
+            }
+            if (m.version != version || (m_elastic && in[std::size_t(m.source)]))
                 continue;
             if (trainLoss)
                 m_evaluator.addTrainLoss(m.value);
             in[std::size_t(m.source)] = 1;
             msgs[std::size_t(m.source)] = std::move(m);
             ++i;
+        }
+        if (m_elastic) { // the mean over the gradients that arrived (a worker that failed after sending counts)
+            const auto got = std::count(in.begin(), in.end(), 1);
+            scale = got > 0 ? 1.0f / float(got) : 0.0f;
         }
     };
     // The sum (or mean) of the dense vectors that arrived, in rank order (never arrival order).
@@ -122,7 +157,7 @@ void SyncParameterServer::runServer(Transport& t)
     };
     const privacy::PrivacySpec& dp = m_privacy.spec();
     const bool dpSgd = dp.kind == privacy::PrivacySpec::Kind::DpSgd;
-    const double lot = double(m_workers) * double(m_cfg.batchSize); // DP-SGD: examples per step
+    double lot = double(m_workers) * double(m_cfg.batchSize); // DP-SGD: examples per step
     // PowerSGD (Vogels et al. 2019, Alg. 1) with the server as the all-reduce: average the workers' P factors,
     // send the mean back, average their Q factors, send that back; the server forms the same approximation
     // P^ Q^T as every worker does.
@@ -152,6 +187,16 @@ void SyncParameterServer::runServer(Transport& t)
     broadcast(Model, 0);
     for (;;) {
         collect(done, true);
+        if (m_elastic && needed == 0) { // every worker failed: the model is what it is
+            m_evaluator.requestStop("workers_failed");
+            m_evaluator.afterStep(t.now(), done, proxy ? nullptr : params.data(), true);
+            m_final = params;
+            return;
+        }
+        if (m_elastic) {
+            lot = double(std::count(in.begin(), in.end(), 1)) * double(m_cfg.batchSize);
+            m_sink.point("live_workers", t.now(), double(live));
+        }
         if (power) {
             Eigen::VectorXf meanP;
             factorRound(done, meanP);
@@ -161,7 +206,7 @@ void SyncParameterServer::runServer(Transport& t)
                 if (in[std::size_t(w)] && msgs[std::size_t(w)].encoded)
                     parts.push_back(msgs[std::size_t(w)].encoded.get());
             const std::vector<float> weights(parts.size(), scale);
-            m_counters.compute(t, proxy ? compression::aggregateFlops(*m_compressor, vote, nf, needed)
+            m_counters.compute(t, proxy ? compression::aggregateFlops(*m_compressor, vote, nf, int(parts.size()))
                                         : compression::aggregate(*m_compressor, vote, parts, weights, avg));
         } else if (dpSgd) { // sum of the clipped sums, plus the noise, over the lot (Abadi et al. 2016)
             if (!proxy) {

@@ -67,6 +67,20 @@ public:
     /// implementation and most Opacus runs: lots are drawn by shuffling each worker's shard (BatchSampler), not by
     /// Poisson sampling, and accounted as Poisson. makeStrategy validated the spec (checkPrivacy).
     void setPrivacy(const privacy::PrivacySpec& spec) { m_privacy.setSpec(spec); }
+    /// Elastic recovery (as Horovod Elastic and TorchElastic's elastic mode do for data parallelism): the server
+    /// waits at most `failureDetection` seconds at a time for gradients (> 0), and after each gradient or timeout
+    /// leaves out the workers whose host went off (Transport::peerFailed; series "failed_workers", one point per failure at its
+    /// detection). The step then averages the gradients of the survivors (a gradient sent before its worker
+    /// failed still counts), and every later step waits for the live workers minus b; series "live_workers", one
+    /// point per step. The run keeps its planned steps (an epoch stays the nominal steps per epoch) and a failed
+    /// worker's shard is no longer trained on: no re-partitioning, no re-joining of a recovered host (Horovod
+    /// Elastic does both). If every worker fails the run ends with stop reason "workers_failed". Off: the plain
+    /// barrier, bit for bit.
+    void setRecovery(bool elastic, double failureDetection);
+    std::vector<std::string> failureTolerantRoles() const override
+    {
+        return m_elastic ? std::vector<std::string>{"worker"} : std::vector<std::string>{};
+    }
     /// b, the backup workers whose gradients each step drops.
     int backupWorkers() const { return m_backup; }
     /// Flops the server is charged per step: sum N = P - b gradients, scale, optimizer update.
@@ -93,6 +107,8 @@ private:
     std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none or powersgd
     compression::CompressionCounters m_counters;
     privacy::PrivacyLedger m_privacy;
+    bool m_elastic = false;
+    double m_failureDetection = 1.0;
 };
 
 } // namespace dml

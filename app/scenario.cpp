@@ -191,6 +191,11 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
               : type == "fedavg"         ? StrategyKind::FedAvg : StrategyKind::SyncPs;
     if (st.kind == StrategyKind::SyncPs)
         st.backupWorkers = int(r.integer("backup_workers", 0, 0, 1000000000)); // < workers: makeStrategy checks
+    // Read for every strategy so that a misplaced one gets checkRecovery's explanation.
+    st.recovery = r.choice("recovery", {"none", "elastic"}, "none") == "elastic" ? StrategySpec::Recovery::Elastic
+                                                                                : StrategySpec::Recovery::None;
+    if (st.kind == StrategyKind::SyncPs && st.recovery == StrategySpec::Recovery::Elastic)
+        st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     if (st.kind == StrategyKind::AsyncPs) {
         st.stalenessBound = int(r.integer("staleness_bound", -1, -1, 1000000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
@@ -286,6 +291,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         try {
             checkCompression(s.sim.strategy, s.sim.training);
             checkPrivacy(s.sim.strategy, s.sim.training);
+            checkRecovery(s.sim.strategy);
         } catch (const ConfigError& e) {
             const std::string prefix = e.path() + ": ";
             const std::string what = e.what();

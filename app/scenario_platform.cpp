@@ -374,7 +374,7 @@ std::vector<std::string> platformXmlHosts(const std::string& file)
 void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
 {
     sim::PlatformSpec& p = s.sim.platform;
-    p.failureTolerantRoles = failureTolerantRoles(s.sim.strategy.kind);
+    p.failureTolerantRoles = failureTolerantRoles(s.sim.strategy);
     try {
         sim::checkPlatform(p, roles);
         if (p.topology == sim::Topology::Xml) {

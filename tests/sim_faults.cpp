@@ -5,6 +5,7 @@
 #include "simcase.h"
 #include "simutil.h"
 
+#include "error.h"
 #include "fedavg.h"
 #include "simulation.h"
 
@@ -291,6 +292,78 @@ private slots:
     }
 };
 DML_SIM_CASE(AsyncPsWorkerFails);
+
+/// Sync PS with elastic recovery, P = 4 (proxy workload, ideal network; c = 10 ms per gradient): worker 2's host
+/// goes off at 0.105 s. The server notices when it next looks (at the next gradient to arrive, or at the latest
+/// after its 50 ms failure check), averages the three survivors' gradients of that step, and every later step
+/// waits for three: the run completes its planned steps. Without elastic recovery, a worker host going off is refused before the run, naming the trace.
+class SyncPsElastic : public QObject {
+    Q_OBJECT
+private slots:
+    void barrierShrinksToSurvivors()
+    {
+        const int P = 4;
+        auto spec = [&](bool elastic) {
+            sim::SimulationSpec s;
+            s.platform = idealStar(P, 1e10, 1e12);
+            s.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
+            s.platform.availability.traceFile = "test";
+            s.platform.availability.events = {{"worker-2", 0.105, false, 1}};
+            s.strategy = {StrategyKind::SyncPs, P};
+            s.strategy.recovery = elastic ? StrategySpec::Recovery::Elastic : StrategySpec::Recovery::None;
+            s.strategy.failureDetection = 0.05;
+            s.training.batchSize = 10;
+            s.training.proxy.parameters = 10000;
+            s.training.proxy.trainFlopsPerSample = 1e7; // c = 10 ms
+            s.training.maxSteps = 30;
+            return s;
+        };
+        const std::vector<double> v = inChild([=] {
+            const TrainTest data = labelsOnly(4000, 10);
+            MetricsSink none;
+            const sim::SimulationResult r = sim::simulate(spec(true), data, none);
+            std::vector<double> out{double(r.summary.steps), r.summary.stopReason == "max_steps" ? 1.0 : 0.0,
+                                    r.hosts[std::size_t(P)].finish};
+            double failed = 0;
+            for (const auto& [t, x] : r.series.at("failed_workers"))
+                failed += x;
+            out.push_back(failed);
+            for (const auto& [t, x] : r.series.at("live_workers"))
+                out.push_back(x);
+            return out;
+        });
+        QVERIFY(v.size() == 4 + 30);
+        QCOMPARE(v[0], 30.0);
+        QCOMPARE(v[1], 1.0);
+        QCOMPARE(v[3], 1.0);
+        int four = 0, three = 0;
+        for (std::size_t i = 4; i < v.size(); ++i) {
+            four += v[i] == 4.0;
+            three += v[i] == 3.0;
+            if (i > 4)
+                QVERIFY(v[i] <= v[i - 1]); // never grows back
+        }
+        qInfo("steps with 4 workers %d, with 3 %d; server finished at %.4f s", four, three, v[2]);
+        QVERIFY(four >= 9 && four <= 11); // about 0.105 s / 10 ms steps before the failure
+        QCOMPARE(four + three, 30);
+        // 30 steps of about c each, plus at most the 50 ms failure check in the step in which worker 2 failed.
+        QVERIFY2(v[2] > 0.30 && v[2] < 0.30 + 0.05 + 0.03, qPrintable(mismatch(v[2], 0.33)));
+
+        const std::vector<double> refused = inChild([=] {
+            const TrainTest data = labelsOnly(4000, 10);
+            MetricsSink none;
+            try {
+                sim::simulate(spec(false), data, none);
+            } catch (const ConfigError& e) {
+                return std::vector<double>{e.path() == "platform.availability.trace" ? 1.0 : 0.0};
+            }
+            return std::vector<double>{0.0};
+        });
+        QCOMPARE(refused, std::vector<double>{1.0});
+    }
+};
+DML_SIM_CASE(SyncPsElastic);
+
 
 
 #include "sim_faults.moc"

@@ -149,6 +149,12 @@ private slots:
         QTest::newRow("majority vote of fedavg updates")
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"compression\": {\"type\": \"sign\"}"
             << "q.json: strategy.compression.error_feedback: sign without error feedback";
+        QTest::newRow("elastic ring")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\""
+            << "q.json: strategy.recovery: elastic recovery is implemented for sync-ps only (re-forming the ring";
+        QTest::newRow("unknown recovery")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"recovery\": \"checkpoint\""
+            << "q.json: strategy.recovery: expected one of \"none\", \"elastic\"";
         QTest::newRow("dp-fedavg on sync-ps")
             << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"privacy\": {\"type\": \"dp-fedavg\"}"
             << "q.json: strategy.privacy.type: dp-fedavg is user-level privacy for fedavg; for sync-ps use dp-sgd";

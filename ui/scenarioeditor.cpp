@@ -115,7 +115,7 @@ const QStringList& keyOrder()
         "test_samples", "separation", "model", "type", "hidden", "parameters", "forward_flops", "train_flops",
         "batch_size", "optimizer", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "partitioning", "alpha",
         "shards_per_client", "staleness_bound", "backup_workers", "client_fraction", "local_epochs", "prox_mu", "rounds",
-        "round_deadline", "target_clients", "failure_detection", "local_steps", "compression", "ratio", "bits", "bucket",
+        "round_deadline", "target_clients", "recovery", "failure_detection", "local_steps", "compression", "ratio", "bits", "bucket",
         "rank", "error_feedback", "momentum_correction", "privacy", "clip", "noise_multiplier", "delta",
         "target_epsilon", "epochs",
         "max_steps", "eval_interval", "eval_interval_epochs", "target_accuracy", "stop_at_target",
@@ -313,7 +313,12 @@ struct ScenarioEditor::Private {
         add(g, "Rounds", "strategy.rounds", Kind::Number, {}, "from epochs", is(st, {"fedavg"}, ""));
         add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
         add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
-        add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", is(st, {"fedavg", "async-ps"}, ""));
+        add(g, "Recovery", "strategy.recovery", Kind::Choice, {"none", "elastic"}, {}, is(st, {"sync-ps"}, ""));
+        add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", [st](const QJsonObject& root) {
+            const QString type = str(root, st, "");
+            return type == "fedavg" || type == "async-ps" ||
+                   (type == "sync-ps" && str(root, "strategy.recovery", "none") == "elastic");
+        });
         add(g, "Local steps (local SGD)", "strategy.local_steps", Kind::Int, {}, "1", is(st, {"sync-ps", "ring-allreduce"}, ""),
             1, 1000000);
         const QString comp = "strategy.compression.type";
