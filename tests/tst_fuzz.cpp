@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
-// numbers, bad units, deleted and unknown keys, and random compression, privacy and local-SGD settings grafted
-// onto the strategy), must either parse or be refused with a ScenarioError whose every issue has a message,
+// numbers, bad units, deleted and unknown keys, and random compression, privacy, local-SGD and recovery settings
+// grafted onto the strategy), must either parse or be refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash. The same seed gives the same mutants, so a failure replays: the test
 // prints the mutant's number and text.
 #include "scenario.h"
@@ -119,6 +119,10 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
         strategy["local_steps"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(10)));
     if (rng.below(3) == 0)
         strategy["type"] = strategyTypes[rng.below(std::size(strategyTypes))];
+    if (rng.below(4) == 0) // issue 11's recovery and failure detection
+        strategy["recovery"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(rng.below(2) ? "elastic" : "none");
+    if (rng.below(6) == 0)
+        strategy["failure_detection"] = rng.below(2) ? randomScalar(rng) : QJsonValue("250ms");
     return strategy;
 }
 
