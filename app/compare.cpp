@@ -15,6 +15,7 @@
 #include <QThread>
 
 #include <cstdio>
+#include <functional>
 
 namespace dml::app {
 namespace {
@@ -40,6 +41,35 @@ QString cell(const QJsonValue& v, const char* fmt, double scale = 1)
     return QString::asprintf(fmt, v.toDouble() * scale);
 }
 
+/// Among the runs that finished: the first that `plain` accepts (the baseline a side table compares with, or
+/// nullptr) and whether any is not plain (the side table is printed only then).
+std::pair<const Variant*, bool> baselineOf(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs,
+                                           const std::function<bool(const QJsonObject&)>& plain)
+{
+    const Variant* baseline = nullptr;
+    bool any = false;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0)
+            continue;
+        if (!plain(vs[i].summary))
+            any = true;
+        else if (!baseline)
+            baseline = &vs[i];
+    }
+    return {baseline, any};
+}
+
+/// "baseline", or the run's final accuracy minus the baseline's in points ("" without a baseline or accuracy).
+QString accuracyAgainst(const Variant& v, const Variant* baseline)
+{
+    if (!baseline || !v.summary["accuracy_simulated"].toBool(true))
+        return {};
+    if (&v == baseline)
+        return "baseline";
+    return QString::asprintf("%+.2f pt", 100 * (v.summary["final_accuracy"].toDouble() -
+                                                baseline->summary["final_accuracy"].toDouble()));
+}
+
 /// The compression table, when a run compresses or uses local SGD: what each sent against fp32, and its accuracy
 /// against the baseline (the first run that does neither).
 void printCompression(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
@@ -47,18 +77,7 @@ void printCompression(const std::vector<Variant>& vs, const std::vector<ChildJob
     auto plain = [](const QJsonObject& s) {
         return s["compressor"].toString("none") == "none" && s["local_steps"].toInt(1) == 1;
     };
-    const Variant* baseline = nullptr;
-    bool any = false;
-    for (std::size_t i = 0; i < vs.size(); ++i) {
-        if (jobs[i].exitCode != 0)
-            continue;
-        if (plain(vs[i].summary)) {
-            if (!baseline)
-                baseline = &vs[i];
-        } else {
-            any = true;
-        }
-    }
+    const auto [baseline, any] = baselineOf(vs, jobs, plain);
     if (!any)
         return;
     std::printf("\n%-24s %-26s %6s %10s %10s %11s %10s\n", "run", "compression", "local", "sent/fp32", "saved",
@@ -68,11 +87,7 @@ void printCompression(const std::vector<Variant>& vs, const std::vector<ChildJob
             continue;
         const QJsonObject& s = vs[i].summary;
         const double sent = s["compressed_bytes"].toDouble(), fp32 = s["uncompressed_bytes"].toDouble();
-        QString delta;
-        if (baseline && s["accuracy_simulated"].toBool(true))
-            delta = &vs[i] == baseline ? "baseline"
-                                       : QString::asprintf("%+.2f pt", 100 * (s["final_accuracy"].toDouble() -
-                                                                               baseline->summary["final_accuracy"].toDouble()));
+        const QString delta = accuracyAgainst(vs[i], baseline);
         std::printf("%-24s %-26s %6d %10s %10s %11s %10s\n", vs[i].label.c_str(),
                     qPrintable(s["compressor"].toString("none")), s["local_steps"].toInt(1),
                     sent > 0 ? qPrintable(QString::asprintf("1/%.1f", fp32 / sent)) : "-",
@@ -88,18 +103,8 @@ void printCompression(const std::vector<Variant>& vs, const std::vector<ChildJob
 /// that is not.
 void printPrivacy(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
 {
-    const Variant* baseline = nullptr;
-    bool any = false;
-    for (std::size_t i = 0; i < vs.size(); ++i) {
-        if (jobs[i].exitCode != 0)
-            continue;
-        if (vs[i].summary["privacy"].toString("none") == "none") {
-            if (!baseline)
-                baseline = &vs[i];
-        } else {
-            any = true;
-        }
-    }
+    const auto [baseline, any] =
+        baselineOf(vs, jobs, [](const QJsonObject& s) { return s["privacy"].toString("none") == "none"; });
     if (!any)
         return;
     std::printf("\n%-24s %-26s %10s %9s %10s\n", "run", "privacy", "epsilon", "delta", baseline ? "accuracy" : "");
@@ -108,11 +113,7 @@ void printPrivacy(const std::vector<Variant>& vs, const std::vector<ChildJob>& j
             continue;
         const QJsonObject& s = vs[i].summary;
         const bool priv = s["privacy"].toString("none") != "none";
-        QString delta;
-        if (baseline && s["accuracy_simulated"].toBool(true))
-            delta = &vs[i] == baseline ? "baseline"
-                                       : QString::asprintf("%+.2f pt", 100 * (s["final_accuracy"].toDouble() -
-                                                                               baseline->summary["final_accuracy"].toDouble()));
+        const QString delta = accuracyAgainst(vs[i], baseline);
         std::printf("%-24s %-26s %10s %9s %10s\n", vs[i].label.c_str(), qPrintable(s["privacy"].toString("none")),
                     !priv ? "-" : s["epsilon"].isNull() ? "inf" : qPrintable(QString::asprintf("%.3g", s["epsilon"].toDouble())),
                     priv ? qPrintable(QString::asprintf("%.3g", s["delta"].toDouble())) : "-", qPrintable(delta));

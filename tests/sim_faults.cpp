@@ -27,6 +27,24 @@ public:
     std::map<std::string, std::vector<std::pair<double, double>>> series;
 };
 
+/// P workers on an ideal star (proxy workload: c = 10 ms per gradient), `steps` updates or steps planned, failure
+/// checks every 50 ms, and worker 2's host going off at 0.105 s for good.
+sim::SimulationSpec workerTwoFails(StrategyKind kind, int P, long steps)
+{
+    sim::SimulationSpec spec;
+    spec.platform = idealStar(P, 1e10, 1e12);
+    spec.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
+    spec.platform.availability.traceFile = "test";
+    spec.platform.availability.events = {{"worker-2", 0.105, false, 1}};
+    spec.strategy = {kind, P};
+    spec.strategy.failureDetection = 0.05;
+    spec.training.batchSize = 10;
+    spec.training.proxy.parameters = 10000;
+    spec.training.proxy.trainFlopsPerSample = 1e7; // c = 10 ms
+    spec.training.maxSteps = steps;
+    return spec;
+}
+
 } // namespace
 
 /// Sync PS, P = 4 workers, worker 3 four times slower (proxy workload, ideal network; c = 10 ms on a fast
@@ -251,18 +269,8 @@ private slots:
         for (int bound : {-1, 1}) {
             const std::vector<double> v = inChild([=] {
                 const TrainTest data = labelsOnly(4000, 10);
-                sim::SimulationSpec spec;
-                spec.platform = idealStar(P, 1e10, 1e12);
-                spec.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
-                spec.platform.availability.traceFile = "test";
-                spec.platform.availability.events = {{"worker-2", 0.105, false, 1}};
-                spec.strategy = {StrategyKind::AsyncPs, P};
+                sim::SimulationSpec spec = workerTwoFails(StrategyKind::AsyncPs, P, 120);
                 spec.strategy.stalenessBound = bound;
-                spec.strategy.failureDetection = 0.05;
-                spec.training.batchSize = 10;
-                spec.training.proxy.parameters = 10000;
-                spec.training.proxy.trainFlopsPerSample = 1e7; // c = 10 ms
-                spec.training.maxSteps = 120;
                 MetricsSink none;
                 const sim::SimulationResult r = sim::simulate(spec, data, none);
                 double failed = 0;
@@ -304,18 +312,8 @@ private slots:
     {
         const int P = 4;
         auto spec = [&](bool elastic) {
-            sim::SimulationSpec s;
-            s.platform = idealStar(P, 1e10, 1e12);
-            s.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
-            s.platform.availability.traceFile = "test";
-            s.platform.availability.events = {{"worker-2", 0.105, false, 1}};
-            s.strategy = {StrategyKind::SyncPs, P};
+            sim::SimulationSpec s = workerTwoFails(StrategyKind::SyncPs, P, 30);
             s.strategy.recovery = elastic ? StrategySpec::Recovery::Elastic : StrategySpec::Recovery::None;
-            s.strategy.failureDetection = 0.05;
-            s.training.batchSize = 10;
-            s.training.proxy.parameters = 10000;
-            s.training.proxy.trainFlopsPerSample = 1e7; // c = 10 ms
-            s.training.maxSteps = 30;
             return s;
         };
         const std::vector<double> v = inChild([=] {

@@ -61,6 +61,23 @@ privacy::PrivacySpec dp(PK kind, double z, double clip)
     return p;
 }
 
+/// DP-SGD with clip 1, noise z and budget `target` on P workers of the blobs (600 samples, batch 10), 50 epochs
+/// planned, plain SGD at 0.1.
+sim::SimulationSpec dpSgdSpec(StrategyKind kind, int P, double z, double target)
+{
+    sim::SimulationSpec spec;
+    spec.platform = idealStar(P, 1e9, 1e12);
+    spec.strategy = {kind, P};
+    spec.strategy.privacy = dp(PK::DpSgd, z, 1.0);
+    spec.strategy.privacy.targetEpsilon = target;
+    spec.training.hidden = {16};
+    spec.training.batchSize = 10;
+    spec.training.epochs = 50;
+    spec.training.optimizer = OptimizerSpec{.kind = OptimizerSpec::Kind::Sgd, .learningRate = 0.1f};
+    spec.training.seed = 5;
+    return spec;
+}
+
 } // namespace
 
 /// DP-FedAvg with z = 0 and a bound no update reaches is FedAvg bit for bit (equal parts, every client reports);
@@ -140,16 +157,7 @@ private slots:
         const double z = 2.0, target = 3.0;
         const std::vector<double> v = inChild([=] {
             const TrainTest data = smallData(31, 600);
-            sim::SimulationSpec spec;
-            spec.platform = idealStar(P, 1e9, 1e12);
-            spec.strategy = {StrategyKind::SyncPs, P};
-            spec.strategy.privacy = dp(PK::DpSgd, z, 1.0);
-            spec.strategy.privacy.targetEpsilon = target;
-            spec.training.hidden = {16};
-            spec.training.batchSize = 10;
-            spec.training.epochs = 50;
-            spec.training.optimizer = OptimizerSpec{.kind = OptimizerSpec::Kind::Sgd, .learningRate = 0.1f};
-            spec.training.seed = 5;
+            const sim::SimulationSpec spec = dpSgdSpec(StrategyKind::SyncPs, P, z, target);
             MetricsSink none;
             const sim::SimulationResult r = sim::simulate(spec, data, none);
             return std::vector<double>{double(r.summary.steps), r.summary.epsilon, r.summary.finalAccuracy,
@@ -182,16 +190,7 @@ private slots:
         const int P = 4;
         const std::vector<double> v = inChild([=] {
             const TrainTest data = smallData(31, 600);
-            sim::SimulationSpec spec;
-            spec.platform = idealStar(P, 1e9, 1e12);
-            spec.strategy = {StrategyKind::RingAllReduce, P};
-            spec.strategy.privacy = dp(PK::DpSgd, 2.0, 1.0);
-            spec.strategy.privacy.targetEpsilon = 3.0;
-            spec.training.hidden = {16};
-            spec.training.batchSize = 10;
-            spec.training.epochs = 50;
-            spec.training.optimizer = OptimizerSpec{.kind = OptimizerSpec::Kind::Sgd, .learningRate = 0.1f};
-            spec.training.seed = 5;
+            const sim::SimulationSpec spec = dpSgdSpec(StrategyKind::RingAllReduce, P, 2.0, 3.0);
             MetricsSink none;
             std::unique_ptr<Strategy> s = makeStrategy(spec.strategy, spec.training, data, none);
             auto& ring = dynamic_cast<RingAllReduceStrategy&>(*s);
