@@ -230,6 +230,32 @@ private slots:
         QVERIFY(ef.residual().norm() > 1e-3f);
     }
 
+    void sparseErrorFeedbackEqualsDecodeAndSubtract()
+    {
+        // stepSparse's shortcut (the residual is p with the kept elements zeroed) against step's decode and
+        // subtraction, bit for bit over 20 steps, for top-k and for random-k with per-rank and shared seeds.
+        for (const char* name : {"topk", "randomk", "randomk-shared"}) {
+            std::unique_ptr<Sparsifier> c;
+            if (QString(name) == "topk")
+                c = std::make_unique<TopK>(Keep::ratio(0.05));
+            else
+                c = std::make_unique<RandomK>(Keep::ratio(0.05), QString(name) == "randomk-shared");
+            ErrorFeedback full, fast;
+            Encoded a, b;
+            Eigen::VectorXf d;
+            for (int t = 0; t < 20; ++t) {
+                const Eigen::VectorXf g = gaussian(3000, 400 + t);
+                full.step(*c, g, deriveSeed(9, 1, t), a, d);
+                fast.stepSparse(*c, g, deriveSeed(9, 1, t), b);
+                QVERIFY2(a.payload == b.payload, name);
+                QVERIFY2(full.residual().size() == fast.residual().size() &&
+                             std::memcmp(full.residual().data(), fast.residual().data(),
+                                         sizeof(float) * std::size_t(full.residual().size())) == 0,
+                         qPrintable(QString("%1, step %2").arg(name).arg(t)));
+            }
+        }
+    }
+
     void dgcWithoutMomentumIsTopKWithErrorFeedback()
     {
         const TopK topk(Keep::ratio(0.02));

@@ -92,6 +92,8 @@ double GradientEncoder::encode(const Eigen::Ref<const Eigen::VectorXf>& g, std::
 {
     if (m_dgc)
         m_dgc->step(static_cast<const Sparsifier&>(m_c), g, seed, out, m_decoded);
+    else if (m_ef && dynamic_cast<const Sparsifier*>(&m_c))
+        m_ef->stepSparse(static_cast<const Sparsifier&>(m_c), g, seed, out);
     else if (m_ef)
         m_ef->step(m_c, g, seed, out, m_decoded);
     else

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "compression/errorfeedback.h"
 
+#include "compression/sparsify.h"
+
 #include <stdexcept>
 
 namespace dml::compression {
@@ -32,6 +34,17 @@ void ErrorFeedback::step(const Compressor& c, const Eigen::Ref<const Eigen::Vect
     c.encodeInto(m_p, seed, out);
     c.decodeInto(out, decoded);
     update(m_p, decoded);
+}
+
+void ErrorFeedback::stepSparse(const Sparsifier& s, const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed,
+                               Encoded& out)
+{
+    compensate(g, m_p);
+    s.encodeInto(m_p, seed, out);
+    s.indices(out, m_kept);
+    std::swap(m_e, m_p); // e = p, the previous residual's buffer becomes next step's p
+    for (const std::uint32_t i : m_kept)
+        m_e[Eigen::Index(i)] = 0.0f;
 }
 
 } // namespace dml::compression

@@ -8,6 +8,8 @@
 
 namespace dml::compression {
 
+class Sparsifier;
+
 /// The residual memory of one rank and one buffer (a layer, a bucket, the whole gradient):
 ///   p_t = g_t + e_t;  send C(p_t);  e_{t+1} = p_t - decode(C(p_t)),  with e_0 = 0.
 /// Hence sum_t decode(C(p_t)) + e_T = sum_t g_t: nothing is lost, only delayed.
@@ -28,6 +30,11 @@ public:
     /// update. Flops: flops(n) here plus c's encode and decode flops.
     void step(const Compressor& c, const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed, Encoded& out,
               Eigen::VectorXf& decoded);
+    /// step() for a sparsifier (top-k, random-k), without decoding: a sparse encoding carries exact copies of the
+    /// kept values, so e = p - decode(C(p)) is p with the kept elements set to zero, bit for bit for finite values
+    /// (an infinite or NaN kept element gets a residual of 0 here, NaN in step()). Swaps buffers instead of
+    /// allocating. Same flops as step() are charged by the callers (the arithmetic saved is a memory pass).
+    void stepSparse(const Sparsifier& s, const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed, Encoded& out);
     /// e (empty before the first update).
     const Eigen::VectorXf& residual() const { return m_e; }
     /// Restores a residual (e.g. from a checkpoint) or clears it (an empty vector).
@@ -37,6 +44,7 @@ public:
 
 private:
     Eigen::VectorXf m_e, m_p;
+    std::vector<std::uint32_t> m_kept;
 };
 
 } // namespace dml::compression
