@@ -90,8 +90,12 @@ GradientEncoder::GradientEncoder(const Compressor& c, const CompressionSpec& spe
 
 double GradientEncoder::encode(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed, Encoded& out)
 {
-    if (m_dgc)
-        m_dgc->step(static_cast<const Sparsifier&>(m_c), g, seed, out, m_decoded);
+    if (m_dgc) { // MomentumCorrection::step without its decode, which nothing here reads
+        const auto& s = static_cast<const Sparsifier&>(m_c);
+        s.encodeInto(m_dgc->accumulate(g), seed, out);
+        s.indices(out, m_kept);
+        m_dgc->mask(m_kept);
+    }
     else if (m_ef && dynamic_cast<const Sparsifier*>(&m_c))
         m_ef->stepSparse(static_cast<const Sparsifier&>(m_c), g, seed, out);
     else if (m_ef)

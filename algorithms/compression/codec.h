@@ -57,7 +57,8 @@ private:
     const Compressor& m_c;
     std::optional<ErrorFeedback> m_ef;
     std::optional<MomentumCorrection> m_dgc;
-    Eigen::VectorXf m_decoded; ///< scratch: what the receivers will decode
+    Eigen::VectorXf m_decoded;          ///< scratch: what the receivers will decode (dense error feedback)
+    std::vector<std::uint32_t> m_kept; ///< scratch: DGC's sent indices
 };
 
 /// The receiving side: acc = sum_i weights[i] decode(parts[i]), in the order given (the callers pass rank order),
