@@ -23,6 +23,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QScreen>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -535,7 +536,11 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
             d->editor->openFile(dir + "/quickstart.json");
             break;
         }
-    resize(1680, 1020);
+    // 1680 x 1020 where it fits; on a smaller screen (a 1280 x 720 projector) the screen's available area.
+    QSize size(1680, 1020);
+    if (const QScreen* s = screen())
+        size = size.boundedTo(s->availableGeometry().size());
+    resize(size);
 }
 
 MainWindow::~MainWindow()
