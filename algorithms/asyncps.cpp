@@ -36,7 +36,7 @@ void AsyncParameterServer::setCompression(const compression::CompressionSpec& sp
 void AsyncParameterServer::setFailureDetection(double seconds)
 {
     if (!(seconds > 0) || !std::isfinite(seconds))
-        throw ConfigError("strategy.failure_detection", "expected a time greater than zero, got " +
+        throw ConfigError("strategy.failure_detection", "expected a finite time greater than zero, got " +
                                                             std::to_string(seconds));
     m_failureDetection = seconds;
 }

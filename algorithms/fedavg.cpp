@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -68,7 +69,7 @@ void FederatedAveraging::setRoundRules(const RoundRules& rules)
                               " (the clients sampled per round, round(client_fraction x workers)), got " +
                               std::to_string(rules.targetClients));
     if (!(rules.failureDetection > 0) || !std::isfinite(rules.failureDetection))
-        throw ConfigError("strategy.failure_detection", "expected a time greater than zero, got " +
+        throw ConfigError("strategy.failure_detection", "expected a finite time greater than zero, got " +
                                                             std::to_string(rules.failureDetection));
     m_rules = rules;
 }
@@ -206,6 +207,16 @@ void FederatedAveraging::runServer(Transport& t)
         double total = 0;
         for (const Message* m : counted)
             total += double(m->version);
+        // Compressed: acc = sum_k weight(k) decode(Delta_k) over the reports, in client-rank order.
+        auto decodeSum = [&](const std::function<float(const Message&)>& weight, Eigen::VectorXf& acc) {
+            std::vector<const compression::Encoded*> parts;
+            std::vector<float> weights;
+            for (const Message* m : counted) {
+                parts.push_back(m->encoded.get());
+                weights.push_back(weight(*m));
+            }
+            m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, weights, acc));
+        };
         const privacy::PrivacySpec& dpSpec = m_privacy.spec();
         const bool dp = dpSpec.kind == privacy::PrivacySpec::Kind::DpFedAvg;
         if (dp) {
@@ -218,13 +229,8 @@ void FederatedAveraging::runServer(Transport& t)
                                                    : 0.0);
             } else if (m_compressor) { // the encoded clipped updates: w_t + (sum_k Delta_k + noise) / m
                 Eigen::VectorXf sum = Eigen::VectorXf::Zero(params.size());
-                if (!counted.empty()) {
-                    std::vector<const compression::Encoded*> parts;
-                    for (const Message* m : counted)
-                        parts.push_back(m->encoded.get());
-                    const std::vector<float> ones(parts.size(), 1.0f);
-                    m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, ones, sum));
-                }
+                if (!counted.empty())
+                    decodeSum([](const Message&) { return 1.0f; }, sum);
                 privacy::addGaussianNoise(sum, dpSpec.noiseMultiplier * dpSpec.clip,
                                           deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
                 params += inv * sum;
@@ -258,14 +264,8 @@ void FederatedAveraging::runServer(Transport& t)
             if (proxy) {
                 m_counters.compute(t, compression::aggregateFlops(*m_compressor, false, n, int(counted.size())));
             } else {
-                std::vector<const compression::Encoded*> parts;
-                std::vector<float> weights;
-                for (const Message* m : counted) {
-                    parts.push_back(m->encoded.get());
-                    weights.push_back(float(double(m->version) / total));
-                }
                 Eigen::VectorXf update;
-                m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, weights, update));
+                decodeSum([total](const Message& m) { return float(double(m.version) / total); }, update);
                 params += update;
             }
         } else if (!proxy && !counted.empty()) { // nobody replied: the global model stays as it was

@@ -30,7 +30,7 @@ SyncParameterServer::SyncParameterServer(int workers, const TrainingConfig& cfg,
 void SyncParameterServer::setRecovery(bool elastic, double failureDetection)
 {
     if (!(failureDetection > 0) || !std::isfinite(failureDetection))
-        throw ConfigError("strategy.failure_detection", "expected a time greater than zero, got " +
+        throw ConfigError("strategy.failure_detection", "expected a finite time greater than zero, got " +
                                                             std::to_string(failureDetection));
     m_elastic = elastic;
     m_failureDetection = failureDetection;

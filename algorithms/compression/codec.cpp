@@ -77,10 +77,11 @@ bool majorityVote(const CompressionSpec& spec)
     return spec.kind == CompressionSpec::Kind::Sign && !spec.errorFeedback;
 }
 
-GradientEncoder::GradientEncoder(const Compressor& c, const CompressionSpec& spec, float momentum) : m_c(c)
+GradientEncoder::GradientEncoder(const Compressor& c, const CompressionSpec& spec, float momentum)
+    : m_c(c), m_sparse(dynamic_cast<const Sparsifier*>(&c))
 {
     if (spec.momentumCorrection) {
-        if (!dynamic_cast<const Sparsifier*>(&c))
+        if (!m_sparse)
             throw std::invalid_argument("momentum correction needs a sparsifier, not " + c.name());
         m_dgc.emplace(momentum);
     } else if (spec.errorFeedback) {
@@ -91,13 +92,11 @@ GradientEncoder::GradientEncoder(const Compressor& c, const CompressionSpec& spe
 double GradientEncoder::encode(const Eigen::Ref<const Eigen::VectorXf>& g, std::uint64_t seed, Encoded& out)
 {
     if (m_dgc) { // MomentumCorrection::step without its decode, which nothing here reads
-        const auto& s = static_cast<const Sparsifier&>(m_c);
-        s.encodeInto(m_dgc->accumulate(g), seed, out);
-        s.indices(out, m_kept);
+        m_sparse->encodeInto(m_dgc->accumulate(g), seed, out);
+        m_sparse->indices(out, m_kept);
         m_dgc->mask(m_kept);
-    }
-    else if (m_ef && dynamic_cast<const Sparsifier*>(&m_c))
-        m_ef->stepSparse(static_cast<const Sparsifier&>(m_c), g, seed, out);
+    } else if (m_ef && m_sparse)
+        m_ef->stepSparse(*m_sparse, g, seed, out);
     else if (m_ef)
         m_ef->step(m_c, g, seed, out, m_decoded);
     else

@@ -7,6 +7,7 @@
 #include "compression/compressor.h"
 #include "compression/dgc.h"
 #include "compression/errorfeedback.h"
+#include "compression/sparsify.h"
 #include "compression/spec.h"
 
 #include <memory>
@@ -55,6 +56,7 @@ public:
 
 private:
     const Compressor& m_c;
+    const Sparsifier* m_sparse; ///< m_c as a sparsifier (top-k, random-k), or nullptr
     std::optional<ErrorFeedback> m_ef;
     std::optional<MomentumCorrection> m_dgc;
     Eigen::VectorXf m_decoded;          ///< scratch: what the receivers will decode (dense error feedback)
