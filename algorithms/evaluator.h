@@ -48,6 +48,22 @@ public:
     void initial(double time, const float* params);
 
     long totalSteps() const { return m_totalSteps; }
+    /// What checkpoint-restart saves and restores of the evaluator: the grid position and the running train loss
+    /// (samples already emitted stay emitted; redone steps are evaluated again when they reach the grid).
+    struct State {
+        long nextGrid = 1;
+        double lossSum = 0;
+        long lossCount = 0;
+        double lastAccuracy = 0;
+    };
+    State state() const { return {m_nextGrid, m_lossSum, m_lossCount, m_lastAccuracy}; }
+    void restore(const State& s)
+    {
+        m_nextGrid = s.nextGrid;
+        m_lossSum = s.lossSum;
+        m_lossCount = s.lossCount;
+        m_lastAccuracy = s.lastAccuracy;
+    }
     /// Fills the evaluation-grid fields of the summary (evalIntervalEpochs, epochsPerStep, evalNote).
     void completeSummary(Summary& s) const;
     const std::string& stopReason() const { return m_stopReason; }

@@ -92,6 +92,18 @@ struct Summary {
     std::string privacy = "none";    ///< e.g. "dp-fedavg z=1 C=0.5", "none"
     double epsilon = -1;             ///< epsilon of (epsilon, delta)-DP; -1 without privacy
     double delta = 0;                ///< delta of (epsilon, delta)-DP; 0 without privacy
+    /// Failures and recovery (README "Failures"). Counted by the simulation (failures, restarts, lost work) and by
+    /// the strategy (checkpoints).
+    int failures = 0;                ///< rank failures (host crashes, ranks cut off by a link failure)
+    int restarts = 0;                ///< checkpoint-restart: relaunches of every rank
+    long lostSteps = 0;              ///< checkpoint-restart: global steps discarded by roll-backs, summed
+    double lostComputeSeconds = 0;   ///< compute time (summed over ranks) spent on discarded work, s
+    double recoverySeconds = 0;      ///< checkpoint-restart: time from each failure to the relaunch, summed, s
+    int checkpoints = 0;             ///< checkpoints completed
+    double checkpointSeconds = 0;    ///< simulated s spent writing them (the writer's time), summed
+    /// Useful compute over available capacity: (compute time - lostComputeSeconds) summed over ranks, divided by
+    /// ranks x simulatedTime; -1 when the run had no failure and no checkpoint.
+    double goodput = -1;
     std::string stopReason;          ///< "epochs", "rounds" (fedavg with strategy.rounds), "max_steps",
                                      ///< "target_accuracy", "max_simulated_time"
 };

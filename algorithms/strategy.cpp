@@ -123,6 +123,9 @@ void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
 
 std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
 {
+    if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) // every rank is restarted
+        return spec.kind == StrategyKind::SyncPs ? std::vector<std::string>{"worker", "server"}
+                                                 : std::vector<std::string>{"worker"};
     switch (spec.kind) {
     case StrategyKind::FedAvg: return {"client"};
     case StrategyKind::AsyncPs: return {"worker"};
@@ -135,10 +138,42 @@ std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
     return {};
 }
 
+namespace {
+void checkCheckpointRestart(const StrategySpec& spec)
+{
+    const CheckpointSpec& c = spec.checkpoint;
+    if (spec.kind != StrategyKind::SyncPs)
+        throw ConfigError("strategy.recovery", std::string("checkpoint-restart is implemented for sync-ps only, not ") +
+                                                   toString(spec.kind) + " yet");
+    if (spec.compression.kind != compression::CompressionSpec::Kind::None || spec.localSteps > 1 ||
+        spec.privacy.kind != privacy::PrivacySpec::Kind::None)
+        throw ConfigError("strategy.recovery", "checkpoint-restart with compression, local SGD or privacy: their "
+                                               "per-worker state (error feedback, local models, the privacy "
+                                               "ledger) is not saved in checkpoints yet");
+    if (c.everySteps < 0 || (c.everySteps == 0 && !(c.everySeconds > 0)))
+        throw ConfigError("strategy.checkpoint.every_steps",
+                          "expected a checkpoint interval: every_steps >= 1 or every > 0 (a duration)");
+    if (!(c.everySeconds >= 0) || !std::isfinite(c.everySeconds))
+        throw ConfigError("strategy.checkpoint.every", "expected a finite duration >= 0");
+    if (!(c.writeBandwidth > 0) || !std::isfinite(c.writeBandwidth))
+        throw ConfigError("strategy.checkpoint.write_bandwidth", "expected a finite bandwidth > 0");
+    if (!(c.readBandwidth > 0) || !std::isfinite(c.readBandwidth))
+        throw ConfigError("strategy.checkpoint.read_bandwidth", "expected a finite bandwidth > 0");
+    if (!(c.restartDelay >= 0) || !std::isfinite(c.restartDelay))
+        throw ConfigError("strategy.checkpoint.restart_delay", "expected a finite duration >= 0");
+    if (c.maxRestarts < 0)
+        throw ConfigError("strategy.checkpoint.max_restarts", "expected 0 or more");
+    if (!(spec.failureDetection > 0) || !std::isfinite(spec.failureDetection))
+        throw ConfigError("strategy.failure_detection", "expected a finite time greater than zero");
+}
+} // namespace
+
 void checkRecovery(const StrategySpec& spec)
 {
     if (spec.recovery == StrategySpec::Recovery::None)
         return;
+    if (spec.recovery == StrategySpec::Recovery::CheckpointRestart)
+        return checkCheckpointRestart(spec);
     if (spec.kind != StrategyKind::SyncPs)
         throw ConfigError("strategy.recovery",
                           std::string("elastic recovery is implemented for sync-ps only") +
@@ -172,6 +207,11 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         ps->setCompression(spec.compression, spec.localSteps);
         ps->setPrivacy(spec.privacy);
         ps->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
+        if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) {
+            CheckpointSpec c = spec.checkpoint;
+            c.failureDetection = spec.failureDetection;
+            ps->setCheckpointing(c);
+        }
         return ps;
     }
     case StrategyKind::AsyncPs:

@@ -56,6 +56,29 @@ struct TrainingConfig {
 
 enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg };
 
+/// Checkpoint-restart (strategy.recovery "checkpoint-restart", README "Failures"), as TorchElastic does it: the
+/// model and optimizer state are saved every K steps (or every T simulated seconds) to checkpoint storage; when a
+/// rank fails, every rank is stopped once the failure is detected, and after the restart delay all of them start
+/// again from the last completed checkpoint on replacement hosts (the same simulated hosts, turned back on).
+struct CheckpointSpec {
+    long everySteps = 0;        ///< save after every K global steps; 0 = by time only
+    double everySeconds = 0;    ///< or at the first step boundary >= T simulated s after the previous save; 0 = off
+    double writeBandwidth = 1e9;///< bytes/s of the checkpoint storage seen by each host (a SimGrid disk per host)
+    double readBandwidth = 2e9; ///< bytes/s
+    double restartDelay = 30;   ///< s from a failure's detection to the relaunch of every rank (scheduling,
+                                ///< process start, rendezvous)
+    int maxRestarts = 100;      ///< the run fails (stop reason "max_restarts") after this many restarts
+    double failureDetection = 1;///< s from a failure to its detection (strategy.failure_detection; makeStrategy
+                                ///< copies it here)
+};
+
+/// A completed checkpoint: the global step it saved and when its write completed (simulated s; 0 for the initial
+/// state).
+struct CheckpointRef {
+    long step = 0;
+    double time = 0;
+};
+
 struct StrategySpec {
     StrategyKind kind = StrategyKind::SyncPs;
     int workers = 1;            ///< workers (sync-ps, async-ps, ring-allreduce) or client population K (fedavg)
@@ -73,8 +96,9 @@ struct StrategySpec {
     compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
     privacy::PrivacySpec privacy{}; ///< differential privacy (dp-fedavg for fedavg; dp-sgd for sync-ps, ring)
-    enum class Recovery { None, Elastic };
-    Recovery recovery = Recovery::None; ///< sync-ps: what happens when a worker's host goes off
+    enum class Recovery { None, Elastic, CheckpointRestart };
+    Recovery recovery = Recovery::None; ///< what happens when a rank's host goes off (checkRecovery)
+    CheckpointSpec checkpoint{};        ///< recovery CheckpointRestart: when and where state is saved
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
@@ -108,6 +132,17 @@ public:
     virtual std::vector<std::string> failureTolerantRoles() const { return {}; }
     /// Fills the strategy-specific parts of the summary (e.g. staleness); valid after every rank returned.
     virtual void completeSummary(Summary&) const {}
+
+    /// Checkpoint-restart: the policy when the strategy saves checkpoints, nullptr otherwise. The simulation's
+    /// supervisor then restarts every rank after a failure (restoreCheckpoint, then launch of every rank whose
+    /// launchedAtStart() is true).
+    virtual const CheckpointSpec* checkpointing() const { return nullptr; }
+    /// Checkpoint-restart: global steps applied so far (for the steps lost at a failure).
+    virtual long progress() const { return 0; }
+    /// Checkpoint-restart: called while no rank runs (the supervisor killed them all). Puts every rank's state back
+    /// to the last completed checkpoint (the initial state if none was completed), so that the relaunched bodies
+    /// continue from it and redo the lost steps bit for bit; returns that checkpoint.
+    virtual CheckpointRef restoreCheckpoint() { return {}; }
 };
 
 /// Builds the strategy. `data` and `sink` must outlive it.
@@ -139,7 +174,10 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
 void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg);
 
 /// Throws ConfigError "strategy.recovery" for a recovery the strategy does not have (elastic is sync-ps's; async-ps
-/// and fedavg tolerate failures without it), or elastic with powersgd (its two averagings need the same workers).
+/// and fedavg tolerate failures without it), or elastic with powersgd (its two averagings need the same workers);
+/// checkpoint-restart only for sync-ps (and ring-allreduce), without compression, local SGD or privacy (their
+/// per-worker state is not saved yet), with a positive interval ("strategy.checkpoint.every_steps" or ".every"),
+/// bandwidths, restart delay and failure detection.
 void checkRecovery(const StrategySpec& spec);
 
 /// Throws ConfigError naming the field ("strategy.privacy.<field>") when the privacy settings are out of range or

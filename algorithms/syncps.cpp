@@ -25,6 +25,25 @@ SyncParameterServer::SyncParameterServer(int workers, const TrainingConfig& cfg,
                           "expected between 0 and " + std::to_string(workers - 1) +
                               " (fewer than the workers, platform.workers), got " + std::to_string(backupWorkers));
     checkBatchFits(m_partition, cfg.batchSize);
+    m_samplers.reserve(std::size_t(workers));
+    for (int w = 0; w < workers; ++w)
+        m_samplers.emplace_back(m_partition[std::size_t(w)], cfg.batchSize, workerSeed(cfg.seed, w));
+}
+
+void SyncParameterServer::setCheckpointing(const CheckpointSpec& spec)
+{
+    m_clock.emplace(spec);
+    m_committed = Snapshot{.step = 0, .time = 0, .params = {}, .optimizer = {}, .samplers = m_samplers,
+                           .evaluator = m_evaluator.state()};
+}
+
+CheckpointRef SyncParameterServer::restoreCheckpoint()
+{
+    m_samplers = m_committed.samplers;
+    m_evaluator.restore(m_committed.evaluator);
+    m_done = m_committed.step;
+    m_resuming = true;
+    return {m_committed.step, m_committed.time};
 }
 
 void SyncParameterServer::setRecovery(bool elastic, double failureDetection)
@@ -73,6 +92,19 @@ void SyncParameterServer::runServer(Transport& t)
     if (m_compression.momentumCorrection)
         serverOpt = OptimizerSpec{.kind = OptimizerSpec::Kind::Sgd, .learningRate = m_cfg.optimizer.learningRate};
     Optimizer opt(serverOpt, n);
+    long done = 0; // optimizer steps applied (local SGD: H per averaging)
+    const double checkpointBytes = recovery::checkpointBytes(serverOpt, nf);
+    const bool resumed = m_resuming; // relaunched by checkpoint-restart: go on from the last checkpoint
+    if (resumed) {
+        m_resuming = false;
+        done = m_committed.step;
+        if (m_committed.optimizer) {
+            params = m_committed.params;
+            opt = *m_committed.optimizer;
+            t.readCheckpoint(checkpointBytes);
+        }
+        m_clock->restarted(t.now());
+    }
     Eigen::VectorXf avg(n);
     std::vector<Message> msgs(static_cast<std::size_t>(m_workers));
     int needed = m_workers - m_backup; // N (elastic: the live workers minus b)
@@ -89,10 +121,11 @@ void SyncParameterServer::runServer(Transport& t)
         // only after all P gradients are in (the barrier), so sharing it is safe and saves 4n bytes of copying
         // per step. The empty owner makes the shared_ptr non-owning.
         // With backup workers a late worker may read a model after the server moved on, so each step's model is
-        // then a copy (a gradient computed on it is stale and dropped anyway, but it must not read a torn model).
+        // then a copy (a gradient computed on it is stale and dropped anyway, but it must not read a torn model);
+        // with checkpoint-restart too (a worker may still read it after the server's host went off).
         std::shared_ptr<const Eigen::VectorXf> snapshot =
-            kind != Model || proxy ? nullptr
-            : m_backup > 0         ? std::shared_ptr<const Eigen::VectorXf>(m_pool.copyOf(params))
+            kind != Model || proxy        ? nullptr
+            : m_backup > 0 || m_clock     ? std::shared_ptr<const Eigen::VectorXf>(m_pool.copyOf(params))
                                    : std::shared_ptr<const Eigen::VectorXf>(std::shared_ptr<void>(), &params);
         for (int w = 0; w < m_workers; ++w)
             t.isend(w, ToWorker, Message{.kind = kind, .bytes = kind == Model ? bytes : 0.0, .data = snapshot,
@@ -182,9 +215,9 @@ void SyncParameterServer::runServer(Transport& t)
         m_counters.compute(t, layout->orthogonalizeFlops() + layout->approximateFlops());
     };
 
-    long done = 0; // optimizer steps applied (local SGD: H per averaging)
-    m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
-    broadcast(Model, 0);
+    if (!resumed)
+        m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
+    broadcast(Model, done);
     for (;;) {
         collect(done, true);
         if (m_elastic && needed == 0) { // every worker failed: the model is what it is
@@ -237,10 +270,21 @@ void SyncParameterServer::runServer(Transport& t)
         }
         if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
             m_evaluator.requestStop("privacy_budget"); // the next step would exceed the budget
+        m_done = done;
         if (m_evaluator.afterStep(t.now(), done, proxy ? nullptr : params.data())) {
             broadcast(Stop, done);
             m_final = params;
             return;
+        }
+        if (m_clock && m_clock->due(done, t.now())) { // the workers wait for the model while it is written
+            Snapshot snap{.step = done, .time = 0, .params = params, .optimizer = opt, .samplers = m_samplers,
+                          .evaluator = m_evaluator.state()};
+            const double start = t.now();
+            t.writeCheckpoint(checkpointBytes);
+            m_clock->saved(done, start, t.now());
+            snap.time = t.now();
+            m_sink.point("checkpoint", t.now(), double(done));
+            m_committed = std::move(snap); // complete: a failure from now on rolls back to here
         }
         broadcast(Model, done);
     }
@@ -251,7 +295,7 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
     const bool real = !m_workload.isProxy(); // a proxy does no arithmetic on data
     const Eigen::Index n = real ? m_workload.numParams() : 0;
     const double nf = double(m_workload.numParams());
-    BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
+    BatchSampler& sampler = m_samplers[std::size_t(rank)];
     const double flops = workerFlopsPerStep();
     const bool local = m_localSteps > 1;
     const bool dpSgd = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpSgd;

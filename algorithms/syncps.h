@@ -4,6 +4,7 @@
 #include "compression/powersgd.h"
 #include "evaluator.h"
 #include "privacy/ledger.h"
+#include "recovery/checkpoint.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
@@ -52,6 +53,8 @@ public:
         m_evaluator.completeSummary(s);
         m_counters.fill(m_compression, m_localSteps, s);
         m_privacy.fill(s);
+        if (m_clock)
+            m_clock->fill(s);
     }
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
@@ -79,8 +82,22 @@ public:
     void setRecovery(bool elastic, double failureDetection);
     std::vector<std::string> failureTolerantRoles() const override
     {
-        return m_elastic ? std::vector<std::string>{"worker"} : std::vector<std::string>{};
+        return m_clock     ? std::vector<std::string>{"worker", "server"}
+               : m_elastic ? std::vector<std::string>{"worker"} : std::vector<std::string>{};
     }
+    /// Checkpoint-restart (TorchElastic's restart of every rank; README "Failures"): after a step that
+    /// recovery::CheckpointClock says is due, the server saves the model, the optimizer state, every worker's batch
+    /// sampler and the evaluator's position, and writes recovery::checkpointBytes to its checkpoint storage
+    /// (Transport::writeCheckpoint) while the workers wait for the next model, as a synchronous torch.save on the
+    /// server would; the checkpoint counts once the write completed. After a failure the supervisor calls
+    /// restoreCheckpoint(); the relaunched server reads the checkpoint (Transport::readCheckpoint) and goes on from
+    /// its step, so the lost steps are redone on the same batches and give the same numbers bit for bit. With
+    /// backup workers, a late worker's sampler is saved as it stands (deterministic, but the replay may differ
+    /// from the failure-free run). makeStrategy validated the spec (checkRecovery).
+    void setCheckpointing(const CheckpointSpec& spec);
+    const CheckpointSpec* checkpointing() const override { return m_clock ? &m_clock->spec() : nullptr; }
+    long progress() const override { return m_done; }
+    CheckpointRef restoreCheckpoint() override;
     /// b, the backup workers whose gradients each step drops.
     int backupWorkers() const { return m_backup; }
     /// Flops the server is charged per step: sum N = P - b gradients, scale, optimizer update.
@@ -109,6 +126,22 @@ private:
     privacy::PrivacyLedger m_privacy;
     bool m_elastic = false;
     double m_failureDetection = 1.0;
+    /// Per worker, in the strategy rather than in the worker's body so that checkpoints can save them.
+    std::vector<BatchSampler> m_samplers;
+    /// A saved state: the model and optimizer after `step` steps (no model: the initial one), the samplers, the
+    /// evaluator's position.
+    struct Snapshot {
+        long step = 0;
+        double time = 0; ///< when its write completed
+        Eigen::VectorXf params;
+        std::optional<Optimizer> optimizer;
+        std::vector<BatchSampler> samplers;
+        Evaluator::State evaluator;
+    };
+    std::optional<recovery::CheckpointClock> m_clock; ///< set: checkpoint-restart
+    Snapshot m_committed;     ///< the last completed checkpoint (step 0: the initial state)
+    bool m_resuming = false;  ///< the next server body starts from m_committed
+    long m_done = 0;          ///< steps applied (progress())
 };
 
 } // namespace dml

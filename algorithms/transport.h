@@ -66,6 +66,12 @@ public:
     /// finished early waits for the round's stragglers exactly as a worker waits at a synchronous barrier
     /// (README "Glossary"). No effect on a rank whose body is still running or whose host is off.
     virtual void extendWindow(int /*rank*/) {}
+    /// Writes `bytes` (>= 0) to this rank's checkpoint storage and returns when they are written (simulated time:
+    /// the storage's write bandwidth, shared with this host's other checkpoint I/O). No time passes on a
+    /// platform without checkpoint storage.
+    virtual void writeCheckpoint(double /*bytes*/) {}
+    /// Reads `bytes` (>= 0) from this rank's checkpoint storage (its read bandwidth).
+    virtual void readCheckpoint(double /*bytes*/) {}
 
     /// Blocking send: isend() then waitAll().
     void send(int dst, int tag, Message m)

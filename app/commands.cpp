@@ -77,6 +77,22 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     if (s.epsilon >= 0)
         std::printf("  privacy                    %s: (epsilon %.3g, delta %.3g)-DP   (RDP accountant)\n",
                     s.privacy.c_str(), s.epsilon, s.delta);
+    if (s.failures > 0 || s.checkpoints > 0) {
+        if (s.failures > 0) {
+            std::printf("  failures                   %d rank failure(s)", s.failures);
+            if (s.restarts > 0 || s.checkpoints > 0)
+                std::printf("; %d restart(s), %ld step(s) lost, %s of compute redone, %s recovering", s.restarts,
+                            s.lostSteps, formatSeconds(s.lostComputeSeconds).c_str(),
+                            formatSeconds(s.recoverySeconds).c_str());
+            std::printf("\n");
+        }
+        if (s.checkpoints > 0)
+            std::printf("  checkpoints                %d written in %s (simulated)\n", s.checkpoints,
+                        formatSeconds(s.checkpointSeconds).c_str());
+        if (s.goodput >= 0)
+            std::printf("  goodput                    %.1f %%   (useful compute / (ranks x simulated time))\n",
+                        100 * s.goodput);
+    }
     if (s.localSteps > 1)
         std::printf("  local SGD                  averaging every %d optimizer steps\n", s.localSteps);
     if (s.partitionParts > 0)

@@ -73,6 +73,14 @@ QJsonObject toJson(const Summary& s)
             {"privacy", QString::fromStdString(s.privacy)},
             {"epsilon", s.epsilon < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.epsilon)},
             {"delta", s.delta},
+            {"failures", s.failures},
+            {"restarts", s.restarts},
+            {"lost_steps", double(s.lostSteps)},
+            {"lost_compute_seconds", s.lostComputeSeconds},
+            {"recovery_seconds", s.recoverySeconds},
+            {"checkpoints", s.checkpoints},
+            {"checkpoint_seconds", s.checkpointSeconds},
+            {"goodput", s.goodput < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(s.goodput)},
             {"stop_reason", QString::fromStdString(s.stopReason)}};
 }
 

@@ -146,7 +146,7 @@ public:
         if (v.isUndefined())
             return def;
         const auto x = v.isString() ? parseUnit(v.toString().toStdString(), kind) : std::nullopt;
-        if (!x || *x < 0 || (positive && *x == 0)) {
+        if (!x || !std::isfinite(*x) || *x < 0 || (positive && *x == 0)) {
             fail(key, std::string("expected ") + unitExample(kind) + (positive ? " (greater than zero)" : "") +
                           ", got " + show(v));
             return def;

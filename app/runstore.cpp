@@ -16,7 +16,7 @@ namespace {
 
 // 2: runs.build (the program's build string, buildinfo.h), runs' bytes lost, evaluation grid and partition
 //    statistics, host_stats.bytes_lost.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS runs(
   partition_parts INTEGER, partition_size_min REAL, partition_size_max REAL, partition_label_skew REAL,
   partition_largest_class_share REAL, idle_fraction REAL,
   compressor TEXT, uncompressed_bytes REAL, compressed_bytes REAL, codec_seconds REAL, local_steps INTEGER,
-  privacy TEXT, epsilon REAL, delta REAL
+  privacy TEXT, epsilon REAL, delta REAL,
+  failures INTEGER, restarts INTEGER, lost_steps INTEGER, lost_compute_seconds REAL, recovery_seconds REAL,
+  checkpoints INTEGER, checkpoint_seconds REAL, goodput REAL
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -234,6 +236,15 @@ void RunStore::migrate()
                  "ALTER TABLE runs ADD COLUMN epsilon REAL; ALTER TABLE runs ADD COLUMN delta REAL; "
                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
         }
+        // Version 3 -> 4 (failures and checkpoints, issue 11): eight columns more, NULL for older runs.
+        Stmt q4(m_db, "SELECT value FROM meta WHERE key = 'schema_version'", m_file);
+        if (q4.step() && q4.text(0) == "3") {
+            exec("ALTER TABLE runs ADD COLUMN failures INTEGER; ALTER TABLE runs ADD COLUMN restarts INTEGER; "
+                 "ALTER TABLE runs ADD COLUMN lost_steps INTEGER; ALTER TABLE runs ADD COLUMN lost_compute_seconds REAL; "
+                 "ALTER TABLE runs ADD COLUMN recovery_seconds REAL; ALTER TABLE runs ADD COLUMN checkpoints INTEGER; "
+                 "ALTER TABLE runs ADD COLUMN checkpoint_seconds REAL; ALTER TABLE runs ADD COLUMN goodput REAL; "
+                 "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+        }
     } catch (...) {
         exec("ROLLBACK");
         throw;
@@ -359,7 +370,9 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             "staleness_mean=?, staleness_max=?, bytes_lost=?, eval_interval_epochs=?, epochs_per_step=?, eval_note=?, "
             "partition_parts=?, partition_size_min=?, partition_size_max=?, partition_label_skew=?, "
             "partition_largest_class_share=?, idle_fraction=?, compressor=?, uncompressed_bytes=?, "
-            "compressed_bytes=?, codec_seconds=?, local_steps=?, privacy=?, epsilon=?, delta=? WHERE id=?",
+            "compressed_bytes=?, codec_seconds=?, local_steps=?, privacy=?, epsilon=?, delta=?, failures=?, restarts=?, "
+            "lost_steps=?, lost_compute_seconds=?, recovery_seconds=?, checkpoints=?, checkpoint_seconds=?, "
+            "goodput=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -386,7 +399,14 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
     else
         st.bind(34, s.epsilon);
     st.bind(35, s.delta);
-    st.bind(36, id);
+    st.bind(36, (long long)s.failures).bind(37, (long long)s.restarts).bind(38, (long long)s.lostSteps);
+    st.bind(39, s.lostComputeSeconds).bind(40, s.recoverySeconds).bind(41, (long long)s.checkpoints);
+    st.bind(42, s.checkpointSeconds);
+    if (s.goodput < 0)
+        st.bindNull(43);
+    else
+        st.bind(43, s.goodput);
+    st.bind(44, id);
     st.step();
     tx.commit();
 }
@@ -418,7 +438,8 @@ constexpr const char* kRunColumns =
     "stop_reason, wall_time, accuracy_simulated, staleness_mean, staleness_max, build, bytes_lost, "
     "eval_interval_epochs, epochs_per_step, eval_note, partition_parts, partition_size_min, partition_size_max, "
     "partition_label_skew, partition_largest_class_share, idle_fraction, compressor, uncompressed_bytes, "
-    "compressed_bytes, codec_seconds, local_steps, privacy, epsilon, delta FROM runs";
+    "compressed_bytes, codec_seconds, local_steps, privacy, epsilon, delta, failures, restarts, lost_steps, "
+    "lost_compute_seconds, recovery_seconds, checkpoints, checkpoint_seconds, goodput FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -473,6 +494,14 @@ RunRecord readRun(const Stmt& q)
     s.privacy = q.null(47) ? "none" : q.text(47);
     s.epsilon = q.null(48) ? -1 : q.real(48);
     s.delta = q.real(49);
+    s.failures = int(q.integer(50));
+    s.restarts = int(q.integer(51));
+    s.lostSteps = long(q.integer(52));
+    s.lostComputeSeconds = q.real(53);
+    s.recoverySeconds = q.real(54);
+    s.checkpoints = int(q.integer(55));
+    s.checkpointSeconds = q.real(56);
+    s.goodput = q.null(57) ? -1 : q.real(57);
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }

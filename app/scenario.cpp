@@ -183,6 +183,80 @@ void readPrivacy(ObjectReader&& r, privacy::PrivacySpec& p)
     p.targetEpsilon = r.number("target_epsilon", 0, 0, 1e9);
 }
 
+void readCheckpoint(ObjectReader&& r, CheckpointSpec& c)
+{
+    c.everySteps = long(r.integer("every_steps", 0, 0, 1000000000));
+    c.everySeconds = r.unit("every", UnitKind::Time, 0, true);
+    if (c.everySteps == 0 && c.everySeconds == 0)
+        r.fail("every_steps", "expected a checkpoint interval: \"every_steps\" (global steps) or \"every\" (a "
+                              "duration such as \"10min\")");
+    c.writeBandwidth = r.unit("write_bandwidth", UnitKind::Bandwidth, c.writeBandwidth, true);
+    c.readBandwidth = r.unit("read_bandwidth", UnitKind::Bandwidth, c.readBandwidth, true);
+    c.restartDelay = r.unit("restart_delay", UnitKind::Time, c.restartDelay, false);
+    c.maxRestarts = int(r.integer("max_restarts", c.maxRestarts, 0, 1000000));
+}
+
+/// The "faults" section (README "Failures"): scheduled events and random failures.
+void readFaults(ObjectReader&& r, sim::FaultSpec& f)
+{
+    const QJsonValue ev = r.value("events");
+    if (!ev.isUndefined() && !ev.isArray())
+        r.fail("events", "expected a list of events such as [{\"time\": \"30s\", \"type\": \"crash\", "
+                         "\"host\": \"worker-3\"}], got " + show(ev));
+    const QJsonArray a = ev.toArray();
+    for (qsizetype i = 0; i < a.size(); ++i) {
+        const std::string at = r.at("events") + "[" + std::to_string(i) + "]";
+        if (!a[i].isObject()) {
+            r.issues().push_back({at, "expected an object, got " + show(a[i])});
+            continue;
+        }
+        ObjectReader e(a[i].toObject(), at, r.issues());
+        sim::FaultEvent x;
+        x.path = at;
+        if (!e.has("time"))
+            e.fail("time", "missing; expected a duration such as \"30s\"");
+        x.time = e.unit("time", UnitKind::Time, 0, false);
+        const std::string type = e.choice("type", {"crash", "recover", "link-down", "link-up"}, "");
+        using T = sim::FaultEvent::Type;
+        x.type = type == "recover" ? T::Recover : type == "link-down" ? T::LinkDown : type == "link-up" ? T::LinkUp
+                                                                                                      : T::Crash;
+        if (x.type == T::LinkDown || x.type == T::LinkUp) {
+            x.link = e.string("link", "", true);
+        } else if (e.has("role")) {
+            x.role = e.string("role", "", true);
+            x.index = int(e.integer("index", -1, -1, 1000000000));
+            if (e.has("host"))
+                e.fail("host", "give either \"host\" (a glob over host names) or \"role\", not both");
+        } else {
+            x.host = e.string("host", "", true);
+        }
+        f.events.push_back(std::move(x));
+    }
+    if (r.has("random")) {
+        ObjectReader q = r.child("random");
+        sim::RandomFaults& rf = f.random;
+        rf.enabled = true;
+        const QJsonValue roles = q.value("roles");
+        if (!roles.isUndefined()) {
+            rf.roles.clear();
+            for (const QJsonValue& v : roles.toArray())
+                if (v.isString() && !v.toString().isEmpty())
+                    rf.roles.push_back(v.toString().toStdString());
+            if (!roles.isArray() || rf.roles.empty() || rf.roles.size() != std::size_t(roles.toArray().size()))
+                q.fail("roles", "expected a list of roles such as [\"worker\"], got " + show(roles));
+        }
+        if (!q.has("mtbf"))
+            q.fail("mtbf", "missing; expected the mean time between failures of a host, such as \"2h\"");
+        rf.mtbf = q.unit("mtbf", UnitKind::Time, rf.mtbf, true);
+        rf.mttr = q.unit("mttr", UnitKind::Time, rf.mttr, true);
+        const std::string d = q.choice("distribution", {"exponential", "weibull"}, "exponential");
+        rf.distribution = d == "weibull" ? sim::RandomFaults::Distribution::Weibull
+                                         : sim::RandomFaults::Distribution::Exponential;
+        if (rf.distribution == sim::RandomFaults::Distribution::Weibull)
+            rf.shape = q.number("shape", 1, 0.05, 20);
+    }
+}
+
 void readStrategy(ObjectReader&& r, StrategySpec& st)
 {
     const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg"}, "");
@@ -192,10 +266,14 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     if (st.kind == StrategyKind::SyncPs)
         st.backupWorkers = int(r.integer("backup_workers", 0, 0, 1000000000)); // < workers: makeStrategy checks
     // Read for every strategy so that a misplaced one gets checkRecovery's explanation.
-    st.recovery = r.choice("recovery", {"none", "elastic"}, "none") == "elastic" ? StrategySpec::Recovery::Elastic
-                                                                                : StrategySpec::Recovery::None;
-    if (st.kind == StrategyKind::SyncPs && st.recovery == StrategySpec::Recovery::Elastic)
+    const std::string recovery = r.choice("recovery", {"none", "elastic", "checkpoint-restart"}, "none");
+    st.recovery = recovery == "elastic"              ? StrategySpec::Recovery::Elastic
+                  : recovery == "checkpoint-restart" ? StrategySpec::Recovery::CheckpointRestart
+                                                     : StrategySpec::Recovery::None;
+    if (st.kind == StrategyKind::SyncPs && st.recovery != StrategySpec::Recovery::None)
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
+    if (st.recovery == StrategySpec::Recovery::CheckpointRestart)
+        readCheckpoint(r.child("checkpoint"), st.checkpoint);
     if (st.kind == StrategyKind::AsyncPs) {
         st.stalenessBound = int(r.integer("staleness_bound", -1, -1, 1000000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
@@ -285,6 +363,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         readStrategy(root.child("strategy", true), s.sim.strategy);
         readRun(root.child("run"), s);
         readCompare(root, s);
+        readFaults(root.child("faults"), s.sim.platform.faults);
     }
     s.sim.strategy.workers = s.sim.platform.workers;
     if (issues.empty()) { // the cross-field rules of compression and local SGD, before anything runs

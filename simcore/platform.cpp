@@ -6,6 +6,7 @@
 
 #include <simgrid/Exception.hpp>
 #include <simgrid/kernel/ProfileBuilder.hpp>
+#include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Link.hpp>
 #include <simgrid/s4u/NetZone.hpp>
@@ -552,6 +553,19 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
                               std::string("bandwidth profiles apply to the star and edge platforms: SimGrid seals the "
                                           "links of a ") + toString(p.topology) +
                                   " as it builds them (in a platform XML, give the link a bandwidth_file instead)");
+    auto tolerated = [&](const std::string& role) {
+        return std::count(p.failureTolerantRoles.begin(), p.failureTolerantRoles.end(), role) > 0 ||
+               std::count(roles.begin(), roles.end(), role) == 0;
+    };
+    const char* howToRecover = " would stall this strategy: set strategy.recovery (\"elastic\" or "
+                               "\"checkpoint-restart\" where the strategy has it; README \"Failures\")";
+    if (p.faults.random.enabled)
+        for (const auto& role : p.faults.random.roles)
+            if (!tolerated(role))
+                throw ConfigError("faults.random.roles", "\"" + role + "\" hosts failing" + howToRecover);
+    for (const FaultEvent& ev : p.faults.events)
+        if (ev.type == FaultEvent::Type::Crash && !ev.role.empty() && !tolerated(ev.role))
+            throw ConfigError(ev.path + ".role", "\"" + ev.role + "\" hosts crashing" + howToRecover);
     if (p.availability.model == AvailabilitySpec::Model::Random) {
         for (const auto& role : p.availability.roles) {
             if (std::count(p.failureTolerantRoles.begin(), p.failureTolerantRoles.end(), role) > 0)
@@ -680,6 +694,7 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
         host->set_speed_profile(ProfileBuilder::from_string("speed:" + host->get_name(), profileText(pts), -1));
 
     // Availability.
+    std::map<sg4::Host*, std::vector<std::pair<double, double>>> hostStates;
     const AvailabilitySpec& av = p.availability;
     if (av.model == AvailabilitySpec::Model::Random) {
         for (std::size_t r = 0; r < roles.size(); ++r) {
@@ -699,8 +714,7 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
                 pts.emplace_back(t, on ? 1.0 : 0.0);
             }
             if (!pts.empty())
-                rankHosts[r]->set_state_profile(
-                    ProfileBuilder::from_string("state:" + rankHosts[r]->get_name(), profileText(pts), -1));
+                hostStates[rankHosts[r]] = std::move(pts);
         }
     } else if (av.model == AvailabilitySpec::Model::Trace) {
         std::map<std::string, std::vector<std::pair<double, double>>> byHost;
@@ -721,10 +735,23 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
         }
         for (auto& [name, pts] : byHost) {
             std::stable_sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-            sg4::Host::by_name(name)->set_state_profile(
-                ProfileBuilder::from_string("state:" + name, profileText(pts), -1));
+            hostStates[sg4::Host::by_name(name)] = std::move(pts);
         }
     }
+    // Faults, then one state profile per host and link.
+    std::map<sg4::Link*, std::vector<std::pair<double, double>>> linkStates;
+    applyFaults(p, rankHosts, roles, horizon, hostStates, linkStates);
+    for (auto& [host, pts] : hostStates)
+        host->set_state_profile(ProfileBuilder::from_string("state:" + host->get_name(), profileText(pts), -1));
+    // Links are sealed by now (SimGrid takes a link's state profile only before): kernel timers turn them off and on.
+    for (auto& [link, pts] : linkStates)
+        for (const auto& [t, on] : pts)
+            simgrid::kernel::timer::Timer::set(t, [l = link, up = on > 0] {
+                if (up)
+                    l->turn_on();
+                else
+                    l->turn_off();
+            });
 }
 
 } // namespace

@@ -73,6 +73,42 @@ struct AvailabilitySpec {
     std::vector<AvailabilityEvent> events; ///< Trace
 };
 
+/// One scheduled fault (scenario "faults.events"): at `time`, a host crashes or recovers, or a link goes down or
+/// comes back up. A host is named by `host` (a glob over the platform's host names) or by `role` (every rank of
+/// that role, or with `index` >= 0 that role's index-th rank); a link by `link` (a glob over link names; a
+/// full-duplex link's two directions, NAME_UP and NAME_DOWN, both match NAME).
+struct FaultEvent {
+    enum class Type { Crash, Recover, LinkDown, LinkUp };
+    Type type = Type::Crash;
+    double time = 0;   ///< s
+    std::string host;  ///< glob; or
+    std::string role;  ///< with index
+    int index = -1;
+    std::string link;  ///< glob (LinkDown, LinkUp)
+    std::string path;  ///< JSON path, for errors ("faults.events[0]")
+};
+
+/// Random crash failures (scenario "faults.random"): each host of a rank with one of `roles` alternates between
+/// up for a time to failure (exponential with mean `mtbf`, or Weibull with that mean and `shape` k: scale
+/// mtbf / Gamma(1 + 1/k)) and down for an exponential time to repair (mean `mttr`), seeded per rank. Up to the
+/// run's time limit, or 1e5 s without one.
+struct RandomFaults {
+    bool enabled = false;
+    std::vector<std::string> roles{"worker"};
+    enum class Distribution { Exponential, Weibull };
+    Distribution distribution = Distribution::Exponential;
+    double mtbf = 3600; ///< s
+    double shape = 1;   ///< Weibull k (> 0); 1 = exponential
+    double mttr = 600;  ///< s
+};
+
+/// Failures of hosts and links (scenario "faults", README "Failures").
+struct FaultSpec {
+    std::vector<FaultEvent> events;
+    RandomFaults random;
+    bool empty() const { return events.empty() && !random.enabled; }
+};
+
 /// An edge network: `sites` sites, each with `devicesPerSite` devices behind Wi-Fi (one access point, SimGrid's
 /// wifi model, time-shared) or cellular (one private low-bandwidth high-latency link per device), an edge server
 /// joined to the access point by a LAN link, and a WAN link from the edge server to the cloud. Workers/clients
@@ -121,8 +157,9 @@ struct PlatformSpec {
     StragglerSpec stragglers;
     std::vector<ProfileSpec> profiles;
     AvailabilitySpec availability;
+    FaultSpec faults;
     std::uint64_t seed = 1;          ///< seeds speeds, stragglers, availability (simulate() copies the run's seed)
-    /// Rank roles whose hosts may go off (availability): the strategy's (failureTolerantRoles in strategy.h:
+    /// Rank roles whose hosts may go off (availability, faults): the strategy's (failureTolerantRoles in strategy.h:
     /// fedavg's clients drop out of rounds, async-ps's workers stop pushing). Set by simulate() and the CLI from
     /// the strategy, not by scenarios.
     std::vector<std::string> failureTolerantRoles{"client"};

@@ -6,6 +6,10 @@
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
 
+#include <map>
+#include <utility>
+#include <vector>
+
 namespace dml::sim {
 
 /// Applies the network model settings (model, cross-traffic, TCP-gamma); call before the platform is built.
@@ -32,5 +36,22 @@ double nominalBandwidth(const PlatformSpec& p, const simgrid::s4u::Link* link);
 /// serverSpeed, the others their worker speed. Seals every zone.
 std::vector<simgrid::s4u::Host*> buildStar(const PlatformSpec& spec, const std::vector<std::string>& names,
                                            const std::vector<std::string>& roles);
+
+/// State points (time s, 1 on / 0 off), sorted by time, per host or link.
+using HostStates = std::map<simgrid::s4u::Host*, std::vector<std::pair<double, double>>>;
+using LinkStates = std::map<simgrid::s4u::Link*, std::vector<std::pair<double, double>>>;
+
+/// Adds p.faults (scheduled events, random failures up to `horizon` s) to the state points of the hosts and links
+/// (faults.cpp). Throws ConfigError with the fault's JSON path when a glob or role matches nothing, when a host
+/// already has availability changes, or when a fault would stop a rank the strategy cannot lose (its role is not in
+/// p.failureTolerantRoles: a crash of its host, or a link failure that cuts it off).
+void applyFaults(const PlatformSpec& p, const std::vector<simgrid::s4u::Host*>& rankHosts,
+                 const std::vector<std::string>& roles, double horizon, HostStates& hosts, LinkStates& links);
+
+/// The ranks that a failure of `link` cuts off (with every other link up): a rank whose route to the server rank
+/// (the last rank with role "server") crosses the link; the server itself, or every rank when there is no server,
+/// when its routes to every other rank's host cross it.
+std::vector<int> ranksCutOff(const std::vector<simgrid::s4u::Host*>& rankHosts, const std::vector<std::string>& roles,
+                             const simgrid::s4u::Link* link);
 
 } // namespace dml::sim

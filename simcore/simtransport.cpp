@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "simtransport.h"
 
+#include "platform_impl.h"
 #include "strategy.h"
 
 #include <simgrid/Exception.hpp>
@@ -83,8 +84,16 @@ Mailboxes::Channel& Mailboxes::channel(int rank, int tag)
 {
     Channel& c = m_boxes[(long long)rank << 20 | tag];
     if (!c.box)
-        c.box = sg4::Mailbox::by_name("r" + std::to_string(rank) + ".t" + std::to_string(tag));
+        c.box = sg4::Mailbox::by_name((m_generation > 0 ? "g" + std::to_string(m_generation) + "." : std::string()) +
+                                      "r" + std::to_string(rank) + ".t" + std::to_string(tag));
     return c;
+}
+
+void Mailboxes::newGeneration()
+{
+    unbindAll();
+    m_boxes.clear();
+    ++m_generation;
 }
 
 sg4::Mailbox* Mailboxes::get(int rank, int tag)
@@ -113,13 +122,42 @@ void World::prepare()
 {
     running.assign(accounts.size(), 0);
     lost.assign(accounts.size(), 0);
+    actors.assign(accounts.size(), nullptr);
+    disks.resize(accounts.size(), nullptr);
 }
 
 void World::hostTurnedOff(const sg4::Host* host)
 {
     for (std::size_t r = 0; r < accounts.size(); ++r)
-        if (accounts[r].host == host && running[r])
+        if (accounts[r].host == host && running[r] && !lost[r]) {
             lost[r] = 1;
+            ++failures;
+            if (report)
+                report("rank_failed", sg4::Engine::get_clock(), double(r));
+            if (rankLost)
+                rankLost(int(r));
+        }
+}
+
+void World::linkTurnedOff(const sg4::Link* link)
+{
+    std::vector<sg4::Host*> hosts;
+    std::vector<std::string> roles;
+    for (std::size_t r = 0; r < accounts.size(); ++r) {
+        hosts.push_back(accounts[r].host);
+        roles.push_back(strategy->roleOf(int(r)));
+    }
+    for (int r : ranksCutOff(hosts, roles, link)) {
+        if (!running[std::size_t(r)] || lost[std::size_t(r)])
+            continue;
+        lost[std::size_t(r)] = 1;
+        ++failures;
+        actors[std::size_t(r)]->kill();
+        if (report)
+            report("rank_failed", sg4::Engine::get_clock(), double(r));
+        if (rankLost)
+            rankLost(r);
+    }
 }
 
 void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
@@ -147,6 +185,7 @@ void World::start(int rank)
         SimTransport transport(rank, *this);
         try {
             strategy->run(rank, transport);
+            finishing = true;
             transport.waitAll();
             transport.cancelPendingReceives();
         } catch (const simgrid::ForcefulKillException&) {
@@ -166,6 +205,7 @@ void World::start(int rank)
             lost[std::size_t(rank)] = 1;
         running[std::size_t(rank)] = 0;
     });
+    actors[std::size_t(rank)] = actor;
 }
 
 void World::extendWindow(int rank)
@@ -354,6 +394,24 @@ void SimTransport::compute(double flops)
     const double t1 = sg4::Engine::get_clock();
     m_acc.flops += flops;
     m_world.span({m_rank, Span::Compute, -1, t0, t1, flops});
+}
+
+void SimTransport::writeCheckpoint(double bytes)
+{
+    sg4::Disk* disk = m_world.disks[std::size_t(m_rank)];
+    if (!disk || !(bytes > 0))
+        return;
+    IntervalScope blocked(m_acc.blocked); // waiting for its storage
+    disk->write(sg_size_t(std::llround(bytes)));
+}
+
+void SimTransport::readCheckpoint(double bytes)
+{
+    sg4::Disk* disk = m_world.disks[std::size_t(m_rank)];
+    if (!disk || !(bytes > 0))
+        return;
+    IntervalScope blocked(m_acc.blocked);
+    disk->read(sg_size_t(std::llround(bytes)));
 }
 
 double SimTransport::now() const

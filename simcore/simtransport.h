@@ -4,13 +4,16 @@
 #include "metrics.h"
 #include "transport.h"
 
+#include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Comm.hpp>
+#include <simgrid/s4u/Disk.hpp>
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,6 +60,9 @@ public:
     simgrid::s4u::Mailbox* receiving(int rank, int tag);
     /// Drops the permanent receivers (SimGrid asks for this before the actors end).
     void unbindAll();
+    /// Checkpoint-restart: drops every channel and opens fresh ones (new mailbox names), so that messages of the
+    /// killed bodies still in flight or queued never reach the relaunched ones.
+    void newGeneration();
 
 private:
     struct Channel {
@@ -65,6 +71,7 @@ private:
     };
     Channel& channel(int rank, int tag);
     std::unordered_map<long long, Channel> m_boxes;
+    int m_generation = 0;
 };
 
 /// Everything the actors of one simulation share.
@@ -84,6 +91,24 @@ struct World {
     /// Creates the actor of `rank` on its host, running strategy->run(rank, ...). If the host is off, nothing
     /// runs and the rank is marked lost.
     void start(int rank);
+    /// Per rank: the actor of its current body (null before its first start).
+    std::vector<simgrid::s4u::ActorPtr> actors;
+    /// Per rank: its checkpoint storage (a SimGrid disk on its host), or null without checkpointing.
+    std::vector<simgrid::s4u::Disk*> disks;
+    /// Called (in SimGrid's maestro context) when a running rank is lost: its host went off, or a failed link cut
+    /// it off (cutOff). Set by the supervisor of a checkpoint-restart run.
+    std::function<void(int rank)> rankLost;
+    /// Reports a point of a named series to the run's sinks (set by simulation.cpp).
+    std::function<void(const std::string& series, double time, double value)> report;
+    /// A rank's body returned normally: the strategy is finishing, failures no longer restart anything.
+    bool finishing = false;
+    /// Ranks whose host went off or that a failed link cut off while they ran, over the run.
+    int failures = 0;
+    /// A link went off: every running rank that the link cuts off is killed (a watchdog ends a process whose
+    /// connections timed out) and marked lost. A rank is cut off when the link lies on its route to the server
+    /// rank (the server itself: on its routes to every other rank); without a server, on its routes to every other
+    /// rank.
+    void linkTurnedOff(const simgrid::s4u::Link* link);
     /// Per rank: its body is running now.
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
@@ -115,6 +140,8 @@ public:
     void waitAll() override;
     Message recv(int tag) override;
     std::optional<Message> recv(int tag, double timeout) override;
+    void writeCheckpoint(double bytes) override;
+    void readCheckpoint(double bytes) override;
     bool peerFailed(int rank) const override { return m_world.lost[std::size_t(rank)] != 0; }
     /// Cancels a receive left pending by a timed-out recv (call before the body ends).
     void cancelPendingReceives();

@@ -4,6 +4,10 @@
 #include "platform_impl.h"
 #include "partition.h"
 #include "simtransport.h"
+#include "supervisor.h"
+
+#include <simgrid/kernel/Timer.hpp>
+#include <simgrid/s4u/Disk.hpp>
 
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Engine.hpp>
@@ -13,6 +17,7 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace sg4 = simgrid::s4u;
@@ -177,10 +182,32 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     for (int r = 0; r < ranks; ++r)
         world.accounts[std::size_t(r)].host = hosts[std::size_t(r)];
     world.prepare();
+    world.report = [&recorder](const std::string& name, double t, double v) {
+        recorder.point(name, t, v);
+        if (recorder.forward)
+            recorder.forward->point(name, t, v);
+    };
     sg4::Host::on_state_change_cb([&world](const sg4::Host& h) {
         if (!h.is_on())
             world.hostTurnedOff(&h);
     });
+    sg4::Link::on_state_change_cb([&world](const sg4::Link& l) {
+        if (!l.is_on()) // after SimGrid has failed the link's transfers
+            simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock(), [&world, &l] { world.linkTurnedOff(&l); });
+    });
+    std::optional<Supervisor> supervisor;
+    if (const CheckpointSpec* c = strategy.checkpointing()) {
+        std::map<sg4::Host*, sg4::Disk*> disks; // one checkpoint storage per host
+        for (int r = 0; r < ranks; ++r) {
+            sg4::Disk*& d = disks[hosts[std::size_t(r)]];
+            if (!d) {
+                d = hosts[std::size_t(r)]->create_disk("checkpoint", c->readBandwidth, c->writeBandwidth);
+                d->seal();
+            }
+            world.disks[std::size_t(r)] = d;
+        }
+        supervisor.emplace(world, strategy, *c);
+    }
     for (int r = 0; r < ranks; ++r)
         if (strategy.launchedAtStart(r))
             world.start(r);
@@ -215,6 +242,22 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     result.summary.stopReason = strategy.stopReason();
     result.summary.accuracySimulated = accuracySimulated;
     strategy.completeSummary(result.summary);
+    result.summary.failures = world.failures;
+    if (supervisor) {
+        supervisor->fill(result.summary);
+        if (!supervisor->stopReason().empty())
+            result.summary.stopReason = supervisor->stopReason();
+    }
+    bool allAtStart = true;
+    for (int r = 0; r < ranks; ++r)
+        allAtStart = allAtStart && strategy.launchedAtStart(r);
+    if (allAtStart && (world.failures > 0 || result.summary.checkpoints > 0) && result.summary.simulatedTime > 0) {
+        double compute = 0;
+        for (const HostStats& h : result.hosts)
+            compute += h.compute;
+        result.summary.goodput =
+            (compute - result.summary.lostComputeSeconds) / (double(ranks) * result.summary.simulatedTime);
+    }
     result.finalModel = strategy.finalModel();
     result.timeline = std::move(world.timeline);
     const double end = sg4::Engine::get_clock();
