@@ -42,7 +42,7 @@ const Table& table(UnitKind kind)
         return t;
     }();
     static const Table time{{"ps", 1e-12}, {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1},
-                            {"m", 60},     {"h", 3600},  {"d", 86400}, {"w", 604800}};
+                            {"m", 60},     {"min", 60}, {"h", 3600},  {"d", 86400}, {"w", 604800}};
     static const Table size = [] {
         Table t = withPrefixes("B", 1, true);
         t.merge(withPrefixes("b", 0.125, true));

@@ -171,10 +171,29 @@ void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
         linkBytes[l] += bytes;
 }
 
+bool World::cutOff(int rank) const
+{
+    if (linksDown.empty())
+        return false;
+    std::vector<sg4::Host*> hosts;
+    std::vector<std::string> roles;
+    for (std::size_t r = 0; r < accounts.size(); ++r) {
+        hosts.push_back(accounts[r].host);
+        roles.push_back(strategy->roleOf(int(r)));
+    }
+    for (const sg4::Link* l : linksDown) {
+        const std::vector<int> cut = ranksCutOff(hosts, roles, l);
+        if (std::find(cut.begin(), cut.end(), rank) != cut.end())
+            return true;
+    }
+    return false;
+}
+
 void World::start(int rank)
 {
     RankAccount& acc = accounts[std::size_t(rank)];
-    if (!acc.host->is_on()) { // a device that is off cannot take part: its launcher sees peerFailed()
+    // A device that is off, or that a failed link cuts off, cannot take part: its launcher sees peerFailed().
+    if (!acc.host->is_on() || cutOff(rank)) {
         lost[std::size_t(rank)] = 1;
         return;
     }

@@ -109,6 +109,11 @@ struct World {
     /// rank (the server itself: on its routes to every other rank); without a server, on its routes to every other
     /// rank.
     void linkTurnedOff(const simgrid::s4u::Link* link);
+    /// Links that are off now (maintained by simulation.cpp's link callback): start() does not launch a rank they
+    /// cut off, as it does not launch one whose host is off.
+    std::vector<const simgrid::s4u::Link*> linksDown;
+    /// Whether a link that is off now cuts rank `rank` off (ranksCutOff).
+    bool cutOff(int rank) const;
     /// Per rank: its body is running now.
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().

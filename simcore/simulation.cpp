@@ -192,8 +192,11 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
             world.hostTurnedOff(&h);
     });
     sg4::Link::on_state_change_cb([&world](const sg4::Link& l) {
-        if (!l.is_on()) // after SimGrid has failed the link's transfers
+        std::erase(world.linksDown, &l);
+        if (!l.is_on()) { // after SimGrid has failed the link's transfers
+            world.linksDown.push_back(&l);
             simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock(), [&world, &l] { world.linkTurnedOff(&l); });
+        }
     });
     std::optional<Supervisor> supervisor;
     if (const CheckpointSpec* c = strategy.checkpointing()) {
@@ -211,11 +214,24 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     for (int r = 0; r < ranks; ++r)
         if (strategy.launchedAtStart(r))
             world.start(r);
+    bool deadlocked = false;
+    std::string waiting; // the ranks still running when SimGrid found the deadlock
+    sg4::Engine::on_deadlock_cb([&] {
+        deadlocked = true;
+        for (int r = 0; r < ranks; ++r)
+            if (world.running[std::size_t(r)])
+                waiting += (waiting.empty() ? "" : ", ") + names[std::size_t(r)];
+    });
     engine->run();
     world.flushSpans();
     world.boxes.unbindAll();
     if (world.failure)
         std::rethrow_exception(world.failure);
+    if (deadlocked) // every rank waits for a message that can never come (e.g. its peers were cut off for good)
+        throw SimulationError("the simulation deadlocked at " + std::to_string(sg4::Engine::get_clock()) +
+                              " s: " + (waiting.empty() ? std::string("ranks") : waiting) +
+                              " waited for messages that could never arrive (a failure the strategy cannot "
+                              "recover from; README \"Failures\")");
 
     SimulationResult result;
     for (int r = 0; r < ranks; ++r) {

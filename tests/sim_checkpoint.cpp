@@ -3,6 +3,7 @@
 // costs exactly the lost work plus detection, restart and reading; a failed link cuts off the worker behind it;
 // random failures are seeded. Cases that compare several simulations run each in a forked child (one SimGrid
 // simulation per process).
+#include "rng.h"
 #include "simcase.h"
 #include "simutil.h"
 
@@ -12,6 +13,9 @@
 #include <QTest>
 
 #include <algorithm>
+#include <set>
+
+#include <unistd.h>
 
 using namespace dml;
 using namespace dml::test;
@@ -184,6 +188,7 @@ private slots:
             sim::SimulationSpec s = checkpointed();
             s.training.seed = seed;
             s.training.maxSteps = 100;
+            s.training.maxSimulatedTime = 60;
             s.platform.faults.random.enabled = true;
             s.platform.faults.random.roles = {"worker", "server"};
             s.platform.faults.random.distribution = sim::RandomFaults::Distribution::Weibull;
@@ -204,5 +209,114 @@ private slots:
     }
 };
 DML_SIM_CASE(RandomFaultsSeeded);
+
+/// Issue 11's fault fuzz: 500 seeded random fault schedules (host crashes and recoveries, link failures and
+/// repairs, random Weibull failures) over the four strategies and their recoveries, each run in a child with a 60 s
+/// alarm. Every run completes (a stop reason of a finished run) or fails with a clear message (ConfigError before
+/// the run, SimulationError from it); none crashes or hangs. The same seed gives the same schedules: a failure
+/// prints the schedule's number.
+class FaultScheduleFuzz : public QObject {
+    Q_OBJECT
+private slots:
+    void everyScheduleEndsCleanly()
+    {
+        constexpr int kSchedules = 500;
+        int completed = 0, refused = 0, failed = 0, restarts = 0, failures = 0;
+        for (int i = 0; i < kSchedules; ++i) {
+            Rng rng(deriveSeed(0xFA0F, 0, std::uint64_t(i)));
+            sim::SimulationSpec s;
+            const auto kind = StrategyKind(rng.below(4));
+            const int P = 2 + int(rng.below(4));
+            s.platform = idealStar(P, 1e10, 1e12);
+            if (rng.below(2))
+                s.platform.network = sim::NetworkModel::Tcp;
+            s.strategy = {kind, kind == StrategyKind::FedAvg ? 4 * P : P};
+            s.strategy.clientFraction = 0.5;
+            s.strategy.failureDetection = 0.01 + 0.05 * rng.uniform();
+            // Mostly a recovery the strategy has (sync-ps: elastic or checkpoint-restart; ring: elastic), else any.
+            int rec = int(rng.below(3));
+            if (rng.below(5) != 0)
+                rec = kind == StrategyKind::SyncPs ? 1 + int(rng.below(2)) : kind == StrategyKind::RingAllReduce ? 1 : 0;
+            s.strategy.recovery = rec == 0 ? StrategySpec::Recovery::None
+                                  : rec == 1 ? StrategySpec::Recovery::Elastic
+                                             : StrategySpec::Recovery::CheckpointRestart;
+            s.strategy.checkpoint.everySteps = 1 + long(rng.below(10));
+            s.strategy.checkpoint.writeBandwidth = 1e7;
+            s.strategy.checkpoint.restartDelay = 0.05 * rng.uniform();
+            s.strategy.checkpoint.maxRestarts = 20;
+            s.training.batchSize = 10;
+            s.training.proxy.parameters = 10000;
+            s.training.proxy.trainFlopsPerSample = 1e7;
+            s.training.maxSteps = 20 + long(rng.below(20));
+            s.training.seed = std::uint64_t(i);
+            s.training.maxSimulatedTime = 30; // also bounds the random failures generated (README "Failures")
+            const int clients = s.strategy.workers;
+            auto host = [&] {
+                const std::size_t k = rng.below(4);
+                if (k == 0 && kind != StrategyKind::RingAllReduce)
+                    return std::string(kind == StrategyKind::FedAvg ? "server" : "server");
+                return (kind == StrategyKind::FedAvg ? "client-" : "worker-") +
+                       std::to_string(rng.below(std::uint64_t(clients)));
+            };
+            for (int e = int(rng.below(5)); e > 0; --e) {
+                sim::FaultEvent ev;
+                ev.type = sim::FaultEvent::Type(rng.below(4));
+                ev.time = 0.4 * rng.uniform();
+                ev.path = "faults.events[" + std::to_string(e) + "]";
+                if (ev.type == sim::FaultEvent::Type::LinkDown || ev.type == sim::FaultEvent::Type::LinkUp)
+                    ev.link = rng.below(5) == 0 ? "backbone" : host() + "_link";
+                else
+                    ev.host = host();
+                s.platform.faults.events.push_back(ev);
+            }
+            if (rng.below(4) == 0) {
+                s.platform.faults.random.enabled = true;
+                s.platform.faults.random.roles = {kind == StrategyKind::FedAvg ? "client" : "worker"};
+                s.platform.faults.random.distribution = sim::RandomFaults::Distribution::Weibull;
+                s.platform.faults.random.shape = 0.5 + rng.uniform();
+                s.platform.faults.random.mtbf = 0.5 + 2 * rng.uniform();
+                s.platform.faults.random.mttr = 0.2;
+            }
+            const std::vector<double> v = inChild([=] {
+                alarm(60); // a hang ends the child, and the case fails naming the schedule
+                const TrainTest data = labelsOnly(kind == StrategyKind::FedAvg ? 400 * P : 4000, 10);
+                MetricsSink none;
+                try {
+                    const sim::SimulationResult r = sim::simulate(s, data, none);
+                    static const std::set<std::string> reasons{"max_steps", "epochs", "rounds", "workers_failed",
+                                                               "max_restarts", "max_simulated_time"};
+                    return std::vector<double>{reasons.count(r.summary.stopReason) ? 1.0 : -1.0,
+                                               double(r.summary.restarts), double(r.summary.failures)};
+                } catch (const ConfigError& e) {
+                    return std::vector<double>{std::string(e.what()).size() > 10 ? 2.0 : -2.0, 0, 0};
+                } catch (const sim::SimulationError& e) {
+                    return std::vector<double>{std::string(e.what()).size() > 10 ? 3.0 : -3.0, 0, 0};
+                }
+            });
+            QString what = QString("%1 workers, detection %2 s, checkpoint every %3 steps, restart delay %4 s;")
+                               .arg(P).arg(s.strategy.failureDetection).arg(s.strategy.checkpoint.everySteps)
+                               .arg(s.strategy.checkpoint.restartDelay);
+            for (const sim::FaultEvent& ev : s.platform.faults.events)
+                what += QString(" %1 %2 at %3 s;").arg(int(ev.type)).arg(QString::fromStdString(ev.host + ev.link))
+                            .arg(ev.time);
+            if (s.platform.faults.random.enabled)
+                what += QString(" random mtbf %1 s").arg(s.platform.faults.random.mtbf);
+            QVERIFY2(v.size() == 3 && v[0] > 0,
+                     qPrintable(QString("schedule %1 (%2, recovery %3): %4: %5").arg(i).arg(toString(kind)).arg(rec)
+                                    .arg(v.empty() ? "crashed or hung" : "unclear outcome " + QString::number(v[0]))
+                                    .arg(what)));
+            completed += v[0] == 1;
+            refused += v[0] == 2;
+            failed += v[0] == 3;
+            restarts += int(v[1]);
+            failures += int(v[2]);
+        }
+        qInfo("%d schedules: %d completed (%d rank failures, %d restarts), %d refused before the run, %d failed "
+              "with a message",
+              kSchedules, completed, failures, restarts, refused, failed);
+        QVERIFY(completed > kSchedules / 4 && refused > 0);
+    }
+};
+DML_SIM_CASE(FaultScheduleFuzz);
 
 #include "sim_checkpoint.moc"

@@ -327,7 +327,8 @@ private slots:
         sqlite3* h = nullptr;
         QCOMPARE(sqlite3_open(file.c_str(), &h), SQLITE_OK);
         for (const char* col : {"compressor", "uncompressed_bytes", "compressed_bytes", "codec_seconds", "local_steps", "privacy",
-                                "epsilon", "delta"})
+                                "epsilon", "delta", "failures", "restarts", "lost_steps", "lost_compute_seconds",
+                                "recovery_seconds", "checkpoints", "checkpoint_seconds", "goodput"})
             QCOMPARE(sqlite3_exec(h, (std::string("ALTER TABLE runs DROP COLUMN ") + col).c_str(), nullptr, nullptr,
                                   nullptr), SQLITE_OK);
         QCOMPARE(sqlite3_exec(h, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
@@ -341,6 +342,8 @@ private slots:
         QCOMPARE(before.summary.localSteps, 1);
         QCOMPARE(before.summary.privacy, std::string("none"));
         QCOMPARE(before.summary.epsilon, -1.0);
+        QCOMPARE(before.summary.failures, 0); // version 3 -> 4 (issue 11) too
+        QCOMPARE(before.summary.goodput, -1.0);
         Scenario sc;
         sc.name = "new";
         sc.text = "{}";
@@ -348,7 +351,13 @@ private slots:
         dml::sim::SimulationResult r;
         r.summary.compressor = "qsgd 8-bit";
         r.summary.compressedBytes = 1e6;
+        r.summary.failures = 2;
+        r.summary.lostSteps = 17;
+        r.summary.goodput = 0.25;
         store.finishRun(id, r, 0.5);
+        QCOMPARE(store.run(id).summary.failures, 2);
+        QCOMPARE(store.run(id).summary.lostSteps, 17L);
+        QCOMPARE(store.run(id).summary.goodput, 0.25);
         QCOMPARE(store.run(id).summary.compressor, std::string("qsgd 8-bit"));
         QCOMPARE(store.run(id).summary.compressedBytes, 1e6);
         // A version this program does not know is refused, naming both versions.
@@ -359,7 +368,7 @@ private slots:
             RunStore again(file);
             QFAIL("a version-9 store was opened");
         } catch (const StoreError& e) {
-            QVERIFY2(QString(e.what()).contains("schema version 9, this program reads version 3"), e.what());
+            QVERIFY2(QString(e.what()).contains("schema version 9, this program reads version 4"), e.what());
         }
     }
 

@@ -119,11 +119,68 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
         strategy["local_steps"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(10)));
     if (rng.below(3) == 0)
         strategy["type"] = strategyTypes[rng.below(std::size(strategyTypes))];
-    if (rng.below(4) == 0) // issue 11's recovery and failure detection
-        strategy["recovery"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(rng.below(2) ? "elastic" : "none");
+    if (rng.below(4) == 0) { // issue 11's recovery, checkpoints and failure detection
+        static const char* recoveries[] = {"none", "elastic", "checkpoint-restart"};
+        strategy["recovery"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(recoveries[rng.below(3)]);
+        static const char* checkpointKeys[] = {"every_steps", "every", "write_bandwidth", "read_bandwidth",
+                                               "restart_delay", "max_restarts", "unknown"};
+        static const char* legalCheckpoint[] = {"10", "5min", "1GBps", "2GBps", "30s", "3", "x"};
+        if (rng.below(2) == 0) {
+            QJsonObject c;
+            for (int i = 1 + int(rng.below(4)); i > 0; --i) {
+                const std::size_t k = rng.below(std::size(checkpointKeys));
+                c[checkpointKeys[k]] = rng.below(3) == 0 ? randomScalar(rng)
+                                       : k == 0 || k == 5 ? QJsonValue(int(rng.below(50)))
+                                                          : QJsonValue(legalCheckpoint[k]);
+            }
+            strategy["checkpoint"] = c;
+        }
+    }
     if (rng.below(6) == 0)
         strategy["failure_detection"] = rng.below(2) ? randomScalar(rng) : QJsonValue("250ms");
     return strategy;
+}
+
+/// A random top-level "faults" section (issue 11): scheduled events and random failures, legal or not.
+QJsonObject faultsGraft(Rng& rng)
+{
+    static const char* types[] = {"crash", "recover", "link-down", "link-up", "explode"};
+    static const char* hosts[] = {"worker-*", "worker-1", "server", "client-?", "nohost", "*"};
+    static const char* links[] = {"worker-0_link", "backbone", "*", "site-0-wan", "nolink"};
+    static const char* roles[] = {"worker", "server", "client", "ghost"};
+    QJsonObject f;
+    QJsonArray events;
+    for (int i = int(rng.below(4)); i > 0; --i) {
+        QJsonObject e;
+        const std::size_t t = rng.below(std::size(types));
+        e["type"] = types[t];
+        e["time"] = rng.below(4) == 0 ? randomScalar(rng) : QJsonValue(QString::number(rng.below(100)) + "ms");
+        if (t == 2 || t == 3)
+            e["link"] = rng.below(4) == 0 ? randomScalar(rng) : QJsonValue(links[rng.below(std::size(links))]);
+        else if (rng.below(3) == 0) {
+            e["role"] = roles[rng.below(std::size(roles))];
+            if (rng.below(2))
+                e["index"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(10)));
+        } else
+            e["host"] = rng.below(4) == 0 ? randomScalar(rng) : QJsonValue(hosts[rng.below(std::size(hosts))]);
+        events.append(e);
+    }
+    if (!events.isEmpty() || rng.below(2))
+        f["events"] = rng.below(8) == 0 ? randomScalar(rng) : QJsonValue(events);
+    if (rng.below(2)) {
+        QJsonObject r;
+        static const char* keys[] = {"roles", "mtbf", "mttr", "distribution", "shape", "unknown"};
+        for (int i = 1 + int(rng.below(4)); i > 0; --i) {
+            const std::size_t k = rng.below(std::size(keys));
+            const QJsonValue legal = k == 0   ? QJsonValue(QJsonArray{roles[rng.below(std::size(roles))]})
+                                     : k == 3 ? QJsonValue(rng.below(2) ? "weibull" : "exponential")
+                                     : k == 4 ? QJsonValue(2 * rng.uniform())
+                                              : QJsonValue(QString::number(rng.below(100)) + "s");
+            r[keys[k]] = rng.below(3) == 0 ? randomScalar(rng) : legal;
+        }
+        f["random"] = r;
+    }
+    return f;
 }
 
 QString mutate(const QJsonObject& seed, Rng& rng)
@@ -156,7 +213,13 @@ QString mutate(const QJsonObject& seed, Rng& rng)
                                     : QJsonValue(QJsonObject{{"value", v}});
             });
             break;
-        default: // the strategy fields of issues 12-13
+        default: // the strategy fields of issues 11-13, or a faults section
+            if (rng.below(3) == 0) {
+                QJsonObject o = doc.toObject();
+                o["faults"] = faultsGraft(rng);
+                doc = o;
+                break;
+            }
             doc = edit(doc, {"strategy"}, 0, [&](const QJsonValue& v) { return QJsonValue(graft(rng, v.toObject())); });
         }
     }

@@ -155,6 +155,31 @@ private slots:
         QTest::newRow("unknown recovery")
             << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"recovery\": \"checkpoint\""
             << "q.json: strategy.recovery: expected one of \"none\", \"elastic\"";
+        QTest::newRow("checkpoint without interval")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"recovery\": \"checkpoint-restart\""
+            << "q.json: strategy.checkpoint.every_steps: expected a checkpoint interval";
+        QTest::newRow("checkpoint-restart on fedavg")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"recovery\": \"checkpoint-restart\", "
+               "\"checkpoint\": {\"every_steps\": 10}"
+            << "q.json: strategy.recovery: checkpoint-restart is implemented for sync-ps only, not fedavg yet";
+        QTest::newRow("checkpoint bandwidth")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"recovery\": \"checkpoint-restart\", "
+               "\"checkpoint\": {\"every\": \"10min\", \"write_bandwidth\": \"fast\"}"
+            << "q.json: strategy.checkpoint.write_bandwidth: expected a bandwidth such as \"10Gbps\"";
+        QTest::newRow("fault type")
+            << "\"seed\": 42," << "\"seed\": 42, \"faults\": {\"events\": [{\"time\": \"1s\", \"type\": \"melt\", "
+               "\"host\": \"worker-1\"}]},"
+            << "q.json: faults.events[0].type: expected one of \"crash\", \"recover\", \"link-down\", \"link-up\"";
+        QTest::newRow("fault time")
+            << "\"seed\": 42," << "\"seed\": 42, \"faults\": {\"events\": [{\"type\": \"crash\", \"host\": \"w\"}]},"
+            << "q.json: faults.events[0].time: missing; expected a duration";
+        QTest::newRow("fault link without link")
+            << "\"seed\": 42," << "\"seed\": 42, \"faults\": {\"events\": [{\"time\": \"2s\", \"type\": \"link-down\", "
+               "\"host\": \"w\"}]},"
+            << "q.json: faults.events[0].link: missing; expected a string";
+        QTest::newRow("infinite mtbf")
+            << "\"seed\": 42," << "\"seed\": 42, \"faults\": {\"random\": {\"mtbf\": \"1e308h\"}},"
+            << "q.json: faults.random.mtbf: expected a duration such as \"50us\" (greater than zero), got \"1e308h\"";
         QTest::newRow("dp-fedavg on sync-ps")
             << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"privacy\": {\"type\": \"dp-fedavg\"}"
             << "q.json: strategy.privacy.type: dp-fedavg is user-level privacy for fedavg; for sync-ps use dp-sgd";
