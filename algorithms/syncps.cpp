@@ -136,9 +136,11 @@ void SyncParameterServer::runServer(Transport& t)
     // discarded; b = 0: none is ever late). in[w] says whose arrived.
     std::vector<char> in(static_cast<std::size_t>(m_workers), 0);
     // Elastic recovery: leaves out the workers whose host went off; the barrier shrinks to the survivors.
+    // A failure is known failureDetection seconds after it happened (a heartbeat timeout).
+    auto detectedAt = [&](int w) { return t.peerFailedAt(w) + m_failureDetection; };
     auto reapFailed = [&] {
         for (int w = 0; w < m_workers; ++w)
-            if (!dead[std::size_t(w)] && t.peerFailed(w)) {
+            if (!dead[std::size_t(w)] && t.peerFailed(w) && t.now() >= detectedAt(w)) {
                 dead[std::size_t(w)] = 1;
                 --live;
                 m_sink.point("failed_workers", t.now(), 1.0);
@@ -149,8 +151,12 @@ void SyncParameterServer::runServer(Transport& t)
         std::fill(in.begin(), in.end(), 0);
         for (int i = 0; i < needed;) {
             Message m;
-            if (m_elastic) { // wait at most failureDetection at a time, then look for failed workers
-                std::optional<Message> next = t.recv(ToServer, m_failureDetection);
+            if (m_elastic) { // wait at most until the next failure is detected, then look for failed workers
+                double wait = m_failureDetection;
+                for (int w = 0; w < m_workers; ++w)
+                    if (!dead[std::size_t(w)] && t.peerFailed(w))
+                        wait = std::min(wait, std::max(0.0, detectedAt(w) - t.now()));
+                std::optional<Message> next = t.recv(ToServer, wait);
                 reapFailed();
                 if (!next)
                     continue;

@@ -70,10 +70,11 @@ public:
     /// implementation and most Opacus runs: lots are drawn by shuffling each worker's shard (BatchSampler), not by
     /// Poisson sampling, and accounted as Poisson. makeStrategy validated the spec (checkPrivacy).
     void setPrivacy(const privacy::PrivacySpec& spec) { m_privacy.setSpec(spec); }
-    /// Elastic recovery (as Horovod Elastic and TorchElastic's elastic mode do for data parallelism): the server
-    /// waits at most `failureDetection` seconds at a time for gradients (> 0), and after each gradient or timeout
-    /// leaves out the workers whose host went off (Transport::peerFailed; series "failed_workers", one point per failure at its
-    /// detection). The step then averages the gradients of the survivors (a gradient sent before its worker
+    /// Elastic recovery (as Horovod Elastic and TorchElastic's elastic mode do for data parallelism): a worker's
+    /// failure (its host went off, or a failed link cut it off: Transport::peerFailed) becomes known to the server
+    /// exactly `failureDetection` seconds (> 0) after it happened (Transport::peerFailedAt; a heartbeat timeout, the
+    /// same detection that checkpoint-restart charges); the server then leaves the worker out (series
+    /// "failed_workers", one point per failure at its detection). The step then averages the gradients of the survivors (a gradient sent before its worker
     /// failed still counts), and every later step waits for the live workers minus b; series "live_workers", one
     /// point per step. The run keeps its planned steps (an epoch stays the nominal steps per epoch) and a failed
     /// worker's shard is no longer trained on: no re-partitioning, no re-joining of a recovered host (Horovod

@@ -51,6 +51,9 @@ public:
     /// that body will never send anything again. Reset by launch(). Always false on a platform without
     /// availability changes.
     virtual bool peerFailed(int /*rank*/) const { return false; }
+    /// When rank `rank`'s failure happened (simulated s), if peerFailed(rank); undefined otherwise. A strategy that
+    /// models a heartbeat timeout treats the failure as known only `detection` seconds later.
+    virtual double peerFailedAt(int /*rank*/) const { return 0; }
     /// Occupies this rank's host for `flops` floating-point operations (simulated time: flops / speed).
     virtual void compute(double flops) = 0;
     /// Current simulated time, seconds.

@@ -122,15 +122,24 @@ void World::prepare()
 {
     running.assign(accounts.size(), 0);
     lost.assign(accounts.size(), 0);
+    lostAt.assign(accounts.size(), 0);
     actors.assign(accounts.size(), nullptr);
     disks.resize(accounts.size(), nullptr);
+}
+
+void World::markLost(int rank)
+{
+    if (!lost[std::size_t(rank)]) {
+        lost[std::size_t(rank)] = 1;
+        lostAt[std::size_t(rank)] = sg4::Engine::get_clock();
+    }
 }
 
 void World::hostTurnedOff(const sg4::Host* host)
 {
     for (std::size_t r = 0; r < accounts.size(); ++r)
         if (accounts[r].host == host && running[r] && !lost[r]) {
-            lost[r] = 1;
+            markLost(int(r));
             ++failures;
             if (report)
                 report("rank_failed", sg4::Engine::get_clock(), double(r));
@@ -150,7 +159,7 @@ void World::linkTurnedOff(const sg4::Link* link)
     for (int r : ranksCutOff(hosts, roles, link)) {
         if (!running[std::size_t(r)] || lost[std::size_t(r)])
             continue;
-        lost[std::size_t(r)] = 1;
+        markLost(r);
         ++failures;
         actors[std::size_t(r)]->kill();
         if (report)
@@ -194,7 +203,8 @@ void World::start(int rank)
     RankAccount& acc = accounts[std::size_t(rank)];
     // A device that is off, or that a failed link cuts off, cannot take part: its launcher sees peerFailed().
     if (!acc.host->is_on() || cutOff(rank)) {
-        lost[std::size_t(rank)] = 1;
+        lost[std::size_t(rank)] = 0;
+        markLost(rank);
         return;
     }
     lost[std::size_t(rank)] = 0;
@@ -221,7 +231,7 @@ void World::start(int rank)
         a.end = sg4::Engine::get_clock();
         a.windows.emplace_back(started, a.end);
         if (!a.host->is_on()) // killed by its host going off (whichever of the two callbacks SimGrid runs first)
-            lost[std::size_t(rank)] = 1;
+            markLost(rank);
         running[std::size_t(rank)] = 0;
     });
     actors[std::size_t(rank)] = actor;

@@ -118,6 +118,10 @@ struct World {
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
     std::vector<char> lost;
+    /// Per rank: when it was marked lost (simulated s).
+    std::vector<double> lostAt;
+    /// Marks `rank` lost now (if it is not already).
+    void markLost(int rank);
     /// Ends the participation window of `rank`, whose body has returned, at the current time instead of at its
     /// return; the time in between is blocked (idle) time. No effect if its body is running or its host is off.
     void extendWindow(int rank);
@@ -148,6 +152,7 @@ public:
     void writeCheckpoint(double bytes) override;
     void readCheckpoint(double bytes) override;
     bool peerFailed(int rank) const override { return m_world.lost[std::size_t(rank)] != 0; }
+    double peerFailedAt(int rank) const override { return m_world.lostAt[std::size_t(rank)]; }
     /// Cancels a receive left pending by a timed-out recv (call before the body ends).
     void cancelPendingReceives();
     void compute(double flops) override;

@@ -28,6 +28,11 @@ std::pair<QString, QString> seriesLabels(const QString& name)
         {"reporting_clients", {"Client reports averaged per round", "reporting clients"}},
         {"dropped_gradients", {"Gradients dropped per step (backup workers)", "dropped gradients"}},
         {"epsilon", {"Privacy spent (epsilon at the run's delta)", "epsilon"}},
+        {"rank_failed", {"Rank failures (value: the rank that failed)", "rank"}},
+        {"restart", {"Restarts from the last checkpoint (value: steps lost)", "steps lost"}},
+        {"checkpoint", {"Checkpoints written (value: the step saved)", "step"}},
+        {"failed_workers", {"Workers found failed (elastic or asynchronous)", "failed workers"}},
+        {"live_workers", {"Workers in each step (elastic)", "live workers"}},
     };
     const auto it = known.find(name);
     return it != known.end() ? it->second : std::pair{name, name};
@@ -247,8 +252,27 @@ bool ChartsPanel::refresh()
 
 void ChartsPanel::rebuildRunGraphs()
 {
-    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series})
+    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series}) {
         p->clearGraphs();
+        p->clearItems();
+    }
+    // Failures (red) and restarts from a checkpoint (green), marked on the time axis of every time chart.
+    auto mark = [this](double time, const QColor& colour, const QString& text) {
+        for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series}) {
+            auto* line = new QCPItemStraightLine(p);
+            line->point1->setCoords(time, 0);
+            line->point2->setCoords(time, 1);
+            line->setPen(QPen(colour, 1.5, Qt::DashLine));
+            line->setSelectable(false);
+            auto* label = new QCPItemText(p);
+            label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+            label->position->setCoords(time, 0.02);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+            label->setText(text);
+            label->setColor(colour);
+            label->setSelectable(false);
+        }
+    };
     double maxSeries = 0;
     QStringList seriesNames;
     double maxTime = 0, maxLoss = 0;
@@ -309,6 +333,14 @@ void ChartsPanel::rebuildRunGraphs()
         g->setPen(QPen(c, 2, Qt::DashLine));
         g->setData(k, u, true);
 
+        if (const auto f = r->series.find("rank_failed"); f != r->series.end())
+            for (const auto& [time, rank] : f->second)
+                mark(time, QColor(214, 39, 40),
+                     (rank >= 0 && rank < double(r->hosts.size()) ? r->hosts[std::size_t(rank)].name
+                                                                  : QString("rank %1").arg(rank)) + " failed");
+        if (const auto f = r->series.find("restart"); f != r->series.end())
+            for (const auto& [time, lost] : f->second)
+                mark(time, QColor(44, 160, 44), QString("restart (%1 steps lost)").arg(lost));
         for (const auto& [name, points] : r->series) {
             QVector<double> x, y;
             for (const auto& [time, value] : points) {

@@ -115,11 +115,13 @@ const QStringList& keyOrder()
         "test_samples", "separation", "model", "type", "hidden", "parameters", "forward_flops", "train_flops",
         "batch_size", "optimizer", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "partitioning", "alpha",
         "shards_per_client", "staleness_bound", "backup_workers", "client_fraction", "local_epochs", "prox_mu", "rounds",
-        "round_deadline", "target_clients", "recovery", "failure_detection", "local_steps", "compression", "ratio", "bits", "bucket",
+        "round_deadline", "target_clients", "recovery", "failure_detection", "checkpoint", "every_steps", "every",
+        "write_bandwidth", "read_bandwidth", "restart_delay", "max_restarts", "local_steps", "compression", "ratio", "bits", "bucket",
         "rank", "error_feedback", "momentum_correction", "privacy", "clip", "noise_multiplier", "delta",
         "target_epsilon", "epochs",
         "max_steps", "eval_interval", "eval_interval_epochs", "target_accuracy", "stop_at_target",
-        "max_simulated_time"};
+        "max_simulated_time", "faults", "events", "time", "host", "role", "index", "link", "random", "roles", "mtbf",
+        "mttr", "distribution", "shape"};
     return order;
 }
 
@@ -313,12 +315,21 @@ struct ScenarioEditor::Private {
         add(g, "Rounds", "strategy.rounds", Kind::Number, {}, "from epochs", is(st, {"fedavg"}, ""));
         add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
         add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
-        add(g, "Recovery", "strategy.recovery", Kind::Choice, {"none", "elastic"}, {}, is(st, {"sync-ps"}, ""));
+        add(g, "Recovery", "strategy.recovery", Kind::Choice, {"none", "elastic", "checkpoint-restart"}, {},
+            is(st, {"sync-ps"}, ""));
         add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", [st](const QJsonObject& root) {
             const QString type = str(root, st, "");
             return type == "fedavg" || type == "async-ps" ||
-                   (type == "sync-ps" && str(root, "strategy.recovery", "none") == "elastic");
+                   (type == "sync-ps" && str(root, "strategy.recovery", "none") != "none");
         });
+        const auto checkpointing = [st](const QJsonObject& root) {
+            return str(root, st, "") == "sync-ps" && str(root, "strategy.recovery", "none") == "checkpoint-restart";
+        };
+        add(g, "Checkpoint every (steps)", "strategy.checkpoint.every_steps", Kind::Number, {}, "e.g. 10", checkpointing);
+        add(g, "Checkpoint every (time)", "strategy.checkpoint.every", Kind::Text, {}, "e.g. 10min", checkpointing);
+        add(g, "Checkpoint write bandwidth", "strategy.checkpoint.write_bandwidth", Kind::Text, {}, "1GBps",
+            checkpointing);
+        add(g, "Restart delay", "strategy.checkpoint.restart_delay", Kind::Text, {}, "30s", checkpointing);
         add(g, "Local steps (local SGD)", "strategy.local_steps", Kind::Int, {}, "1", is(st, {"sync-ps", "ring-allreduce"}, ""),
             1, 1000000);
         const QString comp = "strategy.compression.type";
