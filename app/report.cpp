@@ -337,6 +337,26 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
     }
     h += "</table>\n";
 
+    if (const auto plan = checkpointPlan(d)) { // issue 11: the measured optimum next to Young's and Daly's
+        h += "<h2>Checkpoint interval</h2>\n<p>Simulated time to finish the same training under random failures "
+             "(means over the repetitions; the runs of one seed share their failure times).</p>\n";
+        h += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\"><tr><th>interval</th><th>simulated time</th>"
+             "<th>failures per run</th><th>checkpoints per run</th></tr>\n";
+        for (const auto& pt : plan->points)
+            h += "<tr><td>" + esc(formatSeconds(pt.interval)) + (pt.interval == plan->best ? " (best)" : "") +
+                 "</td><td>" + cellWith(pt.time, formatSeconds).toHtmlEscaped() + "</td><td>" +
+                 QString::asprintf("%.1f", pt.failures) + "</td><td>" + QString::asprintf("%.0f", pt.checkpoints) +
+                 "</td></tr>\n";
+        h += "</table>\n";
+        h += "<p><b>Measured optimum: " + esc(formatSeconds(plan->best)) + ".</b> Young's first-order optimum "
+             "sqrt(2 &delta; M) = <b>" + esc(formatSeconds(plan->young)) + "</b>; Daly's higher-order estimate <b>" +
+             esc(formatSeconds(plan->daly)) + "</b> (Young 1974; Daly 2006), with &delta; = " +
+             esc(formatSeconds(plan->delta)) + " (the checkpoint write time measured in these runs) and M = " +
+             esc(formatSeconds(plan->mtbf)) + " (faults.random.mtbf over the " + QString::number(plan->failingHosts) +
+             " hosts that fail). The measured optimum is " + QString::asprintf("%.2f", plan->best / plan->young) +
+             " x Young's; between grid points the optimum is only known to the grid's resolution.</p>\n";
+    }
+
     if (!charts.empty()) {
         // In the PDF every chart starts a page, so that a heading never stays behind at the foot of one.
         const QString newPage = forPdf ? " style=\"page-break-before: always\"" : "";

@@ -221,6 +221,44 @@ std::vector<Chart> makeCharts(const Data& d)
             charts.push_back({"Communication overhead against " + QString::fromStdString(path),
                               "Workers' communication time / elapsed time (means over repetitions).", render(*plot)});
     }
+    // Checkpoint planning: simulated time against the interval, with the measured and the formulas' optima.
+    if (const auto plan = checkpointPlan(d)) {
+        auto plot = newPlot("Simulated time against the checkpoint interval", "checkpoint interval (s, log scale)",
+                            "simulated time (s)");
+        plot->xAxis->setScaleType(QCPAxis::stLogarithmic);
+        plot->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+        QVector<double> x, y, lo, hi;
+        double top = 0, bottom = 1e300;
+        for (const auto& pt : plan->points) {
+            x << pt.interval;
+            y << pt.time.mean;
+            top = std::max(top, pt.time.mean + pt.time.sd);
+            bottom = std::min(bottom, pt.time.mean - pt.time.sd);
+        }
+        addGraph(*plot, "mean simulated time (error bars: 1 sd)", x, y, 0, true);
+        auto* bars = new QCPErrorBars(plot->xAxis, plot->yAxis);
+        bars->removeFromLegend();
+        bars->setDataPlottable(plot->graph(0));
+        QVector<double> err;
+        for (const auto& pt : plan->points)
+            err << pt.time.sd;
+        bars->setData(err);
+        const double y0 = std::max(0.0, bottom - 0.1 * (top - bottom)), y1 = top + 0.1 * (top - bottom);
+        auto vline = [&](double at, const QString& name, std::size_t c, Qt::PenStyle style) {
+            addGraph(*plot, name, QVector<double>{at, at}, QVector<double>{y0, y1}, c, false, style);
+        };
+        vline(plan->best, "measured optimum " + QString::fromStdString(formatSeconds(plan->best)), 2, Qt::SolidLine);
+        vline(plan->young, "Young sqrt(2 delta M) " + QString::fromStdString(formatSeconds(plan->young)), 3,
+              Qt::DashLine);
+        vline(plan->daly, "Daly " + QString::fromStdString(formatSeconds(plan->daly)), 4, Qt::DotLine);
+        plot->xAxis->setRange(std::min(x.front(), plan->young) / 1.3, std::max(x.back(), plan->young) * 1.3);
+        plot->yAxis->setRange(y0, y1);
+        charts.push_back({"Simulated time against the checkpoint interval",
+                          QString("delta = %1 (measured checkpoint write), M = %2 (system MTBF).")
+                              .arg(QString::fromStdString(formatSeconds(plan->delta)),
+                                   QString::fromStdString(formatSeconds(plan->mtbf))),
+                          render(*plot)});
+    }
     return charts;
 }
 

@@ -7,6 +7,7 @@
 #include <QString>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,36 @@ struct Chart {
     QImage image;
 };
 
+/// Checkpoint planning (issue 11): when the runs vary strategy.checkpoint.every under random failures, the
+/// measured simulated time per interval next to the first-order optimum of Young (1974, "A first order
+/// approximation to the optimum checkpoint interval", CACM 17(9)): sqrt(2 delta M), and Daly's higher-order one
+/// (2006, "A higher order estimate of the optimum checkpoint interval for restart dumps", FGCS 22(3), eq. 37):
+/// sqrt(2 delta M) [1 + sqrt(delta / 2M) / 3 + delta / 18M] - delta for delta < 2M (else M). delta is the
+/// checkpoint's write time as measured in the runs (checkpoint seconds / checkpoints); M the system's mean time
+/// between failures, faults.random.mtbf / the number of hosts that fail (exact for exponential failures; the
+/// superposition's mean for Weibull ones).
+struct CheckpointPlan {
+    std::size_t axis = 0;  ///< index in Data::differing of strategy.checkpoint.every
+    struct Point {
+        double interval = 0; ///< s
+        Stat time;           ///< simulated time over the repetitions, s
+        double failures = 0; ///< mean rank failures per run
+        double checkpoints = 0;
+    };
+    std::vector<Point> points; ///< by interval, one series (the other differing fields fixed) only
+    double best = 0;           ///< the interval of the smallest mean simulated time, s
+    double delta = 0;          ///< mean checkpoint write time, s
+    double mtbf = 0;           ///< system MTBF M, s
+    int failingHosts = 0;
+    double young = 0, daly = 0; ///< s
+};
+/// The plan, if the runs call for one (see CheckpointPlan); nullopt otherwise.
+std::optional<CheckpointPlan> checkpointPlan(const Data& d);
+
 /// The charts that the runs call for: accuracy against simulated time (always, when accuracy is simulated),
 /// speed-up and scaling efficiency against workers (when platform.workers varies), communication overhead
-/// against bandwidth (for each varying *bandwidth field). Needs a QApplication.
+/// against bandwidth (for each varying *bandwidth field), simulated time against the checkpoint interval (with
+/// checkpointPlan's optima). Needs a QApplication.
 std::vector<Chart> makeCharts(const Data& d);
 
 } // namespace dml::app::report
