@@ -270,10 +270,11 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
     if (d.differing.empty())
         h += "<th class=\"l\">configuration</th>";
     // Compression and privacy columns appear when a run uses them (issues 12-13).
-    bool anyCompressed = false, anyPrivate = false;
+    bool anyCompressed = false, anyPrivate = false, anyFaults = false;
     for (const Run& r : d.runs) {
         anyCompressed = anyCompressed || r.record.summary.compressedBytes > 0;
         anyPrivate = anyPrivate || r.record.summary.epsilon >= 0;
+        anyFaults = anyFaults || r.record.summary.failures > 0 || r.record.summary.checkpoints > 0;
     }
     for (const char* c : {"n", "final accuracy", "time to target", "simulated time", "comm. overhead",
                           "utilization", "bytes on the wire", "wall time"})
@@ -282,6 +283,8 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
         h += "<th>sent / fp32</th>";
     if (anyPrivate)
         h += "<th>epsilon (delta)</th>";
+    if (anyFaults)
+        h += "<th>failures</th><th>steps lost</th><th>goodput</th>";
     h += "</tr>\n";
     for (const Group& g : d.groups) {
         std::vector<double> acc, ttt, sim, comm, util, bytes, wall;
@@ -332,6 +335,18 @@ QString html(const Data& d, const std::vector<Chart>& charts, const std::functio
             h += "<td>" + (eps.empty() ? QString("-")
                                        : cell(stat(eps), "%.3g") + QString::asprintf(" (%.3g)", first.delta)) +
                  "</td>";
+        }
+        if (anyFaults) {
+            std::vector<double> failures, lost, goodput;
+            for (std::size_t i : g.runs) {
+                const Summary& x = d.runs[i].record.summary;
+                failures.push_back(x.failures);
+                lost.push_back(double(x.lostSteps));
+                if (x.goodput >= 0)
+                    goodput.push_back(x.goodput);
+            }
+            h += "<td>" + cell(stat(failures), "%.1f") + "</td><td>" + cell(stat(lost), "%.0f") + "</td><td>" +
+                 (goodput.empty() ? QString("-") : cell(stat(goodput), "%.1f %%", 100)) + "</td>";
         }
         h += "</tr>\n";
     }

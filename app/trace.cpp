@@ -11,6 +11,7 @@
 #include <QSaveFile>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 
 namespace dml::app {
@@ -26,7 +27,8 @@ QJsonObject meta(const char* name, int pid, int tid, const QJsonObject& args)
 } // namespace
 
 QJsonObject chromeTrace(const std::vector<Span>& spans, const std::vector<HostStats>& hosts,
-                        const std::string& runName)
+                        const std::string& runName,
+                        const std::map<std::string, std::vector<std::pair<double, double>>>* series)
 {
     auto hostName = [&](int rank) {
         return rank >= 0 && rank < int(hosts.size()) ? QString::fromStdString(hosts[std::size_t(rank)].name)
@@ -100,6 +102,27 @@ QJsonObject chromeTrace(const std::vector<Span>& spans, const std::vector<HostSt
     }
     for (const auto& e : events)
         all.append(e);
+    if (series) { // failures, restarts and checkpoints as instant events
+        auto instants = [&](const char* key, const std::function<QJsonObject(double, double)>& make) {
+            const auto it = series->find(key);
+            if (it != series->end())
+                for (const auto& [t, v] : it->second)
+                    all.append(make(t, v));
+        };
+        instants("rank_failed", [&](double t, double r) {
+            return QJsonObject{{"name", hostName(int(r)) + " failed"}, {"cat", "failure"}, {"ph", "i"}, {"s", "p"},
+                               {"ts", t * 1e6}, {"pid", int(r) + 1}, {"tid", kComputeTid}};
+        });
+        instants("restart", [&](double t, double lost) {
+            return QJsonObject{{"name", QString("restart from the last checkpoint (%1 steps lost)").arg(lost)},
+                               {"cat", "failure"}, {"ph", "i"}, {"s", "g"}, {"ts", t * 1e6}, {"pid", 1},
+                               {"tid", kComputeTid}};
+        });
+        instants("checkpoint", [&](double t, double step) {
+            return QJsonObject{{"name", QString("checkpoint of step %1").arg(step)}, {"cat", "checkpoint"},
+                               {"ph", "i"}, {"s", "g"}, {"ts", t * 1e6}, {"pid", 1}, {"tid", kComputeTid}};
+        });
+    }
     return {{"traceEvents", all},
             {"displayTimeUnit", "ms"},
             {"otherData", QJsonObject{{"run", QString::fromStdString(runName)},
@@ -114,7 +137,8 @@ void writeChromeTrace(RunStore& store, long long runId, const QString& file)
     if (spans.empty())
         throw std::runtime_error("run " + std::to_string(runId) + " has no timeline (status " + run.status +
                                  "; only finished runs have one)");
-    const QJsonObject trace = chromeTrace(spans, store.hostStats(runId), run.name);
+    const auto series = store.series(runId);
+    const QJsonObject trace = chromeTrace(spans, store.hostStats(runId), run.name, &series);
     QSaveFile f(file);
     if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(trace).toJson(QJsonDocument::Compact)) < 0 ||
         !f.commit())

@@ -8,7 +8,9 @@
 #include <QJsonObject>
 #include <QString>
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dml::app {
@@ -20,8 +22,11 @@ class RunStore;
 /// every worker at once), are laid out greedily on as few lanes as needed: threads 100+k "send k" and
 /// 200+k "receive k", so no two events on one thread overlap. Times are simulated microseconds. Every event's
 /// args carry the peer's name and the amount (flops or bytes). `hosts` are in rank order (RunStore::hostStats).
+/// The run's timeline as Chrome trace-event JSON. With `series`, the failure events are instant events too
+/// (issue 11): "rank_failed" on the failed rank's process, "restart" and "checkpoint" global.
 QJsonObject chromeTrace(const std::vector<Span>& spans, const std::vector<HostStats>& hosts,
-                        const std::string& runName);
+                        const std::string& runName,
+                        const std::map<std::string, std::vector<std::pair<double, double>>>* series = nullptr);
 
 /// Writes run `runId`'s trace to `file`. Throws StoreError (no such run) or std::runtime_error (the run has
 /// no timeline, or the file cannot be written).
