@@ -20,6 +20,30 @@ AsyncParameterServer::AsyncParameterServer(int workers, int stalenessBound, cons
                   "epochs", sink)
 {
     checkBatchFits(m_partition, cfg.batchSize);
+    m_samplers.reserve(std::size_t(workers));
+    for (int w = 0; w < workers; ++w)
+        m_samplers.emplace_back(m_partition[std::size_t(w)], cfg.batchSize, workerSeed(cfg.seed, w));
+}
+
+void AsyncParameterServer::setCheckpointing(const CheckpointSpec& spec)
+{
+    m_clock.emplace(spec);
+    m_committed = Snapshot{};
+    m_committed.clock.assign(std::size_t(m_workers), 0);
+    m_committed.samplers = m_samplers;
+    m_committed.evaluator = m_evaluator.state();
+}
+
+CheckpointRef AsyncParameterServer::restoreCheckpoint()
+{
+    m_samplers = m_committed.samplers;
+    m_evaluator.restore(m_committed.evaluator);
+    m_stalenessSum = m_committed.stalenessSum;
+    m_stalenessCount = m_committed.stalenessCount;
+    m_stalenessMax = m_committed.stalenessMax;
+    m_done = m_committed.step;
+    m_resuming = true;
+    return {m_committed.step, m_committed.time};
 }
 
 double AsyncParameterServer::serverFlopsPerUpdate() const
@@ -68,6 +92,19 @@ void AsyncParameterServer::runServer(Transport& t)
     Eigen::VectorXf decoded(n); // a compressed gradient, decoded
     long version = 0;                                            // updates applied so far
     std::vector<long> clock(std::size_t(m_workers), 0);          // updates applied per worker
+    const double checkpointBytes = recovery::checkpointBytes(m_cfg.optimizer, double(m_workload.numParams()));
+    const bool resumed = m_resuming; // relaunched by checkpoint-restart: go on from the last checkpoint
+    if (resumed) {
+        m_resuming = false;
+        version = m_committed.step;
+        clock = m_committed.clock;
+        if (m_committed.optimizer) {
+            params = m_committed.params;
+            opt = *m_committed.optimizer;
+            t.readCheckpoint(checkpointBytes);
+        }
+        m_clock->restarted(t.now());
+    }
     std::vector<bool> withheld(std::size_t(m_workers), false);   // SSP: waiting for the slowest worker
     std::vector<bool> dead(std::size_t(m_workers), false);       // its host went off: it never pushes again
     std::vector<bool> stopped(std::size_t(m_workers), false);    // told to stop
@@ -119,7 +156,8 @@ void AsyncParameterServer::runServer(Transport& t)
                 }
     };
 
-    m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
+    if (!resumed)
+        m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
     for (int w = 0; w < m_workers; ++w)
         sendModel(w);
     while (running > 0) {
@@ -157,6 +195,7 @@ void AsyncParameterServer::runServer(Transport& t)
         m_stalenessMax = std::max(m_stalenessMax, staleness);
         m_sink.point("staleness", t.now(), double(staleness));
 
+        m_done = version;
         if (m_evaluator.afterStep(t.now(), version, proxy ? nullptr : params.data())) {
             stopping = true;
             m_final = params;
@@ -165,6 +204,18 @@ void AsyncParameterServer::runServer(Transport& t)
                 if (withheld[std::size_t(v)] && !dead[std::size_t(v)])
                     sendStop(v);
             continue;
+        }
+        if (m_clock && m_clock->due(version, t.now())) { // pushes queue up while the checkpoint is written
+            Snapshot snap{.step = version, .time = 0, .params = params, .optimizer = opt, .clock = clock,
+                          .samplers = m_samplers, .stalenessSum = m_stalenessSum,
+                          .stalenessCount = m_stalenessCount, .stalenessMax = m_stalenessMax,
+                          .evaluator = m_evaluator.state()};
+            const double start = t.now();
+            t.writeCheckpoint(checkpointBytes);
+            m_clock->saved(version, start, t.now());
+            snap.time = t.now();
+            m_sink.point("checkpoint", t.now(), double(version));
+            m_committed = std::move(snap);
         }
         if (mayProceed(w))
             sendModel(w);
@@ -187,7 +238,7 @@ void AsyncParameterServer::runServer(Transport& t)
 void AsyncParameterServer::runWorker(int rank, Transport& t)
 {
     const bool real = !m_workload.isProxy(); // a proxy does no arithmetic on data
-    BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
+    BatchSampler& sampler = m_samplers[std::size_t(rank)];
     const double flops = workerFlopsPerStep();
     std::optional<compression::GradientEncoder> encoder; // this worker's memory (error feedback), kept across pushes
     if (m_compressor)

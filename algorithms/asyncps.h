@@ -2,6 +2,7 @@
 #pragma once
 #include "compression/codec.h"
 #include "evaluator.h"
+#include "recovery/checkpoint.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
@@ -58,7 +59,22 @@ public:
     const Eigen::VectorXf& finalModel() const override { return m_final; }
     const std::vector<std::vector<int>>* shards() const override { return &m_partition; }
     void completeSummary(Summary& s) const override;
-    std::vector<std::string> failureTolerantRoles() const override { return {"worker"}; }
+    std::vector<std::string> failureTolerantRoles() const override
+    {
+        return m_clock ? std::vector<std::string>{"worker", "server"} : std::vector<std::string>{"worker"};
+    }
+    /// Checkpoint-restart (README "Failures"), which a server failure needs: every K applied updates (or T
+    /// simulated seconds) the server saves the model, the optimizer, its version and the workers' clocks, the
+    /// workers' batch samplers, the staleness statistics and the evaluator's position, and writes
+    /// recovery::checkpointBytes while it applies nothing (the workers' pushes wait in its queue). After any
+    /// failure the supervisor restarts every rank from the last checkpoint (restoreCheckpoint). Deviation from a
+    /// pause-free replay: gradients in flight when a checkpoint was taken are lost at a restart, and their batches
+    /// are not drawn again (the samplers are saved as they stand). Not with compression (error-feedback memory is
+    /// not saved); makeStrategy validated the spec (checkRecovery).
+    void setCheckpointing(const CheckpointSpec& spec);
+    const CheckpointSpec* checkpointing() const override { return m_clock ? &m_clock->spec() : nullptr; }
+    long progress() const override { return m_done; }
+    CheckpointRef restoreCheckpoint() override;
 
     /// Compression of the workers' gradients (makeStrategy validated it: checkCompression). Each worker encodes
     /// with its own memory (error feedback); the server decodes each gradient as it arrives and applies it.
@@ -99,6 +115,22 @@ private:
     compression::CompressionSpec m_compression;
     std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none
     compression::CompressionCounters m_counters;
+    std::vector<BatchSampler> m_samplers; ///< per worker (in the strategy so that checkpoints can save them)
+    struct Snapshot {
+        long step = 0;   ///< updates applied
+        double time = 0; ///< when its write completed
+        Eigen::VectorXf params;
+        std::optional<Optimizer> optimizer;
+        std::vector<long> clock;
+        std::vector<BatchSampler> samplers;
+        double stalenessSum = 0;
+        long stalenessCount = 0, stalenessMax = -1;
+        Evaluator::State evaluator;
+    };
+    std::optional<recovery::CheckpointClock> m_clock; ///< set: checkpoint-restart
+    Snapshot m_committed;
+    bool m_resuming = false;
+    long m_done = 0;
 };
 
 } // namespace dml

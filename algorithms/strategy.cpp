@@ -124,8 +124,8 @@ void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
 std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
 {
     if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) // every rank is restarted
-        return spec.kind == StrategyKind::SyncPs ? std::vector<std::string>{"worker", "server"}
-                                                 : std::vector<std::string>{"worker"};
+        return spec.kind == StrategyKind::RingAllReduce ? std::vector<std::string>{"worker"}
+                                                        : std::vector<std::string>{"worker", "server"};
     switch (spec.kind) {
     case StrategyKind::FedAvg: return {"client"};
     case StrategyKind::AsyncPs: return {"worker"};
@@ -142,8 +142,9 @@ namespace {
 void checkCheckpointRestart(const StrategySpec& spec)
 {
     const CheckpointSpec& c = spec.checkpoint;
-    if (spec.kind != StrategyKind::SyncPs)
-        throw ConfigError("strategy.recovery", std::string("checkpoint-restart is implemented for sync-ps only, not ") +
+    if (spec.kind != StrategyKind::SyncPs && spec.kind != StrategyKind::AsyncPs)
+        throw ConfigError("strategy.recovery", std::string("checkpoint-restart is implemented for sync-ps and "
+                                                           "async-ps, not ") +
                                                    toString(spec.kind) + " yet");
     if (spec.compression.kind != compression::CompressionSpec::Kind::None || spec.localSteps > 1 ||
         spec.privacy.kind != privacy::PrivacySpec::Kind::None)
@@ -223,6 +224,11 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         auto ps = std::make_unique<AsyncParameterServer>(spec.workers, spec.stalenessBound, cfg, data, sink);
         ps->setCompression(spec.compression);
         ps->setFailureDetection(spec.failureDetection);
+        if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) {
+            CheckpointSpec c = spec.checkpoint;
+            c.failureDetection = spec.failureDetection;
+            ps->setCheckpointing(c);
+        }
         return ps;
     }
     case StrategyKind::RingAllReduce:

@@ -124,6 +124,45 @@ private slots:
 };
 DML_SIM_CASE(CheckpointRestartCost);
 
+/// Async PS needs checkpoint-restart for a server failure: the server's crash rolls every rank back to the last
+/// checkpoint (every 20 updates here); the run completes its updates, the updates lost are those applied since the
+/// checkpoint, the run costs at least the detection and restart delay more, and the same seed gives the same run.
+class AsyncPsServerCheckpoint : public QObject {
+    Q_OBJECT
+private slots:
+    void serverCrashRestarts()
+    {
+        auto spec = [](bool crash) {
+            sim::SimulationSpec s = checkpointed();
+            s.strategy.kind = StrategyKind::AsyncPs;
+            s.strategy.checkpoint.everySteps = 20;
+            s.training.maxSteps = 120;
+            if (crash)
+                s.platform.faults.events.push_back({sim::FaultEvent::Type::Crash, 0.2, "server", "", -1, "", "t"});
+            return s;
+        };
+        const std::vector<double> a = runChild(spec(false)), b = runChild(spec(true)), c = runChild(spec(true));
+        QVERIFY(a.size() > 8 && b.size() > 8);
+        QCOMPARE(b, c);
+        QCOMPARE(b[1], 120.0);
+        QCOMPARE(b[6], 1.0);
+        QCOMPARE(b[3], 1.0);
+        const int saves = int(a[7]);
+        double stepCommit = 0;
+        for (int i = 0; i < saves; ++i)
+            if (a[8 + 2 * std::size_t(i)] <= 0.2)
+                stepCommit = a[9 + 2 * std::size_t(i)];
+        const std::vector<double> stepTimes(a.begin() + 8 + 2 * saves, a.end());
+        const long applied = std::count_if(stepTimes.begin(), stepTimes.end(), [](double t) { return t <= 0.2; });
+        qInfo("async PS: server crash at 0.2 s after %ld updates, last checkpoint at update %.0f, %.0f lost; %.4f s "
+              "against %.4f s",
+              applied, stepCommit, b[2], b[0], a[0]);
+        QCOMPARE(b[2], double(applied) - stepCommit);
+        QVERIFY(b[0] >= a[0] + 0.05 + 0.2);
+    }
+};
+DML_SIM_CASE(AsyncPsServerCheckpoint);
+
 /// A failed link on a worker's route (its access link on the star) makes that worker count as failed at once
 /// (the watchdog ends it), elastic sync PS notices within its failure detection time and completes; nothing hangs.
 /// Without recovery the same fault is refused before the run, naming the event.

@@ -316,14 +316,14 @@ struct ScenarioEditor::Private {
         add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
         add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
         add(g, "Recovery", "strategy.recovery", Kind::Choice, {"none", "elastic", "checkpoint-restart"}, {},
-            is(st, {"sync-ps"}, ""));
+            is(st, {"sync-ps", "async-ps", "ring-allreduce"}, ""));
         add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", [st](const QJsonObject& root) {
             const QString type = str(root, st, "");
             return type == "fedavg" || type == "async-ps" ||
                    (type == "sync-ps" && str(root, "strategy.recovery", "none") != "none");
         });
         const auto checkpointing = [st](const QJsonObject& root) {
-            return str(root, st, "") == "sync-ps" && str(root, "strategy.recovery", "none") == "checkpoint-restart";
+            return str(root, "strategy.recovery", "none") == "checkpoint-restart";
         };
         add(g, "Checkpoint every (steps)", "strategy.checkpoint.every_steps", Kind::Number, {}, "e.g. 10", checkpointing);
         add(g, "Checkpoint every (time)", "strategy.checkpoint.every", Kind::Text, {}, "e.g. 10min", checkpointing);
