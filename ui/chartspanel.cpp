@@ -257,7 +257,7 @@ void ChartsPanel::rebuildRunGraphs()
         p->clearItems();
     }
     // Failures (red) and restarts from a checkpoint (green), marked on the time axis of every time chart.
-    auto mark = [this](double time, const QColor& colour, const QString& text) {
+    auto mark = [this](double time, const QColor& colour, const QString& text, double height) {
         for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series}) {
             auto* line = new QCPItemStraightLine(p);
             line->point1->setCoords(time, 0);
@@ -266,9 +266,12 @@ void ChartsPanel::rebuildRunGraphs()
             line->setSelectable(false);
             auto* label = new QCPItemText(p);
             label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-            label->position->setCoords(time, 0.02);
+            label->position->setCoords(time, height); // failures and restarts at different heights
             label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-            label->setText(text);
+            label->setText(" " + text);
+            QFont f = label->font();
+            f.setPointSize(9);
+            label->setFont(f);
             label->setColor(colour);
             label->setSelectable(false);
         }
@@ -337,10 +340,11 @@ void ChartsPanel::rebuildRunGraphs()
             for (const auto& [time, rank] : f->second)
                 mark(time, QColor(214, 39, 40),
                      (rank >= 0 && rank < double(r->hosts.size()) ? r->hosts[std::size_t(rank)].name
-                                                                  : QString("rank %1").arg(rank)) + " failed");
+                                                                  : QString("rank %1").arg(rank)) + " failed",
+                     0.02);
         if (const auto f = r->series.find("restart"); f != r->series.end())
             for (const auto& [time, lost] : f->second)
-                mark(time, QColor(44, 160, 44), QString("restart (%1 steps lost)").arg(lost));
+                mark(time, QColor(44, 160, 44), QString("restart, %1 steps lost").arg(lost), 0.12);
         for (const auto& [name, points] : r->series) {
             QVector<double> x, y;
             for (const auto& [time, value] : points) {

@@ -9,6 +9,7 @@
 #include <QWheelEvent>
 
 #include <algorithm>
+#include <map>
 #include <climits>
 #include <cmath>
 #include <deque>
@@ -289,9 +290,22 @@ void TopologyView::refresh()
     const bool live = m_run->status == "running" || m_run->status == "paused" || m_run->status == "starting";
     // Live: the last 5 % of the elapsed simulated time (at least 4 bins); afterwards: the whole run.
     const double t0 = live ? std::max(0.0, now - std::max(0.05 * now, 4 * m_run->binWidth())) : 0.0;
+    // Failed ranks (series "rank_failed", issue 11): a thick red border and when, in the tooltip.
+    std::map<int, std::vector<double>> failedAt;
+    if (const auto f = m_run->series.find("rank_failed"); f != m_run->series.end())
+        for (const auto& [time, rank] : f->second)
+            failedAt[int(rank)].push_back(time);
     for (const HostItem& h : m_hosts) {
         const auto [compute, comm] = m_run->hostActivity(h.rank, t0);
         h.box->setBrush(blend(compute, comm));
+        const auto f = failedAt.find(h.rank);
+        if (f == failedAt.end())
+            continue;
+        h.box->setPen(QPen(QColor(214, 39, 40), 5, Qt::DashLine));
+        QStringList times;
+        for (double t : f->second)
+            times << QString::number(t, 'g', 4) + " s";
+        h.box->setToolTip(h.box->toolTip().section('\n', 0, 1) + "\nfailed at " + times.join(", "));
     }
     for (const auto& [id, dot] : m_links) {
         const double u = m_run->linkUtilization(id, t0);
