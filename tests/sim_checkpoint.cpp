@@ -13,6 +13,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <unistd.h>
@@ -248,6 +249,61 @@ private slots:
     }
 };
 DML_SIM_CASE(RandomFaultsSeeded);
+
+/// Issue 11's checkpoint planning acceptance, scaled down to run in seconds: a sync-PS job on 5 hosts that fail at
+/// random (exponential, system MTBF M = 1.5 s) with a checkpoint costing delta = 11.4 ms, 1,500 steps of 10 ms,
+/// checkpointed every 0.03 s to 1 s, 8 seeds each (common random numbers: a seed's failures are the same at every
+/// interval). The interval with the smallest mean simulated time lies within a factor 1.5 of Young's
+/// sqrt(2 delta M) (Young 1974), delta measured from the runs; the time at the extremes is clearly worse.
+class CheckpointIntervalYoung : public QObject {
+    Q_OBJECT
+private slots:
+    void optimumNearYoung()
+    {
+        const std::vector<double> intervals{0.03, 0.06, 0.1, 0.14, 0.19, 0.26, 0.4, 0.6, 1.0};
+        constexpr int kSeeds = 8;
+        std::vector<double> mean(intervals.size(), 0);
+        double written = 0, writes = 0;
+        for (std::size_t k = 0; k < intervals.size(); ++k)
+            for (int seed = 1; seed <= kSeeds; ++seed) {
+                sim::SimulationSpec s = checkpointed();
+                s.training.seed = std::uint64_t(seed);
+                s.training.epochs = 15; // 100 steps per epoch
+                s.training.maxSteps = 1500;
+                s.training.maxSimulatedTime = 100; // bounds the random failures generated
+                s.strategy.checkpoint.everySteps = 0;
+                s.strategy.checkpoint.everySeconds = intervals[k];
+                s.strategy.checkpoint.writeBandwidth = 3.5e6; // 40 kB: 11.4 ms
+                s.strategy.checkpoint.restartDelay = 0.08;
+                s.platform.faults.random.enabled = true;
+                s.platform.faults.random.roles = {"worker", "server"};
+                s.platform.faults.random.mtbf = 7.5; // 5 hosts: M = 1.5 s
+                s.platform.faults.random.mttr = 0.5;
+                const std::vector<double> v = inChild([=] {
+                    const TrainTest data = labelsOnly(4000, 10);
+                    MetricsSink none;
+                    const sim::SimulationResult r = sim::simulate(s, data, none);
+                    return std::vector<double>{r.summary.simulatedTime, r.summary.checkpointSeconds,
+                                               double(r.summary.checkpoints), double(r.summary.steps)};
+                });
+                QVERIFY(v.size() == 4);
+                QCOMPARE(v[3], 1500.0);
+                mean[k] += v[0] / kSeeds;
+                written += v[1];
+                writes += v[2];
+            }
+        const double delta = written / writes, M = 7.5 / 5, young = std::sqrt(2 * delta * M);
+        const std::size_t best = std::size_t(std::min_element(mean.begin(), mean.end()) - mean.begin());
+        QString table;
+        for (std::size_t k = 0; k < intervals.size(); ++k)
+            table += QString(" %1 s: %2 s;").arg(intervals[k]).arg(mean[k], 0, 'f', 3);
+        qInfo("delta %.4f s, M %.2f s, Young %.3f s, measured optimum %.2f s;%s", delta, M, young, intervals[best],
+              qPrintable(table));
+        QVERIFY2(intervals[best] <= 1.5 * young && intervals[best] >= young / 1.5, qPrintable(table));
+        QVERIFY(mean.front() > 1.05 * mean[best] && mean.back() > 1.05 * mean[best]);
+    }
+};
+DML_SIM_CASE(CheckpointIntervalYoung);
 
 /// Issue 11's fault fuzz: 500 seeded random fault schedules (host crashes and recoveries, link failures and
 /// repairs, random Weibull failures) over the four strategies and their recoveries, each run in a child with a 60 s
