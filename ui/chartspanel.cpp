@@ -522,6 +522,28 @@ bool TimelineView::refresh()
         m_plot->yAxis->setTicker(ticker);
         m_plot->yAxis->setRange(-0.5, std::min(rows, 10) - 0.5);
     }
+    // Failures: a red cross on the failed rank's row; restarts: a green line across every row.
+    m_plot->clearItems();
+    if (m_run) {
+        if (const auto f = m_run->series.find("rank_failed"); f != m_run->series.end())
+            for (const auto& [time, rank] : f->second) {
+                auto* cross = new QCPItemText(m_plot);
+                cross->position->setCoords(time, rank);
+                cross->setText(QString::fromUtf8("\u2716 failed"));
+                cross->setColor(QColor(214, 39, 40));
+                cross->setPositionAlignment(Qt::AlignLeft | Qt::AlignVCenter);
+                QFont font = cross->font();
+                font.setBold(true);
+                cross->setFont(font);
+            }
+        if (const auto f = m_run->series.find("restart"); f != m_run->series.end())
+            for (const auto& [time, lost] : f->second) {
+                auto* line = new QCPItemStraightLine(m_plot);
+                line->point1->setCoords(time, 0);
+                line->point2->setCoords(time, 1);
+                line->setPen(QPen(QColor(44, 160, 44), 2, Qt::DashLine));
+            }
+    }
     if (m_follow && m_run)
         m_plot->xAxis->setRange(0, std::max(m_run->now(), 1e-9) * 1.01);
     syncScrollBar();
