@@ -9,6 +9,7 @@
 #include <QJsonValue>
 
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -149,6 +150,18 @@ public:
         if (!x || !std::isfinite(*x) || *x < 0 || (positive && *x == 0)) {
             fail(key, std::string("expected ") + unitExample(kind) + (positive ? " (greater than zero)" : "") +
                           ", got " + show(v));
+            return def;
+        }
+        const auto [lo, hi] = unitLimits(kind);
+        if (*x != 0 && (*x < lo || *x > hi)) {
+            char range[96];
+            std::snprintf(range, sizeof range, "%g and %g", lo, hi);
+            fail(key, std::string("expected ") + unitExample(kind) + " between " + range + " in base units (" +
+                          (kind == UnitKind::Speed       ? "flops/s"
+                           : kind == UnitKind::Flops     ? "flops"
+                           : kind == UnitKind::Bandwidth ? "bytes/s"
+                           : kind == UnitKind::Time      ? "s" : "bytes") +
+                          "), got " + show(v));
             return def;
         }
         return *x;

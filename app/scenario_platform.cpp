@@ -12,6 +12,8 @@
 #include <QXmlStreamReader>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 namespace dml::app {
 namespace detail {
@@ -22,9 +24,12 @@ std::optional<double> unitAt(const QJsonValue& v, UnitKind kind, bool positive, 
                              std::vector<ScenarioIssue>& issues)
 {
     const auto x = v.isString() ? parseUnit(v.toString().toStdString(), kind) : std::nullopt;
-    if (!x || *x < 0 || (positive && *x == 0)) {
+    const auto [lo, hi] = unitLimits(kind);
+    if (!x || !std::isfinite(*x) || *x < 0 || (positive && *x == 0) || (*x != 0 && (*x < lo || *x > hi))) {
+        char range[96];
+        std::snprintf(range, sizeof range, " between %g and %g in base units", lo, hi);
         issues.push_back({path, std::string("expected ") + unitExample(kind) + (positive ? " (greater than zero)" : "") +
-                                    ", got " + show(v)});
+                                    range + ", got " + show(v)});
         return std::nullopt;
     }
     return x;

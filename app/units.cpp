@@ -75,6 +75,18 @@ std::optional<double> parseUnit(const std::string& text, UnitKind kind)
     return v * it->second;
 }
 
+std::pair<double, double> unitLimits(UnitKind kind)
+{
+    switch (kind) {
+    case UnitKind::Speed: return {1, 1e18};
+    case UnitKind::Flops: return {1, 1e21};
+    case UnitKind::Bandwidth: return {0.125, 1e15};
+    case UnitKind::Time: return {1e-12, 1e9};
+    case UnitKind::Size: return {1, 1e15};
+    }
+    return {0, 1e300};
+}
+
 const char* unitExample(UnitKind kind)
 {
     switch (kind) {

@@ -3,6 +3,7 @@
 // SimGrid's unit strings ("10Gbps", "50us", "2Gf"), parsed with the same suffixes as SimGrid's platform files.
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace dml::app {
 
@@ -19,6 +20,12 @@ enum class UnitKind {
 std::optional<double> parseUnit(const std::string& text, UnitKind kind);
 
 /// "a bandwidth such as \"10Gbps\"", for error messages.
+/// The range a nonzero value of `kind` must lie in (SI base units: flops/s, flops, bytes/s, s, bytes), so that
+/// absurd values are refused with a clear limit instead of overflowing or stalling the simulation (issue 18):
+/// speed 1 f to 1e18 f (1 Ef), flops up to 1e21, bandwidth 1 bps (0.125 B/s) to 1e15 B/s (8 Pbps), time 1 ps to
+/// 1e9 s (about 32 years), size 1 byte to 1e15 bytes.
+std::pair<double, double> unitLimits(UnitKind kind);
+
 const char* unitExample(UnitKind kind);
 
 /// Human-readable formatting for tables: 1.23 GB, 12.3 ms, ...

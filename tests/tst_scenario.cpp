@@ -91,6 +91,16 @@ private slots:
         QTest::newRow("negative bandwidth")
             << "\"link_bandwidth\": \"10Gbps\"" << "\"link_bandwidth\": \"-5\""
             << "q.json: platform.link_bandwidth: expected a bandwidth such as \"10Gbps\" (greater than zero), got \"-5\"";
+        QTest::newRow("denormal bandwidth") // issue 18: a limit, not a stalled simulation
+            << "\"link_bandwidth\": \"10Gbps\"" << "\"link_bandwidth\": \"1e-320Gbps\""
+            << "q.json: platform.link_bandwidth: expected a bandwidth such as \"10Gbps\" between 0.125 and 1e+15 in base "
+               "units (bytes/s), got \"1e-320Gbps\"";
+        QTest::newRow("absurd latency")
+            << "\"link_latency\": \"50us\"" << "\"link_latency\": \"1e300s\""
+            << "q.json: platform.link_latency: expected a duration such as \"50us\" between 1e-12 and 1e+09";
+        QTest::newRow("overflowing speed")
+            << "\"worker_speed\": \"10Gf\"" << "\"worker_speed\": \"1e308Tf\""
+            << "q.json: platform.worker_speed: expected a speed such as \"100Gf\" (greater than zero), got \"1e308Tf\"";
         QTest::newRow("number for bandwidth")
             << "\"link_bandwidth\": \"10Gbps\"" << "\"link_bandwidth\": 10"
             << "q.json: platform.link_bandwidth: expected a bandwidth such as \"10Gbps\" (greater than zero), got 10";
