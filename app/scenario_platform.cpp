@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 
 namespace dml::app {
@@ -308,7 +309,9 @@ bool expandRadical(const std::string& radical, std::vector<long>& out)
         if (dash != std::string::npos) {
             const std::string hi = item.substr(dash + 1);
             b = std::strtol(hi.c_str(), &end, 10);
-            if (hi.empty() || *end != 0 || b < a || b - a > 1000000)
+            // Compare without subtracting (issue 18: "9223372036854775806-9223372036854775807" overflowed).
+            if (hi.empty() || *end != 0 || b < a || (unsigned long)b - (unsigned long)a > 1000000 ||
+                b == std::numeric_limits<long>::max())
                 return false;
         }
         for (long i = a; i <= b; ++i)

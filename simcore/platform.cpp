@@ -492,27 +492,34 @@ std::vector<std::string> mapRolesToHosts(const XmlSpec& xml, const std::vector<s
 
 int clusterHostCount(Topology t, const std::string& parameters)
 {
+    // Saturating product (issue 18: "65536,65536,65536,65536" overflowed to 0 hosts): any count over the limit is
+    // reported as such.
+    constexpr long long kCap = 1LL << 40;
     long long n = 1;
+    auto times = [&](unsigned long long d) { n = d != 0 && (unsigned long long)n > (unsigned long long)kCap / d ? kCap : n * (long long)d; };
     switch (t) {
     case Topology::FatTree: {
         const auto f = fatTreeParams(parameters);
         for (unsigned d : f.down)
-            n *= d;
+            times(d);
         break;
     }
     case Topology::Torus:
         for (unsigned long d : torusDims(parameters))
-            n *= (long long)d;
+            times(d);
         break;
     case Topology::Dragonfly: {
         const auto d = dragonflyParams(parameters);
-        n = (long long)d.groups.first * d.chassis.first * d.routers.first * d.nodes;
+        for (unsigned long long x : {(unsigned long long)d.groups.first, (unsigned long long)d.chassis.first,
+                                     (unsigned long long)d.routers.first, (unsigned long long)d.nodes})
+            times(x);
         break;
     }
     default: throw std::logic_error("clusterHostCount: not a cluster topology");
     }
     if (n > 1000000)
-        throw ConfigError(kParams, "\"" + parameters + "\" has " + std::to_string(n) + " hosts; at most 1,000,000");
+        throw ConfigError(kParams, "\"" + parameters + "\" has " + (n >= kCap ? std::string("more than 10^12") : std::to_string(n)) +
+                                       " hosts; at most 1,000,000");
     return int(n);
 }
 

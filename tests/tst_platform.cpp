@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The platform section of scenarios (README-platforms.md): what it reads, and every error naming its place (a JSON
 // path, a file and line, a host) before SimGrid sees anything. No simulation runs here.
+#include "error.h"
 #include "scenario.h"
 #include "scenario_platform.h"
 
@@ -71,6 +72,13 @@ private slots:
         QCOMPARE(sim::clusterHostCount(sim::Topology::FatTree, "2;4,4;1,2;1,2"), 16);
         QCOMPARE(sim::clusterHostCount(sim::Topology::Torus, "16,8,8"), 1024);
         QCOMPARE(sim::clusterHostCount(sim::Topology::Dragonfly, "4,2;4,2;8,1;8"), 1024);
+        // Issue 18: a product that overflowed 64 bits read as "0 hosts"; it is now refused as too large.
+        try {
+            sim::clusterHostCount(sim::Topology::Torus, "65536,65536,65536,65536");
+            QFAIL("an overflowing torus was accepted");
+        } catch (const dml::ConfigError& e) {
+            QVERIFY2(QString(e.what()).contains("more than 10^12 hosts; at most 1,000,000"), e.what());
+        }
 
         const Scenario e = parseScenario(scenarioWith(R"({"topology": "edge", "workers": 6,
             "worker_speed": {"min": "1Gf", "max": "4Gf"},
