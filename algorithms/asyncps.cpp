@@ -98,11 +98,7 @@ void AsyncParameterServer::runServer(Transport& t)
         m_resuming = false;
         version = m_committed.step;
         clock = m_committed.clock;
-        if (m_committed.optimizer) {
-            params = m_committed.params;
-            opt = *m_committed.optimizer;
-            t.readCheckpoint(checkpointBytes);
-        }
+        m_committed.model.load(params, opt, t, checkpointBytes);
         m_clock->restarted(t.now());
     }
     std::vector<bool> withheld(std::size_t(m_workers), false);   // SSP: waiting for the slowest worker
@@ -206,7 +202,7 @@ void AsyncParameterServer::runServer(Transport& t)
             continue;
         }
         if (m_clock && m_clock->due(version, t.now())) { // pushes queue up while the checkpoint is written
-            Snapshot snap{.step = version, .time = 0, .params = params, .optimizer = opt, .clock = clock,
+            Snapshot snap{.step = version, .time = 0, .model = {params, opt}, .clock = clock,
                           .samplers = m_samplers, .stalenessSum = m_stalenessSum,
                           .stalenessCount = m_stalenessCount, .stalenessMax = m_stalenessMax,
                           .evaluator = m_evaluator.state()};

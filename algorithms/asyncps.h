@@ -119,8 +119,7 @@ private:
     struct Snapshot {
         long step = 0;   ///< updates applied
         double time = 0; ///< when its write completed
-        Eigen::VectorXf params;
-        std::optional<Optimizer> optimizer;
+        recovery::ModelState model;
         std::vector<long> clock;
         std::vector<BatchSampler> samplers;
         double stalenessSum = 0;

@@ -33,7 +33,7 @@ SyncParameterServer::SyncParameterServer(int workers, const TrainingConfig& cfg,
 void SyncParameterServer::setCheckpointing(const CheckpointSpec& spec)
 {
     m_clock.emplace(spec);
-    m_committed = Snapshot{.step = 0, .time = 0, .params = {}, .optimizer = {}, .samplers = m_samplers,
+    m_committed = Snapshot{.step = 0, .time = 0, .model = {}, .samplers = m_samplers,
                            .evaluator = m_evaluator.state()};
 }
 
@@ -98,11 +98,7 @@ void SyncParameterServer::runServer(Transport& t)
     if (resumed) {
         m_resuming = false;
         done = m_committed.step;
-        if (m_committed.optimizer) {
-            params = m_committed.params;
-            opt = *m_committed.optimizer;
-            t.readCheckpoint(checkpointBytes);
-        }
+        m_committed.model.load(params, opt, t, checkpointBytes);
         m_clock->restarted(t.now());
     }
     Eigen::VectorXf avg(n);
@@ -283,7 +279,7 @@ void SyncParameterServer::runServer(Transport& t)
             return;
         }
         if (m_clock && m_clock->due(done, t.now())) { // the workers wait for the model while it is written
-            Snapshot snap{.step = done, .time = 0, .params = params, .optimizer = opt, .samplers = m_samplers,
+            Snapshot snap{.step = done, .time = 0, .model = {params, opt}, .samplers = m_samplers,
                           .evaluator = m_evaluator.state()};
             const double start = t.now();
             t.writeCheckpoint(checkpointBytes);

@@ -134,8 +134,7 @@ private:
     struct Snapshot {
         long step = 0;
         double time = 0; ///< when its write completed
-        Eigen::VectorXf params;
-        std::optional<Optimizer> optimizer;
+        recovery::ModelState model;
         std::vector<BatchSampler> samplers;
         Evaluator::State evaluator;
     };

@@ -2,6 +2,7 @@
 #pragma once
 // Shared by the simulation cases (tests/sim_*.cpp): small datasets, an ideal star, comparisons.
 #include "dataset.h"
+#include "error.h"
 #include "fedavg.h"
 #include "simulation.h"
 
@@ -119,6 +120,23 @@ inline std::vector<double> inChild(const std::function<std::vector<double>()>& f
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         out.clear();
     return out;
+}
+
+/// Whether simulating `spec` (on labelsOnly(train, 10), in a forked child) is refused before the run with a
+/// ConfigError whose path is `path`.
+inline bool refusedAt(const sim::SimulationSpec& spec, const std::string& path, int train = 4000)
+{
+    const std::vector<double> v = inChild([=] {
+        const TrainTest data = labelsOnly(train, 10);
+        MetricsSink none;
+        try {
+            sim::simulate(spec, data, none);
+        } catch (const ConfigError& e) {
+            return std::vector<double>{e.path() == path ? 1.0 : 0.0};
+        }
+        return std::vector<double>{0.0};
+    });
+    return v == std::vector<double>{1.0};
 }
 
 /// One federated round as the observer saw it.

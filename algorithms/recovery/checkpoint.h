@@ -5,6 +5,10 @@
 // samplers); the simulation's supervisor (simcore) detects failures and restarts the ranks.
 #include "optimizer.h"
 #include "strategy.h"
+#include "transport.h"
+
+#include <Eigen/Core>
+#include <optional>
 
 namespace dml::recovery {
 
@@ -12,6 +16,22 @@ namespace dml::recovery {
 /// parameters, plus one slot for momentum, two for Adam's moments), as torch.save of a model's and optimizer's
 /// state_dict would write them.
 double checkpointBytes(const OptimizerSpec& optimizer, double numParams);
+
+/// The model and optimizer state a checkpoint saved; empty (no optimizer) for the initial state.
+struct ModelState {
+    Eigen::VectorXf params;
+    std::optional<Optimizer> optimizer;
+    /// Copies the saved state into `params` and `opt` and charges reading `bytes` from `t`'s checkpoint storage
+    /// (Transport::readCheckpoint); leaves them as they are for the initial state (nothing to read).
+    void load(Eigen::VectorXf& params, Optimizer& opt, Transport& t, double bytes) const
+    {
+        if (!optimizer)
+            return;
+        params = this->params;
+        opt = *optimizer;
+        t.readCheckpoint(bytes);
+    }
+};
 
 /// The checkpoint schedule of one run (TorchElastic's "save every K steps" or "every T seconds" loop). Survives
 /// restarts: it lives in the strategy object, not in a rank's body.
