@@ -7,12 +7,14 @@
 #include "simutil.h"
 
 #include "ringallreduce.h"
+#include "rng.h"
 #include "simulation.h"
 
 #include <QTest>
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 
 using namespace dml;
@@ -53,7 +55,7 @@ TrainingConfig config()
 
 /// 4 workers of 1e7 flop/s (a gradient takes about 5 ms) on a 200 kB/s star (a chunk hop about 2 ms): a step's
 /// all-reduce lasts longer than its gradient, so a failure time can be put in either.
-sim::PlatformSpec platform(const std::vector<sim::AvailabilityEvent>& events)
+sim::PlatformSpec platform(const std::vector<sim::AvailabilityEvent>& events = {})
 {
     sim::PlatformSpec p = idealStar(P, 1e7);
     p.linkBandwidth = 2e5;
@@ -101,50 +103,72 @@ struct Outcome {
     }
 };
 
+/// How a run is set up beyond the failures: compression, and changes to the platform (e.g. random availability).
+struct Setup {
+    compression::CompressionSpec compression{};
+    std::function<void(sim::PlatformSpec&)> platform{};
+    int workers = P;
+};
+
 /// Runs the ring (in a child) with `elastic` recovery and the hosts of `failing` going off at `times`; checks the
-/// replicas after every step: the last replica each survivor reported for a step (a redone step reports again) must
-/// be the same bits on every survivor, and a failed rank's replicas must match theirs for every step before its
-/// last. `probe` >= 0: also returns that rank's compute and send spans (start, end, kind) for choosing times.
+/// replicas after every step. A replica a rank reported for step s is settled once that rank also reported step
+/// s + 1 (a step that some ranks completed may be redone after a failure; then they report it again, and their
+/// last report counts): the settled replicas of a step must be the same bits on every rank, and so must the final
+/// step's replicas of the ranks that ended the run (the last to finish) and the final model. `deadAgrees`: each
+/// rank of `failing` reported, before its last report, only replicas equal to the survivors'. `probe` >= 0: also
+/// returns that rank's compute and send spans (start, end, kind) for choosing times.
 Outcome run(bool elastic, const std::vector<int>& failing, const std::vector<double>& times, int probe = -1,
-            double failureDetection = 0.005)
+            const Setup& setup = {}, double failureDetection = 0.005)
 {
     return Outcome::from(inChild([=] {
+        const int workers = setup.workers;
         const TrainTest data = smallData(4, Train);
         std::vector<sim::AvailabilityEvent> events;
         for (std::size_t i = 0; i < failing.size(); ++i)
             events.push_back({"worker-" + std::to_string(failing[i]), times[i], false, int(i + 1)});
+        sim::PlatformSpec plat = platform(events);
+        plat.workers = workers;
+        if (setup.platform)
+            setup.platform(plat);
         Keep keep;
-        RingAllReduceStrategy ring(P, config(), data, keep);
+        RingAllReduceStrategy ring(workers, config(), data, keep);
+        ring.setCompression(setup.compression);
         ring.setRecovery(elastic, failureDetection);
         std::map<long, std::vector<Eigen::VectorXf>> replicas; // step -> each rank's last replica
         ring.setReplicaObserver([&](int rank, long step, const Eigen::VectorXf& params) {
             auto& v = replicas[step];
-            v.resize(std::size_t(P));
+            v.resize(std::size_t(workers));
             v[std::size_t(rank)] = params;
         });
-        const sim::SimulationResult r = sim::simulateStrategy(platform(events), ring, 0, true);
-        auto failed = [&](int rank) { return std::count(failing.begin(), failing.end(), rank) > 0; };
+        const sim::SimulationResult r = sim::simulateStrategy(plat, ring, 0, true);
         Outcome o;
         o.steps = double(replicas.empty() ? 0 : replicas.rbegin()->first);
         o.replicasAgree = o.deadAgrees = 1;
-        const Eigen::VectorXf* last = nullptr;
+        double end = 0;
+        for (const HostStats& h : r.hosts)
+            end = std::max(end, h.finish);
+        auto has = [&](long step, int k) {
+            return replicas.count(step) > 0 && replicas.at(step)[std::size_t(k)].size() > 0;
+        };
+        const long lastStep = long(o.steps);
         for (const auto& [step, v] : replicas) {
             const Eigen::VectorXf* ref = nullptr;
-            for (int k = 0; k < P; ++k)
-                if (!failed(k) && v[std::size_t(k)].size() > 0) {
-                    if (!ref)
-                        ref = &v[std::size_t(k)];
-                    else if (!same(*ref, v[std::size_t(k)]))
-                        o.replicasAgree = 0;
-                }
-            for (int k = 0; k < P; ++k) // a failed rank, for every step but its last
-                if (failed(k) && ref && v[std::size_t(k)].size() > 0 && replicas.count(step + 1) &&
-                    replicas.at(step + 1)[std::size_t(k)].size() > 0 && !same(*ref, v[std::size_t(k)]))
+            for (int k = 0; k < workers; ++k) {
+                const bool settled = has(step, k) && (has(step + 1, k) || (step == lastStep &&
+                                                                           r.hosts[std::size_t(k)].finish >= end - 0.05));
+                if (!settled)
+                    continue;
+                if (!ref)
+                    ref = &v[std::size_t(k)];
+                else if (!same(*ref, v[std::size_t(k)]))
+                    o.replicasAgree = 0;
+            }
+            for (int k : failing) // a failed rank, for every step but its last
+                if (ref && has(step, k) && has(step + 1, k) && !same(*ref, v[std::size_t(k)]))
                     o.deadAgrees = 0;
-            if (ref)
-                last = ref;
+            if (step == lastStep)
+                o.finalIsReplica = ref && same(*ref, r.finalModel) ? 1 : 0;
         }
-        o.finalIsReplica = last && same(*last, r.finalModel) ? 1 : 0;
         if (const auto it = keep.series.find("failed_workers"); it != keep.series.end())
             o.failedPoints = double(it->second.size());
         if (const auto it = keep.series.find("live_workers"); it != keep.series.end())
@@ -297,6 +321,33 @@ private slots:
         QVERIFY(a.model == b.model);
     }
 
+    /// The same with compressed all-reduces: summable formats reduced in the ring (fp16, random-k), all-gathered
+    /// ones (top-k with error feedback, DGC, signSGD's vote, QSGD). Worker 2 goes off at three times in step 5.
+    void compressed()
+    {
+        using K = compression::CompressionSpec::Kind;
+        std::vector<compression::CompressionSpec> specs(6);
+        specs[0].kind = K::Fp16;
+        specs[1].kind = K::RandomK, specs[1].ratio = 0.25;
+        specs[2].kind = K::TopK, specs[2].ratio = 0.1, specs[2].errorFeedback = true;
+        specs[3].kind = K::TopK, specs[3].ratio = 0.1, specs[3].momentumCorrection = true;
+        specs[4].kind = K::Sign;
+        specs[5].kind = K::Qsgd, specs[5].bits = 4;
+        for (const compression::CompressionSpec& c : specs)
+            for (double at : {0.066, 0.071, 0.076}) {
+                const Outcome o = run(true, {2}, {at}, -1, Setup{.compression = c});
+                const QString what = QString("%1, worker 2 off at %2 s")
+                                         .arg(QString::fromStdString(compression::describe(c)))
+                                         .arg(at);
+                QVERIFY2(o.model.size() > 0, qPrintable(what + ": the run failed or hung"));
+                QVERIFY2(o.stopEpochs == 1.0, qPrintable(what + ": did not end with its epochs"));
+                QVERIFY2(o.replicasAgree == 1.0, qPrintable(what + ": survivors' replicas differ"));
+                QVERIFY2(o.deadAgrees == 1.0, qPrintable(what + ": worker 2's replica differed before it failed"));
+                QVERIFY2(o.finalIsReplica == 1.0, qPrintable(what + ": the final model is not the replicas'"));
+                QVERIFY2(o.failedPoints == 1.0 && o.live.back() == double(P - 1), qPrintable(what + ": series"));
+            }
+    }
+
     /// Every worker fails: the run ends (no rank is left to wait) with stop reason "workers_failed".
     void allFail()
     {
@@ -307,5 +358,59 @@ private slots:
     }
 };
 DML_SIM_CASE(RingElasticMidAllReduce);
+
+/// Churn: 6 workers whose hosts go off and on at random (a seeded trace of exponential times, mean 0.6 s on and
+/// 0.1 s off, up to 3 s; a host that comes back does not re-join), several failures per run, some in the same step
+/// or during a rendezvous, and leaders failing. For 12 seeds: every run ends (with its epochs, or "workers_failed"
+/// when none is left), the settled replicas are bit-identical, and a run repeated gives the same bits.
+class RingElasticChurn : public QObject {
+    Q_OBJECT
+private slots:
+    void randomFailures()
+    {
+        auto churn = [](std::uint64_t seed) {
+            return Setup{.platform =
+                             [seed](sim::PlatformSpec& p) {
+                                 p.availability.model = sim::AvailabilitySpec::Model::Trace;
+                                 p.availability.traceFile = "churn";
+                                 for (int w = 0; w < p.workers; ++w) {
+                                     Rng rng(deriveSeed(seed, 0xC4, std::uint64_t(w)));
+                                     bool on = true;
+                                     for (double t = 0;;) {
+                                         t += -(on ? 0.6 : 0.1) * std::log(1 - rng.uniform());
+                                         if (t > 3)
+                                             break;
+                                         on = !on;
+                                         p.availability.events.push_back({"worker-" + std::to_string(w), t, on, 0});
+                                     }
+                                 }
+                             },
+                         .workers = 6};
+        };
+        int ended = 0, allFailed = 0;
+        double failures = 0;
+        std::vector<double> first;
+        for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+            const Outcome o = run(true, {}, {}, -1, churn(seed));
+            const QString what = QString("seed %1").arg(seed);
+            QVERIFY2(o.model.size() > 0, qPrintable(what + ": the run failed or hung"));
+            QVERIFY2(o.stopEpochs == 1.0 || o.workersFailed == 1.0, qPrintable(what + ": stop reason"));
+            QVERIFY2(o.replicasAgree == 1.0, qPrintable(what + ": replicas differ"));
+            if (o.stopEpochs == 1.0)
+                QVERIFY2(o.finalIsReplica == 1.0, qPrintable(what + ": the final model is not the replicas'"));
+            ended += o.stopEpochs == 1.0;
+            allFailed += o.workersFailed == 1.0;
+            failures += o.failedPoints;
+            if (seed == 1)
+                first = o.model;
+        }
+        qInfo("12 runs: %d ended with their epochs, %d with every worker failed; %g failures seen", ended, allFailed,
+              failures);
+        QVERIFY(failures >= 12); // the churn did strike
+        QVERIFY(ended >= 1);
+        QVERIFY(run(true, {}, {}, -1, churn(1)).model == first);
+    }
+};
+DML_SIM_CASE(RingElasticChurn);
 
 #include "sim_elasticring.moc"
