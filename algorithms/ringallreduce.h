@@ -188,7 +188,10 @@ public:
     ///    state, the state at the start of the step. Either way the replicas stay bit-identical. A leader that
     ///    fails during the rendezvous is replaced by the next lowest live worker; a decision from a failed leader
     ///    is dropped. The same rendezvous, without a state transfer when no failure occurred, ends the run: no
-    ///    worker leaves while another may still need it.
+    ///    worker leaves while another may still need it (so an elastic run without failures trains the same bits
+    ///    as recovery none and ends one small message exchange later). A failure thus costs the time until a
+    ///    survivor blocked on the ring next looks (at most failure_detection after it blocks), the rendezvous, the
+    ///    state transfer and the redone part of the step.
     ///  - Data. The failed workers' shards (of the partition over all P) are dealt round-robin over the survivors
     ///    (the j-th of their samples, in rank order, goes to the (j mod P_live)-th survivor), each survivor keeping
     ///    its own shard; samplers restart from deriveSeed(workerSeed(seed, rank), 0xE1A5, generation). An epoch

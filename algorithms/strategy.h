@@ -149,7 +149,8 @@ public:
 /// Builds the strategy. `data` and `sink` must outlive it.
 ///  - SyncPs:        SyncParameterServer(spec.workers, ..., spec.backupWorkers)
 ///  - AsyncPs:       AsyncParameterServer(spec.workers, spec.stalenessBound, ...)
-///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...)
+///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...) with setRecovery(spec.recovery == Elastic,
+///                   spec.failureDetection)
 ///  - FedAvg:        FederatedAveraging(spec.workers = K, spec.clientFraction, spec.localEpochs, spec.proxMu,
 ///                                      spec.rounds, ...) with setRoundRules({spec.roundDeadline,
 ///                                      spec.targetClients, spec.failureDetection})
