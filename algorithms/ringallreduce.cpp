@@ -250,7 +250,9 @@ struct RingAborted {};
 /// Elastic recovery's view of the transport (RingAllReduceStrategy::setRecovery): ranks are positions 0..P-1 in the
 /// current generation's members (live workers in rank order), so the ring schedules above run on it unchanged.
 /// Every message sent is stamped with the generation; a receive waits at most `timeout` seconds at a time, drops
-/// the messages of another generation (an aborted ring's), and throws RingAborted once a member has failed.
+/// the messages of another generation (an aborted ring's), and throws RingAborted once a member's failure is known.
+/// A failure is known `timeout` seconds after it happened (Transport::peerFailedAt: a heartbeat timeout, as elastic
+/// sync PS and checkpoint-restart charge it), the same moment for every rank.
 class ElasticRing final : public Transport {
 public:
     ElasticRing(Transport& base, double timeout, std::function<void(int)> noteFailure)
@@ -271,6 +273,17 @@ public:
             if (std::optional<Message> m = m_base.recv(tag, 0.0))
                 m_stash[tag].push_back(std::move(*m));
     }
+    /// True once rank `r`'s failure is known (real rank numbers).
+    bool known(int r) const { return m_base.peerFailed(r) && m_base.now() >= m_base.peerFailedAt(r) + m_timeout; }
+    /// How long to wait for a message: the detection interval, or until a failure among `ranks` becomes known.
+    double patience(const std::vector<int>& ranks) const
+    {
+        double wait = m_timeout;
+        for (int r : ranks)
+            if (m_base.peerFailed(r) && !known(r))
+                wait = std::min(wait, std::max(0.0, m_base.peerFailedAt(r) + m_timeout - m_base.now()));
+        return wait;
+    }
     /// A message on channel `tag` of any generation, waiting at most `timeout` s.
     std::optional<Message> receiveAny(int tag, double timeout)
     {
@@ -281,12 +294,12 @@ public:
         }
         return m_base.recv(tag, timeout);
     }
-    /// True if a member of the ring failed (each is passed to noteFailure).
+    /// True if a member of the ring is known to have failed (each is passed to noteFailure).
     bool memberFailed() const
     {
         bool any = false;
         for (int r : m_members)
-            if (m_base.peerFailed(r)) {
+            if (known(r)) {
                 m_noteFailure(r);
                 any = true;
             }
@@ -303,7 +316,7 @@ public:
     Message recv(int tag) override
     {
         for (;;) {
-            if (std::optional<Message> m = receiveAny(tag, m_timeout)) {
+            if (std::optional<Message> m = receiveAny(tag, patience(m_members))) {
                 if (m->generation == m_generation)
                     return std::move(*m);
                 continue; // an aborted ring's chunk
@@ -316,7 +329,8 @@ public:
     {
         throw std::logic_error("ElasticRing: the ring schedules use blocking receives only");
     }
-    bool peerFailed(int rank) const override { return m_base.peerFailed(m_members[std::size_t(rank)]); }
+    bool peerFailed(int rank) const override { return known(m_members[std::size_t(rank)]); }
+    double peerFailedAt(int rank) const override { return m_base.peerFailedAt(m_members[std::size_t(rank)]); }
     void compute(double flops) override { m_base.compute(flops); }
     double now() const override { return m_base.now(); }
     void launch(int) override { throw std::logic_error("ElasticRing: workers are not launched"); }
@@ -636,13 +650,13 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         for (;;) {
             live.clear();
             for (int r : members)
-                if (r == rank || !t.peerFailed(r))
+                if (r == rank || !elastic->known(r))
                     live.push_back(r);
             elastic->memberFailed(); // the series
             if (std::all_of(live.begin(), live.end(), [&](int r) { return joined[std::size_t(r)] != 0; }))
                 break;
-            std::optional<Message> j = elastic->receiveAny(Join, m_failureDetection);
-            if (!j || t.peerFailed(j->source))
+            std::optional<Message> j = elastic->receiveAny(Join, elastic->patience(live));
+            if (!j || elastic->known(j->source))
                 continue;
             joined[std::size_t(j->source)] = 1;
             anyFailure = anyFailure || j->kind != 0;
@@ -700,6 +714,8 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                 params = v.segment(head, n);
                 opt.loadState(v.data() + head + n, long(d.value));
             }
+            if (m_observer && done > 0) // this rank's replica of step `done` is now the leader's
+                m_observer(rank, done, params);
         }
         adopt(next, d.generation);
         return (d.kind & 1) != 0;
@@ -711,7 +727,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         for (;;) {
             int leader = rank;
             for (int r : members)
-                if (r == rank || !t.peerFailed(r)) {
+                if (r == rank || !elastic->known(r)) {
                     leader = r;
                     break;
                 }
@@ -720,12 +736,12 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             t.send(leader, Join, Message{.kind = failure ? 1 : 0, .bytes = ControlBytes, .version = done,
                                          .generation = generation});
             for (;;) {
-                if (std::optional<Message> d = elastic->receiveAny(Decision, m_failureDetection)) {
-                    if (!t.peerFailed(d->source) && d->generation > generation) // not a failed leader's, not stale
+                if (std::optional<Message> d = elastic->receiveAny(Decision, elastic->patience({leader}))) {
+                    if (!elastic->known(d->source) && d->generation > generation) // not a failed leader's, not stale
                         return follow(*d);
                     continue;
                 }
-                if (t.peerFailed(leader)) { // ask the next one
+                if (elastic->known(leader)) { // ask the next one
                     elastic->memberFailed();
                     break;
                 }

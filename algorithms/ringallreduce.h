@@ -138,7 +138,9 @@ public:
     /// Channels: ring chunks; elastic recovery's join requests (to the leader) and decisions (from it).
     enum Tag { Ring = 1, Join = 2, Decision = 3 };
     /// Called by every worker after it applied step `step`, with its replica (numParams floats; empty for a
-    /// proxy). For tests and tools, e.g. checking that replicas agree; charges no simulated time.
+    /// proxy). For tests and tools, e.g. checking that replicas agree; charges no simulated time. With elastic
+    /// recovery a step may be reported again: when it is redone, and when a survivor adopts the leader's state
+    /// after a failure (its replica of the leader's step); the last report of a step counts.
     using ReplicaObserver = std::function<void(int rank, long step, const Eigen::VectorXf& params)>;
 
     RingAllReduceStrategy(int workers, const TrainingConfig& cfg, const TrainTest& data, MetricsSink& sink);
@@ -171,10 +173,12 @@ public:
     /// Elastic recovery, as Horovod Elastic does it (Sergeev & Del Balso 2018; Horovod's "Elastic Horovod"
     /// documentation: on a failure the survivors roll back to the last committed state, re-form the ring and go
     /// on; hvd.elastic.State's restore(), reset and sync()). `failureDetection` (s, finite, > 0; ConfigError
-    /// "strategy.failure_detection" otherwise): every wait for a ring chunk waits at most that long at a time
-    /// and then looks whether a member of the ring failed (Transport::peerFailed, true for every rank from the
-    /// moment the host went off: a perfect failure detector, where Horovod learns of a failure from the
-    /// collective's error or the driver's host discovery).
+    /// "strategy.failure_detection" otherwise) is a heartbeat timeout, as elastic sync PS and checkpoint-restart
+    /// charge it: a worker's failure (its host going off, or a link failure cutting it off) is known to every rank
+    /// exactly failureDetection after it happened (Transport::peerFailed and peerFailedAt), where Horovod learns of
+    /// it from the collective's error or the driver's host discovery. Every wait for a ring chunk waits at most
+    /// failureDetection at a time, or until the next failure becomes known, and then looks whether a member of the
+    /// ring is known to have failed.
     ///  - Membership and generations. The ring is the live workers in rank order; its leader is the lowest. Each
     ///    membership is a generation; every ring message carries it (Message::generation) and a chunk of another
     ///    generation (an aborted ring's, still queued or in flight) is dropped.
@@ -189,9 +193,8 @@ public:
     ///    fails during the rendezvous is replaced by the next lowest live worker; a decision from a failed leader
     ///    is dropped. The same rendezvous, without a state transfer when no failure occurred, ends the run: no
     ///    worker leaves while another may still need it (so an elastic run without failures trains the same bits
-    ///    as recovery none and ends one small message exchange later). A failure thus costs the time until a
-    ///    survivor blocked on the ring next looks (at most failure_detection after it blocks), the rendezvous, the
-    ///    state transfer and the redone part of the step.
+    ///    as recovery none and ends one small message exchange later). A failure thus costs failure_detection (until
+    ///    it is known), the rendezvous, the state transfer and the redone part of the step.
     ///  - Data. The failed workers' shards (of the partition over all P) are dealt round-robin over the survivors
     ///    (the j-th of their samples, in rank order, goes to the (j mod P_live)-th survivor), each survivor keeping
     ///    its own shard; samplers restart from deriveSeed(workerSeed(seed, rank), 0xE1A5, generation). An epoch
