@@ -315,6 +315,7 @@ public:
     void waitAll() override { m_base.waitAll(); }
     Message recv(int tag) override
     {
+        const double since = m_base.now();
         for (;;) {
             if (std::optional<Message> m = receiveAny(tag, patience(m_members))) {
                 if (m->generation == m_generation)
@@ -323,7 +324,23 @@ public:
             }
             if (memberFailed())
                 throw RingAborted{};
+            checkStall(since, "a chunk from worker " +
+                                  std::to_string(m_members[std::size_t((m_pos + int(m_members.size()) - 1) %
+                                                                       int(m_members.size()))]));
         }
+    }
+    /// The collective timeout (as torch.distributed's, whose default is 30 minutes): waiting longer than this for
+    /// one message while no member is known to have failed means the ring cannot go on (a link failure that cuts
+    /// a route between live workers without cutting off either); the run then fails instead of waiting forever.
+    void setStallLimit(double seconds) { m_stallLimit = seconds; }
+    /// Throws std::runtime_error if this rank has waited `m_stallLimit` since `since` for `what`.
+    void checkStall(double since, const std::string& what) const
+    {
+        if (m_base.now() - since > m_stallLimit)
+            throw std::runtime_error("elastic ring all-reduce: worker " + std::to_string(m_members[std::size_t(m_pos)]) +
+                                     " waited " + std::to_string(m_base.now() - since) + " s for " + what +
+                                     " although no worker is known to have failed (a link failure that cuts a "
+                                     "route between live workers?)");
     }
     std::optional<Message> recv(int, double) override
     {
@@ -342,6 +359,7 @@ private:
     std::vector<int> m_members;
     int m_pos = 0;
     long m_generation = 0;
+    double m_stallLimit = 3600;
     std::map<int, std::deque<Message>> m_stash;
 };
 
@@ -647,6 +665,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         bool anyFailure = failure;
         long newest = generation; // the newest generation a survivor was in
         std::vector<int> live;
+        const double since = t.now();
         for (;;) {
             live.clear();
             for (int r : members)
@@ -656,7 +675,11 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             if (std::all_of(live.begin(), live.end(), [&](int r) { return joined[std::size_t(r)] != 0; }))
                 break;
             std::optional<Message> j = elastic->receiveAny(Join, elastic->patience(live));
-            if (!j || elastic->known(j->source))
+            if (!j) {
+                elastic->checkStall(since, "the survivors' join requests");
+                continue;
+            }
+            if (elastic->known(j->source))
                 continue;
             joined[std::size_t(j->source)] = 1;
             anyFailure = anyFailure || j->kind != 0;
@@ -735,6 +758,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                 return lead(failure);
             t.send(leader, Join, Message{.kind = failure ? 1 : 0, .bytes = ControlBytes, .version = done,
                                          .generation = generation});
+            const double since = t.now();
             for (;;) {
                 if (std::optional<Message> d = elastic->receiveAny(Decision, elastic->patience({leader}))) {
                     if (!elastic->known(d->source) && d->generation > generation) // not a failed leader's, not stale
@@ -745,6 +769,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                     elastic->memberFailed();
                     break;
                 }
+                elastic->checkStall(since, "worker " + std::to_string(leader) + "'s decision");
             }
         }
     };
@@ -757,9 +782,11 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
 
     if (rank == 0)
         m_evaluator.initial(t.now(), arch ? params.data() : nullptr);
+    double lastStep = t.now(), longestStep = 0; // elastic: between this rank's step completions, s
     for (;;) {
         const long h = local ? std::min<long>(m_localSteps, m_evaluator.totalSteps() - done) : 1;
         double loss = std::numeric_limits<double>::quiet_NaN();
+        const double computing = t.now();
         if (dpSgd) {
             if (arch)
                 loss = m_workload.clippedGradientSum(params.data(), sampler, dp.clip, grad.data());
@@ -780,6 +807,10 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             }
             t.compute(double(h) * (workerFlopsPerStep() + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf);
         }
+        if (elastic) // a wait a hundred times this rank's longest step is no straggler's: the ring is cut
+            elastic->setStallLimit(longestStep > 0
+                                       ? std::max({60.0, 100 * m_failureDetection, 100 * longestStep})
+                                       : std::max({3600.0, 1000 * m_failureDetection, 1000 * (t.now() - computing)}));
         RingScalars scalars{.sum = loss, .flags = stopRequested ? StopFlag : 0};
         bool reduced = false;
         if (elastic) {
@@ -825,6 +856,8 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                                        : (divides ? nf : 0.0) + Optimizer::stepFlops(applySpec, nf));
         }
         done += h;
+        longestStep = std::max(longestStep, t.now() - lastStep);
+        lastStep = t.now();
         if (m_observer)
             m_observer(rank, done, params);
         meanLoss = scalars.sum / double(P);

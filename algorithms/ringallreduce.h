@@ -208,7 +208,11 @@ public:
     /// compression memory (error feedback, DGC's momentum) is not rolled back when a step is redone; a host that
     /// comes back on does not re-join; the Evaluator (an observer) and the stop decision are shared by the ranks.
     /// With several failures in one step a new leader may be one step behind the last one reported: that step is
-    /// then redone and reported again. Not with powersgd, local SGD or dp-sgd (checkRecovery). Off: the plain ring,
+    /// then redone and reported again. A link failure that cuts a route between live workers without cutting off
+    /// either (possible on fat-tree, torus and dragonfly platforms) is no failure the ring can detect: after a
+    /// collective timeout (as torch.distributed's; here 100 x this rank's longest step so far, at least 60 s and
+    /// 100 x failureDetection, or before the first step 1000 x its gradient's time, at least 3600 s) the run fails
+    /// with a message that says so, where the plain ring goes on if its own routes are up. Not with powersgd, local SGD or dp-sgd (checkRecovery). Off: the plain ring,
     /// bit for bit.
     void setRecovery(bool elastic, double failureDetection);
     std::vector<std::string> failureTolerantRoles() const override

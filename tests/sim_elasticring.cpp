@@ -12,6 +12,8 @@
 
 #include <QTest>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -412,5 +414,61 @@ private slots:
     }
 };
 DML_SIM_CASE(RingElasticChurn);
+
+/// A link failure that cuts routes between live workers without cutting off any (an uplink of a fat-tree's
+/// switch: the ring's own routes stay up, the routes to the leader of half the workers do not) leaves no failure to
+/// detect. The elastic ring's end-of-run rendezvous then waits for join requests that can never arrive: after its
+/// collective timeout (60 s here: a hundred times the longest step, at least 60 s) the run fails with a message
+/// that says so, instead of waiting forever. The plain ring, which never talks to a leader, completes.
+class RingElasticPartition : public QObject {
+    Q_OBJECT
+private slots:
+    void failsInsteadOfHanging()
+    {
+        auto run = [](bool elastic) {
+            return inChild([=] {
+                alarm(60);
+                const TrainTest data = labelsOnly(4000, 10);
+                sim::SimulationSpec s;
+                s.platform.topology = sim::Topology::FatTree;
+                s.platform.topologyParameters = "2;4,4;1,2;1,1"; // workers 0-3 under one switch, 4-7 under another
+                s.platform.workers = 8;
+                s.platform.network = sim::NetworkModel::Ideal;
+                sim::FaultEvent cut;
+                cut.type = sim::FaultEvent::Type::LinkDown;
+                cut.time = 0.05;
+                cut.link = "link_from_31_26_17"; // one of the first switch's two uplinks
+                cut.path = "faults.events[0]";
+                s.platform.faults.events.push_back(cut);
+                s.strategy = {StrategyKind::RingAllReduce, 8};
+                s.strategy.recovery = elastic ? StrategySpec::Recovery::Elastic : StrategySpec::Recovery::None;
+                s.strategy.failureDetection = 0.02;
+                s.training.batchSize = 10;
+                s.training.proxy.parameters = 10000;
+                s.training.proxy.trainFlopsPerSample = 1e7;
+                s.training.maxSteps = 30;
+                MetricsSink none;
+                try {
+                    const sim::SimulationResult r = sim::simulate(s, data, none);
+                    return std::vector<double>{r.summary.stopReason == "max_steps" ? 1.0 : 0.0, r.summary.simulatedTime};
+                } catch (const std::runtime_error& e) {
+                    const std::string what = e.what();
+                    qInfo("%s", e.what());
+                    return std::vector<double>{what.find("although no worker is known to have failed") !=
+                                                       std::string::npos
+                                                   ? 2.0
+                                                   : -1.0,
+                                               0.0};
+                }
+            });
+        };
+        const std::vector<double> plain = run(false), elastic = run(true);
+        QCOMPARE(plain.size(), std::size_t(2));
+        QCOMPARE(plain[0], 1.0);
+        QCOMPARE(elastic.size(), std::size_t(2));
+        QCOMPARE(elastic[0], 2.0);
+    }
+};
+DML_SIM_CASE(RingElasticPartition);
 
 #include "sim_elasticring.moc"
