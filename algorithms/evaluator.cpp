@@ -21,6 +21,7 @@ Evaluator::Evaluator(const Dataset& test, const Mlp* architecture, const Trainin
     if (architecture)
         m_model.emplace(*architecture);
     m_totalSteps = plannedSteps;
+    m_plannedEpochs = double(plannedSteps) / stepsPerEpoch;
     if (cfg.maxSteps > 0 && cfg.maxSteps < m_totalSteps)
         m_totalSteps = cfg.maxSteps;
     m_gridSteps = cfg.evalEverySteps > 0 ? double(cfg.evalEverySteps)
@@ -74,6 +75,23 @@ void Evaluator::completeSummary(Summary& s) const
     }
 }
 
+void Evaluator::changeStepsPerEpoch(long atStep, double stepsPerEpoch)
+{
+    const double epoch = epochOf(atStep);
+    if (m_cfg.evalEverySteps <= 0) {
+        if (m_gridEpochs == 0)
+            m_gridEpochs = m_gridSteps / m_stepsPerEpoch;
+        m_gridSteps = m_gridEpochs * stepsPerEpoch;
+    }
+    m_baseStep = atStep;
+    m_baseEpoch = epoch;
+    m_stepsPerEpoch = stepsPerEpoch;
+    const double rest = std::max(0.0, m_plannedEpochs - epoch) * stepsPerEpoch;
+    m_totalSteps = atStep + long(std::ceil(rest * (1 - 1e-12)));
+    if (m_cfg.maxSteps > 0 && m_cfg.maxSteps < m_totalSteps)
+        m_totalSteps = m_cfg.maxSteps;
+}
+
 bool Evaluator::afterStep(double time, long step, const float* params, bool force)
 {
     m_sink.progress(step, m_totalSteps, time); // may block: a paused or paced run waits here
@@ -83,13 +101,15 @@ bool Evaluator::afterStep(double time, long step, const float* params, bool forc
     // Grid point k is reached at the first step >= k x spacing (a relative tolerance absorbs the rounding of
     // fractional spacings such as 0.25 x 234 steps).
     // A spacing under one step puts a grid point in every step (and would overflow the grid index).
-    const double s = double(step);
+    // After changeStepsPerEpoch, a grid in epochs is checked in epochs (the same rule, measured by epochOf).
+    const double s = m_gridEpochs > 0 ? epochOf(step) : double(step);
+    const double spacing = m_gridEpochs > 0 ? m_gridEpochs : m_gridSteps;
     const bool everyStep = m_gridSteps <= 1;
-    const bool onGrid = everyStep || s >= double(m_nextGrid) * m_gridSteps * (1 - 1e-12);
+    const bool onGrid = everyStep || s >= double(m_nextGrid) * spacing * (1 - 1e-12);
     const bool requested = !m_requested.empty();
     const bool evaluated = force || last || overTime || stopped || requested || onGrid;
     if (onGrid && !everyStep) // skip the grid points this step covered as well (at most step + 1)
-        m_nextGrid = long(std::floor(s / m_gridSteps * (1 + 1e-12))) + 1;
+        m_nextGrid = long(std::floor(s / spacing * (1 + 1e-12))) + 1;
     if (evaluated)
         evaluate(time, step, params);
     if (evaluated && m_model && m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0 &&

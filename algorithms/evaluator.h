@@ -48,6 +48,11 @@ public:
     void initial(double time, const float* params);
 
     long totalSteps() const { return m_totalSteps; }
+    /// Elastic training (the workers changed at step `atStep`): from then on an epoch is `stepsPerEpoch` (> 0)
+    /// steps. The epochs done so far stay; the run plans its remaining epochs at the new rate, ceil((planned epochs
+    /// - epochOf(atStep)) x stepsPerEpoch) more steps, capped by cfg.maxSteps as before; an evaluation grid in
+    /// epochs stays in epochs (one in steps, run.eval_interval, stays in steps).
+    void changeStepsPerEpoch(long atStep, double stepsPerEpoch);
     /// What checkpoint-restart saves and restores of the evaluator: the grid position and the running train loss
     /// (samples already emitted stay emitted; redone steps are evaluated again when they reach the grid).
     struct State {
@@ -67,7 +72,7 @@ public:
     /// Fills the evaluation-grid fields of the summary (evalIntervalEpochs, epochsPerStep, evalNote).
     void completeSummary(Summary& s) const;
     const std::string& stopReason() const { return m_stopReason; }
-    double epochOf(long step) const { return double(step) / m_stepsPerEpoch; }
+    double epochOf(long step) const { return m_baseEpoch + double(step - m_baseStep) / m_stepsPerEpoch; }
 
 private:
     void evaluate(double time, long step, const float* params);
@@ -78,6 +83,10 @@ private:
     long m_totalSteps;
     double m_gridSteps;  ///< grid spacing in steps (may be fractional)
     long m_nextGrid = 1; ///< index k of the next grid point
+    double m_plannedEpochs; ///< the planned steps over the steps per epoch given at construction
+    long m_baseStep = 0;    ///< changeStepsPerEpoch: epochOf(step) = m_baseEpoch + (step - m_baseStep) / spe
+    double m_baseEpoch = 0;
+    double m_gridEpochs = 0; ///< after changeStepsPerEpoch with a grid in epochs: its spacing, epochs; else 0
     std::string m_endReason;
     std::string m_stepName;
     MetricsSink& m_sink;

@@ -39,6 +39,20 @@ void Optimizer::step(float* params, const float* grad)
     }
 }
 
+long Optimizer::saveState(float* out) const
+{
+    Eigen::Map<Eigen::ArrayXf>(out, m_m.size()) = m_m;
+    Eigen::Map<Eigen::ArrayXf>(out + m_m.size(), m_v.size()) = m_v;
+    return m_t;
+}
+
+void Optimizer::loadState(const float* in, long stepCount)
+{
+    m_m = Eigen::Map<const Eigen::ArrayXf>(in, m_m.size());
+    m_v = Eigen::Map<const Eigen::ArrayXf>(in + m_m.size(), m_v.size());
+    m_t = stepCount;
+}
+
 double Optimizer::flopsPerStep() const
 {
     return stepFlops(m_spec, double(m_n));

@@ -29,6 +29,14 @@ public:
     /// (no state is allocated: for proxy workloads of millions of parameters).
     static double stepFlops(const OptimizerSpec& spec, double numParams);
 
+    /// The state besides the parameters, as elastic training broadcasts it (Horovod's state.sync()): momentum's
+    /// velocity or Adam's first then second moments, stateSize() = 0, n or 2n floats, and Adam's step count.
+    Eigen::Index stateSize() const { return m_m.size() + m_v.size(); }
+    /// Writes stateSize() floats to `out`; returns the step count.
+    long saveState(float* out) const;
+    /// Reads stateSize() floats written by saveState() of an optimizer of the same kind and size.
+    void loadState(const float* in, long stepCount);
+
 private:
     OptimizerSpec m_spec;
     Eigen::Index m_n;

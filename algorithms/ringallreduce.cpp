@@ -6,11 +6,15 @@
 #include "privacy/dp.h"
 #include "rng.h"
 
+#include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
-#include <stdexcept>
 #include <limits>
+#include <map>
+#include <numeric>
 #include <optional>
+#include <stdexcept>
 
 namespace dml {
 
@@ -228,6 +232,153 @@ double RingAllReduceStrategy::updateFlopsPerStep() const
     return n + Optimizer::stepFlops(m_cfg.optimizer, n);
 }
 
+void RingAllReduceStrategy::setRecovery(bool elastic, double failureDetection)
+{
+    if (!(failureDetection > 0) || !std::isfinite(failureDetection))
+        throw ConfigError("strategy.failure_detection", "expected a finite time greater than zero, got " +
+                                                            std::to_string(failureDetection));
+    m_elastic = elastic;
+    m_failureDetection = failureDetection;
+    m_failureNoted.assign(std::size_t(m_workers), 0);
+}
+
+namespace {
+
+/// Thrown by ElasticRing's receive when a member of the ring failed: the all-reduce is abandoned.
+struct RingAborted {};
+
+/// Elastic recovery's view of the transport (RingAllReduceStrategy::setRecovery): ranks are positions 0..P-1 in the
+/// current generation's members (live workers in rank order), so the ring schedules above run on it unchanged.
+/// Every message sent is stamped with the generation; a receive waits at most `timeout` seconds at a time, drops
+/// the messages of another generation (an aborted ring's), and throws RingAborted once a member's failure is known.
+/// A failure is known `timeout` seconds after it happened (Transport::peerFailedAt: a heartbeat timeout, as elastic
+/// sync PS and checkpoint-restart charge it), the same moment for every rank.
+class ElasticRing final : public Transport {
+public:
+    ElasticRing(Transport& base, double timeout, std::function<void(int)> noteFailure)
+        : m_base(base), m_timeout(timeout), m_noteFailure(std::move(noteFailure))
+    {
+    }
+    void reform(const std::vector<int>& members, int position, long generation)
+    {
+        m_members = members;
+        m_pos = position;
+        m_generation = generation;
+    }
+    /// Posts a receive on each channel at once, so that no transfer to this rank ever waits for its receiver: a
+    /// send to a rank that failed before its first receive would otherwise never complete.
+    void bind(std::initializer_list<int> tags)
+    {
+        for (int tag : tags)
+            if (std::optional<Message> m = m_base.recv(tag, 0.0))
+                m_stash[tag].push_back(std::move(*m));
+    }
+    /// True once rank `r`'s failure is known (real rank numbers).
+    bool known(int r) const { return m_base.peerFailed(r) && m_base.now() >= m_base.peerFailedAt(r) + m_timeout; }
+    /// How long to wait for a message: the detection interval, or until a failure among `ranks` becomes known.
+    double patience(const std::vector<int>& ranks) const
+    {
+        double wait = m_timeout;
+        for (int r : ranks)
+            if (m_base.peerFailed(r) && !known(r))
+                wait = std::min(wait, std::max(0.0, m_base.peerFailedAt(r) + m_timeout - m_base.now()));
+        return wait;
+    }
+    /// A message on channel `tag` of any generation, waiting at most `timeout` s.
+    std::optional<Message> receiveAny(int tag, double timeout)
+    {
+        if (auto it = m_stash.find(tag); it != m_stash.end() && !it->second.empty()) {
+            Message m = std::move(it->second.front());
+            it->second.pop_front();
+            return m;
+        }
+        return m_base.recv(tag, timeout);
+    }
+    /// True if a member of the ring is known to have failed (each is passed to noteFailure).
+    bool memberFailed() const
+    {
+        bool any = false;
+        for (int r : m_members)
+            if (known(r)) {
+                m_noteFailure(r);
+                any = true;
+            }
+        return any;
+    }
+
+    int rank() const override { return m_pos; }
+    void isend(int dst, int tag, Message m) override
+    {
+        m.generation = m_generation;
+        m_base.isend(m_members[std::size_t(dst)], tag, std::move(m));
+    }
+    void waitAll() override { m_base.waitAll(); }
+    Message recv(int tag) override
+    {
+        const double since = m_base.now();
+        for (;;) {
+            if (std::optional<Message> m = receiveAny(tag, patience(m_members))) {
+                if (m->generation == m_generation)
+                    return std::move(*m);
+                continue; // an aborted ring's chunk
+            }
+            if (memberFailed())
+                throw RingAborted{};
+            checkStall(since, "a chunk from worker " +
+                                  std::to_string(m_members[std::size_t((m_pos + int(m_members.size()) - 1) %
+                                                                       int(m_members.size()))]));
+        }
+    }
+    /// The collective timeout (as torch.distributed's, whose default is 30 minutes): waiting longer than this for
+    /// one message while no member is known to have failed means the ring cannot go on (a link failure that cuts
+    /// a route between live workers without cutting off either); the run then fails instead of waiting forever.
+    void setStallLimit(double seconds) { m_stallLimit = seconds; }
+    /// Throws std::runtime_error if this rank has waited `m_stallLimit` since `since` for `what`.
+    void checkStall(double since, const std::string& what) const
+    {
+        if (m_base.now() - since > m_stallLimit)
+            throw std::runtime_error("elastic ring all-reduce: worker " + std::to_string(m_members[std::size_t(m_pos)]) +
+                                     " waited " + std::to_string(m_base.now() - since) + " s for " + what +
+                                     " although no worker is known to have failed (a link failure that cuts a "
+                                     "route between live workers?)");
+    }
+    std::optional<Message> recv(int, double) override
+    {
+        throw std::logic_error("ElasticRing: the ring schedules use blocking receives only");
+    }
+    bool peerFailed(int rank) const override { return known(m_members[std::size_t(rank)]); }
+    double peerFailedAt(int rank) const override { return m_base.peerFailedAt(m_members[std::size_t(rank)]); }
+    void compute(double flops) override { m_base.compute(flops); }
+    double now() const override { return m_base.now(); }
+    void launch(int) override { throw std::logic_error("ElasticRing: workers are not launched"); }
+
+private:
+    Transport& m_base;
+    double m_timeout;
+    std::function<void(int)> m_noteFailure;
+    std::vector<int> m_members;
+    int m_pos = 0;
+    long m_generation = 0;
+    double m_stallLimit = 3600;
+    std::map<int, std::deque<Message>> m_stash;
+};
+
+/// Bytes of a join request or of a decision's header (a few integers).
+constexpr double ControlBytes = 64;
+
+/// Floats of optimizer state per parameter (Optimizer::stateSize() / n).
+double optimizerStateFloats(const OptimizerSpec& spec)
+{
+    switch (spec.kind) {
+    case OptimizerSpec::Kind::Sgd: return 0;
+    case OptimizerSpec::Kind::Momentum: return 1;
+    case OptimizerSpec::Kind::Adam: return 2;
+    }
+    return 0;
+}
+
+} // namespace
+
 namespace {
 
 /// The sending side of one rank for a summable format cut into ring chunks: one memory (error feedback or DGC's
@@ -322,7 +473,19 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no vectors, no arithmetic on data
     const Eigen::Index n = arch ? m_workload.numParams() : 0;
     const double nf = double(m_workload.numParams());
-    const int P = m_workers;
+    // The ring: every worker, or with elastic recovery the live workers of the current generation. P is its size
+    // and `me` this rank's position in it (its rank without elastic recovery); `rt` is the transport it runs on.
+    int P = m_workers;
+    int me = rank;
+    std::optional<ElasticRing> elastic;
+    if (m_elastic)
+        elastic.emplace(t, m_failureDetection, [this, &t](int r) {
+            if (!m_failureNoted[std::size_t(r)]) { // at its first detection by any survivor
+                m_failureNoted[std::size_t(r)] = 1;
+                m_sink.point("failed_workers", t.now(), 1.0);
+            }
+        });
+    Transport& rt = elastic ? static_cast<Transport&>(*elastic) : t;
     const bool local = m_localSteps > 1;
     const bool power = m_compression.kind == Kind::PowerSgd;
     const compression::Compressor* codec = m_compressor.get();
@@ -334,7 +497,9 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     const bool divides = !gather && !power;
     const privacy::PrivacySpec& dp = m_privacy.spec();
     const bool dpSgd = dp.kind == privacy::PrivacySpec::Kind::DpSgd; // checkPrivacy: dense, H = 1
-    const double lot = double(P) * double(m_cfg.batchSize);
+    if (m_elastic && (local || power || dpSgd)) // makeStrategy refused them already (checkRecovery)
+        throw ConfigError("strategy.recovery", "elastic ring all-reduce is not for local SGD, powersgd or dp-sgd");
+    double lot = double(P) * double(m_cfg.batchSize);
     Eigen::VectorXf params = arch ? m_workload.initialParams(m_cfg.seed) : Eigen::VectorXf(), grad(n);
     // DGC (Lin et al. 2018): the ranks keep the momentum in their encoders; the mean is applied with plain SGD.
     OptimizerSpec applySpec = m_cfg.optimizer;
@@ -359,11 +524,11 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         powerSgd.emplace(compression::PowerSgd::mlpShapes(arch->layerSizes()), m_compression.rank, m_cfg.seed,
                          m_compression.errorFeedback);
     BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
-    const float scale = 1.0f / float(P);
+    float scale = 1.0f / float(P);
     constexpr long StopFlag = 1;
     bool stopRequested = false; // rank 0 only: the Evaluator said stop after the previous step
     // What this rank would send in a dense fp32 ring all-reduce of the same vector: 2(P-1)/P x 4n.
-    const double denseBytes = 2.0 * double(P - 1) / double(P) * m_workload.modelBytes();
+    double denseBytes = 2.0 * double(P - 1) / double(P) * m_workload.modelBytes();
     std::vector<SharedEncoding> encodings;
     std::vector<float> weights(std::size_t(P), scale);
     Eigen::VectorXf pFactors, qFactors, chunk;
@@ -375,7 +540,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         if (power) { // Vogels et al. 2019, Alg. 1: all-reduce P, orthogonalize, Q = M^T P^, all-reduce Q
             powerSgd->computeP(v, pFactors);
             m_counters.compute(t, powerSgd->computePFlops());
-            double sent = denseRing(t, rank, P, &pFactors, powerSgd->pBytes(), Ring, &scalars);
+            double sent = denseRing(rt, me, P, &pFactors, powerSgd->pBytes(), Ring, &scalars);
             if (scalars.flags & StopFlag) {
                 m_counters.sent(denseBytes, sent);
                 return false;
@@ -384,7 +549,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             m_counters.compute(t, double(pFactors.size()));
             powerSgd->computeQ(pFactors, qFactors);
             m_counters.compute(t, powerSgd->computeQFlops());
-            sent += denseRing(t, rank, P, &qFactors, powerSgd->qBytes(), Ring, nullptr);
+            sent += denseRing(rt, me, P, &qFactors, powerSgd->qBytes(), Ring, nullptr);
             m_counters.sent(denseBytes, sent);
             qFactors *= scale;
             m_counters.compute(t, double(qFactors.size()));
@@ -395,7 +560,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         if (summable) { // chunk by chunk, reduced in the encoded format
             const std::uint64_t stepSeed = deriveSeed(m_cfg.seed, SharedSeedTag, std::uint64_t(round));
             m_counters.compute(t, arch ? chunkEncoder->encode(v, P, stepSeed, encodings) : chunkEncoder->flops(nf, P));
-            const double sent = ringAllReduceEncoded(t, rank, P, *codec, arch ? &encodings : nullptr,
+            const double sent = ringAllReduceEncoded(rt, me, P, *codec, arch ? &encodings : nullptr,
                                                      Eigen::Index(nf), Ring, m_counters, &scalars);
             m_counters.sent(denseBytes, sent);
             if (scalars.flags & StopFlag)
@@ -420,11 +585,11 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                                                                     std::uint64_t(round)), *own));
                 bytes = own->bytes();
                 encodings.assign(std::size_t(P), nullptr);
-                encodings[std::size_t(rank)] = std::move(own);
+                encodings[std::size_t(me)] = std::move(own);
             } else {
                 m_counters.compute(t, encoder->encodeFlops(nf));
             }
-            const double sent = ringAllGather(t, rank, P, arch ? &encodings : nullptr, bytes, Ring, &scalars);
+            const double sent = ringAllGather(rt, me, P, arch ? &encodings : nullptr, bytes, Ring, &scalars);
             m_counters.sent(denseBytes, sent);
             if (scalars.flags & StopFlag)
                 return false;
@@ -438,16 +603,190 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             }
             return true;
         }
-        ringAllReduce(t, rank, P, arch ? &v : nullptr, m_workload.modelBytes(), Ring, &scalars);
+        ringAllReduce(rt, me, P, arch ? &v : nullptr, m_workload.modelBytes(), Ring, &scalars);
         return !(scalars.flags & StopFlag);
     };
 
+    long done = 0; // optimizer steps taken (local SGD: h per averaging)
+    // Rank 0, or the leader with elastic recovery: reports step `done`, whose mean mini-batch loss was `loss`.
+    auto report = [&](double loss) {
+        if (elastic)
+            m_sink.point("live_workers", t.now(), double(P));
+        if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
+            m_evaluator.requestStop("privacy_budget"); // the next step would exceed the budget
+        m_evaluator.addTrainLoss(loss);
+        stopRequested = m_evaluator.afterStep(t.now(), done, arch ? params.data() : nullptr);
+        if (elastic) {
+            m_lastReported = done;
+            if (arch)
+                m_final = params; // the model so far, should every worker fail
+        }
+    };
+
+    // ---- Elastic recovery (setRecovery) ----
+    long generation = 0;      // of the current membership: counter x m_workers + its leader's rank
+    std::vector<int> members; // the ring's ranks, in rank order
+    double meanLoss = std::numeric_limits<double>::quiet_NaN(); // of this rank's last completed step
+    // This rank's shard for `members`: its own shard, plus every j-th sample of the non-members' shards (taken in
+    // rank order) with j mod P = its position.
+    auto elasticShard = [&]() {
+        std::vector<int> shard = m_partition[std::size_t(rank)];
+        long j = 0;
+        for (int r = 0; r < m_workers; ++r) {
+            if (std::binary_search(members.begin(), members.end(), r))
+                continue;
+            for (int sample : m_partition[std::size_t(r)])
+                if (j++ % P == me)
+                    shard.push_back(sample);
+        }
+        return shard;
+    };
+    // Adopts a decided membership; when it changed, the ring's size, the mean's scale, the shards and samplers.
+    auto adopt = [&](const std::vector<int>& next, long gen) {
+        const bool changed = next != members;
+        members = next;
+        generation = gen;
+        P = int(members.size());
+        me = int(std::find(members.begin(), members.end(), rank) - members.begin());
+        elastic->reform(members, me, generation);
+        if (!changed)
+            return;
+        scale = 1.0f / float(P);
+        lot = double(P) * double(m_cfg.batchSize);
+        denseBytes = 2.0 * double(P - 1) / double(P) * m_workload.modelBytes();
+        weights.assign(std::size_t(P), scale);
+        sampler = BatchSampler(elasticShard(), m_cfg.batchSize,
+                               deriveSeed(workerSeed(m_cfg.seed, rank), 0xE1A5, std::uint64_t(generation)));
+    };
+    // The leader's side of the rendezvous: waits for a join request from every live member, then decides.
+    auto lead = [&](bool failure) -> bool {
+        std::vector<char> joined(std::size_t(m_workers), 0);
+        joined[std::size_t(rank)] = 1;
+        bool anyFailure = failure;
+        long newest = generation; // the newest generation a survivor was in
+        std::vector<int> live;
+        const double since = t.now();
+        for (;;) {
+            live.clear();
+            for (int r : members)
+                if (r == rank || !elastic->known(r))
+                    live.push_back(r);
+            elastic->memberFailed(); // the series
+            if (std::all_of(live.begin(), live.end(), [&](int r) { return joined[std::size_t(r)] != 0; }))
+                break;
+            std::optional<Message> j = elastic->receiveAny(Join, elastic->patience(live));
+            if (!j) {
+                elastic->checkStall(since, "the survivors' join requests");
+                continue;
+            }
+            if (elastic->known(j->source))
+                continue;
+            joined[std::size_t(j->source)] = 1;
+            anyFailure = anyFailure || j->kind != 0;
+            newest = std::max(newest, j->generation);
+        }
+        if (done > m_lastReported) // the previous leader failed before reporting the step this one completed
+            report(meanLoss);
+        if (live != members) // the remaining epochs at the new rate
+            m_evaluator.changeStepsPerEpoch(
+                done, double(stepsPerEpoch(m_data.train.numSamples(), int(live.size()), m_cfg.batchSize)));
+        const bool finish = done >= m_evaluator.totalSteps() || !m_evaluator.stopReason().empty();
+        const long next = (newest / m_workers + 1) * m_workers + rank;
+        // The decision: [P_live, members..., then after a failure the parameters and the optimizer's state].
+        const Eigen::Index head = 1 + Eigen::Index(live.size());
+        const Eigen::Index stateFloats = anyFailure && arch ? n + opt.stateSize() : 0;
+        auto payload = std::make_shared<Eigen::VectorXf>(head + stateFloats);
+        (*payload)[0] = float(live.size());
+        for (std::size_t i = 0; i < live.size(); ++i)
+            (*payload)[Eigen::Index(1 + i)] = float(live[i]);
+        long optSteps = 0;
+        if (stateFloats > 0) {
+            payload->segment(head, n) = params;
+            optSteps = opt.saveState(payload->data() + head + n);
+        }
+        const double stateBytes =
+            anyFailure ? m_workload.modelBytes() * (1.0 + optimizerStateFloats(applySpec)) : 0.0;
+        const Message decision{.kind = (finish ? 1 : 0) | (anyFailure ? 2 : 0),
+                               .bytes = ControlBytes + 4.0 * double(live.size()) + stateBytes,
+                               .data = std::move(payload),
+                               .version = done,
+                               .value = double(optSteps),
+                               .generation = next};
+        for (int r : live)
+            if (r != rank)
+                t.isend(r, Decision, decision);
+        t.waitAll();
+        adopt(live, next);
+        if (finish) {
+            m_finished = true;
+            if (arch)
+                m_final = params;
+        }
+        return finish;
+    };
+    // A member's side: adopts the leader's decision. Returns true when the run is over.
+    auto follow = [&](const Message& d) -> bool {
+        const Eigen::VectorXf& v = *d.data;
+        const Eigen::Index head = 1 + Eigen::Index(v[0]);
+        std::vector<int> next;
+        for (Eigen::Index i = 1; i < head; ++i)
+            next.push_back(int(v[i]));
+        if (d.kind & 2) { // after a failure: the leader's state (Horovod's state.sync())
+            done = d.version;
+            if (arch) {
+                params = v.segment(head, n);
+                opt.loadState(v.data() + head + n, long(d.value));
+            }
+            if (m_observer && done > 0) // this rank's replica of step `done` is now the leader's
+                m_observer(rank, done, params);
+        }
+        adopt(next, d.generation);
+        return (d.kind & 1) != 0;
+    };
+    // The rendezvous after an abandoned all-reduce (`failure`) or at the end of the run (see setRecovery).
+    // Returns true when the run is over for this rank; otherwise it goes on from the adopted state.
+    auto rendezvous = [&](bool failure) -> bool {
+        t.waitAll(); // the abandoned ring's sends: delivered (to be dropped as stale) or lost with their destination
+        for (;;) {
+            int leader = rank;
+            for (int r : members)
+                if (r == rank || !elastic->known(r)) {
+                    leader = r;
+                    break;
+                }
+            if (leader == rank)
+                return lead(failure);
+            t.send(leader, Join, Message{.kind = failure ? 1 : 0, .bytes = ControlBytes, .version = done,
+                                         .generation = generation});
+            const double since = t.now();
+            for (;;) {
+                if (std::optional<Message> d = elastic->receiveAny(Decision, elastic->patience({leader}))) {
+                    if (!elastic->known(d->source) && d->generation > generation) // not a failed leader's, not stale
+                        return follow(*d);
+                    continue;
+                }
+                if (elastic->known(leader)) { // ask the next one
+                    elastic->memberFailed();
+                    break;
+                }
+                elastic->checkStall(since, "worker " + std::to_string(leader) + "'s decision");
+            }
+        }
+    };
+    if (elastic) {
+        members.resize(std::size_t(P));
+        std::iota(members.begin(), members.end(), 0);
+        elastic->reform(members, me, generation);
+        elastic->bind({Ring, Join, Decision});
+    }
+
     if (rank == 0)
         m_evaluator.initial(t.now(), arch ? params.data() : nullptr);
-    long done = 0; // optimizer steps taken (local SGD: h per averaging)
+    double lastStep = t.now(), longestStep = 0; // elastic: between this rank's step completions, s
     for (;;) {
         const long h = local ? std::min<long>(m_localSteps, m_evaluator.totalSteps() - done) : 1;
         double loss = std::numeric_limits<double>::quiet_NaN();
+        const double computing = t.now();
         if (dpSgd) {
             if (arch)
                 loss = m_workload.clippedGradientSum(params.data(), sampler, dp.clip, grad.data());
@@ -468,12 +807,30 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             }
             t.compute(double(h) * (workerFlopsPerStep() + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf);
         }
+        if (elastic) // a wait a hundred times this rank's longest step is no straggler's: the ring is cut
+            elastic->setStallLimit(longestStep > 0
+                                       ? std::max({60.0, 100 * m_failureDetection, 100 * longestStep})
+                                       : std::max({3600.0, 1000 * m_failureDetection, 1000 * (t.now() - computing)}));
         RingScalars scalars{.sum = loss, .flags = stopRequested ? StopFlag : 0};
-        if (!allReduce(grad, done, scalars)) {
+        bool reduced = false;
+        if (elastic) {
+            try {
+                reduced = allReduce(grad, done, scalars);
+            } catch (const RingAborted&) { // a member failed: rendezvous, then on from the leader's state
+                if (rendezvous(true))
+                    break;
+                continue;
+            }
+        } else {
+            reduced = allReduce(grad, done, scalars);
+        }
+        if (!reduced) {
             // rank 0 stopped the run after the previous step: this one is discarded on every rank (with local
             // SGD each rank returns to the last average, the model rank 0 evaluated)
             if (local && arch)
                 params = anchor;
+            if (elastic && !rendezvous(false))
+                continue;
             break;
         }
         if (dpSgd) { // the sum of the clipped sums, plus the mechanism's noise, over the lot
@@ -499,18 +856,20 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                                        : (divides ? nf : 0.0) + Optimizer::stepFlops(applySpec, nf));
         }
         done += h;
+        longestStep = std::max(longestStep, t.now() - lastStep);
+        lastStep = t.now();
         if (m_observer)
             m_observer(rank, done, params);
-        if (rank == 0) {
-            if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
-                m_evaluator.requestStop("privacy_budget"); // the next step would exceed the budget
-            m_evaluator.addTrainLoss(scalars.sum / double(m_workers));
-            stopRequested = m_evaluator.afterStep(t.now(), done, arch ? params.data() : nullptr);
-        }
-        if (done >= m_evaluator.totalSteps()) // the planned end: every rank knows it, no announcement needed
+        meanLoss = scalars.sum / double(P);
+        if (me == 0)
+            report(meanLoss);
+        if (done >= m_evaluator.totalSteps()) { // the planned end: every rank knows it, no announcement needed
+            if (elastic && !rendezvous(false))
+                continue;
             break;
+        }
     }
-    if (rank == 0)
+    if (rank == 0 && !elastic)
         m_final = params;
 }
 

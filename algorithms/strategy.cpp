@@ -130,10 +130,10 @@ std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
     case StrategyKind::FedAvg: return {"client"};
     case StrategyKind::AsyncPs: return {"worker"};
     case StrategyKind::SyncPs:
+    case StrategyKind::RingAllReduce:
         if (spec.recovery == StrategySpec::Recovery::Elastic)
             return {"worker"};
         break;
-    case StrategyKind::RingAllReduce: break;
     }
     return {};
 }
@@ -175,16 +175,21 @@ void checkRecovery(const StrategySpec& spec)
         return;
     if (spec.recovery == StrategySpec::Recovery::CheckpointRestart)
         return checkCheckpointRestart(spec);
-    if (spec.kind != StrategyKind::SyncPs)
+    if (spec.kind != StrategyKind::SyncPs && spec.kind != StrategyKind::RingAllReduce)
         throw ConfigError("strategy.recovery",
-                          std::string("elastic recovery is implemented for sync-ps only") +
-                              (spec.kind == StrategyKind::RingAllReduce
-                                   ? " (re-forming the ring over the survivors is not done yet)"
-                                   : ": " + std::string(toString(spec.kind)) + " goes on without the failed " +
-                                         (spec.kind == StrategyKind::FedAvg ? "clients" : "workers") + " by itself"));
+                          std::string("elastic recovery is for sync-ps and ring-allreduce: ") + toString(spec.kind) +
+                              " goes on without the failed " +
+                              (spec.kind == StrategyKind::FedAvg ? "clients" : "workers") + " by itself");
     if (spec.compression.kind == compression::CompressionSpec::Kind::PowerSgd)
         throw ConfigError("strategy.recovery", "elastic recovery with powersgd: its two averagings per step need the "
                                                "same workers");
+    if (spec.kind == StrategyKind::RingAllReduce && spec.localSteps > 1)
+        throw ConfigError("strategy.recovery", "elastic ring all-reduce with local_steps > 1: the survivors' local "
+                                               "models and optimizers are not part of the state it rolls back");
+    if (spec.kind == StrategyKind::RingAllReduce && spec.privacy.kind == privacy::PrivacySpec::Kind::DpSgd)
+        throw ConfigError("strategy.recovery", "elastic ring all-reduce with dp-sgd: a redone step would release a "
+                                               "second noisy average of that step, which the accountant does not "
+                                               "count");
 }
 
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
@@ -237,6 +242,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         auto ring = std::make_unique<RingAllReduceStrategy>(spec.workers, cfg, data, sink);
         ring->setCompression(spec.compression, spec.localSteps);
         ring->setPrivacy(spec.privacy);
+        ring->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
         return ring;
     }
     case StrategyKind::FedAvg:

@@ -92,7 +92,8 @@ struct StrategySpec {
     double roundDeadline = 0;   ///< fedavg: s after the round's broadcast at which the round closes; 0 = none
     int targetClients = 0;      ///< fedavg: reports that close a round (over-selection, Bonawitz et al. 2019);
                                 ///< 0 = all sampled clients
-    double failureDetection = 1;///< fedavg without a deadline: s between checks for clients whose device went off
+    double failureDetection = 1;///< s between checks for failed ranks: fedavg without a deadline, async-ps,
+                                ///< sync-ps and ring-allreduce with recovery elastic, checkpoint-restart
     compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
     privacy::PrivacySpec privacy{}; ///< differential privacy (dp-fedavg for fedavg; dp-sgd for sync-ps, ring)
@@ -106,8 +107,8 @@ const char* toString(StrategyKind k);
 
 /// The rank roles whose hosts may go off without stalling the strategy: fedavg's "client"s (they drop out of a
 /// round), async-ps's "worker"s (they stop pushing; the server goes on with the others), sync-ps's "worker"s with
-/// recovery elastic (the barrier shrinks to the survivors). Empty otherwise (ring-allreduce's recovery, and
-/// checkpoint-restart, are issue 11's next part).
+/// recovery elastic (the barrier shrinks to the survivors), ring-allreduce's "worker"s with recovery elastic (the
+/// survivors re-form the ring), and with checkpoint-restart every rank (all are restarted). Empty otherwise.
 std::vector<std::string> failureTolerantRoles(const StrategySpec& spec);
 
 /// A distributed training algorithm, as a set of ranks that each run a function over a Transport.
@@ -148,7 +149,8 @@ public:
 /// Builds the strategy. `data` and `sink` must outlive it.
 ///  - SyncPs:        SyncParameterServer(spec.workers, ..., spec.backupWorkers)
 ///  - AsyncPs:       AsyncParameterServer(spec.workers, spec.stalenessBound, ...)
-///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...)
+///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...) with setRecovery(spec.recovery == Elastic,
+///                   spec.failureDetection)
 ///  - FedAvg:        FederatedAveraging(spec.workers = K, spec.clientFraction, spec.localEpochs, spec.proxMu,
 ///                                      spec.rounds, ...) with setRoundRules({spec.roundDeadline,
 ///                                      spec.targetClients, spec.failureDetection})
@@ -173,8 +175,10 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
 ///  - local_steps > 1 anywhere but sync-ps and ring-allreduce (fedavg has local_epochs).
 void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg);
 
-/// Throws ConfigError "strategy.recovery" for a recovery the strategy does not have (elastic is sync-ps's; async-ps
-/// and fedavg tolerate failures without it), or elastic with powersgd (its two averagings need the same workers);
+/// Throws ConfigError "strategy.recovery" for a recovery the strategy does not have (elastic is sync-ps's and
+/// ring-allreduce's; async-ps and fedavg tolerate failures without it), elastic with powersgd (its two averagings
+/// need the same workers), elastic ring-allreduce with local_steps > 1 (the local models and optimizers are not
+/// rolled back) or dp-sgd (a redone step would release a second noisy average that the accountant does not count);
 /// checkpoint-restart only for sync-ps (and ring-allreduce), without compression, local SGD or privacy (their
 /// per-worker state is not saved yet), with a positive interval ("strategy.checkpoint.every_steps" or ".every"),
 /// bandwidths, restart delay and failure detection.

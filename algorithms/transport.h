@@ -23,6 +23,9 @@ struct Message {
     double value = 0;  ///< strategy-defined scalar (e.g. the mini-batch loss)
     /// A compressed payload (compression/codec.h), shared like `data`; `bytes` is then its encoded size.
     std::shared_ptr<const compression::Encoded> encoded{};
+    /// Strategy-defined: the membership generation a message belongs to (elastic ring all-reduce drops messages of
+    /// an aborted ring, whose generation is not its current one).
+    long generation = 0;
 };
 
 /// Failure semantics (dynamic platforms, README-platforms.md "Availability"): when the host of a rank goes off,

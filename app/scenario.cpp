@@ -270,7 +270,8 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     st.recovery = recovery == "elastic"              ? StrategySpec::Recovery::Elastic
                   : recovery == "checkpoint-restart" ? StrategySpec::Recovery::CheckpointRestart
                                                      : StrategySpec::Recovery::None;
-    if (st.kind == StrategyKind::SyncPs && st.recovery != StrategySpec::Recovery::None)
+    if ((st.kind == StrategyKind::SyncPs && st.recovery != StrategySpec::Recovery::None) ||
+        (st.kind == StrategyKind::RingAllReduce && st.recovery == StrategySpec::Recovery::Elastic))
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     if (st.recovery == StrategySpec::Recovery::CheckpointRestart)
         readCheckpoint(r.child("checkpoint"), st.checkpoint);

@@ -441,8 +441,8 @@ void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
         }
         if (a.events.empty())
             fail(s, path, a.traceFile + ": no events");
-        // Hosts that run a rank must run a federated client (the others would stall their strategy). Names that
-        // are no rank's (edge servers, idle devices, unknown names) are checked once the platform is built.
+        // Hosts that run a rank must run a rank of a failure-tolerant role (the others would stall their strategy).
+        // Names that are no rank's (edge servers, idle devices, unknown names) are checked once the platform is built.
         std::vector<std::string> names;
         if (p.topology == sim::Topology::Xml) {
             try {
@@ -454,10 +454,13 @@ void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
         }
         for (const sim::AvailabilityEvent& ev : a.events) {
             const auto it = std::find(names.begin(), names.end(), ev.host);
-            if (it != names.end() && roles[std::size_t(it - names.begin())] != "client")
+            const std::string& role = it != names.end() ? roles[std::size_t(it - names.begin())] : ev.host;
+            if (it != names.end() &&
+                std::count(p.failureTolerantRoles.begin(), p.failureTolerantRoles.end(), role) == 0)
                 fail(s, path, a.traceFile + ":" + std::to_string(ev.line) + ": host \"" + ev.host + "\" runs a " +
-                                  roles[std::size_t(it - names.begin())] +
-                                  "; only federated clients may go off (they drop out of a round)");
+                                  role + "; only federated clients (they drop out of a round), asynchronous workers "
+                                  "(they stop pushing) and, with strategy.recovery \"elastic\", sync-ps and "
+                                  "ring-allreduce workers may go off");
         }
     }
 }

@@ -579,8 +579,9 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
                 continue;
             if (std::count(roles.begin(), roles.end(), role) > 0)
                 throw ConfigError("platform.availability.roles",
-                                  "only federated averaging's clients (they drop out of a round) and the "
-                                  "asynchronous server's workers (they stop pushing) tolerate hosts going off; \"" +
+                                  "only federated averaging's clients (they drop out of a round), the "
+                                  "asynchronous server's workers (they stop pushing) and, with strategy.recovery "
+                                  "\"elastic\", sync-ps and ring-allreduce workers tolerate hosts going off; \"" +
                                       role + "\" hosts going off would stall this strategy");
         }
     }
@@ -736,8 +737,9 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
                 throw ConfigError("platform.availability.trace",
                                   av.traceFile + ":" + std::to_string(ev.line) + ": host \"" + ev.host + "\" runs a " +
                                       roles[std::size_t(r)] +
-                                      "; only federated clients (they drop out of a round) and asynchronous workers "
-                                      "(they stop pushing) may go off");
+                                      "; only federated clients (they drop out of a round), asynchronous workers "
+                                      "(they stop pushing) and, with strategy.recovery \"elastic\", sync-ps and "
+                                      "ring-allreduce workers may go off");
             byHost[ev.host].emplace_back(ev.time, ev.on ? 1.0 : 0.0);
         }
         for (auto& [name, pts] : byHost) {

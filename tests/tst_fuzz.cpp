@@ -75,8 +75,8 @@ QJsonValue randomScalar(Rng& rng)
     return pool[rng.below(std::size(pool))];
 }
 
-/// A random strategy.compression / strategy.privacy / local_steps graft: the fields of issues 12-13 with values
-/// from the pool and from their legal ranges.
+/// A random strategy.compression / strategy.privacy / local_steps / recovery graft: the fields of issues 11-13 with
+/// values from the pool and from their legal ranges.
 QJsonObject graft(Rng& rng, QJsonObject strategy)
 {
     static const char* compressionKeys[] = {"type", "ratio", "bits", "bucket", "rank", "error_feedback",
@@ -138,6 +138,12 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
     }
     if (rng.below(6) == 0)
         strategy["failure_detection"] = rng.below(2) ? randomScalar(rng) : QJsonValue("250ms");
+    if (rng.below(8) == 0) { // issue 11: elastic ring all-reduce, with a legal or a pooled failure detection
+        strategy["type"] = "ring-allreduce";
+        strategy["recovery"] = "elastic";
+        strategy["failure_detection"] =
+            rng.below(2) ? randomScalar(rng) : QJsonValue(QString::number(1 + rng.below(900)) + "ms");
+    }
     return strategy;
 }
 

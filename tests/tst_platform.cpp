@@ -196,6 +196,19 @@ private slots:
                          R"({"type": "fedavg"})"),
             file, &path);
         QVERIFY2(err2.find("server.trace:2: host \"server\" runs a server") != std::string::npos, err2.c_str());
+
+        // Workers may go off under the strategies that tolerate it: async-ps, and sync-ps and ring-allreduce with
+        // elastic recovery (issue 11); without it a ring worker going off is refused, naming the line.
+        writeFile(dir.filePath("worker.trace"), "worker-2 10s off\nworker-2 30s on\n");
+        const std::string platform = R"({"workers": 4, "availability": {"model": "trace", "trace": "worker.trace"}})";
+        for (const char* tolerant : {R"({"type": "ring-allreduce", "recovery": "elastic"})",
+                                     R"({"type": "sync-ps", "recovery": "elastic"})", R"({"type": "async-ps"})"})
+            QCOMPARE(firstError(scenarioWith(platform, tolerant), file), std::string());
+        const std::string err3 = firstError(scenarioWith(platform, R"({"type": "ring-allreduce"})"), file, &path);
+        QCOMPARE(path, std::string("platform.availability.trace"));
+        QVERIFY2(err3.find("worker.trace:1: host \"worker-2\" runs a worker; only federated clients") !=
+                     std::string::npos,
+                 err3.c_str());
     }
 
     /// The CLI turns the same errors into exit code 2 and a message, never a crash inside SimGrid.

@@ -159,9 +159,32 @@ private slots:
         QTest::newRow("majority vote of fedavg updates")
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"compression\": {\"type\": \"sign\"}"
             << "q.json: strategy.compression.error_feedback: sign without error feedback";
-        QTest::newRow("elastic ring")
-            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\""
-            << "q.json: strategy.recovery: elastic recovery is implemented for sync-ps only (re-forming the ring";
+        QTest::newRow("elastic async-ps")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"async-ps\", \"recovery\": \"elastic\""
+            << "q.json: strategy.recovery: elastic recovery is for sync-ps and ring-allreduce: async-ps goes on without "
+               "the failed workers by itself";
+        QTest::newRow("elastic ring with local SGD")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\", \"local_steps\": 4"
+            << "q.json: strategy.recovery: elastic ring all-reduce with local_steps > 1";
+        QTest::newRow("elastic ring with dp-sgd")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\", \"privacy\": "
+               "{\"type\": \"dp-sgd\"}"
+            << "q.json: strategy.recovery: elastic ring all-reduce with dp-sgd";
+        QTest::newRow("elastic ring with powersgd")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\", \"compression\": "
+               "{\"type\": \"powersgd\"}"
+            << "q.json: strategy.recovery: elastic recovery with powersgd";
+        QTest::newRow("elastic ring, zero failure detection")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\", "
+               "\"failure_detection\": \"0s\""
+            << "q.json: strategy.failure_detection: expected";
+        QTest::newRow("elastic ring, failure detection without unit")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\", "
+               "\"failure_detection\": 2"
+            << "q.json: strategy.failure_detection: expected";
+        QTest::newRow("failure detection of a plain ring")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"ring-allreduce\", \"failure_detection\": \"1s\""
+            << "q.json: strategy.failure_detection: unknown key";
         QTest::newRow("unknown recovery")
             << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"recovery\": \"checkpoint\""
             << "q.json: strategy.recovery: expected one of \"none\", \"elastic\"";
@@ -298,6 +321,20 @@ private slots:
         QCOMPARE(f.sim.strategy.failureDetection, 0.25);
         QCOMPARE(parseScenario(edited("\"type\": \"sync-ps\"", "\"type\": \"fedavg\""), "q.json")
                      .sim.strategy.failureDetection, 1.0);
+        // Elastic ring all-reduce (issue 11): recovery and its failure detection parse; the workers may go off.
+        const Scenario er = parseScenario(
+            edited("\"type\": \"sync-ps\"", "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\", "
+                                           "\"failure_detection\": \"250ms\", \"compression\": {\"type\": \"fp16\"}"),
+            "q.json");
+        QVERIFY(er.sim.strategy.kind == StrategyKind::RingAllReduce);
+        QVERIFY(er.sim.strategy.recovery == StrategySpec::Recovery::Elastic);
+        QCOMPARE(er.sim.strategy.failureDetection, 0.25);
+        QCOMPARE(failureTolerantRoles(er.sim.strategy), std::vector<std::string>{"worker"});
+        QCOMPARE(parseScenario(edited("\"type\": \"sync-ps\"", "\"type\": \"ring-allreduce\", \"recovery\": \"elastic\""),
+                               "q.json")
+                     .sim.strategy.failureDetection, 1.0);
+        QVERIFY(failureTolerantRoles(parseScenario(edited("\"type\": \"sync-ps\"", "\"type\": \"ring-allreduce\""),
+                                                   "q.json").sim.strategy).empty());
         // backup_workers must be fewer than the workers: checked against the data with the strategy.
         try {
             const Scenario bad = parseScenario(

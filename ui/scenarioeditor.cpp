@@ -319,8 +319,9 @@ struct ScenarioEditor::Private {
             is(st, {"sync-ps", "async-ps", "ring-allreduce"}, ""));
         add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", [st](const QJsonObject& root) {
             const QString type = str(root, st, "");
-            return type == "fedavg" || type == "async-ps" ||
-                   (type == "sync-ps" && str(root, "strategy.recovery", "none") != "none");
+            const QString recovery = str(root, "strategy.recovery", "none");
+            return type == "fedavg" || type == "async-ps" || (type == "sync-ps" && recovery != "none") ||
+                   (type == "ring-allreduce" && recovery == "elastic");
         });
         const auto checkpointing = [st](const QJsonObject& root) {
             return str(root, "strategy.recovery", "none") == "checkpoint-restart";
