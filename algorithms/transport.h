@@ -57,6 +57,10 @@ public:
     /// When rank `rank`'s failure happened (simulated s), if peerFailed(rank); undefined otherwise. A strategy that
     /// models a heartbeat timeout treats the failure as known only `detection` seconds later.
     virtual double peerFailedAt(int /*rank*/) const { return 0; }
+    /// How many bodies of rank `rank` have been started so far (1 for a rank launched at the start and never
+    /// again). A message that carries its sender's tells a relaunched body's messages from those its failed
+    /// predecessor left in flight or queued.
+    virtual long incarnation(int /*rank*/) const { return 1; }
     /// Occupies this rank's host for `flops` floating-point operations (simulated time: flops / speed).
     virtual void compute(double flops) = 0;
     /// Current simulated time, seconds.

@@ -123,6 +123,7 @@ void World::prepare()
     running.assign(accounts.size(), 0);
     lost.assign(accounts.size(), 0);
     lostAt.assign(accounts.size(), 0);
+    starts.assign(accounts.size(), 0);
     actors.assign(accounts.size(), nullptr);
     disks.resize(accounts.size(), nullptr);
 }
@@ -209,6 +210,7 @@ void World::start(int rank)
     }
     lost[std::size_t(rank)] = 0;
     running[std::size_t(rank)] = 1;
+    ++starts[std::size_t(rank)];
     const double started = sg4::Engine::get_clock();
     sg4::ActorPtr actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started] {
         SimTransport transport(rank, *this);

@@ -120,6 +120,8 @@ struct World {
     std::vector<char> lost;
     /// Per rank: when it was marked lost (simulated s).
     std::vector<double> lostAt;
+    /// Per rank: bodies started so far (Transport::incarnation).
+    std::vector<long> starts;
     /// Marks `rank` lost now (if it is not already).
     void markLost(int rank);
     /// Ends the participation window of `rank`, whose body has returned, at the current time instead of at its
@@ -153,6 +155,7 @@ public:
     void readCheckpoint(double bytes) override;
     bool peerFailed(int rank) const override { return m_world.lost[std::size_t(rank)] != 0; }
     double peerFailedAt(int rank) const override { return m_world.lostAt[std::size_t(rank)]; }
+    long incarnation(int rank) const override { return m_world.starts[std::size_t(rank)]; }
     /// Cancels a receive left pending by a timed-out recv (call before the body ends).
     void cancelPendingReceives();
     void compute(double flops) override;
