@@ -337,7 +337,7 @@ public:
     void checkStall(double since, const std::string& what) const
     {
         if (m_base.now() - since > m_stallLimit)
-            throw std::runtime_error("elastic ring all-reduce: worker " + std::to_string(m_members[std::size_t(m_pos)]) +
+            throw std::runtime_error("elastic ring all-reduce: worker " + std::to_string(m_base.rank()) +
                                      " waited " + std::to_string(m_base.now() - since) + " s for " + what +
                                      " although no worker is known to have failed (a link failure that cuts a "
                                      "route between live workers?)");
@@ -624,9 +624,22 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     };
 
     // ---- Elastic recovery (setRecovery) ----
+    // Join requests: why the sender is in the rendezvous.
+    enum JoinKind { Finished = 0, Failed = 1, Rejoining = 2 };
     long generation = 0;      // of the current membership: counter x m_workers + its leader's rank
     std::vector<int> members; // the ring's ranks, in rank order
+    std::vector<int> order;   // the same ranks by seniority: the workers of the start in rank order, then the re-joined
+                              // ones as they were admitted; the leader is the first live one
+    std::vector<int> launched;          // the leader: workers it relaunched that are not admitted yet
+    std::vector<Message> early;         // the leader: join requests it read at a step boundary
     double meanLoss = std::numeric_limits<double>::quiet_NaN(); // of this rank's last completed step
+    std::optional<Rejoin> rejoin;       // this body relaunches a failed worker (its launcher's arguments)
+    if (elastic)
+        if (auto it = m_rejoin.find(rank); it != m_rejoin.end()) {
+            rejoin = std::move(it->second);
+            m_rejoin.erase(it);
+        }
+    auto contains = [](const std::vector<int>& v, int r) { return std::find(v.begin(), v.end(), r) != v.end(); };
     // This rank's shard for `members`: its own shard, plus every j-th sample of the non-members' shards (taken in
     // rank order) with j mod P = its position.
     auto elasticShard = [&]() {
@@ -642,9 +655,12 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         return shard;
     };
     // Adopts a decided membership; when it changed, the ring's size, the mean's scale, the shards and samplers.
-    auto adopt = [&](const std::vector<int>& next, long gen) {
+    auto adopt = [&](const std::vector<int>& nextOrder, long gen) {
+        std::vector<int> next = nextOrder;
+        std::sort(next.begin(), next.end());
         const bool changed = next != members;
-        members = next;
+        order = nextOrder;
+        members = std::move(next);
         generation = gen;
         P = int(members.size());
         me = int(std::find(members.begin(), members.end(), rank) - members.begin());
@@ -658,65 +674,105 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         sampler = BatchSampler(elasticShard(), m_cfg.batchSize,
                                deriveSeed(workerSeed(m_cfg.seed, rank), 0xE1A5, std::uint64_t(generation)));
     };
-    // The leader's side of the rendezvous: waits for a join request from every live member, then decides.
-    auto lead = [&](bool failure) -> bool {
+    // The first live rank of `order` (this rank counts as live), or -1.
+    auto leaderOf = [&]() {
+        for (int r : order)
+            if (r == rank || !elastic->known(r))
+                return r;
+        return -1;
+    };
+    // The leader's side of the rendezvous: waits for a join request from every live member and from the workers
+    // it relaunched (and any other relaunched worker that asks), then decides.
+    auto lead = [&](int kind) -> bool {
         std::vector<char> joined(std::size_t(m_workers), 0);
+        std::vector<long> joinDone(std::size_t(m_workers), -1);
         joined[std::size_t(rank)] = 1;
-        bool anyFailure = failure;
+        joinDone[std::size_t(rank)] = done;
+        bool anyFailure = kind == Failed;
         long newest = generation; // the newest generation a survivor was in
-        std::vector<int> live;
+        std::vector<int> outsiders; // live workers not in `order` that asked to join
+        std::vector<int> live, expected;
         const double since = t.now();
+        auto take = [&](const Message& j) {
+            const int src = j.source;
+            if (elastic->known(src) || long(j.value) != t.incarnation(src))
+                return; // from a body of that worker that has failed since (a relaunched one may be waiting)
+            if (!contains(order, src) && !contains(outsiders, src))
+                outsiders.push_back(src);
+            joined[std::size_t(src)] = 1;
+            joinDone[std::size_t(src)] = j.version;
+            anyFailure = anyFailure || j.kind == Failed;
+            newest = std::max(newest, j.generation);
+        };
+        for (const Message& j : early)
+            take(j);
+        early.clear();
         for (;;) {
             live.clear();
-            for (int r : members)
+            for (int r : order)
                 if (r == rank || !elastic->known(r))
                     live.push_back(r);
+            expected = live;
+            for (const std::vector<int>* v : {&launched, &outsiders})
+                for (int r : *v)
+                    if (!elastic->known(r) && !contains(expected, r))
+                        expected.push_back(r);
             elastic->memberFailed(); // the series
-            if (std::all_of(live.begin(), live.end(), [&](int r) { return joined[std::size_t(r)] != 0; }))
+            if (std::all_of(expected.begin(), expected.end(), [&](int r) { return joined[std::size_t(r)] != 0; }))
                 break;
-            std::optional<Message> j = elastic->receiveAny(Join, elastic->patience(live));
-            if (!j) {
+            if (std::optional<Message> j = elastic->receiveAny(Join, elastic->patience(expected)))
+                take(*j);
+            else
                 elastic->checkStall(since, "the survivors' join requests");
-                continue;
-            }
-            if (elastic->known(j->source))
-                continue;
-            joined[std::size_t(j->source)] = 1;
-            anyFailure = anyFailure || j->kind != 0;
-            newest = std::max(newest, j->generation);
         }
         if (done > m_lastReported) // the previous leader failed before reporting the step this one completed
             report(meanLoss);
-        if (live != members) // the remaining epochs at the new rate
-            m_evaluator.changeStepsPerEpoch(
-                done, double(stepsPerEpoch(m_data.train.numSamples(), int(live.size()), m_cfg.batchSize)));
-        const bool finish = done >= m_evaluator.totalSteps() || !m_evaluator.stopReason().empty();
+        // The new membership: the live members by seniority, then the admitted workers in rank order.
+        std::vector<int> nextOrder = live, admitted(expected.begin() + std::ptrdiff_t(live.size()), expected.end());
+        std::sort(admitted.begin(), admitted.end());
         const long next = (newest / m_workers + 1) * m_workers + rank;
-        // The decision: [P_live, members..., then after a failure the parameters and the optimizer's state].
-        const Eigen::Index head = 1 + Eigen::Index(live.size());
-        const Eigen::Index stateFloats = anyFailure && arch ? n + opt.stateSize() : 0;
-        auto payload = std::make_shared<Eigen::VectorXf>(head + stateFloats);
-        (*payload)[0] = float(live.size());
-        for (std::size_t i = 0; i < live.size(); ++i)
-            (*payload)[Eigen::Index(1 + i)] = float(live[i]);
+        nextOrder.insert(nextOrder.end(), admitted.begin(), admitted.end());
+        std::vector<int> sorted = nextOrder;
+        std::sort(sorted.begin(), sorted.end());
+        if (sorted != members) // the remaining epochs at the new rate
+            m_evaluator.changeStepsPerEpoch(
+                done, double(stepsPerEpoch(m_data.train.numSamples(), int(sorted.size()), m_cfg.batchSize)));
+        const bool finish = done >= m_evaluator.totalSteps() || !m_evaluator.stopReason().empty();
+        // The decision: [P_live, the members by seniority, then for the workers that need it (all after a failure,
+        // re-joining ones, any at another step) the parameters and the optimizer's state].
+        const Eigen::Index head = 1 + Eigen::Index(nextOrder.size());
+        Eigen::VectorXf plain(head);
+        plain[0] = float(nextOrder.size());
+        for (std::size_t i = 0; i < nextOrder.size(); ++i)
+            plain[Eigen::Index(1 + i)] = float(nextOrder[i]);
+        auto withState = std::make_shared<Eigen::VectorXf>(head + (arch ? n + opt.stateSize() : 0));
+        withState->head(head) = plain;
         long optSteps = 0;
-        if (stateFloats > 0) {
-            payload->segment(head, n) = params;
-            optSteps = opt.saveState(payload->data() + head + n);
+        if (arch) {
+            withState->segment(head, n) = params;
+            optSteps = opt.saveState(withState->data() + head + n);
         }
-        const double stateBytes =
-            anyFailure ? m_workload.modelBytes() * (1.0 + optimizerStateFloats(applySpec)) : 0.0;
-        const Message decision{.kind = (finish ? 1 : 0) | (anyFailure ? 2 : 0),
-                               .bytes = ControlBytes + 4.0 * double(live.size()) + stateBytes,
-                               .data = std::move(payload),
-                               .version = done,
-                               .value = double(optSteps),
-                               .generation = next};
-        for (int r : live)
-            if (r != rank)
-                t.isend(r, Decision, decision);
+        const auto without = std::make_shared<const Eigen::VectorXf>(std::move(plain));
+        const double stateBytes = m_workload.modelBytes() * (1.0 + optimizerStateFloats(applySpec));
+        for (int r : nextOrder) {
+            if (r == rank)
+                continue;
+            const bool state = anyFailure || contains(admitted, r) || joinDone[std::size_t(r)] != done;
+            t.isend(r, Decision,
+                    Message{.kind = (finish ? 1 : 0) | (state ? 2 : 0),
+                            .bytes = ControlBytes + 4.0 * double(nextOrder.size()) + (state ? stateBytes : 0.0),
+                            .data = state ? std::shared_ptr<const Eigen::VectorXf>(withState) : without,
+                            .version = done,
+                            .value = double(optSteps),
+                            .generation = next});
+        }
         t.waitAll();
-        adopt(live, next);
+        for (int r : admitted) { // back in the ring: a later failure is a new one
+            m_failureNoted[std::size_t(r)] = 0;
+            m_sink.point("rejoined_workers", t.now(), 1.0);
+        }
+        launched.clear();
+        adopt(nextOrder, next);
         if (finish) {
             m_finished = true;
             if (arch)
@@ -728,10 +784,10 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     auto follow = [&](const Message& d) -> bool {
         const Eigen::VectorXf& v = *d.data;
         const Eigen::Index head = 1 + Eigen::Index(v[0]);
-        std::vector<int> next;
+        std::vector<int> nextOrder;
         for (Eigen::Index i = 1; i < head; ++i)
-            next.push_back(int(v[i]));
-        if (d.kind & 2) { // after a failure: the leader's state (Horovod's state.sync())
+            nextOrder.push_back(int(v[i]));
+        if (d.kind & 2) { // the leader's state (Horovod's state.sync())
             done = d.version;
             if (arch) {
                 params = v.segment(head, n);
@@ -740,24 +796,22 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             if (m_observer && done > 0) // this rank's replica of step `done` is now the leader's
                 m_observer(rank, done, params);
         }
-        adopt(next, d.generation);
+        adopt(nextOrder, d.generation);
         return (d.kind & 1) != 0;
     };
-    // The rendezvous after an abandoned all-reduce (`failure`) or at the end of the run (see setRecovery).
-    // Returns true when the run is over for this rank; otherwise it goes on from the adopted state.
-    auto rendezvous = [&](bool failure) -> bool {
+    // The rendezvous after an abandoned all-reduce, at a change of membership, at the end of the run (see
+    // setRecovery), or for a relaunched worker. Returns true when the run is over for this rank; otherwise it goes
+    // on from the adopted state.
+    auto rendezvous = [&](int kind) -> bool {
         t.waitAll(); // the abandoned ring's sends: delivered (to be dropped as stale) or lost with their destination
         for (;;) {
-            int leader = rank;
-            for (int r : members)
-                if (r == rank || !elastic->known(r)) {
-                    leader = r;
-                    break;
-                }
+            const int leader = leaderOf();
+            if (leader < 0) // a relaunched worker whose every known member failed: nobody to join
+                return true;
             if (leader == rank)
-                return lead(failure);
-            t.send(leader, Join, Message{.kind = failure ? 1 : 0, .bytes = ControlBytes, .version = done,
-                                         .generation = generation});
+                return lead(kind);
+            t.send(leader, Join, Message{.kind = kind, .bytes = ControlBytes, .version = done,
+                                         .value = double(t.incarnation(rank)), .generation = generation});
             const double since = t.now();
             for (;;) {
                 if (std::optional<Message> d = elastic->receiveAny(Decision, elastic->patience({leader}))) {
@@ -769,21 +823,52 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                     elastic->memberFailed();
                     break;
                 }
+                if (m_finished) // a leader ended the run (and failed before this rank heard): the job is over
+                    return true;
                 elastic->checkStall(since, "worker " + std::to_string(leader) + "'s decision");
             }
         }
     };
+    // The leader at a step boundary: relaunches the failed workers whose hosts are on again (Horovod's host
+    // discovery) and looks for join requests of relaunched workers; returns true if some want to join.
+    auto discover = [&]() {
+        std::erase_if(launched, [&](int r) { return t.peerFailed(r); });
+        for (int r = 0; r < m_workers; ++r) {
+            if (contains(order, r) || contains(launched, r) || !t.peerFailed(r))
+                continue;
+            m_rejoin[r] = Rejoin{.generation = generation, .order = order};
+            t.launch(r);
+            if (t.peerFailed(r)) // its host is still off, or cut off
+                m_rejoin.erase(r);
+            else
+                launched.push_back(r);
+        }
+        while (std::optional<Message> j = elastic->receiveAny(Join, 0.0))
+            early.push_back(std::move(*j));
+        return !launched.empty() || !early.empty();
+    };
     if (elastic) {
-        members.resize(std::size_t(P));
-        std::iota(members.begin(), members.end(), 0);
-        elastic->reform(members, me, generation);
+        if (rejoin) {
+            order = rejoin->order;
+            generation = rejoin->generation;
+            members = order;
+            std::sort(members.begin(), members.end());
+            elastic->reform(members, 0, generation);
+        } else {
+            members.resize(std::size_t(P));
+            std::iota(members.begin(), members.end(), 0);
+            order = members;
+            elastic->reform(members, me, generation);
+        }
         elastic->bind({Ring, Join, Decision});
     }
 
-    if (rank == 0)
+    if (rank == 0 && !rejoin)
         m_evaluator.initial(t.now(), arch ? params.data() : nullptr);
     double lastStep = t.now(), longestStep = 0; // elastic: between this rank's step completions, s
-    for (;;) {
+    constexpr long RejoinFlag = 2;              // elastic: the leader announces a change of membership
+    bool rejoinPending = false;                 // the leader: announce it in the next step
+    for (bool over = rejoin && rendezvous(Rejoining); !over;) {
         const long h = local ? std::min<long>(m_localSteps, m_evaluator.totalSteps() - done) : 1;
         double loss = std::numeric_limits<double>::quiet_NaN();
         const double computing = t.now();
@@ -811,13 +896,14 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             elastic->setStallLimit(longestStep > 0
                                        ? std::max({60.0, 100 * m_failureDetection, 100 * longestStep})
                                        : std::max({3600.0, 1000 * m_failureDetection, 1000 * (t.now() - computing)}));
-        RingScalars scalars{.sum = loss, .flags = stopRequested ? StopFlag : 0};
+        RingScalars scalars{.sum = loss, .flags = (stopRequested ? StopFlag : 0) | (rejoinPending ? RejoinFlag : 0)};
+        rejoinPending = false;
         bool reduced = false;
         if (elastic) {
             try {
                 reduced = allReduce(grad, done, scalars);
             } catch (const RingAborted&) { // a member failed: rendezvous, then on from the leader's state
-                if (rendezvous(true))
+                if (rendezvous(Failed))
                     break;
                 continue;
             }
@@ -829,7 +915,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             // SGD each rank returns to the last average, the model rank 0 evaluated)
             if (local && arch)
                 params = anchor;
-            if (elastic && !rendezvous(false))
+            if (elastic && !rendezvous(Finished))
                 continue;
             break;
         }
@@ -861,13 +947,18 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         if (m_observer)
             m_observer(rank, done, params);
         meanLoss = scalars.sum / double(P);
-        if (me == 0)
+        const bool leading = elastic ? order.front() == rank : me == 0;
+        if (leading)
             report(meanLoss);
         if (done >= m_evaluator.totalSteps()) { // the planned end: every rank knows it, no announcement needed
-            if (elastic && !rendezvous(false))
+            if (elastic && !rendezvous(Finished))
                 continue;
             break;
         }
+        if (elastic && (scalars.flags & RejoinFlag) && rendezvous(Finished)) // admit the relaunched workers
+            break;
+        if (elastic && order.front() == rank && !stopRequested)
+            rejoinPending = discover();
     }
     if (rank == 0 && !elastic)
         m_final = params;

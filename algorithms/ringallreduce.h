@@ -10,6 +10,7 @@
 #include "workload.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -172,48 +173,60 @@ public:
     void setPrivacy(const privacy::PrivacySpec& spec) { m_privacy.setSpec(spec); }
     /// Elastic recovery, as Horovod Elastic does it (Sergeev & Del Balso 2018; Horovod's "Elastic Horovod"
     /// documentation: on a failure the survivors roll back to the last committed state, re-form the ring and go
-    /// on; hvd.elastic.State's restore(), reset and sync()). `failureDetection` (s, finite, > 0; ConfigError
-    /// "strategy.failure_detection" otherwise) is a heartbeat timeout, as elastic sync PS and checkpoint-restart
-    /// charge it: a worker's failure (its host going off, or a link failure cutting it off) is known to every rank
-    /// exactly failureDetection after it happened (Transport::peerFailed and peerFailedAt), where Horovod learns of
-    /// it from the collective's error or the driver's host discovery. Every wait for a ring chunk waits at most
-    /// failureDetection at a time, or until the next failure becomes known, and then looks whether a member of the
-    /// ring is known to have failed.
-    ///  - Membership and generations. The ring is the live workers in rank order; its leader is the lowest. Each
-    ///    membership is a generation; every ring message carries it (Message::generation) and a chunk of another
-    ///    generation (an aborted ring's, still queued or in flight) is dropped.
+    /// on; hosts that are discovered again are added back; hvd.elastic.State's restore(), reset and sync()).
+    /// `failureDetection` (s, finite, > 0; ConfigError "strategy.failure_detection" otherwise) is a heartbeat
+    /// timeout, as elastic sync PS and checkpoint-restart charge it: a worker's failure (its host going off, or a
+    /// link failure cutting it off) is known to every rank exactly failureDetection after it happened
+    /// (Transport::peerFailed and peerFailedAt), where Horovod learns of it from the collective's error or the
+    /// driver's host discovery. Every wait for a ring chunk waits at most failureDetection at a time, or until the
+    /// next failure becomes known, and then looks whether a member of the ring is known to have failed.
+    ///  - Membership and generations. The ring is the live members in rank order. Its leader is the first live one
+    ///    by seniority: the workers of the start in rank order, then re-joined ones in the order they were admitted
+    ///    (so every rank names the same leader, whichever decisions it has seen). Each membership is a generation;
+    ///    every ring message carries it (Message::generation) and a chunk of another generation (an aborted ring's,
+    ///    still queued or in flight) is dropped.
     ///  - Abort and rendezvous. A rank that finds a failed member abandons the step's all-reduce and sends a join
-    ///    request (its generation and step count) to the lowest live worker. The leader waits for a request from
-    ///    every live worker (leaving out those that fail meanwhile), then sends each a decision: the new generation,
-    ///    the members, its own step count and, after a failure, its parameters and optimizer state (Horovod's
-    ///    state.sync() broadcast from the new rank 0; sent to each survivor in turn, 4n bytes plus the optimizer's
-    ///    state). Every survivor adopts them. The outcome is thus the leader's: if the leader had completed the
-    ///    step, the step stands on every survivor; if not, it is redone over the survivors from the committed
-    ///    state, the state at the start of the step. Either way the replicas stay bit-identical. A leader that
-    ///    fails during the rendezvous is replaced by the next lowest live worker; a decision from a failed leader
-    ///    is dropped. The same rendezvous, without a state transfer when no failure occurred, ends the run: no
-    ///    worker leaves while another may still need it (so an elastic run without failures trains the same bits
-    ///    as recovery none and ends one small message exchange later). A failure thus costs failure_detection (until
-    ///    it is known), the rendezvous, the state transfer and the redone part of the step.
+    ///    request (its generation, step count and incarnation) to the leader. The leader waits for a request from
+    ///    every live member (leaving out those that fail meanwhile; a request of an earlier body of a relaunched
+    ///    worker is dropped: Transport::incarnation), then sends each a decision: the new generation, the members,
+    ///    its own step count and, after a failure, its parameters and optimizer state (Horovod's state.sync()
+    ///    broadcast from the new rank 0; sent to each survivor in turn, 4n bytes plus the optimizer's state). Every
+    ///    survivor adopts them. The outcome is thus the leader's: if the leader had completed the step, the step
+    ///    stands on every survivor; if not, it is redone over the survivors from the committed state, the state at
+    ///    the start of the step. Either way the replicas stay bit-identical. A leader that fails during the
+    ///    rendezvous is replaced by the next live one; a decision from a failed leader is dropped. The same
+    ///    rendezvous, without a state transfer when no failure occurred, ends the run: no worker leaves while
+    ///    another may still need it (so an elastic run without failures trains the same bits as recovery none and
+    ///    ends one small message exchange later); a worker still waiting when a leader has ended the run (that
+    ///    leader failed before its decision reached it) stops. A failure thus costs failure_detection (until it is
+    ///    known), the rendezvous, the state transfer and the redone part of the step.
+    ///  - Re-joining. At each step boundary the leader relaunches every failed worker whose host is on again
+    ///    (Transport::launch; a host still off stays failed) and announces it in the next step's all-reduce (a flag
+    ///    with the scalars); after that step every member joins a rendezvous, and so do the relaunched workers,
+    ///    which are admitted with the leader's parameters and optimizer state (the transfer is charged) and enter
+    ///    the ring at the next step. A relaunched worker whose leader fails asks the next one; one that finds no
+    ///    live member gives up.
     ///  - Data. The failed workers' shards (of the partition over all P) are dealt round-robin over the survivors
     ///    (the j-th of their samples, in rank order, goes to the (j mod P_live)-th survivor), each survivor keeping
-    ///    its own shard; samplers restart from deriveSeed(workerSeed(seed, rank), 0xE1A5, generation). An epoch
-    ///    becomes stepsPerEpoch(samples, P_live, batch) steps (Evaluator::changeStepsPerEpoch): the remaining epochs
-    ///    are planned at that rate. The gradient and loss are means over the P_live survivors (scale 1/P_live).
-    ///    shards() stays the partition over all P.
-    ///  - Reports. The leader reports to the Evaluator; series "live_workers" (one point per step) and
-    ///    "failed_workers" (one point per failure at its first detection by a survivor). If every worker fails, the
-    ///    run ends with stop reason "workers_failed" and finalModel() is the last model reported.
+    ///    its own shard (a re-joined worker gets its own back); samplers restart from
+    ///    deriveSeed(workerSeed(seed, rank), 0xE1A5, generation). An epoch becomes stepsPerEpoch(samples, P_live,
+    ///    batch) steps (Evaluator::changeStepsPerEpoch): the remaining epochs are planned at that rate. The
+    ///    gradient and loss are means over the P_live members (scale 1/P_live). shards() stays the partition over
+    ///    all P.
+    ///  - Reports. The leader reports to the Evaluator; series "live_workers" (one point per step),
+    ///    "failed_workers" (one point per failure at its first detection by a survivor) and "rejoined_workers" (one
+    ///    point per admission). If every worker fails, the run ends with stop reason "workers_failed" and
+    ///    finalModel() is the last model reported.
     /// Deviations: the state travels leader -> each survivor (Horovod broadcasts along a tree or ring); a rank's
-    /// compression memory (error feedback, DGC's momentum) is not rolled back when a step is redone; a host that
-    /// comes back on does not re-join; the Evaluator (an observer) and the stop decision are shared by the ranks.
-    /// With several failures in one step a new leader may be one step behind the last one reported: that step is
-    /// then redone and reported again. A link failure that cuts a route between live workers without cutting off
-    /// either (possible on fat-tree, torus and dragonfly platforms) is no failure the ring can detect: after a
-    /// collective timeout (as torch.distributed's; here 100 x this rank's longest step so far, at least 60 s and
-    /// 100 x failureDetection, or before the first step 1000 x its gradient's time, at least 3600 s) the run fails
-    /// with a message that says so, where the plain ring goes on if its own routes are up. Not with powersgd, local SGD or dp-sgd (checkRecovery). Off: the plain ring,
-    /// bit for bit.
+    /// compression memory (error feedback, DGC's momentum) is not rolled back when a step is redone, and a
+    /// re-joined worker's starts empty; the Evaluator (an observer), the stop decision and the end of the run are
+    /// known to every rank (Horovod's driver knows them). With several failures in one step a new leader may be one
+    /// step behind the last one reported: that step is then redone and reported again. A link failure that cuts a
+    /// route between live workers without cutting off either (possible on fat-tree, torus and dragonfly
+    /// platforms) is no failure the ring can detect: a rank that waits longer than a collective timeout (as
+    /// torch.distributed's; here 100 x its longest step so far, at least 60 s and 100 x failureDetection, or
+    /// before the first step 1000 x its gradient's time, at least 3600 s) fails the run with a message that says
+    /// so. Not with powersgd, local SGD or dp-sgd (checkRecovery). Off: the plain ring, bit for bit.
     void setRecovery(bool elastic, double failureDetection);
     std::vector<std::string> failureTolerantRoles() const override
     {
@@ -245,6 +258,12 @@ private:
     double m_failureDetection = 1.0;
     // Elastic recovery's bookkeeping for the reports (the Evaluator's side, shared by the ranks).
     bool m_finished = false;           ///< a leader ended the run
+    /// What a leader hands a failed worker it relaunches (the arguments of the new body, read at its start).
+    struct Rejoin {
+        long generation = 0;    ///< the leader's
+        std::vector<int> order; ///< its members by seniority
+    };
+    std::map<int, Rejoin> m_rejoin;
     long m_lastReported = 0;           ///< the last step reported to the Evaluator
     std::vector<char> m_failureNoted;  ///< per rank: its failure is in the series "failed_workers"
 };

@@ -12,6 +12,8 @@
 
 #include <QTest>
 
+#include <simgrid/s4u/Engine.hpp>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,14 +75,15 @@ sim::PlatformSpec platform(const std::vector<sim::AvailabilityEvent>& events = {
 struct Outcome {
     double steps = 0, replicasAgree = 0, deadAgrees = 0, finalIsReplica = 0, failedPoints = 0, finalAccuracy = 0;
     double stopEpochs = 0, workersFailed = 0, lastLiveBeforeFailure = 0, lastSampleStep = 0;
+    double rejoinedPoints = 0, lastReporters = 0; // rejoined_workers points; ranks whose last-step replica settled
     std::vector<double> live;  // live_workers, one per step
     std::vector<double> model; // final model
     std::vector<double> spans; // probe runs: start and end of each of rank `probe`'s compute and send spans
     std::vector<double> flat() const
     {
         std::vector<double> v{steps, replicasAgree, deadAgrees, finalIsReplica, failedPoints, finalAccuracy,
-                              stopEpochs, workersFailed, lastLiveBeforeFailure, lastSampleStep,
-                              double(live.size()), double(model.size()), double(spans.size())};
+                              stopEpochs, workersFailed, lastLiveBeforeFailure, lastSampleStep, rejoinedPoints,
+                              lastReporters, double(live.size()), double(model.size()), double(spans.size())};
         v.insert(v.end(), live.begin(), live.end());
         v.insert(v.end(), model.begin(), model.end());
         v.insert(v.end(), spans.begin(), spans.end());
@@ -89,13 +92,13 @@ struct Outcome {
     static Outcome from(const std::vector<double>& v)
     {
         Outcome o;
-        if (v.size() < 13)
+        if (v.size() < 15)
             return o;
         o.steps = v[0], o.replicasAgree = v[1], o.deadAgrees = v[2], o.finalIsReplica = v[3], o.failedPoints = v[4];
         o.finalAccuracy = v[5], o.stopEpochs = v[6], o.workersFailed = v[7], o.lastLiveBeforeFailure = v[8];
-        o.lastSampleStep = v[9];
-        const auto nl = std::size_t(v[10]), nm = std::size_t(v[11]), ns = std::size_t(v[12]);
-        auto at = v.begin() + 13;
+        o.lastSampleStep = v[9], o.rejoinedPoints = v[10], o.lastReporters = v[11];
+        const auto nl = std::size_t(v[12]), nm = std::size_t(v[13]), ns = std::size_t(v[14]);
+        auto at = v.begin() + 15;
         o.live.assign(at, at + std::ptrdiff_t(nl));
         at += std::ptrdiff_t(nl);
         o.model.assign(at, at + std::ptrdiff_t(nm));
@@ -113,21 +116,25 @@ struct Setup {
 };
 
 /// Runs the ring (in a child) with `elastic` recovery and the hosts of `failing` going off at `times`; checks the
-/// replicas after every step. A replica a rank reported for step s is settled once that rank also reported step
-/// s + 1 (a step that some ranks completed may be redone after a failure; then they report it again, and their
-/// last report counts): the settled replicas of a step must be the same bits on every rank, and so must the final
-/// step's replicas of the ranks that ended the run (the last to finish) and the final model. `deadAgrees`: each
+/// replicas after every step. A replica a rank reported for step s is settled once the same body of that rank (a
+/// worker whose host comes back on re-joins with a new one) also reported step s + 1 (a step that some ranks
+/// completed may be redone after a failure; then they report it again, and their last report counts): the settled
+/// replicas of a step must be the same bits on every rank, and so must the final step's replicas of the bodies that
+/// ended normally (not killed) and the final model. `deadAgrees`: each
 /// rank of `failing` reported, before its last report, only replicas equal to the survivors'. `probe` >= 0: also
 /// returns that rank's compute and send spans (start, end, kind) for choosing times.
 Outcome run(bool elastic, const std::vector<int>& failing, const std::vector<double>& times, int probe = -1,
-            const Setup& setup = {}, double failureDetection = 0.005)
+            const Setup& setup = {}, double failureDetection = 0.005, const std::vector<double>& backOn = {})
 {
     return Outcome::from(inChild([=] {
         const int workers = setup.workers;
         const TrainTest data = smallData(4, Train);
         std::vector<sim::AvailabilityEvent> events;
-        for (std::size_t i = 0; i < failing.size(); ++i)
+        for (std::size_t i = 0; i < failing.size(); ++i) {
             events.push_back({"worker-" + std::to_string(failing[i]), times[i], false, int(i + 1)});
+            if (i < backOn.size()) // the host comes back on
+                events.push_back({"worker-" + std::to_string(failing[i]), backOn[i], true, int(i + 1)});
+        }
         sim::PlatformSpec plat = platform(events);
         plat.workers = workers;
         if (setup.platform)
@@ -136,43 +143,64 @@ Outcome run(bool elastic, const std::vector<int>& failing, const std::vector<dou
         RingAllReduceStrategy ring(workers, config(), data, keep);
         ring.setCompression(setup.compression);
         ring.setRecovery(elastic, failureDetection);
-        std::map<long, std::vector<Eigen::VectorXf>> replicas; // step -> each rank's last replica
+        // Which body of a worker reported (a worker whose host comes back on is relaunched): the host's off events
+        // before the report.
+        auto body = [&](int rank, double time, bool atOrBefore = false) {
+            int offs = 0;
+            for (const sim::AvailabilityEvent& e : plat.availability.events)
+                offs += e.host == "worker-" + std::to_string(rank) && !e.on &&
+                        (e.time < time || (atOrBefore && e.time == time));
+            return offs;
+        };
+        struct Report {
+            Eigen::VectorXf params;
+            int body = -1;
+        };
+        std::map<long, std::vector<Report>> replicas; // step -> each rank's last report
         ring.setReplicaObserver([&](int rank, long step, const Eigen::VectorXf& params) {
             auto& v = replicas[step];
             v.resize(std::size_t(workers));
-            v[std::size_t(rank)] = params;
+            v[std::size_t(rank)] = {params, body(rank, simgrid::s4u::Engine::get_clock())};
         });
         const sim::SimulationResult r = sim::simulateStrategy(plat, ring, 0, true);
         Outcome o;
         o.steps = double(replicas.empty() ? 0 : replicas.rbegin()->first);
         o.replicasAgree = o.deadAgrees = 1;
-        double end = 0;
-        for (const HostStats& h : r.hosts)
-            end = std::max(end, h.finish);
         auto has = [&](long step, int k) {
-            return replicas.count(step) > 0 && replicas.at(step)[std::size_t(k)].size() > 0;
+            return replicas.count(step) > 0 && replicas.at(step)[std::size_t(k)].body >= 0;
+        };
+        // The same body of rank k reported step + 1 after its report of step.
+        auto settledBy = [&](long step, int k) {
+            return has(step, k) && has(step + 1, k) &&
+                   replicas.at(step + 1)[std::size_t(k)].body == replicas.at(step)[std::size_t(k)].body;
         };
         const long lastStep = long(o.steps);
         for (const auto& [step, v] : replicas) {
             const Eigen::VectorXf* ref = nullptr;
             for (int k = 0; k < workers; ++k) {
-                const bool settled = has(step, k) && (has(step + 1, k) || (step == lastStep &&
-                                                                           r.hosts[std::size_t(k)].finish >= end - 0.05));
+                // the last step: reported by a body that ended normally (its host was on when it returned)
+                const bool settled =
+                    settledBy(step, k) ||
+                    (step == lastStep && has(step, k) &&
+                     v[std::size_t(k)].body == body(k, r.hosts[std::size_t(k)].finish, true));
                 if (!settled)
                     continue;
+                o.lastReporters += step == lastStep;
                 if (!ref)
-                    ref = &v[std::size_t(k)];
-                else if (!same(*ref, v[std::size_t(k)]))
+                    ref = &v[std::size_t(k)].params;
+                else if (!same(*ref, v[std::size_t(k)].params))
                     o.replicasAgree = 0;
             }
             for (int k : failing) // a failed rank, for every step but its last
-                if (ref && has(step, k) && has(step + 1, k) && !same(*ref, v[std::size_t(k)]))
+                if (ref && settledBy(step, k) && !same(*ref, v[std::size_t(k)].params))
                     o.deadAgrees = 0;
             if (step == lastStep)
                 o.finalIsReplica = ref && same(*ref, r.finalModel) ? 1 : 0;
         }
         if (const auto it = keep.series.find("failed_workers"); it != keep.series.end())
             o.failedPoints = double(it->second.size());
+        if (const auto it = keep.series.find("rejoined_workers"); it != keep.series.end())
+            o.rejoinedPoints = double(it->second.size());
         if (const auto it = keep.series.find("live_workers"); it != keep.series.end())
             for (const auto& [t, x] : it->second) {
                 o.live.push_back(x);
@@ -257,6 +285,45 @@ private slots:
     }
 };
 DML_SIM_CASE(RingElasticCrash);
+
+/// Worker 2's host goes off during step 5's gradient and comes back on 60 ms later. The survivors go on with three
+/// workers; at the next step boundary after the host is back the leader relaunches worker 2 (as Horovod's host
+/// discovery re-adds a host) and announces it in the next step's all-reduce; after that step worker 2 is admitted
+/// with the leader's parameters and optimizer state (charged: 4n bytes plus the momentum) and the ring has four
+/// workers again. live_workers goes 4, 3, 4; failed_workers and rejoined_workers have one point each; the replicas,
+/// worker 2's new ones included, stay bit-identical; the run ends with its epochs at the target accuracy; the same
+/// seed gives the same bits.
+class RingElasticRejoin : public QObject {
+    Q_OBJECT
+private slots:
+    void recoveredHostRejoins()
+    {
+        const double crash = 0.0654, back = crash + 0.06; // inside step 5's gradient (RingElasticCrash's probe)
+        const Outcome o = run(true, {2}, {crash}, -1, {}, 0.005, {back});
+        QVERIFY(o.model.size() > 0);
+        QCOMPARE(o.stopEpochs, 1.0);
+        QCOMPARE(o.replicasAgree, 1.0);
+        QCOMPARE(o.deadAgrees, 1.0);
+        QCOMPARE(o.finalIsReplica, 1.0);
+        QCOMPARE(o.failedPoints, 1.0);
+        QCOMPARE(o.rejoinedPoints, 1.0);
+        QCOMPARE(o.lastReporters, double(P)); // worker 2's new body reported the last step too
+        int phase = 0; // 0: four workers, 1: three, 2: four again
+        for (double x : o.live) {
+            if (phase == 0 && x == P - 1)
+                phase = 1;
+            else if (phase == 1 && x == P)
+                phase = 2;
+            QCOMPARE(x, phase == 1 ? double(P - 1) : double(P));
+        }
+        QCOMPARE(phase, 2);
+        qInfo("%ld steps, %d with 3 workers; final accuracy %.3f", long(o.steps),
+              int(std::count(o.live.begin(), o.live.end(), double(P - 1))), o.finalAccuracy);
+        QVERIFY2(o.finalAccuracy >= 0.9, qPrintable(QString::number(o.finalAccuracy)));
+        QVERIFY(run(true, {2}, {crash}, -1, {}, 0.005, {back}).model == o.model);
+    }
+};
+DML_SIM_CASE(RingElasticRejoin);
 
 /// A host going off inside a step's all-reduce: worker 2 (or worker 0, the leader) at times spread over step 5's
 /// reduce-scatter and all-gather, and two workers in the same step. No run hangs, every run ends with its epochs,
@@ -415,17 +482,18 @@ private slots:
 };
 DML_SIM_CASE(RingElasticChurn);
 
-/// A link failure that cuts routes between live workers without cutting off any (an uplink of a fat-tree's
-/// switch: the ring's own routes stay up, the routes to the leader of half the workers do not) leaves no failure to
-/// detect. The elastic ring's end-of-run rendezvous then waits for join requests that can never arrive: after its
-/// collective timeout (60 s here: a hundred times the longest step, at least 60 s) the run fails with a message
-/// that says so, instead of waiting forever. The plain ring, which never talks to a leader, completes.
+/// Link failures that cut routes between live workers without cutting off any (uplinks of a fat-tree's switch)
+/// leave no failure to detect. One uplink down: the ring's own routes stay up and both rings complete (the
+/// elastic ring's end-of-run decision may not reach every worker, but the run is over). Both uplinks down: the
+/// two halves of the ring cannot reach each other; the plain ring deadlocks (a SimulationError), and the elastic
+/// ring, whose waits time out to look for failures, gives up after its collective timeout (60 s here: a hundred
+/// times the longest step, at least 60 s) with a message that says so, instead of waiting forever.
 class RingElasticPartition : public QObject {
     Q_OBJECT
 private slots:
     void failsInsteadOfHanging()
     {
-        auto run = [](bool elastic) {
+        auto run = [](bool elastic, int uplinks) {
             return inChild([=] {
                 alarm(60);
                 const TrainTest data = labelsOnly(4000, 10);
@@ -434,12 +502,16 @@ private slots:
                 s.platform.topologyParameters = "2;4,4;1,2;1,1"; // workers 0-3 under one switch, 4-7 under another
                 s.platform.workers = 8;
                 s.platform.network = sim::NetworkModel::Ideal;
-                sim::FaultEvent cut;
-                cut.type = sim::FaultEvent::Type::LinkDown;
-                cut.time = 0.05;
-                cut.link = "link_from_31_26_17"; // one of the first switch's two uplinks
-                cut.path = "faults.events[0]";
-                s.platform.faults.events.push_back(cut);
+                for (const char* link : {"link_from_31_26_17", "link_from_31_27_16"}) { // the first switch's uplinks
+                    if (int(s.platform.faults.events.size()) == uplinks)
+                        break;
+                    sim::FaultEvent cut;
+                    cut.type = sim::FaultEvent::Type::LinkDown;
+                    cut.time = 0.05;
+                    cut.link = link;
+                    cut.path = "faults.events[" + std::to_string(s.platform.faults.events.size()) + "]";
+                    s.platform.faults.events.push_back(cut);
+                }
                 s.strategy = {StrategyKind::RingAllReduce, 8};
                 s.strategy.recovery = elastic ? StrategySpec::Recovery::Elastic : StrategySpec::Recovery::None;
                 s.strategy.failureDetection = 0.02;
@@ -450,23 +522,21 @@ private slots:
                 MetricsSink none;
                 try {
                     const sim::SimulationResult r = sim::simulate(s, data, none);
-                    return std::vector<double>{r.summary.stopReason == "max_steps" ? 1.0 : 0.0, r.summary.simulatedTime};
+                    return std::vector<double>{r.summary.stopReason == "max_steps" ? 1.0 : 0.0};
                 } catch (const std::runtime_error& e) {
                     const std::string what = e.what();
                     qInfo("%s", e.what());
-                    return std::vector<double>{what.find("although no worker is known to have failed") !=
-                                                       std::string::npos
-                                                   ? 2.0
-                                                   : -1.0,
-                                               0.0};
+                    return std::vector<double>{
+                        what.find("although no worker is known to have failed") != std::string::npos ? 2.0
+                        : what.find("deadlocked") != std::string::npos                               ? 3.0
+                                                                                                     : -1.0};
                 }
             });
         };
-        const std::vector<double> plain = run(false), elastic = run(true);
-        QCOMPARE(plain.size(), std::size_t(2));
-        QCOMPARE(plain[0], 1.0);
-        QCOMPARE(elastic.size(), std::size_t(2));
-        QCOMPARE(elastic[0], 2.0);
+        QCOMPARE(run(false, 1), std::vector<double>{1.0});
+        QCOMPARE(run(true, 1), std::vector<double>{1.0});
+        QCOMPARE(run(false, 2), std::vector<double>{3.0});
+        QCOMPARE(run(true, 2), std::vector<double>{2.0});
     }
 };
 DML_SIM_CASE(RingElasticPartition);
