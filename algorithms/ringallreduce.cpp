@@ -467,6 +467,50 @@ constexpr std::uint64_t SharedSeedTag = 0xC0DE5EEDu;
 
 } // namespace
 
+void RingAllReduceStrategy::setCheckpointing(const CheckpointSpec& spec)
+{
+    m_clock.emplace(spec);
+    m_committed = Snapshot{};
+    for (int w = 0; w < m_workers; ++w)
+        m_committed.samplers.emplace_back(m_partition[std::size_t(w)], m_cfg.batchSize, workerSeed(m_cfg.seed, w));
+    m_committed.evaluator = m_evaluator.state();
+}
+
+CheckpointRef RingAllReduceStrategy::restoreCheckpoint()
+{
+    m_evaluator.restore(m_committed.evaluator);
+    m_pending = Snapshot{};
+    m_done = m_committed.step;
+    m_resumed = true;
+    return {m_committed.step, m_committed.time};
+}
+
+void RingAllReduceStrategy::checkpointPart(int rank, long step, const BatchSampler& sampler,
+                                           const Eigen::VectorXf& params, const Optimizer& opt, Transport& t)
+{
+    if (m_pending.step != step || m_pending.samplers.empty()) { // the first part of this checkpoint
+        m_pending = Snapshot{};
+        m_pending.step = step;
+        m_pending.samplers = m_committed.samplers;
+    }
+    m_pending.samplers[std::size_t(rank)] = sampler;
+    ++m_pending.samplersIn;
+    if (rank == 0) {
+        m_pending.model = {params, opt};
+        m_pending.evaluator = m_evaluator.state();
+        const double start = t.now();
+        t.writeCheckpoint(recovery::checkpointBytes(m_cfg.optimizer, double(m_workload.numParams())));
+        m_clock->saved(step, start, t.now());
+        m_pending.time = t.now();
+        m_pending.written = true;
+        m_sink.point("checkpoint", t.now(), double(step));
+    }
+    if (m_pending.written && m_pending.samplersIn == m_workers) {
+        m_committed = std::move(m_pending);
+        m_pending = Snapshot{};
+    }
+}
+
 void RingAllReduceStrategy::run(int rank, Transport& t)
 {
     using Kind = compression::CompressionSpec::Kind;
@@ -523,7 +567,8 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     if (power) // checkCompression rejects a proxy
         powerSgd.emplace(compression::PowerSgd::mlpShapes(arch->layerSizes()), m_compression.rank, m_cfg.seed,
                          m_compression.errorFeedback);
-    BatchSampler sampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
+    BatchSampler sampler = m_clock && m_resumed ? m_committed.samplers[std::size_t(rank)]
+                           : BatchSampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));
     float scale = 1.0f / float(P);
     constexpr long StopFlag = 1;
     bool stopRequested = false; // rank 0 only: the Evaluator said stop after the previous step
@@ -863,7 +908,15 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         elastic->bind({Ring, Join, Decision});
     }
 
-    if (rank == 0 && !rejoin)
+    const bool resumed = m_clock && m_resumed; // relaunched by checkpoint-restart: on from the last checkpoint
+    if (resumed) {
+        done = m_committed.step;
+        m_committed.model.load(params, opt, t,
+                               recovery::checkpointBytes(m_cfg.optimizer, double(m_workload.numParams())));
+        if (rank == 0)
+            m_clock->restarted(t.now());
+    }
+    if (rank == 0 && !rejoin && !resumed)
         m_evaluator.initial(t.now(), arch ? params.data() : nullptr);
     double lastStep = t.now(), longestStep = 0; // elastic: between this rank's step completions, s
     constexpr long RejoinFlag = 2;              // elastic: the leader announces a change of membership
@@ -950,6 +1003,10 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         const bool leading = elastic ? order.front() == rank : me == 0;
         if (leading)
             report(meanLoss);
+        if (rank == 0)
+            m_done = done;
+        if (m_clock && !stopRequested && done < m_evaluator.totalSteps() && m_clock->due(done, t.now()))
+            checkpointPart(rank, done, sampler, params, opt, t);
         if (done >= m_evaluator.totalSteps()) { // the planned end: every rank knows it, no announcement needed
             if (elastic && !rendezvous(Finished))
                 continue;

@@ -3,6 +3,7 @@
 #include "compression/codec.h"
 #include "evaluator.h"
 #include "privacy/ledger.h"
+#include "recovery/checkpoint.h"
 #include "model.h"
 #include "optimizer.h"
 #include "partition.h"
@@ -230,8 +231,20 @@ public:
     void setRecovery(bool elastic, double failureDetection);
     std::vector<std::string> failureTolerantRoles() const override
     {
-        return m_elastic ? std::vector<std::string>{"worker"} : std::vector<std::string>{};
+        return m_elastic || m_clock ? std::vector<std::string>{"worker"} : std::vector<std::string>{};
     }
+    /// Checkpoint-restart (README "Failures"), as PyTorch DDP under TorchElastic does it: after every K steps
+    /// (every_steps; a time interval is refused, the ranks must agree on the step) rank 0 writes
+    /// recovery::checkpointBytes of its replica and optimizer state (torch.save on rank 0) while the others go on
+    /// to the next step and wait for it in its all-reduce; every rank leaves its batch sampler's state with the
+    /// checkpoint at the step boundary, and the checkpoint counts once rank 0's write completed and every rank's
+    /// sampler is in. After a failure the supervisor restarts every rank (restoreCheckpoint); each rank reads the
+    /// checkpoint from its storage (Transport::readCheckpoint) and goes on from its step, so the lost steps are
+    /// redone on the same batches bit for bit. Not with compression, local SGD or privacy (checkRecovery).
+    void setCheckpointing(const CheckpointSpec& spec);
+    const CheckpointSpec* checkpointing() const override { return m_clock ? &m_clock->spec() : nullptr; }
+    long progress() const override { return m_done; }
+    CheckpointRef restoreCheckpoint() override;
     void setReplicaObserver(ReplicaObserver f) { m_observer = std::move(f); }
     /// Flops a worker is charged per step for its gradient: one forward+backward pass over its mini-batch.
     double workerFlopsPerStep() const { return double(m_cfg.batchSize) * m_workload.trainFlopsPerSample(); }
@@ -266,6 +279,24 @@ private:
     std::map<int, Rejoin> m_rejoin;
     long m_lastReported = 0;           ///< the last step reported to the Evaluator
     std::vector<char> m_failureNoted;  ///< per rank: its failure is in the series "failed_workers"
+
+    // Checkpoint-restart (setCheckpointing).
+    struct Snapshot {
+        long step = 0;
+        double time = 0;
+        recovery::ModelState model;        ///< rank 0's replica and optimizer
+        std::vector<BatchSampler> samplers; ///< per rank, at the step boundary
+        Evaluator::State evaluator;
+        int samplersIn = 0;                ///< a pending checkpoint: ranks whose sampler is in
+        bool written = false;              ///< a pending checkpoint: rank 0's write completed
+    };
+    std::optional<recovery::CheckpointClock> m_clock;
+    Snapshot m_committed, m_pending;
+    bool m_resumed = false; ///< bodies start from m_committed (after a restart)
+    long m_done = 0;        ///< rank 0's steps (progress())
+    /// Rank `rank` leaves its part of the checkpoint of step `step` (rank 0 also writes it); commits when complete.
+    void checkpointPart(int rank, long step, const BatchSampler& sampler, const Eigen::VectorXf& params,
+                        const Optimizer& opt, Transport& t);
 };
 
 } // namespace dml

@@ -142,10 +142,13 @@ namespace {
 void checkCheckpointRestart(const StrategySpec& spec)
 {
     const CheckpointSpec& c = spec.checkpoint;
-    if (spec.kind != StrategyKind::SyncPs && spec.kind != StrategyKind::AsyncPs)
-        throw ConfigError("strategy.recovery", std::string("checkpoint-restart is implemented for sync-ps and "
-                                                           "async-ps, not ") +
-                                                   toString(spec.kind) + " yet");
+    if (spec.kind == StrategyKind::FedAvg)
+        throw ConfigError("strategy.recovery", "checkpoint-restart is implemented for sync-ps, async-ps and "
+                                               "ring-allreduce, not fedavg yet (its clients drop out of rounds "
+                                               "without it)");
+    if (spec.kind == StrategyKind::RingAllReduce && (c.everySeconds > 0 || c.everySteps <= 0))
+        throw ConfigError("strategy.checkpoint.every", "ring-allreduce checkpoints every K steps (every_steps): "
+                                                       "its ranks must agree on the step without a server");
     if (spec.compression.kind != compression::CompressionSpec::Kind::None || spec.localSteps > 1 ||
         spec.privacy.kind != privacy::PrivacySpec::Kind::None)
         throw ConfigError("strategy.recovery", "checkpoint-restart with compression, local SGD or privacy: their "
@@ -243,6 +246,11 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         ring->setCompression(spec.compression, spec.localSteps);
         ring->setPrivacy(spec.privacy);
         ring->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
+        if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) {
+            CheckpointSpec c = spec.checkpoint;
+            c.failureDetection = spec.failureDetection;
+            ring->setCheckpointing(c);
+        }
         return ring;
     }
     case StrategyKind::FedAvg:

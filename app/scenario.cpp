@@ -271,7 +271,7 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
                   : recovery == "checkpoint-restart" ? StrategySpec::Recovery::CheckpointRestart
                                                      : StrategySpec::Recovery::None;
     if ((st.kind == StrategyKind::SyncPs && st.recovery != StrategySpec::Recovery::None) ||
-        (st.kind == StrategyKind::RingAllReduce && st.recovery == StrategySpec::Recovery::Elastic))
+        (st.kind == StrategyKind::RingAllReduce && st.recovery != StrategySpec::Recovery::None))
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     if (st.recovery == StrategySpec::Recovery::CheckpointRestart)
         readCheckpoint(r.child("checkpoint"), st.checkpoint);

@@ -194,7 +194,7 @@ private slots:
         QTest::newRow("checkpoint-restart on fedavg")
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"recovery\": \"checkpoint-restart\", "
                "\"checkpoint\": {\"every_steps\": 10}"
-            << "q.json: strategy.recovery: checkpoint-restart is implemented for sync-ps and async-ps, not fedavg yet";
+            << "q.json: strategy.recovery: checkpoint-restart is implemented for sync-ps, async-ps and ring-allreduce, not fedavg yet";
         QTest::newRow("checkpoint bandwidth")
             << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"recovery\": \"checkpoint-restart\", "
                "\"checkpoint\": {\"every\": \"10min\", \"write_bandwidth\": \"fast\"}"
