@@ -288,6 +288,18 @@ void SyncParameterServer::runServer(Transport& t)
             m_sink.point("checkpoint", t.now(), double(done));
             m_committed = std::move(snap); // complete: a failure from now on rolls back to here
         }
+        if (m_elastic) // a failed worker whose host is back on (and reachable) re-joins with this step's model
+            for (int w = 0; w < m_workers; ++w) {
+                if (!dead[std::size_t(w)])
+                    continue;
+                t.launch(w); // not started (peerFailed stays true) while its host is off or cut off
+                if (t.peerFailed(w))
+                    continue;
+                dead[std::size_t(w)] = 0;
+                ++live;
+                needed = std::max(0, live - m_backup);
+                m_sink.point("rejoined_workers", t.now(), 1.0);
+            }
         broadcast(Model, done);
     }
 }
@@ -318,7 +330,7 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         Message m = t.recv(ToWorker);
         // With backup workers a late worker may find several models waiting: it starts from the newest (Chen et
         // al. 2016: the late result is ignored and the worker moves on with the current parameters).
-        if (m_backup > 0) {
+        if (m_backup > 0 || m_elastic) { // elastic: a re-joined worker may find models sent while it was away
             while (m.kind != Stop) {
                 std::optional<Message> newer = t.recv(ToWorker, 0.0);
                 if (!newer)

@@ -77,8 +77,10 @@ public:
     /// "failed_workers", one point per failure at its detection). The step then averages the gradients of the survivors (a gradient sent before its worker
     /// failed still counts), and every later step waits for the live workers minus b; series "live_workers", one
     /// point per step. The run keeps its planned steps (an epoch stays the nominal steps per epoch) and a failed
-    /// worker's shard is no longer trained on: no re-partitioning, no re-joining of a recovered host (Horovod
-    /// Elastic does both). If every worker fails the run ends with stop reason "workers_failed". Off: the plain
+    /// worker's shard is not trained on while it is away (no re-partitioning, which Horovod Elastic does). A failed
+    /// worker whose host is back on (and not cut off) re-joins at the next step boundary: the server relaunches its
+    /// body (Transport::launch), it receives that step's model and its sampler goes on where it stopped (series
+    /// "rejoined_workers"). If every worker fails the run ends with stop reason "workers_failed". Off: the plain
     /// barrier, bit for bit.
     void setRecovery(bool elastic, double failureDetection);
     std::vector<std::string> failureTolerantRoles() const override

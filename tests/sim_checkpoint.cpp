@@ -240,6 +240,46 @@ private slots:
 };
 DML_SIM_CASE(RingCheckpointRestart);
 
+/// Elastic sync PS: a worker whose host goes off at 0.105 s and comes back at 0.2 s re-joins at the next step
+/// boundary after that: the barrier goes from 4 workers to 3 and back to 4, and the run completes its steps.
+class SyncPsElasticRejoin : public QObject {
+    Q_OBJECT
+private slots:
+    void barrierGrowsBack()
+    {
+        sim::SimulationSpec s = checkpointed();
+        s.strategy.recovery = StrategySpec::Recovery::Elastic;
+        s.strategy.checkpoint = {};
+        s.training.maxSteps = 40;
+        s.platform.faults.events = {{sim::FaultEvent::Type::Crash, 0.105, "worker-2", "", -1, "", "a"},
+                                    {sim::FaultEvent::Type::Recover, 0.2, "worker-2", "", -1, "", "b"}};
+        const std::vector<double> v = inChild([=] {
+            const TrainTest data = labelsOnly(4000, 10);
+            MetricsSink none;
+            const sim::SimulationResult r = sim::simulate(s, data, none);
+            std::vector<double> out{double(r.summary.steps), double(r.series.at("rejoined_workers").size()),
+                                    r.series.at("rejoined_workers").front().first};
+            for (const auto& [t, x] : r.series.at("live_workers"))
+                out.push_back(x);
+            return out;
+        });
+        QVERIFY(v.size() == 3 + 40);
+        QCOMPARE(v[0], 40.0);
+        QCOMPARE(v[1], 1.0);
+        QVERIFY(v[2] >= 0.2 && v[2] < 0.2 + 0.03); // at the first step boundary after the host is back
+        int phase = 0; // 0: four workers, 1: three, 2: four again
+        for (std::size_t i = 3; i < v.size(); ++i) {
+            if (phase == 0 && v[i] == 3.0)
+                phase = 1;
+            else if (phase == 1 && v[i] == 4.0)
+                phase = 2;
+            QVERIFY(v[i] == (phase == 1 ? 3.0 : 4.0));
+        }
+        QCOMPARE(phase, 2);
+    }
+};
+DML_SIM_CASE(SyncPsElasticRejoin);
+
 /// A failed link on a worker's route (its access link on the star) makes that worker count as failed at once
 /// (the watchdog ends it), elastic sync PS notices within its failure detection time and completes; nothing hangs.
 /// Without recovery the same fault is refused before the run, naming the event.
