@@ -193,6 +193,8 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     });
     sg4::Link::on_state_change_cb([&world](const sg4::Link& l) {
         std::erase(world.linksDown, &l);
+        if (world.report) // series "link_down:NAME" (1 down, 0 up), for the workbench's topology
+            world.report("link_down:" + linkId(l.get_name()), sg4::Engine::get_clock(), l.is_on() ? 0.0 : 1.0);
         if (!l.is_on()) { // after SimGrid has failed the link's transfers
             world.linksDown.push_back(&l);
             simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock(), [&world, &l] { world.linkTurnedOff(&l); });

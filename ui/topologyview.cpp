@@ -312,8 +312,20 @@ void TopologyView::refresh()
         const QColor c = utilizationColour(u);
         static_cast<QGraphicsEllipseItem*>(dot)->setBrush(c);
         dot->setToolTip(dot->toolTip().section('\n', 0, 1) + QString("\nutilization %1 %").arg(100 * u, 0, 'f', 1));
+        // A failed link (series "link_down:ID", issue 11): black and dashed while it is down, and when in the tooltip.
+        bool down = false;
+        QStringList when;
+        if (const auto f = m_run->series.find("link_down:" + id); f != m_run->series.end())
+            for (const auto& [time, state] : f->second) {
+                down = state > 0;
+                when << QString("%1 at %2 s").arg(down ? "down" : "up").arg(time, 0, 'g', 4);
+            }
+        if (!when.isEmpty())
+            dot->setToolTip(dot->toolTip() + "\n" + when.join(", "));
+        if (down)
+            static_cast<QGraphicsEllipseItem*>(dot)->setBrush(Qt::black);
         for (QGraphicsLineItem* line : m_linkEdges[id])
-            line->setPen(QPen(c, 3 + 7 * u));
+            line->setPen(down ? QPen(QColor(214, 39, 40), 4, Qt::DashLine) : QPen(c, 3 + 7 * u));
     }
 }
 
