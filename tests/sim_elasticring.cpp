@@ -26,13 +26,6 @@ using namespace dml::test;
 
 namespace {
 
-class Keep : public MetricsSink {
-public:
-    void sample(const Sample& s) override { samples.push_back(s); }
-    void point(const std::string& n, double t, double v) override { series[n].emplace_back(t, v); }
-    std::vector<Sample> samples;
-    std::map<std::string, std::vector<std::pair<double, double>>> series;
-};
 
 bool same(const Eigen::VectorXf& a, const Eigen::VectorXf& b)
 {

@@ -19,13 +19,6 @@ using namespace dml::test;
 
 namespace {
 
-class Keep : public MetricsSink {
-public:
-    void sample(const Sample& s) override { samples.push_back(s); }
-    void point(const std::string& n, double t, double v) override { series[n].emplace_back(t, v); }
-    std::vector<Sample> samples;
-    std::map<std::string, std::vector<std::pair<double, double>>> series;
-};
 
 /// P workers on an ideal star (proxy workload: c = 10 ms per gradient), `steps` updates or steps planned, failure
 /// checks every 50 ms, and worker 2's host going off at 0.105 s for good.

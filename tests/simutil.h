@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <vector>
 
 namespace dml::test {
@@ -121,6 +122,15 @@ inline std::vector<double> inChild(const std::function<std::vector<double>()>& f
         out.clear();
     return out;
 }
+
+/// A sink that keeps the samples and named series it is given.
+class Keep : public MetricsSink {
+public:
+    void sample(const Sample& s) override { samples.push_back(s); }
+    void point(const std::string& n, double t, double v) override { series[n].emplace_back(t, v); }
+    std::vector<Sample> samples;
+    std::map<std::string, std::vector<std::pair<double, double>>> series;
+};
 
 /// Whether simulating `spec` (on labelsOnly(train, 10), in a forked child) is refused before the run with a
 /// ConfigError whose path is `path`.
