@@ -16,8 +16,9 @@ namespace {
 /// Reads a whole gzip (or plain: gzread passes those through) file.
 std::vector<std::uint8_t> readGz(const std::string& file)
 {
-    if (!std::filesystem::exists(file))
-        throw DatasetError(file, "file not found");
+    std::error_code ec; // e.g. a name too long for the file system: an error naming the file, not an abort
+    if (!std::filesystem::exists(file, ec))
+        throw DatasetError(file, ec ? "cannot read: " + ec.message() : std::string("file not found"));
     gzFile f = gzopen(file.c_str(), "rb");
     if (!f)
         throw DatasetError(file, "cannot open");

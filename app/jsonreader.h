@@ -86,6 +86,10 @@ public:
             fail(key, "expected a string, got " + show(v));
             return def;
         }
+        if (v.toString().contains(QChar(0))) { // it would cut every message that quotes it
+            fail(key, "expected a string without NUL characters");
+            return def;
+        }
         return v.toString().toStdString();
     }
 

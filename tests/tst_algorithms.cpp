@@ -566,6 +566,13 @@ private slots:
         } catch (const DatasetError& e) {
             QCOMPARE(QString::fromStdString(e.file()), QString("/nonexistent/fashion/train-images-idx3-ubyte.gz"));
         }
+        // Issue 18: a name too long for the file system is an error naming the file, not an uncaught exception.
+        try {
+            loadFashionMnist("/" + std::string(300, 'a'));
+            QFAIL("no error");
+        } catch (const DatasetError& e) {
+            QVERIFY2(QString(e.what()).contains("cannot read: File name too long"), e.what());
+        }
     }
 
     void iidPartitionCoversEverySampleOnce()

@@ -101,6 +101,9 @@ private slots:
         QTest::newRow("overflowing speed")
             << "\"worker_speed\": \"10Gf\"" << "\"worker_speed\": \"1e308Tf\""
             << "q.json: platform.worker_speed: expected a speed such as \"100Gf\" (greater than zero), got \"1e308Tf\"";
+        QTest::newRow("NUL in a string") // issue 18: it used to cut the error messages that quote it
+            << "\"path\": \"/usr/share/datasets/fashion-mnist\"" << "\"path\": \"/usr/share/dat\\u0000a\""
+            << "q.json: workload.dataset.path: expected a string without NUL characters";
         QTest::newRow("number for bandwidth")
             << "\"link_bandwidth\": \"10Gbps\"" << "\"link_bandwidth\": 10"
             << "q.json: platform.link_bandwidth: expected a bandwidth such as \"10Gbps\" (greater than zero), got 10";
