@@ -141,15 +141,20 @@ void World::hostTurnedOff(const sg4::Host* host)
     for (std::size_t r = 0; r < accounts.size(); ++r)
         if (accounts[r].host == host && running[r] && !lost[r]) {
             markLost(int(r));
-            ++failures;
-            if (report)
-                report("rank_failed", sg4::Engine::get_clock(), double(r));
-            if (rankLost)
-                rankLost(int(r));
+            rankFailed(int(r));
         }
 }
 
-void World::linkTurnedOff(const sg4::Link* link)
+void World::rankFailed(int rank, bool notify)
+{
+    ++failures;
+    if (report)
+        report("rank_failed", sg4::Engine::get_clock(), double(rank));
+    if (notify && rankLost)
+        rankLost(rank);
+}
+
+std::vector<int> World::cutBy(const sg4::Link* link) const
 {
     std::vector<sg4::Host*> hosts;
     std::vector<std::string> roles;
@@ -157,16 +162,17 @@ void World::linkTurnedOff(const sg4::Link* link)
         hosts.push_back(accounts[r].host);
         roles.push_back(strategy->roleOf(int(r)));
     }
-    for (int r : ranksCutOff(hosts, roles, link)) {
+    return ranksCutOff(hosts, roles, link);
+}
+
+void World::linkTurnedOff(const sg4::Link* link)
+{
+    for (int r : cutBy(link)) {
         if (!running[std::size_t(r)] || lost[std::size_t(r)])
             continue;
         markLost(r);
-        ++failures;
         actors[std::size_t(r)]->kill();
-        if (report)
-            report("rank_failed", sg4::Engine::get_clock(), double(r));
-        if (rankLost)
-            rankLost(r);
+        rankFailed(r);
     }
 }
 
@@ -183,16 +189,8 @@ void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
 
 bool World::cutOff(int rank) const
 {
-    if (linksDown.empty())
-        return false;
-    std::vector<sg4::Host*> hosts;
-    std::vector<std::string> roles;
-    for (std::size_t r = 0; r < accounts.size(); ++r) {
-        hosts.push_back(accounts[r].host);
-        roles.push_back(strategy->roleOf(int(r)));
-    }
     for (const sg4::Link* l : linksDown) {
-        const std::vector<int> cut = ranksCutOff(hosts, roles, l);
+        const std::vector<int> cut = cutBy(l);
         if (std::find(cut.begin(), cut.end(), rank) != cut.end())
             return true;
     }

@@ -114,6 +114,10 @@ struct World {
     std::vector<const simgrid::s4u::Link*> linksDown;
     /// Whether a link that is off now cuts rank `rank` off (ranksCutOff).
     bool cutOff(int rank) const;
+    /// The ranks a failure of `link` cuts off (ranksCutOff over the ranks' hosts and roles).
+    std::vector<int> cutBy(const simgrid::s4u::Link* link) const;
+    /// Counts rank `rank`'s failure now: series "rank_failed", and rankLost if `notify`.
+    void rankFailed(int rank, bool notify = true);
     /// Per rank: its body is running now.
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().

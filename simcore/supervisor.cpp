@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "supervisor.h"
 
-#include "platform_impl.h"
-
 #include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Link.hpp>
@@ -74,24 +72,14 @@ void Supervisor::relaunch()
     m_world.boxes.newGeneration();
     // A link still down cuts ranks off again: they fail at once (no body starts), and each further restart costs
     // the detection and the delay again, up to max_restarts (as torchrun --max-restarts does).
-    std::vector<sg4::Host*> hosts;
-    std::vector<std::string> roles;
-    for (int r = 0; r < m_strategy.numRanks(); ++r) {
-        hosts.push_back(m_world.accounts[std::size_t(r)].host);
-        roles.push_back(m_strategy.roleOf(r));
-    }
     std::vector<int> cut;
-    for (const sg4::Link* l : sg4::Engine::get_instance()->get_all_links())
-        if (!l->is_on())
-            for (int r : ranksCutOff(hosts, roles, l))
-                if (std::find(cut.begin(), cut.end(), r) == cut.end() && m_strategy.launchedAtStart(r))
-                    cut.push_back(r);
+    for (const sg4::Link* l : m_world.linksDown)
+        for (int r : m_world.cutBy(l))
+            if (std::find(cut.begin(), cut.end(), r) == cut.end() && m_strategy.launchedAtStart(r))
+                cut.push_back(r);
     if (!cut.empty()) {
-        for (int r : cut) {
-            ++m_world.failures;
-            if (m_world.report)
-                m_world.report("rank_failed", now, double(r));
-        }
+        for (int r : cut)
+            m_world.rankFailed(r, false); // this incident already restarts
         m_state = State::Detecting;
         m_failedAt = now;
         Timer::set(now + m_spec.failureDetection, [this] { detect(); });
