@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-#include "dataset.h"
+#include "data/dataset.h"
 #include "metrics.h"
-#include "model.h"
+#include "models/model.h"
 #include "strategy.h"
 
 #include <limits>

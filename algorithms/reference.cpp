@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "reference.h"
 
-#include "model.h"
-#include "optimizer.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
 
 namespace dml {
 

@@ -2,8 +2,8 @@
 #pragma once
 // The plain single-process loop that the synchronous strategies must reproduce bit for bit: the baseline of
 // bench_quickstart and of the identity tests.
-#include "dataset.h"
-#include "partition.h"
+#include "data/dataset.h"
+#include "data/partition.h"
 #include "strategy.h"
 
 #include <Eigen/Core>

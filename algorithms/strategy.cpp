@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "strategy.h"
 
-#include "asyncps.h"
+#include "strategies/asyncps.h"
 #include "error.h"
-#include "fedavg.h"
-#include "ringallreduce.h"
-#include "syncps.h"
+#include "strategies/fedavg.h"
+#include "strategies/ringallreduce.h"
+#include "strategies/syncps.h"
 
 #include <algorithm>
 #include <cmath>

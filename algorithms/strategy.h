@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-#include "dataset.h"
+#include "data/dataset.h"
 #include "compression/spec.h"
 #include "metrics.h"
 #include "privacy/spec.h"
-#include "optimizer.h"
+#include "optim/optimizer.h"
 #include "transport.h"
 
 #include <cstdint>

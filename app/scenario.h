@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Scenario files: JSON describing platform + workload + strategy + run settings (README.md, "Scenario files").
-#include "dataset.h"
+#include "data/dataset.h"
 #include "simulation.h"
 
 #include <stdexcept>

@@ -10,8 +10,8 @@
 // dataset load is outside every timing. A third series, the plain loop plus the same test-set evaluations as
 // the simulated run, splits the overhead into evaluations and simulation.
 #include "evaluator.h"
-#include "model.h"
-#include "partition.h"
+#include "models/model.h"
+#include "data/partition.h"
 #include "reference.h"
 #include "scenario.h"
 #include "simulation.h"

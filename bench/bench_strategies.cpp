@@ -6,10 +6,10 @@
 //                                           peak memory.
 //   bench_strategies ring                   ring all-reduce of a 16.7M-parameter proxy (64 MiB) over 64 workers:
 //                                           wall time and simulated time per all-reduce.
-#include "fedavg.h"
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "strategies/fedavg.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "simulation.h"
 
 #include <sys/resource.h>

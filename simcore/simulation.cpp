@@ -2,7 +2,7 @@
 #include "simulation.h"
 
 #include "platform_impl.h"
-#include "partition.h"
+#include "data/partition.h"
 #include "simtransport.h"
 #include "supervisor.h"
 

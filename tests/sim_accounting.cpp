@@ -6,9 +6,9 @@
 #include "simcase.h"
 #include "simutil.h"
 
-#include "asyncps.h"
+#include "strategies/asyncps.h"
 #include "simulation.h"
-#include "syncps.h"
+#include "strategies/syncps.h"
 
 #include <QTest>
 

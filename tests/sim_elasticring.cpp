@@ -6,7 +6,7 @@
 #include "simcase.h"
 #include "simutil.h"
 
-#include "ringallreduce.h"
+#include "strategies/ringallreduce.h"
 #include "rng.h"
 #include "simulation.h"
 

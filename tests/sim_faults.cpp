@@ -6,7 +6,7 @@
 #include "simutil.h"
 
 #include "error.h"
-#include "fedavg.h"
+#include "strategies/fedavg.h"
 #include "simulation.h"
 
 #include <QTest>

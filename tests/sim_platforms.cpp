@@ -6,8 +6,8 @@
 #include "simcase.h"
 #include "simutil.h"
 
-#include "fedavg.h"
-#include "ringallreduce.h"
+#include "strategies/fedavg.h"
+#include "strategies/ringallreduce.h"
 #include "simulation.h"
 
 #include <QTemporaryDir>

@@ -7,9 +7,9 @@
 
 #include "privacy/rdp.h"
 #include "simulation.h"
-#include "fedavg.h"
-#include "ringallreduce.h"
-#include "workload.h"
+#include "strategies/fedavg.h"
+#include "strategies/ringallreduce.h"
+#include "models/workload.h"
 
 #include <QTest>
 

@@ -7,7 +7,7 @@
 #include "simutil.h"
 
 #include "compression/sparsify.h"
-#include "ringallreduce.h"
+#include "strategies/ringallreduce.h"
 #include "simulation.h"
 
 #include <QTest>

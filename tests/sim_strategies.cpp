@@ -5,15 +5,15 @@
 #include "simcase.h"
 #include "simutil.h"
 
-#include "asyncps.h"
-#include "fedavg.h"
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "strategies/asyncps.h"
+#include "strategies/fedavg.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "reference.h"
-#include "ringallreduce.h"
+#include "strategies/ringallreduce.h"
 #include "simulation.h"
-#include "syncps.h"
+#include "strategies/syncps.h"
 
 #include <QTest>
 

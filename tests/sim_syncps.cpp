@@ -3,11 +3,11 @@
 #include "simcase.h"
 #include "simutil.h"
 
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "simulation.h"
-#include "syncps.h"
+#include "strategies/syncps.h"
 
 #include <QTest>
 

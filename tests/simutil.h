@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Shared by the simulation cases (tests/sim_*.cpp): small datasets, an ideal star, comparisons.
-#include "dataset.h"
+#include "data/dataset.h"
 #include "error.h"
-#include "fedavg.h"
+#include "strategies/fedavg.h"
 #include "simulation.h"
 
 #include <QString>

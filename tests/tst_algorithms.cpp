@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // algorithms/: gradient check, loss, flop counts, optimizers, dataset files, partitioning and sampling.
-#include "dataset.h"
+#include "data/dataset.h"
 #include "error.h"
-#include "mlpkernel.h"
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "models/mlpkernel.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "rng.h"
 
 #include <QTemporaryDir>

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // algorithms/: non-IID partitioning (Dirichlet after Hsu et al., per-class Dirichlet, shards), partition statistics,
 // Gamma/Dirichlet sampling, strategy configuration errors.
-#include "dataset.h"
+#include "data/dataset.h"
 #include "error.h"
-#include "fedavg.h"
-#include "partition.h"
-#include "ringallreduce.h"
+#include "strategies/fedavg.h"
+#include "data/partition.h"
+#include "strategies/ringallreduce.h"
 #include "strategy.h"
 
 #include <QElapsedTimer>

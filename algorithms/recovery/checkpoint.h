@@ -3,7 +3,7 @@
 // Checkpoint-restart's bookkeeping shared by the strategies that save checkpoints (issue 11): when a save is due,
 // its size, and the time spent saving. What a checkpoint holds is each strategy's own (its model, optimizer and
 // samplers); the simulation's supervisor (simcore) detects failures and restarts the ranks.
-#include "optimizer.h"
+#include "optim/optimizer.h"
 #include "strategy.h"
 #include "transport.h"
 

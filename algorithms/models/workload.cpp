@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "workload.h"
+#include "models/workload.h"
 
 #include "privacy/dp.h"
 

@@ -4,11 +4,11 @@
 #include "evaluator.h"
 #include "privacy/ledger.h"
 #include "recovery/checkpoint.h"
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "strategy.h"
-#include "workload.h"
+#include "models/workload.h"
 
 #include <functional>
 #include <map>

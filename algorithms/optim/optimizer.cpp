@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "optimizer.h"
+#include "optim/optimizer.h"
 
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "asyncps.h"
+#include "strategies/asyncps.h"
 
 #include "error.h"
 

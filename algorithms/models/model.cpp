@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "model.h"
+#include "models/model.h"
 
 #include "rng.h"
 

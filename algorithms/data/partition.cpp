@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "partition.h"
+#include "data/partition.h"
 
 #include "error.h"
 #include "rng.h"

@@ -3,12 +3,12 @@
 #include "compression/codec.h"
 #include "evaluator.h"
 #include "recovery/checkpoint.h"
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "strategy.h"
 #include "vectorpool.h"
-#include "workload.h"
+#include "models/workload.h"
 
 #include <vector>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-#include "mlpkernel.h"
+#include "models/mlpkernel.h"
 
 #include <Eigen/Core>
 #include <cstdint>

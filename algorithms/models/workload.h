@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-#include "dataset.h"
-#include "model.h"
-#include "partition.h"
+#include "data/dataset.h"
+#include "models/model.h"
+#include "data/partition.h"
 #include "strategy.h"
 
 #include <optional>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "ringallreduce.h"
+#include "strategies/ringallreduce.h"
 
 #include "compression/powersgd.h"
 #include "error.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "syncps.h"
+#include "strategies/syncps.h"
 
 #include "error.h"
 #include "privacy/dp.h"

@@ -5,12 +5,12 @@
 #include "evaluator.h"
 #include "privacy/ledger.h"
 #include "recovery/checkpoint.h"
-#include "model.h"
-#include "optimizer.h"
-#include "partition.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
+#include "data/partition.h"
 #include "strategy.h"
 #include "vectorpool.h"
-#include "workload.h"
+#include "models/workload.h"
 
 namespace dml {
 

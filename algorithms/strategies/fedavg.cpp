@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "fedavg.h"
+#include "strategies/fedavg.h"
 
 #include "error.h"
 #include "privacy/dp.h"

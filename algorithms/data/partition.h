@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-#include "dataset.h"
+#include "data/dataset.h"
 #include "rng.h"
 #include "strategy.h"
 
