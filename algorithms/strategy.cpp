@@ -4,6 +4,7 @@
 #include "strategies/asyncps.h"
 #include "error.h"
 #include "strategies/fedavg.h"
+#include "strategies/hierfavg.h"
 #include "strategies/ringallreduce.h"
 #include "strategies/syncps.h"
 
@@ -32,6 +33,7 @@ const char* toString(StrategyKind k)
     case StrategyKind::AsyncPs: return "async-ps";
     case StrategyKind::RingAllReduce: return "ring-allreduce";
     case StrategyKind::FedAvg: return "fedavg";
+    case StrategyKind::HierFavg: return "hierfavg";
     }
     return "?";
 }
@@ -49,6 +51,8 @@ void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg)
         throw ConfigError("strategy.local_steps", std::string("local SGD is for sync-ps and ring-allreduce; ") +
                                                       (spec.kind == StrategyKind::FedAvg
                                                            ? "fedavg's clients train strategy.local_epochs"
+                                                       : spec.kind == StrategyKind::HierFavg
+                                                           ? "hierfavg's clients train strategy.edge_interval steps"
                                                            : "async-ps workers never average"));
     if ((c.kind == K::TopK || c.kind == K::RandomK) && !(c.ratio > 0 && c.ratio <= 1))
         throw ConfigError("strategy.compression.ratio",
@@ -84,6 +88,9 @@ void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg)
             throw ConfigError("strategy.compression.momentum_correction",
                               "is for synchronous gradient averaging (sync-ps or ring-allreduce, local_steps 1)");
     }
+    if (spec.kind == StrategyKind::HierFavg && c.enabled())
+        throw ConfigError("strategy.compression.type", "hierfavg sends dense models (compression is for sync-ps, "
+                                                       "async-ps, ring-allreduce and fedavg)");
     if (compression::majorityVote(c) && (spec.kind == StrategyKind::FedAvg || spec.localSteps > 1))
         throw ConfigError("strategy.compression.error_feedback",
                           "sign without error feedback is signSGD's majority vote of gradients; model updates "
@@ -127,7 +134,8 @@ std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
         return spec.kind == StrategyKind::RingAllReduce ? std::vector<std::string>{"worker"}
                                                         : std::vector<std::string>{"worker", "server"};
     switch (spec.kind) {
-    case StrategyKind::FedAvg: return {"client"};
+    case StrategyKind::FedAvg:
+    case StrategyKind::HierFavg: return {"client"};
     case StrategyKind::AsyncPs: return {"worker"};
     case StrategyKind::SyncPs:
     case StrategyKind::RingAllReduce:
@@ -142,10 +150,10 @@ namespace {
 void checkCheckpointRestart(const StrategySpec& spec)
 {
     const CheckpointSpec& c = spec.checkpoint;
-    if (spec.kind == StrategyKind::FedAvg)
+    if (spec.kind == StrategyKind::FedAvg || spec.kind == StrategyKind::HierFavg)
         throw ConfigError("strategy.recovery", "checkpoint-restart is implemented for sync-ps, async-ps and "
-                                               "ring-allreduce, not fedavg yet (its clients drop out of rounds "
-                                               "without it)");
+                                               "ring-allreduce, not " + std::string(toString(spec.kind)) +
+                                               " yet (its clients drop out of rounds without it)");
     if (spec.kind == StrategyKind::RingAllReduce && (c.everySeconds > 0 || c.everySteps <= 0))
         throw ConfigError("strategy.checkpoint.every", "ring-allreduce checkpoints every K steps (every_steps): "
                                                        "its ranks must agree on the step without a server");
@@ -182,7 +190,8 @@ void checkRecovery(const StrategySpec& spec)
         throw ConfigError("strategy.recovery",
                           std::string("elastic recovery is for sync-ps and ring-allreduce: ") + toString(spec.kind) +
                               " goes on without the failed " +
-                              (spec.kind == StrategyKind::FedAvg ? "clients" : "workers") + " by itself");
+                              (spec.kind == StrategyKind::FedAvg || spec.kind == StrategyKind::HierFavg ? "clients" : "workers") +
+                              " by itself");
     if (spec.compression.kind == compression::CompressionSpec::Kind::PowerSgd)
         throw ConfigError("strategy.recovery", "elastic recovery with powersgd: its two averagings per step need the "
                                                "same workers");
@@ -264,6 +273,10 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         fed->setPrivacy(spec.privacy);
         return fed;
     }
+    case StrategyKind::HierFavg:
+        return std::make_unique<HierarchicalFedAvg>(spec.workers, spec.edgeServers, spec.edgeInterval,
+                                                    spec.cloudInterval, spec.rounds, spec.failureDetection, cfg, data,
+                                                    sink);
     }
     throw ConfigError("strategy.type", "unknown strategy");
 }

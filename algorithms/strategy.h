@@ -54,7 +54,7 @@ struct TrainingConfig {
     ProxyModel proxy;               ///< proxy.parameters > 0: no real training (the dataset only gives sizes)
 };
 
-enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg };
+enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg, HierFavg };
 
 /// Checkpoint-restart (strategy.recovery "checkpoint-restart", README "Failures"), as TorchElastic does it: the
 /// model and optimizer state are saved every K steps (or every T simulated seconds) to checkpoint storage; when a
@@ -100,9 +100,12 @@ struct StrategySpec {
     enum class Recovery { None, Elastic, CheckpointRestart };
     Recovery recovery = Recovery::None; ///< what happens when a rank's host goes off (checkRecovery)
     CheckpointSpec checkpoint{};        ///< recovery CheckpointRestart: when and where state is saved
+    int edgeServers = 1;        ///< hierfavg: S edge servers (on the edge platform, one per site)
+    int edgeInterval = 0;       ///< hierfavg: kappa1, local steps per edge aggregation; 0 = one local epoch
+    int cloudInterval = 1;      ///< hierfavg: kappa2, edge aggregations per cloud aggregation
 };
 
-/// "sync-ps", "async-ps", "ring-allreduce", "fedavg".
+/// "sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg".
 const char* toString(StrategyKind k);
 
 /// The rank roles whose hosts may go off without stalling the strategy: fedavg's "client"s (they drop out of a
@@ -151,6 +154,8 @@ public:
 ///  - AsyncPs:       AsyncParameterServer(spec.workers, spec.stalenessBound, ...)
 ///  - RingAllReduce: RingAllReduceStrategy(spec.workers, ...) with setRecovery(spec.recovery == Elastic,
 ///                   spec.failureDetection)
+///  - HierFavg:      HierarchicalFedAvg(spec.workers = K, spec.edgeServers, spec.edgeInterval, spec.cloudInterval,
+///                                      spec.rounds, spec.failureDetection, ...)
 ///  - FedAvg:        FederatedAveraging(spec.workers = K, spec.clientFraction, spec.localEpochs, spec.proxMu,
 ///                                      spec.rounds, ...) with setRoundRules({spec.roundDeadline,
 ///                                      spec.targetClients, spec.failureDetection})

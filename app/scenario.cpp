@@ -259,10 +259,11 @@ void readFaults(ObjectReader&& r, sim::FaultSpec& f)
 
 void readStrategy(ObjectReader&& r, StrategySpec& st)
 {
-    const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg"}, "");
+    const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg"}, "");
     st.kind = type == "async-ps"         ? StrategyKind::AsyncPs
               : type == "ring-allreduce" ? StrategyKind::RingAllReduce
-              : type == "fedavg"         ? StrategyKind::FedAvg : StrategyKind::SyncPs;
+              : type == "fedavg"         ? StrategyKind::FedAvg
+              : type == "hierfavg"       ? StrategyKind::HierFavg : StrategyKind::SyncPs;
     if (st.kind == StrategyKind::SyncPs)
         st.backupWorkers = int(r.integer("backup_workers", 0, 0, 1000000000)); // < workers: makeStrategy checks
     // Read for every strategy so that a misplaced one gets checkRecovery's explanation.
@@ -286,6 +287,13 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.roundDeadline = r.unit("round_deadline", UnitKind::Time, 0, false);
         st.targetClients = int(r.integer("target_clients", 0, 0, 100000000)); // <= m: FederatedAveraging checks
+        st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
+    }
+    if (st.kind == StrategyKind::HierFavg) {
+        st.edgeServers = int(r.integer("edge_servers", 0, 1, 1000000)); // 0 here: one per edge site (parseScenario)
+        st.edgeInterval = int(r.integer("edge_interval", 0, 0, 100000000));
+        st.cloudInterval = int(r.integer("cloud_interval", 1, 1, 1000000));
+        st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
     // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
@@ -367,6 +375,16 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         readFaults(root.child("faults"), s.sim.platform.faults);
     }
     s.sim.strategy.workers = s.sim.platform.workers;
+    if (s.sim.strategy.kind == StrategyKind::HierFavg) {
+        const bool edge = s.sim.platform.topology == sim::Topology::Edge;
+        if (s.sim.strategy.edgeServers == 0)
+            s.sim.strategy.edgeServers = edge ? s.sim.platform.edge.sites : 1;
+        else if (edge && s.sim.strategy.edgeServers != s.sim.platform.edge.sites)
+            issues.push_back({"strategy.edge_servers",
+                              "expected " + std::to_string(s.sim.platform.edge.sites) +
+                                  " (one per site of platform.edge.sites: each site's edge server aggregates its "
+                                  "devices), got " + std::to_string(s.sim.strategy.edgeServers)});
+    }
     if (issues.empty()) { // the cross-field rules of compression and local SGD, before anything runs
         try {
             checkCompression(s.sim.strategy, s.sim.training);
@@ -433,6 +451,7 @@ const char* strategyTitle(StrategyKind k)
     case StrategyKind::AsyncPs: return "asynchronous parameter server";
     case StrategyKind::RingAllReduce: return "ring all-reduce";
     case StrategyKind::FedAvg: return "federated averaging";
+    case StrategyKind::HierFavg: return "hierarchical federated averaging (HierFAVG)";
     }
     return "?";
 }

@@ -118,8 +118,8 @@ void readXml(ObjectReader&& r, sim::XmlSpec& x)
         }
         if (patterns.empty() || (v.isArray() && int(patterns.size()) != int(v.toArray().size())))
             roles.fail(role, "expected a host name pattern such as \"node-*\" or a list of them, got " + show(v));
-        if (role != "worker" && role != "server" && role != "client")
-            roles.fail(role, "unknown role; expected \"worker\", \"server\" or \"client\"");
+        if (role != "worker" && role != "server" && role != "client" && role != "edge-server")
+            roles.fail(role, "unknown role; expected \"worker\", \"server\", \"client\" or \"edge-server\"");
         x.roles.emplace_back(role, std::move(patterns));
     }
 }

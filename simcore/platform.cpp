@@ -144,6 +144,18 @@ bool isServer(const std::string& role)
     return role == "server";
 }
 
+/// HierFAVG's edge servers: on the edge platform they run on the sites' edge hosts.
+bool isEdgeServer(const std::string& role)
+{
+    return role == "edge-server";
+}
+
+/// Ranks that are neither workers nor clients: no worker speed, never stragglers, never on a device.
+bool isAggregator(const std::string& role)
+{
+    return isServer(role) || isEdgeServer(role);
+}
+
 /// Indices (among the non-server ranks) of the stragglers: a seeded choice of round(fraction x n).
 std::vector<int> stragglerIndices(const PlatformSpec& p, int n)
 {
@@ -171,8 +183,9 @@ std::vector<double> rankSpeeds(const PlatformSpec& p, const std::vector<std::str
     std::vector<double> speeds;
     int i = 0;
     for (const auto& role : roles) {
-        if (isServer(role)) {
-            speeds.push_back(p.serverSpeed);
+        if (isAggregator(role)) {
+            speeds.push_back(isEdgeServer(role) && p.topology == Topology::Edge ? p.edge.edgeServerSpeed
+                                                                                : p.serverSpeed);
             continue;
         }
         double s = p.workerSpeed;
@@ -273,10 +286,15 @@ std::vector<sg4::Host*> buildEdge(const PlatformSpec& p, const std::vector<std::
     std::vector<std::vector<int>> siteRanks(std::size_t(e.sites)); // device slot -> rank (or -1)
     for (auto& v : siteRanks)
         v.assign(std::size_t(e.devicesPerSite), -1);
-    int device = 0;
+    std::vector<int> edgeRank(std::size_t(e.sites), -1); // site -> the rank of its edge server (HierFAVG), or -1
+    int device = 0, edges = 0;
     for (std::size_t r = 0; r < roles.size(); ++r) {
         if (isServer(roles[r])) {
             server = int(r);
+            continue;
+        }
+        if (isEdgeServer(roles[r])) {
+            edgeRank[std::size_t(edges++)] = int(r); // checkPlatform: at most one per site
             continue;
         }
         siteRanks[std::size_t(device % e.sites)][std::size_t(device / e.sites)] = int(r);
@@ -309,11 +327,17 @@ std::vector<sg4::Host*> buildEdge(const PlatformSpec& p, const std::vector<std::
         site.edgeZone = sg4::create_full_zone(prefix + "-edge");
         site.edgeZone->set_parent(root);
         const bool hostsServer = serverOnEdge && s == 0 && server >= 0;
-        site.edgeServer = site.edgeZone->create_host(hostsServer ? names[std::size_t(server)] : "edge-" + std::to_string(s),
-                                                     hostsServer ? p.serverSpeed : e.edgeServerSpeed)
+        const int edgeServer = edgeRank[std::size_t(s)];
+        site.edgeServer = site.edgeZone
+                              ->create_host(hostsServer       ? names[std::size_t(server)]
+                                            : edgeServer >= 0 ? names[std::size_t(edgeServer)]
+                                                              : "edge-" + std::to_string(s),
+                                            hostsServer ? p.serverSpeed : e.edgeServerSpeed)
                               ->seal();
         if (hostsServer)
             hosts[std::size_t(server)] = site.edgeServer;
+        if (edgeServer >= 0) // with the server on site 0's edge host, both ranks share it
+            hosts[std::size_t(edgeServer)] = site.edgeServer;
         site.edgeZone->seal();
 
         // Devices.
@@ -541,11 +565,16 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
     }
     case Topology::Edge: {
         const long devices = long(p.edge.sites) * p.edge.devicesPerSite;
-        if (devices < ranks - servers)
+        const int edgeServers = int(std::count_if(roles.begin(), roles.end(), isEdgeServer));
+        if (edgeServers > p.edge.sites)
+            throw ConfigError("strategy.edge_servers", std::to_string(edgeServers) + " edge servers on " +
+                                                           std::to_string(p.edge.sites) +
+                                                           " sites; at most one per site (platform.edge.sites)");
+        if (devices < ranks - servers - edgeServers)
             throw ConfigError("platform.edge.devices_per_site",
                               std::to_string(p.edge.sites) + " sites x " + std::to_string(p.edge.devicesPerSite) +
                                   " devices hold " + std::to_string(devices) + " workers/clients; the strategy needs " +
-                                  std::to_string(ranks - servers));
+                                  std::to_string(ranks - servers - edgeServers));
         if (p.edge.access == EdgeSpec::Access::Wifi && p.edge.wifiRates.empty())
             throw ConfigError("platform.edge.wifi_rates", "expected at least one rate");
         break;
@@ -663,7 +692,7 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
     // Stragglers.
     std::vector<sg4::Host*> workers;
     for (std::size_t r = 0; r < roles.size(); ++r)
-        if (!isServer(roles[r]))
+        if (!isAggregator(roles[r]))
             workers.push_back(rankHosts[r]);
     const StragglerSpec& st = p.stragglers;
     for (int i : stragglerIndices(p, int(workers.size()))) {
