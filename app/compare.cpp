@@ -122,6 +122,43 @@ void printPrivacy(const std::vector<Variant>& vs, const std::vector<ChildJob>& j
                 "no noise); accuracy = final accuracy minus the baseline's, in points\n");
 }
 
+/// The edge network's traffic by tier, when the runs are on the edge platform: bytes over the sites' WAN links to
+/// the cloud, their LAN links (access point to edge server) and their access links (Wi-Fi cells or cellular links),
+/// both directions summed. Hierarchical FL (hierfavg) shows its point here: one model per edge server per cloud
+/// round on the WAN, instead of one per client.
+void printEdgeTraffic(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
+{
+    bool any = false;
+    for (std::size_t i = 0; i < vs.size(); ++i)
+        any = any || (jobs[i].exitCode == 0 && vs[i].scenario.sim.platform.topology == sim::Topology::Edge);
+    if (!any)
+        return;
+    std::printf("\n%-24s %12s %12s %12s\n", "run", "WAN bytes", "LAN bytes", "access bytes");
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0 || vs[i].scenario.sim.platform.topology != sim::Topology::Edge)
+            continue;
+        double wan = 0, lan = 0, access = 0;
+        for (const QJsonValue& l : vs[i].summary["links"].toArray()) {
+            const QString name = l["name"].toString();
+            const double b = l["bytes"].toDouble();
+            if (name.contains("_cell_")) // a device's cellular link, "DEVICE_cell_UP" / "_DOWN"
+                access += b;
+            else if (!name.startsWith("site"))
+                continue;
+            else if (name.contains("-wan_"))
+                wan += b;
+            else if (name.contains("-lan_"))
+                lan += b;
+            else if (name.endsWith("-wifi"))
+                access += b;
+        }
+        std::printf("%-24s %12s %12s %12s\n", vs[i].label.c_str(), formatBytes(wan).c_str(), formatBytes(lan).c_str(),
+                    formatBytes(access).c_str());
+    }
+    std::printf("\nWAN = the sites' links to the cloud, LAN = access point to edge server, access = Wi-Fi cells or "
+                "cellular links; bytes carried, both directions summed (`dmlsim run` lists every link)\n");
+}
+
 void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
 {
     std::printf("\n%-24s %9s %13s %12s %9s %8s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
@@ -153,6 +190,7 @@ void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& job
                 "server)\n");
     printCompression(vs, jobs);
     printPrivacy(vs, jobs);
+    printEdgeTraffic(vs, jobs);
     for (std::size_t i = 0; i < vs.size(); ++i)
         if (jobs[i].exitCode == 0 && !vs[i].summary["eval_note"].toString().isEmpty())
             std::printf("%s: %s\n", vs[i].label.c_str(), qPrintable(vs[i].summary["eval_note"].toString()));
