@@ -28,7 +28,7 @@ struct Message {
     long generation = 0;
 };
 
-/// Failure semantics (dynamic platforms, README-platforms.md "Availability"): when the host of a rank goes off,
+/// Failure semantics (dynamic platforms, README "Availability"): when the host of a rank goes off,
 /// that rank's body is killed where it stands (it never returns; the stack unwinds) and any of its messages in
 /// flight are lost. The transport hides SimGrid's failures from the other ranks:
 ///  - isend() to a rank whose host is off, or whose transfer fails midway, is silently dropped (waitAll()

@@ -121,7 +121,7 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                     formatSeconds(h.idle).c_str(), h.elapsed > 0 ? 100 * h.compute / h.elapsed : 0.0,
                     formatBytes(h.bytesSent).c_str(), formatBytes(h.bytesReceived).c_str());
     }
-    // The busiest links (README-platforms.md, "Traffic per link").
+    // The busiest links (README "Traffic per link").
     if (!r.links.empty()) {
         std::printf("\n  %-24s %12s %14s %8s\n", "busiest links", "bytes", "bandwidth", "load");
         for (std::size_t i = 0; i < r.links.size() && i < 5; ++i) {

@@ -94,6 +94,7 @@ int cmdPlatform(const QStringList& args)
         Scenario sc = loadScenario(p.positionalArguments().front().toStdString());
         const TrainTest data = loadDataset(sc);
         preparePlatform(sc, checkAgainstData(sc, data));
+        sim::resolveCapacity(sc.sim.platform, sc.sim.training, data.train);
         MetricsSink none;
         const auto strategy = makeStrategy(sc.sim.strategy, sc.sim.training, data, none);
         g = sim::describePlatform(sc.sim.platform, *strategy);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The "platform" section of scenario files (README-platforms.md).
+// The "platform" section of scenario files (README "Platforms").
 #include "scenario_platform.h"
 
 #include "error.h"
@@ -8,6 +8,8 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QRegularExpression>
 #include <QXmlStreamReader>
 
@@ -36,37 +38,63 @@ std::optional<double> unitAt(const QJsonValue& v, UnitKind kind, bool positive, 
     return x;
 }
 
-/// "worker_speed": "100Gf", ["10Gf", "40Gf"], or {"min": "10Gf", "max": "40Gf"} (seeded uniform).
-void readWorkerSpeed(ObjectReader& r, sim::PlatformSpec& p)
+/// A per-device quantity: one value ("100Gf"), a list (device i takes entry i mod length), or a seeded uniform
+/// distribution {"min", "max"}. `single` receives the one value (or the list's first entry, the distribution's min).
+void readPerDevice(ObjectReader& r, const std::string& key, UnitKind kind, const char* example, double& single,
+                   std::vector<double>& list, double& min, double& max)
 {
-    const QJsonValue v = r.value("worker_speed");
-    const std::string at = r.at("worker_speed");
+    const QJsonValue v = r.value(key);
+    const std::string at = r.at(key);
     if (v.isUndefined() || v.isString()) {
-        p.workerSpeed = r.unit("worker_speed", UnitKind::Speed, p.workerSpeed, true);
+        single = r.unit(key, kind, single, true);
     } else if (v.isArray()) {
         const QJsonArray a = v.toArray();
         if (a.isEmpty())
-            r.fail("worker_speed", "expected at least one speed in the list");
-        for (qsizetype i = 0; i < a.size(); ++i)
-            if (auto x = unitAt(a[i], UnitKind::Speed, true, at + "[" + std::to_string(i) + "]", r.issues()))
-                p.speeds.list.push_back(*x);
-        if (!p.speeds.list.empty())
-            p.workerSpeed = p.speeds.list.front();
+            r.fail(key, "expected at least one value in the list");
+        if (a.size() > 10000000)
+            r.fail(key, "at most 10,000,000 values");
+        for (qsizetype i = 0; i < a.size() && i < 10000000; ++i)
+            if (auto x = unitAt(a[i], kind, true, at + "[" + std::to_string(i) + "]", r.issues()))
+                list.push_back(*x);
+        if (!list.empty())
+            single = list.front();
     } else if (v.isObject()) {
         ObjectReader d(v.toObject(), at, r.issues());
         const std::string dist = d.choice("distribution", {"uniform"}, "uniform");
         (void)dist;
-        p.speeds.min = d.unit("min", UnitKind::Speed, 0, true);
-        p.speeds.max = d.unit("max", UnitKind::Speed, 0, true);
+        min = d.unit("min", kind, 0, true);
+        max = d.unit("max", kind, 0, true);
         if (!d.has("min") || !d.has("max"))
-            d.fail(d.has("min") ? "max" : "min", "missing; a speed distribution needs \"min\" and \"max\"");
-        else if (p.speeds.max < p.speeds.min)
+            d.fail(d.has("min") ? "max" : "min", "missing; a distribution needs \"min\" and \"max\"");
+        else if (max < min)
             d.fail("max", "expected max >= min");
-        p.workerSpeed = p.speeds.min;
+        single = min;
     } else {
-        r.fail("worker_speed", "expected a speed such as \"100Gf\", a list of speeds, or {\"min\", \"max\"}; got " +
-                                   show(v));
+        r.fail(key, std::string("expected a value such as \"") + example + "\", a list of them, or {\"min\", \"max\"}; got " +
+                        show(v));
     }
+}
+
+/// "worker_speed": "100Gf", ["10Gf", "40Gf"], or {"min": "10Gf", "max": "40Gf"} (seeded uniform).
+void readWorkerSpeed(ObjectReader& r, sim::PlatformSpec& p)
+{
+    readPerDevice(r, "worker_speed", UnitKind::Speed, "100Gf", p.workerSpeed, p.speeds.list, p.speeds.min, p.speeds.max);
+}
+
+/// "device_bandwidth": "20Mbps", ["6Mbps", "54Mbps"], or {"min": "1Mbps", "max": "50Mbps"}; star and edge only.
+void readDeviceBandwidth(ObjectReader& r, sim::PlatformSpec& p)
+{
+    if (!r.has("device_bandwidth"))
+        return;
+    if (p.topology != sim::Topology::Star && p.topology != sim::Topology::Edge) {
+        r.fail("device_bandwidth", "only for the star and edge platforms (the devices' own links)");
+        return;
+    }
+    double single = 0;
+    sim::BandwidthSpec& b = p.deviceBandwidth;
+    readPerDevice(r, "device_bandwidth", UnitKind::Bandwidth, "20Mbps", single, b.list, b.min, b.max);
+    if (b.list.empty() && !(b.max > 0) && single > 0)
+        b.list.push_back(single);
 }
 
 void readEdge(ObjectReader&& r, sim::EdgeSpec& e)
@@ -117,7 +145,7 @@ void readXml(ObjectReader&& r, sim::XmlSpec& x)
                     patterns.push_back(p.toString().toStdString());
         }
         if (patterns.empty() || (v.isArray() && int(patterns.size()) != int(v.toArray().size())))
-            roles.fail(role, "expected a host name pattern such as \"node-*\" or a list of them, got " + show(v));
+            roles.fail(role, "expected a host name pattern such as \"node-*\" or a list of them, got " + detail::show(v));
         if (role != "worker" && role != "server" && role != "client" && role != "edge-server")
             roles.fail(role, "unknown role; expected \"worker\", \"server\", \"client\" or \"edge-server\"");
         x.roles.emplace_back(role, std::move(patterns));
@@ -143,7 +171,7 @@ void readProfiles(ObjectReader& parent, std::vector<sim::ProfileSpec>& out)
     if (v.isUndefined())
         return;
     if (!v.isArray()) {
-        parent.fail("profiles", "expected a list of profiles, got " + show(v));
+        parent.fail("profiles", "expected a list of profiles, got " + detail::show(v));
         return;
     }
     const QJsonArray a = v.toArray();
@@ -196,9 +224,15 @@ void readProfiles(ObjectReader& parent, std::vector<sim::ProfileSpec>& out)
 
 void readAvailability(ObjectReader&& r, sim::AvailabilitySpec& a)
 {
-    const std::string model = r.choice("model", {"none", "random", "trace"}, "none");
+    const std::string model = r.choice("model", {"none", "random", "trace", "fedscale"}, "none");
     a.model = model == "random" ? sim::AvailabilitySpec::Model::Random
-              : model == "trace" ? sim::AvailabilitySpec::Model::Trace : sim::AvailabilitySpec::Model::None;
+              : model == "trace" || model == "fedscale" ? sim::AvailabilitySpec::Model::Trace
+                                                        : sim::AvailabilitySpec::Model::None;
+    if (model == "fedscale") { // a FedScale client_behave_trace as JSON, read by preparePlatform()
+        a.fedscale = true;
+        a.traceFile = r.string("file", "", true);
+        return;
+    }
     if (a.model == sim::AvailabilitySpec::Model::Random) {
         a.meanUp = r.unit("mean_up", UnitKind::Time, a.meanUp, true);
         a.meanDown = r.unit("mean_down", UnitKind::Time, a.meanDown, true);
@@ -273,6 +307,12 @@ void readPlatform(ObjectReader&& r, sim::PlatformSpec& p)
     if (r.has("stragglers"))
         readStragglers(r.child("stragglers"), p.stragglers);
     readProfiles(r, p.profiles);
+    readDeviceBandwidth(r, p);
+    if (r.has("device_capacity")) {
+        ObjectReader c = r.child("device_capacity");
+        p.capacity.file = c.string("file", "", true); // read by preparePlatform()
+        p.capacity.referenceFlops = c.unit("reference_flops", UnitKind::Flops, 0, false);
+    }
     if (r.has("availability"))
         readAvailability(r.child("availability"), p.availability);
 }
@@ -379,6 +419,142 @@ std::vector<std::string> platformXmlHosts(const std::string& file)
     return hosts;
 }
 
+/// A FedScale trace file (a pickle converted to JSON: an object keyed by client id) as (id, entry) pairs in client-id
+/// order (numeric ids numerically). `path` names the scenario field for errors.
+std::vector<std::pair<std::string, QJsonObject>> readFedScaleTrace(const Scenario& s, const std::string& path,
+                                                                  const std::string& file)
+{
+    QFile f(QString::fromStdString(file));
+    if (!f.open(QIODevice::ReadOnly))
+        fail(s, path, file + ": " + (f.exists() ? "cannot read: " + f.errorString().toStdString()
+                                                : std::string("file not found")));
+    constexpr qint64 kMaxBytes = 1LL << 30;
+    if (f.size() > kMaxBytes)
+        fail(s, path, file + ": " + std::to_string(f.size()) + " bytes; at most 1 GiB");
+    QJsonParseError err{};
+    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
+    if (err.error != QJsonParseError::NoError)
+        fail(s, path, file + ": not JSON (" + err.errorString().toStdString() + " at offset " +
+                          std::to_string(err.offset) + "); convert FedScale's pickle to JSON first (README, \"Device "
+                          "traces\")");
+    if (!doc.isObject() || doc.object().isEmpty())
+        fail(s, path, file + ": expected an object keyed by client id, {\"1\": {...}, \"2\": {...}}");
+    std::vector<std::pair<std::string, QJsonObject>> out;
+    const QJsonObject o = doc.object();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        if (!it.value().isObject())
+            fail(s, path, file + ": client \"" + it.key().toStdString() + "\": expected an object, got " +
+                              detail::show(it.value()));
+        out.emplace_back(it.key().toStdString(), it.value().toObject());
+    }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        bool okA = false, okB = false;
+        const double x = QString::fromStdString(a.first).toDouble(&okA), y = QString::fromStdString(b.first).toDouble(&okB);
+        if (okA && okB)
+            return x < y;
+        return okA != okB ? okA : a.first < b.first;
+    });
+    return out;
+}
+
+/// A positive finite number at `key` of a trace entry, or a failure naming the file, the client and the key.
+double traceNumber(const Scenario& s, const std::string& path, const std::string& file, const std::string& client,
+                   const QJsonObject& entry, const char* key, bool positive)
+{
+    const QJsonValue v = entry.value(key);
+    const double x = v.toDouble(-1);
+    if (!v.isDouble() || !std::isfinite(x) || x < 0 || (positive && x == 0) || x > 1e15)
+        fail(s, path, file + ": client \"" + client + "\": \"" + key + "\": expected a " +
+                          (positive ? "positive" : "non-negative") + " number, got " + detail::show(v));
+    return x;
+}
+
+/// The devices' host names in device order (the ranks that are neither servers nor edge servers).
+std::vector<std::string> deviceHosts(const sim::PlatformSpec& p, const std::vector<std::string>& roles)
+{
+    std::vector<std::string> names;
+    if (p.topology == sim::Topology::Xml) {
+        try {
+            names = sim::mapRolesToHosts(p.xml, roles, platformXmlHosts(p.xml.file));
+        } catch (const std::exception&) {
+            return {};
+        }
+    } else {
+        names = sim::hostNames(roles);
+    }
+    std::vector<std::string> devices;
+    for (std::size_t r = 0; r < roles.size() && r < names.size(); ++r)
+        if (roles[r] != "server" && roles[r] != "edge-server")
+            devices.push_back(names[r]);
+    return devices;
+}
+
+/// FedScale's device-capacity trace: "computation" (inference latency, ms per sample) and "communication"
+/// (bandwidth, kbit/s) per client; device i takes entry i mod n.
+void readCapacityTrace(Scenario& s)
+{
+    sim::PlatformSpec& p = s.sim.platform;
+    const std::string path = "platform.device_capacity.file";
+    p.capacity.file = resolve(s, p.capacity.file);
+    const auto entries = readFedScaleTrace(s, path, p.capacity.file);
+    p.capacity.msPerSample.clear();
+    std::vector<double> bandwidth;
+    for (const auto& [id, e] : entries) {
+        p.capacity.msPerSample.push_back(traceNumber(s, path, p.capacity.file, id, e, "computation", true));
+        bandwidth.push_back(traceNumber(s, path, p.capacity.file, id, e, "communication", true) * 1000.0 / 8.0);
+    }
+    if (p.topology == sim::Topology::Star || p.topology == sim::Topology::Edge) {
+        if (p.deviceBandwidth.empty())
+            p.deviceBandwidth.list = std::move(bandwidth);
+    }
+}
+
+/// FedScale's availability trace (client_behave_trace): client i is on during [active[k], inactive[k]] of every
+/// period of finish_time seconds (FedScale's isActive), off otherwise; device i takes entry i mod n.
+void readBehaviourTrace(Scenario& s, const std::vector<std::string>& roles)
+{
+    sim::PlatformSpec& p = s.sim.platform;
+    sim::AvailabilitySpec& a = p.availability;
+    const std::string path = "platform.availability.file";
+    a.traceFile = resolve(s, a.traceFile);
+    const auto entries = readFedScaleTrace(s, path, a.traceFile);
+    const std::vector<std::string> devices = deviceHosts(p, roles);
+    a.events.clear();
+    a.periods.clear();
+    int line = 0;
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        const auto& [id, e] = entries[i % entries.size()];
+        const std::string at = a.traceFile + ": client \"" + id + "\"";
+        const double period = traceNumber(s, path, a.traceFile, id, e, "finish_time", true);
+        const QJsonArray on = e.value("active").toArray(), off = e.value("inactive").toArray();
+        if (!e.value("active").isArray() || !e.value("inactive").isArray() || on.size() != off.size() || on.isEmpty())
+            fail(s, path, at + ": expected \"active\" and \"inactive\", two lists of times of the same non-zero length");
+        if (on.size() > 100000)
+            fail(s, path, at + ": at most 100,000 intervals per client");
+        double last = 0;
+        if (on[0].toDouble(-1) > 0)
+            a.events.push_back({devices[i], 0.0, false, ++line});
+        for (qsizetype k = 0; k < on.size(); ++k) {
+            const double t0 = on[k].toDouble(-1), t1 = off[k].toDouble(-1);
+            if (!on[k].isDouble() || !off[k].isDouble() || !(t0 >= last) || !(t1 >= t0) || !(t1 <= period) ||
+                !std::isfinite(t1))
+                fail(s, path, at + ": interval " + std::to_string(k) + ": expected active <= inactive <= finish_time, " +
+                                  "in increasing order; got [" + detail::show(on[k]) + ", " + detail::show(off[k]) + "]");
+            a.events.push_back({devices[i], t0, true, ++line});
+            a.events.push_back({devices[i], t1, false, ++line});
+            last = t1;
+        }
+        a.periods.emplace_back(devices[i], period);
+    }
+    const std::vector<std::string>& tolerant = p.failureTolerantRoles;
+    for (std::size_t r = 0; r < roles.size(); ++r)
+        if (roles[r] != "server" && roles[r] != "edge-server" &&
+            std::count(tolerant.begin(), tolerant.end(), roles[r]) == 0)
+            fail(s, path, "the trace turns devices off, and this strategy's " + roles[r] +
+                              "s may not go off: use it with fedavg or hierfavg clients, async-ps workers, or "
+                              "strategy.recovery \"elastic\"");
+}
+
 void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
 {
     sim::PlatformSpec& p = s.sim.platform;
@@ -398,8 +574,12 @@ void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
     } catch (const ConfigError& e) {
         fail(s, e.path(), std::string(e.what()).substr(e.path().size() + 2));
     }
+    if (!p.capacity.file.empty())
+        readCapacityTrace(s);
     sim::AvailabilitySpec& a = p.availability;
-    if (a.model == sim::AvailabilitySpec::Model::Trace) {
+    if (a.model == sim::AvailabilitySpec::Model::Trace && a.fedscale) {
+        readBehaviourTrace(s, roles);
+    } else if (a.model == sim::AvailabilitySpec::Model::Trace) {
         a.traceFile = resolve(s, a.traceFile);
         const std::string path = "platform.availability.trace";
         QFile f(QString::fromStdString(a.traceFile));

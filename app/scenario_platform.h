@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The platform section's checks that need more than the JSON: files (SimGrid platform XML, availability traces)
-// and the strategy's ranks (README-platforms.md).
+// and the strategy's ranks (README "Platforms").
 #include "scenario.h"
 
 namespace dml::app {

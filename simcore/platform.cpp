@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <cstdio>
@@ -139,6 +140,22 @@ sg4::DragonflyParams dragonflyParams(const std::string& text)
     return sg4::DragonflyParams({g[0][0], g[0][1]}, {g[1][0], g[1][1]}, {g[2][0], g[2][1]}, g[3][0]);
 }
 
+} // namespace
+
+double deviceBandwidth(const PlatformSpec& p, int device, double fallback)
+{
+    const BandwidthSpec& b = p.deviceBandwidth;
+    if (!b.list.empty())
+        return b.list[std::size_t(device) % b.list.size()];
+    if (b.max > 0) {
+        Rng rng(deriveSeed(p.seed, 0xBA4D, std::uint64_t(device)));
+        return b.min + (b.max - b.min) * rng.uniform();
+    }
+    return fallback;
+}
+
+namespace {
+
 bool isServer(const std::string& role)
 {
     return role == "server";
@@ -189,7 +206,11 @@ std::vector<double> rankSpeeds(const PlatformSpec& p, const std::vector<std::str
             continue;
         }
         double s = p.workerSpeed;
-        if (!p.speeds.list.empty()) {
+        if (!p.capacity.empty()) {
+            if (!(p.capacity.referenceFlops > 0))
+                throw std::logic_error("rankSpeeds: the capacity trace's reference flops were not resolved");
+            s = p.capacity.referenceFlops * 1000.0 / p.capacity.msPerSample[std::size_t(i) % p.capacity.msPerSample.size()];
+        } else if (!p.speeds.list.empty()) {
             s = p.speeds.list[std::size_t(i) % p.speeds.list.size()];
         } else if (p.speeds.max > 0) {
             Rng rng(deriveSeed(p.seed, 0x5BEED, std::uint64_t(i)));
@@ -201,8 +222,19 @@ std::vector<double> rankSpeeds(const PlatformSpec& p, const std::vector<std::str
     return speeds;
 }
 
+/// Bandwidth of every rank's private star link: the servers' link_bandwidth, device i's deviceBandwidth.
+std::vector<double> rankLinkBandwidths(const PlatformSpec& p, const std::vector<std::string>& roles)
+{
+    std::vector<double> out;
+    int i = 0;
+    for (const auto& role : roles)
+        out.push_back(isAggregator(role) ? p.linkBandwidth : deviceBandwidth(p, i++, p.linkBandwidth));
+    return out;
+}
+
 std::vector<sg4::Host*> buildStarWith(const PlatformSpec& spec, const std::vector<std::string>& names,
-                                      const std::vector<double>& speeds, const LinkHook& hook)
+                                      const std::vector<double>& speeds, const std::vector<double>& bandwidths,
+                                      const LinkHook& hook)
 {
     auto* zone = sg4::create_star_zone("cluster");
     sg4::Link* backbone = zone->create_link("backbone", spec.backboneBandwidth)
@@ -214,7 +246,7 @@ std::vector<sg4::Host*> buildStarWith(const PlatformSpec& spec, const std::vecto
     std::vector<sg4::Host*> hosts;
     for (std::size_t r = 0; r < names.size(); ++r) {
         sg4::Host* host = zone->create_host(names[r], speeds[r])->seal();
-        sg4::SplitDuplexLink* link = zone->create_split_duplex_link(names[r] + "_link", spec.linkBandwidth);
+        sg4::SplitDuplexLink* link = zone->create_split_duplex_link(names[r] + "_link", bandwidths[r]);
         link->set_latency(spec.linkLatency);
         if (hook)
             hook(link);
@@ -349,16 +381,27 @@ std::vector<sg4::Host*> buildEdge(const PlatformSpec& p, const std::vector<std::
             const int r = siteRanks[std::size_t(s)][std::size_t(j)];
             return r >= 0 ? speeds[std::size_t(r)] : p.workerSpeed;
         };
+        // The device index of slot j (rank order among the devices: slot j of site s is device j x sites + s).
+        auto deviceIndex = [&](int j) { return j * e.sites + s; };
         if (e.access == EdgeSpec::Access::Wifi) {
             site.access = sg4::create_wifi_zone(prefix + "-wifi");
             site.access->set_parent(root);
             site.access->set_property("access_point", prefix + "-ap");
             site.gateway = site.access->create_router(prefix + "-ap");
             // A wifi zone's create_link makes its (single) wifi link; its latency cannot be set.
-            sg4::Link* air = sealed(site.access->create_link(prefix + "-wifi", e.wifiRates));
+            // Rate levels: the scenario's wifi_rates, or with per-device bandwidths one level per device.
+            std::vector<double> levels = e.wifiRates;
+            if (!p.deviceBandwidth.empty()) {
+                levels.clear();
+                for (int j = 0; j < e.devicesPerSite; ++j)
+                    levels.push_back(deviceBandwidth(p, deviceIndex(j), 0));
+            }
+            sg4::Link* air = sealed(site.access->create_link(prefix + "-wifi", levels));
             for (int j = 0; j < e.devicesPerSite; ++j) {
                 sg4::Host* h = site.access->create_host(deviceName(j), deviceSpeed(j))->seal();
-                air->set_host_wifi_rate(h, int(std::size_t(s * e.devicesPerSite + j) % e.wifiRates.size()));
+                air->set_host_wifi_rate(h, p.deviceBandwidth.empty()
+                                               ? int(std::size_t(s * e.devicesPerSite + j) % e.wifiRates.size())
+                                               : j);
                 const int r = siteRanks[std::size_t(s)][std::size_t(j)];
                 if (r >= 0)
                     hosts[std::size_t(r)] = h;
@@ -372,7 +415,8 @@ std::vector<sg4::Host*> buildEdge(const PlatformSpec& p, const std::vector<std::
             for (int j = 0; j < e.devicesPerSite; ++j) {
                 const std::string name = deviceName(j);
                 sg4::Host* h = site.access->create_host(name, deviceSpeed(j))->seal();
-                sg4::SplitDuplexLink* l = site.access->create_split_duplex_link(name + "_cell", e.cellularBandwidth);
+                sg4::SplitDuplexLink* l = site.access->create_split_duplex_link(
+                    name + "_cell", deviceBandwidth(p, deviceIndex(j), e.cellularBandwidth));
                 sealed(l->set_latency(e.cellularLatency));
                 site.access->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {sg4::LinkInRoute(l, LinkDir::UP)},
                                        true);
@@ -643,6 +687,14 @@ void configureNetwork(const PlatformSpec& p)
 double nominalBandwidth(const PlatformSpec& p, const sg4::Link* link)
 {
     if (link->get_sharing_policy() == sg4::Link::SharingPolicy::WIFI && p.topology == Topology::Edge &&
+        !p.deviceBandwidth.empty()) { // "site<s>-wifi": its devices' fastest rate
+        const int site = std::atoi(link->get_cname() + 4);
+        double best = 0;
+        for (int j = 0; j < p.edge.devicesPerSite; ++j)
+            best = std::max(best, deviceBandwidth(p, j * p.edge.sites + site, 0));
+        return best;
+    }
+    if (link->get_sharing_policy() == sg4::Link::SharingPolicy::WIFI && p.topology == Topology::Edge &&
         !p.edge.wifiRates.empty())
         return *std::max_element(p.edge.wifiRates.begin(), p.edge.wifiRates.end());
     return link->get_bandwidth();
@@ -651,7 +703,7 @@ double nominalBandwidth(const PlatformSpec& p, const sg4::Link* link)
 std::vector<sg4::Host*> buildStar(const PlatformSpec& spec, const std::vector<std::string>& names,
                                   const std::vector<std::string>& roles)
 {
-    return buildStarWith(spec, names, rankSpeeds(spec, roles), {});
+    return buildStarWith(spec, names, rankSpeeds(spec, roles), rankLinkBandwidths(spec, roles), {});
 }
 
 namespace {
@@ -771,8 +823,11 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
                                       "ring-allreduce workers may go off");
             byHost[ev.host].emplace_back(ev.time, ev.on ? 1.0 : 0.0);
         }
+        const std::map<std::string, double> periodOf(av.periods.begin(), av.periods.end());
         for (auto& [name, pts] : byHost) {
             std::stable_sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+            if (const auto it = periodOf.find(name); it != periodOf.end()) // FedScale: repeats every finish_time
+                pts = expand(pts, it->second, horizon);
             hostStates[sg4::Host::by_name(name)] = std::move(pts);
         }
     }
@@ -827,7 +882,7 @@ BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string
         }
     };
     switch (p.topology) {
-    case Topology::Star: b.rankHosts = buildStarWith(p, names, speeds, hook); break;
+    case Topology::Star: b.rankHosts = buildStarWith(p, names, speeds, rankLinkBandwidths(p, roles), hook); break;
     case Topology::FatTree:
     case Topology::Torus:
     case Topology::Dragonfly: b.rankHosts = buildCluster(p, names, speeds); break;

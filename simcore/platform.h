@@ -2,7 +2,7 @@
 #pragma once
 // What the simulated platform is: a cluster topology (star, fat-tree, torus, dragonfly), an edge network (devices
 // on Wi-Fi or cellular links, edge servers, a WAN to the cloud) or a SimGrid platform XML file, with host speeds,
-// stragglers, speed/bandwidth profiles and availability. No SimGrid types here (README-platforms.md has the
+// stragglers, speed/bandwidth profiles and availability. No SimGrid types here (README "Platforms" has the
 // scenario fields that fill this in).
 #include <cstdint>
 #include <string>
@@ -32,6 +32,30 @@ enum class Topology {
 struct SpeedSpec {
     std::vector<double> list; ///< speed of worker i = list[i % size]
     double min = 0, max = 0;  ///< max > 0: uniform in [min, max], drawn per host from deriveSeed(seed, 0x5BEED, i)
+};
+
+/// Per-device access bandwidth of the worker/client hosts (the i-th rank that is not a server or an edge server is
+/// device i), bytes/s: on the star each one's private link, on the edge network each device's Wi-Fi station rate
+/// or cellular link. Precedence: list (bandwidth of device i = list[i % size]; a FedScale capacity trace fills it),
+/// then a seeded uniform distribution in [min, max] (when max > 0, drawn from deriveSeed(seed, 0xBA4D, i)); when
+/// both are empty, the topology's own setting.
+struct BandwidthSpec {
+    std::vector<double> list;
+    double min = 0, max = 0;
+    bool empty() const { return list.empty() && !(max > 0); }
+};
+
+/// Device compute capacity from a FedScale device-capacity trace (`client_device_capacity`, as JSON): device i takes
+/// entry i mod n in the trace's client-id order. FedScale's "computation" is a device's inference latency per sample
+/// in ms, and FedScale charges 3x that per training sample; so device i's speed is referenceFlops x 1000 /
+/// msPerSample[i % n] flops/s, where referenceFlops is one inference of the trace's model (default: a third of the
+/// scenario model's training flops per sample, i.e. the trace taken as measured on this model, which reproduces
+/// FedScale's 3 x latency x samples exactly). Overrides the worker speed settings.
+struct DeviceCapacity {
+    std::string file;                 ///< for errors
+    std::vector<double> msPerSample;  ///< > 0 each
+    double referenceFlops = 0;        ///< flops of one inference of the trace's model; 0 = from the workload
+    bool empty() const { return msPerSample.empty(); }
 };
 
 /// Stragglers: a seeded `fraction` of the worker/client hosts runs `factor` times slower, for the whole run
@@ -70,7 +94,10 @@ struct AvailabilitySpec {
     double meanDown = 60;  ///< Random: mean time off, s (exponential)
     std::vector<std::string> roles{"client", "worker"}; ///< Random: which rank roles churn
     std::string traceFile;                 ///< Trace: where the events came from (for errors)
-    std::vector<AvailabilityEvent> events; ///< Trace
+    bool fedscale = false;                 ///< Trace: traceFile is a FedScale client_behave_trace (as JSON)
+    std::vector<AvailabilityEvent> events; ///< Trace (also what a FedScale behaviour trace becomes)
+    /// Trace: host -> period, s: that host's events repeat every period (a FedScale behaviour trace's finish_time)
+    std::vector<std::pair<std::string, double>> periods;
 };
 
 /// One scheduled fault (scenario "faults.events"): at `time`, a host crashes or recovers, or a link goes down or
@@ -144,6 +171,8 @@ struct PlatformSpec {
     int workers = 1;
     double workerSpeed = 1e11; ///< workers' speed when `speeds` gives no list or distribution
     SpeedSpec speeds;          ///< a list or a distribution overrides workerSpeed
+    DeviceCapacity capacity;   ///< a FedScale capacity trace overrides both
+    BandwidthSpec deviceBandwidth; ///< per-device access bandwidth (star, edge); empty: the topology's setting
     double serverSpeed = 1e11;
     double linkBandwidth = 1.25e9;   ///< star: each host's link; fat-tree/torus/dragonfly: every link
     double linkLatency = 5e-5;
@@ -164,6 +193,9 @@ struct PlatformSpec {
     /// the strategy, not by scenarios.
     std::vector<std::string> failureTolerantRoles{"client"};
 };
+
+/// Access bandwidth of device i (see BandwidthSpec), or `fallback` when p.deviceBandwidth is empty. Bytes/s.
+double deviceBandwidth(const PlatformSpec& p, int device, double fallback);
 
 const char* toString(NetworkModel m);
 const char* toString(Topology t);

@@ -3,6 +3,7 @@
 
 #include "platform_impl.h"
 #include "data/partition.h"
+#include "models/workload.h"
 #include "simtransport.h"
 #include "supervisor.h"
 
@@ -75,6 +76,12 @@ std::vector<std::string> hostNames(const Strategy& s)
     return hostNames(roles);
 }
 
+void resolveCapacity(PlatformSpec& p, const TrainingConfig& training, const Dataset& train)
+{
+    if (!p.capacity.empty() && !(p.capacity.referenceFlops > 0))
+        p.capacity.referenceFlops = Workload(training, train).trainFlopsPerSample() / 3.0;
+}
+
 SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink)
 {
     Recorder recorder;
@@ -90,6 +97,7 @@ SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, Met
     }
     PlatformSpec platform = spec.platform;
     platform.seed = spec.training.seed;
+    resolveCapacity(platform, spec.training, data.train);
     const double horizon = spec.training.maxSimulatedTime > 0 ? spec.training.maxSimulatedTime : kDefaultHorizon;
     SimulationResult result = run(platform, *strategy, spec.training.targetAccuracy,
                                   spec.training.proxy.parameters <= 0, recorder, horizon);

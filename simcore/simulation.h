@@ -46,6 +46,10 @@ public:
 /// Throws ConfigError (with the scenario path) for a platform that cannot hold the strategy (checkPlatform).
 SimulationResult simulate(const SimulationSpec& spec, const TrainTest& data, MetricsSink& sink);
 
+/// A FedScale capacity trace given without reference_flops is taken as measured on the scenario's own model: sets
+/// p.capacity.referenceFlops to a third of the workload's training flops per sample (simulate() does this itself).
+void resolveCapacity(PlatformSpec& p, const TrainingConfig& training, const Dataset& train);
+
 /// Runs an already-built strategy on `platform` (any topology) (what simulate() does after makeStrategy). For tests and
 /// tools that drive a custom Strategy; same one-simulation-per-process rule. The result's samples and series are
 /// empty (the strategy reports to its own sink); hosts, summary timing and finalModel are filled in.

@@ -84,7 +84,7 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
     static const char* compressionTypes[] = {"none", "topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"};
     static const char* privacyKeys[] = {"type", "clip", "noise_multiplier", "delta", "target_epsilon", "unknown"};
     static const char* privacyTypes[] = {"none", "dp-fedavg", "dp-sgd"};
-    static const char* strategyTypes[] = {"sync-ps", "async-ps", "ring-allreduce", "fedavg"};
+    static const char* strategyTypes[] = {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg"};
     auto legal = [&](const QString& key) -> QJsonValue {
         if (key == "ratio" || key == "delta")
             return rng.uniform();
@@ -144,7 +144,36 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
         strategy["failure_detection"] =
             rng.below(2) ? randomScalar(rng) : QJsonValue(QString::number(1 + rng.below(900)) + "ms");
     }
+    if (rng.below(8) == 0) { // issue 12: hierarchical FL and its intervals
+        strategy["type"] = "hierfavg";
+        static const char* keys[] = {"edge_servers", "edge_interval", "cloud_interval", "rounds", "client_fraction"};
+        for (int i = 1 + int(rng.below(3)); i > 0; --i)
+            strategy[keys[rng.below(std::size(keys))]] =
+                rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(5)));
+    }
     return strategy;
+}
+
+/// Random per-device platform fields (issue 12): device_bandwidth as a value, list or distribution, a FedScale
+/// capacity trace and a FedScale availability trace (the files do not exist: only parsing is fuzzed here).
+QJsonObject platformGraft(Rng& rng, QJsonObject platform)
+{
+    const QJsonValue bandwidths[] = {"20Mbps", QJsonArray{"1Mbps", "54Mbps"}, QJsonObject{{"min", "1Mbps"}, {"max", "9Mbps"}},
+                                     QJsonObject{{"min", "9Mbps"}, {"max", "1Mbps"}}, QJsonArray{}, "-3Mbps"};
+    switch (rng.below(3)) {
+    case 0:
+        platform["device_bandwidth"] = rng.below(4) == 0 ? randomScalar(rng) : bandwidths[rng.below(std::size(bandwidths))];
+        break;
+    case 1:
+        platform["device_capacity"] =
+            rng.below(3) == 0 ? randomScalar(rng)
+                              : QJsonValue(QJsonObject{{"file", "capacity.json"},
+                                                       {"reference_flops", rng.below(2) ? QJsonValue("1Gf") : randomScalar(rng)}});
+        break;
+    default:
+        platform["availability"] = QJsonObject{{"model", "fedscale"}, {"file", rng.below(3) == 0 ? randomScalar(rng) : "behave.json"}};
+    }
+    return platform;
 }
 
 /// A random top-level "faults" section (issue 11): scheduled events and random failures, legal or not.
@@ -223,6 +252,12 @@ QString mutate(const QJsonObject& seed, Rng& rng)
             if (rng.below(3) == 0) {
                 QJsonObject o = doc.toObject();
                 o["faults"] = faultsGraft(rng);
+                doc = o;
+                break;
+            }
+            if (rng.below(4) == 0) {
+                QJsonObject o = doc.toObject();
+                o["platform"] = platformGraft(rng, o["platform"].toObject());
                 doc = o;
                 break;
             }

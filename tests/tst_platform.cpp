@@ -8,10 +8,13 @@
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <cmath>
 
 using namespace dml;
 using namespace dml::app;
@@ -209,6 +212,112 @@ private slots:
         QVERIFY2(err3.find("worker.trace:1: host \"worker-2\" runs a worker; only federated clients") !=
                      std::string::npos,
                  err3.c_str());
+    }
+
+    /// FedScale traces (client_device_capacity and client_behave_trace, converted to JSON): a bad file, entry or key
+    /// is named with the file and the client id; devices that may not go off are refused.
+    void fedscaleTraceErrorsNameFileAndClient()
+    {
+        QTemporaryDir dir;
+        const std::string file = dir.filePath("s.json").toStdString();
+        std::string path;
+        auto capacity = [&](const char* text) {
+            writeFile(dir.filePath("cap.json"), text);
+            return firstError(scenarioWith(R"({"workers": 4, "device_capacity": {"file": "cap.json"}})",
+                                           R"({"type": "fedavg"})"),
+                              file, &path);
+        };
+        QCOMPARE(capacity(R"({"1": {"computation": 2, "communication": 8000}})"), std::string());
+        std::string err = capacity("{\"1\": ");
+        QCOMPARE(path, std::string("platform.device_capacity.file"));
+        QVERIFY2(err.find("cap.json: not JSON") != std::string::npos, err.c_str());
+        err = capacity(R"({"1": {"computation": 2, "communication": 8000}, "7": {"computation": -3, "communication": 1}})");
+        QVERIFY2(err.find("cap.json: client \"7\": \"computation\": expected a positive number, got -3") !=
+                     std::string::npos,
+                 err.c_str());
+        err = capacity(R"({"1": {"computation": 2}})");
+        QVERIFY2(err.find("client \"1\": \"communication\"") != std::string::npos, err.c_str());
+        err = capacity("[1, 2]");
+        QVERIFY2(err.find("expected an object keyed by client id") != std::string::npos, err.c_str());
+        QVERIFY(firstError(scenarioWith(R"({"workers": 4, "device_capacity": {"file": "missing.json"}})"), file, &path)
+                    .find("missing.json: file not found") != std::string::npos);
+
+        auto behave = [&](const char* text, const char* strategy = R"({"type": "fedavg"})") {
+            writeFile(dir.filePath("behave.json"), text);
+            return firstError(scenarioWith(R"({"workers": 4, "availability": {"model": "fedscale", "file": "behave.json"}})",
+                                           strategy),
+                              file, &path);
+        };
+        QCOMPARE(behave(R"({"1": {"active": [0, 50], "inactive": [20, 90], "finish_time": 100, "duration": 60}})"),
+                 std::string());
+        err = behave(R"({"1": {"active": [0, 50], "inactive": [60, 90], "finish_time": 100}})");
+        QCOMPARE(path, std::string("platform.availability.file"));
+        QVERIFY2(err.find("behave.json: client \"1\": interval 1: expected active <= inactive <= finish_time") !=
+                     std::string::npos,
+                 err.c_str());
+        err = behave(R"({"1": {"active": [0], "inactive": [20, 30], "finish_time": 100}})");
+        QVERIFY2(err.find("two lists of times of the same non-zero length") != std::string::npos, err.c_str());
+        err = behave(R"({"1": {"active": [0], "inactive": [20], "finish_time": 100}})", R"({"type": "sync-ps"})");
+        QVERIFY2(err.find("this strategy's workers may not go off") != std::string::npos, err.c_str());
+        // device_bandwidth: per-device access links, star and edge only.
+        QVERIFY(firstError(scenarioWith(R"({"topology": "torus", "topology_parameters": "4,2", "workers": 4,
+                                           "device_bandwidth": "10Mbps"})"),
+                           file, &path)
+                    .find("only for the star and edge platforms") != std::string::npos);
+        QCOMPARE(path, std::string("platform.device_bandwidth"));
+    }
+
+    /// The traces drive a run: a device's training time per sample is 3 x its "computation" ms (FedScale's formula)
+    /// when the trace is taken as measured on this model, its link runs at its "communication" kbit/s, and a device
+    /// whose behaviour trace has it off never trains.
+    void fedscaleTracesDriveTheRun()
+    {
+        QTemporaryDir dir;
+        writeFile(dir.filePath("cap.json"), R"({"10": {"computation": 8, "communication": 2000},
+                                                "2": {"computation": 2, "communication": 8000}})");
+        writeFile(dir.filePath("behave.json"), R"({"1": {"active": [0], "inactive": [1000], "finish_time": 1000},
+                                                   "2": {"active": [500], "inactive": [600], "finish_time": 1000}})");
+        auto run = [&](bool behaviour) {
+            const std::string platform =
+                std::string(R"({"workers": 4, "network_model": "ideal", "device_capacity": {"file": "cap.json"})") +
+                (behaviour ? R"(, "availability": {"model": "fedscale", "file": "behave.json"}})" : "}");
+            QFile f(dir.filePath("s.json"));
+            if (!f.open(QIODevice::WriteOnly))
+                return QJsonObject();
+            f.write(scenarioWith(platform, R"({"type": "fedavg", "client_fraction": 1, "rounds": 1})").c_str());
+            f.close();
+            QProcess p;
+            p.start(DMLSIM_EXE, {"run", dir.filePath("s.json"), "--db", dir.filePath("x.sqlite"), "--json"});
+            if (!p.waitForFinished(60000) || p.exitCode() != 0) {
+                qWarning("%s", p.readAllStandardError().constData());
+                return QJsonObject();
+            }
+            return QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        };
+        auto field = [](const QJsonObject& o, const char* list, const QString& name, const char* key) {
+            for (const QJsonValue& v : o[list].toArray())
+                if (v["name"].toString() == name)
+                    return v[key].toDouble();
+            return -1.0;
+        };
+        const QJsonObject plain = run(false);
+        QVERIFY(!plain.isEmpty());
+        // Client ids in numeric order: "2" (2 ms, 8000 kbit/s) is device 0, "10" (8 ms, 2000 kbit/s) device 1.
+        const double c0 = field(plain, "hosts", "client-0", "compute"), c1 = field(plain, "hosts", "client-1", "compute");
+        QVERIFY(c0 > 0);
+        QVERIFY2(std::fabs(c1 / c0 - 4.0) < 1e-9, qPrintable(QString::number(c1 / c0, 'g', 12)));
+        QCOMPARE(field(plain, "hosts", "client-2", "compute"), c0);
+        QCOMPARE(field(plain, "links", "client-0_link_UP", "bandwidth"), 1e6);
+        QCOMPARE(field(plain, "links", "client-1_link_DOWN", "bandwidth"), 2.5e5);
+        // 500 samples per client, batch 10, one local epoch: 500 x 3 x 2 ms of the model's training flops, plus the
+        // optimizer's steps at the same speed.
+        QVERIFY2(c0 >= 3.0 && c0 < 3.0 * 1.05, qPrintable(QString::number(c0, 'g', 12)));
+
+        const QJsonObject churn = run(true);
+        QVERIFY(!churn.isEmpty());
+        QCOMPARE(field(churn, "hosts", "client-0", "compute"), c0);
+        QCOMPARE(field(churn, "hosts", "client-1", "compute"), 0.0); // off from 0 s to 500 s: out of the round
+        QCOMPARE(field(churn, "hosts", "client-3", "compute"), 0.0);
     }
 
     /// The CLI turns the same errors into exit code 2 and a message, never a crash inside SimGrid.
