@@ -221,6 +221,65 @@ private slots:
 };
 DML_SIM_CASE(FedBuffBeatsFedAvgWithStragglers);
 
+/// The server step of Algorithm 1, bit for bit: with two of 12 clients 5x slower, concurrency 6, K = 3 and
+/// eta_g = 0.5, every aggregation's new model equals x - float(eta_g / K) sum_i s(tau_i) Delta_i recomputed from the
+/// updates it folded in (in arrival order), tau_i = (the version before the aggregation) - (the version client i
+/// trained on), s(tau) = 1 / sqrt(1 + tau); some updates are stale, so the weighting is exercised; and
+/// Delta_i = y_0 - y_Q has the paper's sign (the step lowers the training loss, see the accuracy).
+class FedBuffServerStep : public QObject {
+    Q_OBJECT
+private slots:
+    void equalsAlgorithm1()
+    {
+        const int N = 12;
+        const TrainTest data = smallData(11, 1200);
+        sim::PlatformSpec platform = idealStar(N, 1e6, 1e12);
+        platform.speeds.list = std::vector<double>(std::size_t(N), 1e6);
+        platform.speeds.list[3] = platform.speeds.list[7] = 0.2e6;
+        TrainingConfig cfg;
+        cfg.hidden = {8};
+        cfg.optimizer.kind = OptimizerSpec::Kind::Momentum;
+        cfg.optimizer.learningRate = 0.05f;
+        cfg.batchSize = 20;
+        cfg.evalEverySteps = 1;
+        cfg.seed = 29;
+        FedBuff::Settings settings;
+        settings.concurrency = 6;
+        settings.bufferSize = 3;
+        settings.serverLearningRate = 0.5;
+        settings.aggregations = 8;
+        Keep keep;
+        FedBuff fed(N, settings, cfg, data, keep);
+        Mlp model(data.train.numFeatures(), cfg.hidden, data.train.classes);
+        Eigen::VectorXf x(model.numParams());
+        model.initParams(x.data(), cfg.seed);
+        int exact = 0, stale = 0, calls = 0;
+        bool tauRight = true;
+        fed.setAggregationObserver([&](long version, const std::vector<FedBuff::Contribution>& in,
+                                       const Eigen::VectorXf& params) {
+            ++calls;
+            Eigen::VectorXf buffer = Eigen::VectorXf::Zero(x.size());
+            for (const FedBuff::Contribution& c : in) {
+                tauRight &= c.staleness == version - 1 - c.version && c.update && c.update->size() == x.size();
+                stale += c.staleness > 0 ? 1 : 0;
+                if (c.update)
+                    buffer += float(1.0 / std::sqrt(1.0 + double(c.staleness))) * *c.update;
+            }
+            x -= float(0.5 / 3.0) * buffer;
+            exact += int(in.size()) == 3 && x.size() == params.size() &&
+                     std::memcmp(x.data(), params.data(), sizeof(float) * std::size_t(x.size())) == 0;
+            x = params; // go on from the simulated model (so that one mismatch is not counted again)
+        });
+        sim::simulateStrategy(platform, fed, 0, true);
+        QCOMPARE(calls, 8);
+        QVERIFY(tauRight);
+        QCOMPARE(exact, 8);
+        QVERIFY2(stale > 0, "no stale update: the staleness weighting was not exercised");
+        QVERIFY(keep.samples.back().testAccuracy > keep.samples.front().testAccuracy + 0.2);
+    }
+};
+DML_SIM_CASE(FedBuffServerStep);
+
 /// The same seed gives the same numbers (model, times, staleness); another seed gives others.
 class FedBuffDeterministic : public QObject {
     Q_OBJECT

@@ -194,7 +194,7 @@ void FedBuff::runServer(Transport& t)
         m_stalenessMax = std::max(m_stalenessMax, tau);
         m_sink.point("staleness", t.now(), double(tau));
         m_evaluator.addTrainLoss(m->value);
-        contributions.push_back({k, m->version, tau});
+        contributions.push_back({k, m->version, tau, m_observer ? m->data : nullptr});
         if (int(contributions.size()) == m_settings.bufferSize) {
             // x^{t+1} = x^t - eta_g Delta_bar / K
             if (!proxy) {

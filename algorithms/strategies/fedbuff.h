@@ -112,6 +112,7 @@ public:
         int client = -1;
         long version = 0;   ///< the model version it trained on
         long staleness = 0; ///< tau
+        std::shared_ptr<const Eigen::VectorXf> update; ///< Delta_k as received (null for a proxy)
     };
     /// Called after each aggregation with the new version (>= 1), its K contributions and the new global model
     /// (empty for a proxy). For tests and tools; no simulated time.
