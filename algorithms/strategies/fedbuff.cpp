@@ -101,6 +101,7 @@ void FedBuff::runServer(Transport& t)
     long version = 0;
     std::vector<char> active(std::size_t(m_clients), 0); // training for us (launched, device on, not reported)
     std::vector<long> incarnation(std::size_t(m_clients), 0); // of the body launched for its current task
+    std::vector<double> reportedAt(std::size_t(m_clients), -1); // when its last update arrived
     int activeCount = 0;
     std::uint64_t event = 0;
     std::vector<Contribution> contributions;
@@ -116,8 +117,8 @@ void FedBuff::runServer(Transport& t)
         if (activeCount >= target())
             return;
         std::vector<int> idle;
-        for (int k = 0; k < m_clients; ++k)
-            if (!active[std::size_t(k)])
+        for (int k = 0; k < m_clients; ++k) // a body whose update arrived at this instant may not have ended yet
+            if (!active[std::size_t(k)] && reportedAt[std::size_t(k)] != t.now())
                 idle.push_back(k);
         Rng rng(deriveSeed(m_cfg.seed, 0xFEDA, ++event));
         std::shared_ptr<const Eigen::VectorXf> global = proxy ? nullptr : m_pool.copyOf(params);
@@ -184,6 +185,7 @@ void FedBuff::runServer(Transport& t)
             continue; // from a body given up on (its device went off after it sent): discarded
         active[std::size_t(k)] = 0;
         --activeCount;
+        reportedAt[std::size_t(k)] = t.now();
         // Delta_bar += s(tau) Delta_k, tau = the versions applied since the client's download.
         const long tau = version - m->version;
         if (!proxy)

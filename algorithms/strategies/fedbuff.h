@@ -42,7 +42,9 @@ namespace dml {
 /// shuffle, seeded Rng(deriveSeed(seed, 0xFEDA, e)), of the clients not training (in rank order) gives the next
 /// candidates; they are launched in rank order, a candidate whose device is off (Transport::peerFailed right after
 /// launch) is skipped and the shuffle continues, until the free slots are filled or the candidates run out (they
-/// are tried again at the next refill). With every client idle this is FederatedAveraging::sampleClients(e), so
+/// are tried again at the next refill). A client whose update arrived at the very simulated instant of the refill
+/// is not a candidate in it (its body may not have ended yet; the server's flops for the update make time pass, so
+/// this only happens for a model of a few hundred parameters). With every client idle this is FederatedAveraging::sampleClients(e), so
 /// under refillOnAggregation (e = the round) FedBuff launches FedAvg's clients of each round.
 ///
 /// Drop-outs: the server waits for updates at most `failureDetection` simulated seconds at a time and then checks
@@ -60,7 +62,8 @@ namespace dml {
 /// over a part of n / N samples on average, i.e. K E / N epochs; the run plans `aggregations` (stop reason
 /// "rounds") or ceil(epochs N / (K E)) aggregations (stop reason "epochs"). When the run stops, the clients still
 /// training are told to stop: they end at their next local step (modelled as instantaneous, no message) and send
-/// nothing, so the simulated time ends with the last aggregation (plus at most one local step).
+/// nothing, so the simulated time ends with the last aggregation, plus at most one local step and the messages
+/// already in flight (models to just-launched clients, updates being uploaded; delivered, ignored).
 ///
 /// Costs: a client is charged b_k x trainFlopsPerSample + the optimizer's flops per local step, plus N_p flops for
 /// Delta_k (N_p = parameters); the server 2 N_p flops per update folded in and 2 N_p per aggregation. Messages:
