@@ -5,6 +5,7 @@
 #include "error.h"
 #include "strategies/fedavg.h"
 #include "strategies/hierfavg.h"
+#include "strategies/fedbuff.h"
 #include "strategies/ringallreduce.h"
 #include "strategies/syncps.h"
 
@@ -34,6 +35,7 @@ const char* toString(StrategyKind k)
     case StrategyKind::RingAllReduce: return "ring-allreduce";
     case StrategyKind::FedAvg: return "fedavg";
     case StrategyKind::HierFavg: return "hierfavg";
+    case StrategyKind::FedBuff: return "fedbuff";
     }
     return "?";
 }
@@ -49,11 +51,15 @@ void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg)
                                                       std::to_string(spec.localSteps));
     if (spec.localSteps > 1 && !synchronous)
         throw ConfigError("strategy.local_steps", std::string("local SGD is for sync-ps and ring-allreduce; ") +
-                                                      (spec.kind == StrategyKind::FedAvg
-                                                           ? "fedavg's clients train strategy.local_epochs"
+                                                      (spec.kind == StrategyKind::FedAvg ||
+                                                               spec.kind == StrategyKind::FedBuff
+                                                           ? "federated clients train strategy.local_epochs"
                                                        : spec.kind == StrategyKind::HierFavg
                                                            ? "hierfavg's clients train strategy.edge_interval steps"
                                                            : "async-ps workers never average"));
+    if (spec.kind == StrategyKind::FedBuff && c.kind != K::None)
+        throw ConfigError("strategy.compression.type", "fedbuff sends its clients' updates dense: compression is not "
+                                                       "implemented for it (use \"none\")");
     if ((c.kind == K::TopK || c.kind == K::RandomK) && !(c.ratio > 0 && c.ratio <= 1))
         throw ConfigError("strategy.compression.ratio",
                           "expected a fraction of the elements in (0, 1], got " + std::to_string(c.ratio));
@@ -103,6 +109,9 @@ void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
     const privacy::PrivacySpec& p = spec.privacy;
     if (!p.enabled())
         return;
+    if (spec.kind == StrategyKind::FedBuff)
+        throw ConfigError("strategy.privacy.type", "differential privacy is not implemented for fedbuff (use "
+                                                   "\"none\"; dp-fedavg is fedavg's)");
     if (p.kind == K::DpFedAvg && spec.kind != StrategyKind::FedAvg)
         throw ConfigError("strategy.privacy.type", std::string("dp-fedavg is user-level privacy for fedavg; for ") +
                                                        toString(spec.kind) + " use dp-sgd");
@@ -135,7 +144,8 @@ std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
                                                         : std::vector<std::string>{"worker", "server"};
     switch (spec.kind) {
     case StrategyKind::FedAvg:
-    case StrategyKind::HierFavg: return {"client"};
+    case StrategyKind::HierFavg:
+    case StrategyKind::FedBuff: return {"client"};
     case StrategyKind::AsyncPs: return {"worker"};
     case StrategyKind::SyncPs:
     case StrategyKind::RingAllReduce:
@@ -150,6 +160,9 @@ namespace {
 void checkCheckpointRestart(const StrategySpec& spec)
 {
     const CheckpointSpec& c = spec.checkpoint;
+    if (spec.kind == StrategyKind::FedBuff)
+        throw ConfigError("strategy.recovery", "checkpoint-restart is not implemented for fedbuff (its clients are "
+                                               "replaced when their devices go off, without it)");
     if (spec.kind == StrategyKind::FedAvg || spec.kind == StrategyKind::HierFavg)
         throw ConfigError("strategy.recovery", "checkpoint-restart is implemented for sync-ps, async-ps and "
                                                "ring-allreduce, not " + std::string(toString(spec.kind)) +
@@ -190,7 +203,10 @@ void checkRecovery(const StrategySpec& spec)
         throw ConfigError("strategy.recovery",
                           std::string("elastic recovery is for sync-ps and ring-allreduce: ") + toString(spec.kind) +
                               " goes on without the failed " +
-                              (spec.kind == StrategyKind::FedAvg || spec.kind == StrategyKind::HierFavg ? "clients" : "workers") +
+                              (spec.kind == StrategyKind::FedAvg || spec.kind == StrategyKind::FedBuff ||
+                                       spec.kind == StrategyKind::HierFavg
+                                   ? "clients"
+                                   : "workers") +
                               " by itself");
     if (spec.compression.kind == compression::CompressionSpec::Kind::PowerSgd)
         throw ConfigError("strategy.recovery", "elastic recovery with powersgd: its two averagings per step need the "
@@ -277,6 +293,15 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         return std::make_unique<HierarchicalFedAvg>(spec.workers, spec.edgeServers, spec.edgeInterval,
                                                     spec.cloudInterval, spec.rounds, spec.failureDetection, cfg, data,
                                                     sink);
+    case StrategyKind::FedBuff:
+        // Like fedavg: clients may hold fewer samples than a batch. No compression, privacy or recovery (checked).
+        return std::make_unique<FedBuff>(
+            spec.workers,
+            FedBuff::Settings{.concurrency = spec.concurrency, .bufferSize = spec.bufferSize,
+                              .serverLearningRate = spec.serverLearningRate, .localEpochs = spec.localEpochs,
+                              .aggregations = spec.rounds, .failureDetection = spec.failureDetection,
+                              .refillOnAggregation = spec.refillOnAggregation},
+            cfg, data, sink);
     }
     throw ConfigError("strategy.type", "unknown strategy");
 }

@@ -54,7 +54,7 @@ struct TrainingConfig {
     ProxyModel proxy;               ///< proxy.parameters > 0: no real training (the dataset only gives sizes)
 };
 
-enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg, HierFavg };
+enum class StrategyKind { SyncPs, AsyncPs, RingAllReduce, FedAvg, HierFavg, FedBuff };
 
 /// Checkpoint-restart (strategy.recovery "checkpoint-restart", README "Failures"), as TorchElastic does it: the
 /// model and optimizer state are saved every K steps (or every T simulated seconds) to checkpoint storage; when a
@@ -94,6 +94,12 @@ struct StrategySpec {
                                 ///< 0 = all sampled clients
     double failureDetection = 1;///< s between checks for failed ranks: fedavg without a deadline, async-ps,
                                 ///< sync-ps and ring-allreduce with recovery elastic, checkpoint-restart
+    // fedbuff (Nguyen et al. 2022) also reads workers (the client population), localEpochs, rounds (server
+    // aggregations) and failureDetection.
+    int concurrency = 10;          ///< fedbuff: clients training at once, in [1, workers]
+    int bufferSize = 10;           ///< fedbuff: K, client updates per server aggregation (>= 1)
+    double serverLearningRate = 1; ///< fedbuff: eta_g, the server's step on the buffered mean update (> 0)
+    bool refillOnAggregation = false; ///< fedbuff: start new clients at each aggregation, not at each report
     compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
     privacy::PrivacySpec privacy{}; ///< differential privacy (dp-fedavg for fedavg; dp-sgd for sync-ps, ring)
@@ -105,13 +111,14 @@ struct StrategySpec {
     int cloudInterval = 1;      ///< hierfavg: kappa2, edge aggregations per cloud aggregation
 };
 
-/// "sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg".
+/// "sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg", "fedbuff".
 const char* toString(StrategyKind k);
 
 /// The rank roles whose hosts may go off without stalling the strategy: fedavg's "client"s (they drop out of a
 /// round), async-ps's "worker"s (they stop pushing; the server goes on with the others), sync-ps's "worker"s with
 /// recovery elastic (the barrier shrinks to the survivors), ring-allreduce's "worker"s with recovery elastic (the
-/// survivors re-form the ring), and with checkpoint-restart every rank (all are restarted). Empty otherwise.
+/// survivors re-form the ring), and with checkpoint-restart every rank (all are restarted); fedbuff's "client"s
+/// (each is replaced by another launch). Empty otherwise.
 std::vector<std::string> failureTolerantRoles(const StrategySpec& spec);
 
 /// A distributed training algorithm, as a set of ranks that each run a function over a Transport.
@@ -159,6 +166,9 @@ public:
 ///  - FedAvg:        FederatedAveraging(spec.workers = K, spec.clientFraction, spec.localEpochs, spec.proxMu,
 ///                                      spec.rounds, ...) with setRoundRules({spec.roundDeadline,
 ///                                      spec.targetClients, spec.failureDetection})
+///  - FedBuff:       FedBuff(spec.workers = population, FedBuff::Settings from spec.concurrency, spec.bufferSize,
+///                           spec.serverLearningRate, spec.localEpochs, spec.rounds, spec.failureDetection and
+///                           spec.refillOnAggregation); no compression, privacy or recovery
 /// Throws ConfigError (with the scenario path) for impossible settings: more workers than samples, a batch larger
 /// than a worker's part (not for fedavg, whose small clients train on their whole part), a staleness bound below
 /// -1, backup workers outside [0, workers) ("strategy.backup_workers"), C outside (0, 1], E < 1, mu < 0, rounds < 0,

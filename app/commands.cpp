@@ -44,7 +44,9 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
 {
     const Summary& s = r.summary;
     std::printf("\nRun %lld finished: %s\n", runId, sc.name.c_str());
-    const bool fedavg = sc.sim.strategy.kind == StrategyKind::FedAvg;
+    const bool fedbuff = sc.sim.strategy.kind == StrategyKind::FedBuff;
+    const bool hier = sc.sim.strategy.kind == StrategyKind::HierFavg;
+    const bool fedavg = sc.sim.strategy.kind == StrategyKind::FedAvg || fedbuff || hier; // clients, not workers
     std::printf("  strategy                   %s, %d %s, network model %s\n", strategyTitle(sc.sim.strategy.kind),
                 sc.sim.strategy.workers, fedavg ? "clients" : "workers", sim::toString(sc.sim.platform.network));
     if (s.accuracySimulated)
@@ -100,7 +102,7 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                     "%.0f %%\n",
                     s.partitionParts, fedavg ? "clients" : "workers", s.partitionSizeMin, s.partitionSizeMax,
                     s.partitionLabelSkew, 100 * s.partitionLargestClassShare);
-    std::printf("  %-26s %ld / %.2f   (stopped: %s)\n", fedavg ? "rounds / epochs" : "steps / epochs", s.steps,
+    std::printf("  %-26s %ld / %.2f   (stopped: %s)\n", fedbuff ? "aggregations / epochs" : hier ? "cloud rounds / epochs" : fedavg ? "rounds / epochs" : "steps / epochs", s.steps,
                 s.epochs, s.stopReason.c_str());
     std::printf("  evaluation                 every %.3g epochs of data processed%s%s\n", s.evalIntervalEpochs,
                 s.evalNote.empty() ? "" : "; ", s.evalNote.c_str());

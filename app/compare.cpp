@@ -208,7 +208,7 @@ int cmdCompare(const QStringList& args)
         "scenario with only strategy.type replaced.");
     p.addPositionalArgument("scenario", "Scenario file (JSON).");
     const QCommandLineOption strategies("strategies", "Comma-separated strategy types "
-                                                      "(sync-ps,async-ps,ring-allreduce,fedavg), or labels of "
+                                                      "(sync-ps,async-ps,ring-allreduce,fedavg,fedbuff), or labels of "
                                                       "the scenario's compare list.", "list");
     const QCommandLineOption jobs("jobs", "Runs at the same time (default: the number of cores).", "n");
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
@@ -251,7 +251,7 @@ int cmdCompare(const QStringList& args)
         } else {
             if (wanted.isEmpty())
                 throw ScenarioError(file, {{"", "the scenario has no \"compare\" list: name the strategies with "
-                                                "--strategies sync-ps,async-ps,ring-allreduce,fedavg"}});
+                                                "--strategies sync-ps,async-ps,ring-allreduce,fedavg,fedbuff"}});
             for (const QString& w : wanted)
                 entries.push_back({w.toStdString(), R"({"strategy": {"type": )" + quoted(w.toStdString()) + "}}"});
         }

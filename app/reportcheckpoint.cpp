@@ -33,8 +33,9 @@ int failingHosts(const QJsonObject& sc)
         names << r.toString();
     const int workers = at(sc, "platform.workers").toInt(1);
     const QString type = at(sc, "strategy.type").toString();
-    const bool server = type == "sync-ps" || type == "async-ps" || type == "fedavg";
-    return (names.contains(type == "fedavg" ? "client" : "worker") ? workers : 0) +
+    const bool server = type == "sync-ps" || type == "async-ps" || type == "fedavg" || type == "fedbuff" ||
+                        type == "hierfavg";
+    return (names.contains(type == "fedavg" || type == "fedbuff" || type == "hierfavg" ? "client" : "worker") ? workers : 0) +
            (server && names.contains("server") ? 1 : 0);
 }
 

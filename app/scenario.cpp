@@ -259,11 +259,13 @@ void readFaults(ObjectReader&& r, sim::FaultSpec& f)
 
 void readStrategy(ObjectReader&& r, StrategySpec& st)
 {
-    const std::string type = r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg"}, "");
+    const std::string type =
+        r.choice("type", {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg", "fedbuff"}, "");
     st.kind = type == "async-ps"         ? StrategyKind::AsyncPs
               : type == "ring-allreduce" ? StrategyKind::RingAllReduce
               : type == "fedavg"         ? StrategyKind::FedAvg
-              : type == "hierfavg"       ? StrategyKind::HierFavg : StrategyKind::SyncPs;
+              : type == "hierfavg"       ? StrategyKind::HierFavg
+              : type == "fedbuff"        ? StrategyKind::FedBuff : StrategyKind::SyncPs;
     if (st.kind == StrategyKind::SyncPs)
         st.backupWorkers = int(r.integer("backup_workers", 0, 0, 1000000000)); // < workers: makeStrategy checks
     // Read for every strategy so that a misplaced one gets checkRecovery's explanation.
@@ -293,6 +295,15 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.edgeServers = int(r.integer("edge_servers", 0, 1, 1000000)); // 0 here: one per edge site (parseScenario)
         st.edgeInterval = int(r.integer("edge_interval", 0, 0, 100000000));
         st.cloudInterval = int(r.integer("cloud_interval", 1, 1, 1000000));
+        st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
+        st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
+    }
+    if (st.kind == StrategyKind::FedBuff) { // ranges against platform.workers: FedBuff checks
+        st.concurrency = int(r.integer("concurrency", st.concurrency, 1, 100000000));
+        st.bufferSize = int(r.integer("buffer_size", st.bufferSize, 1, 100000000));
+        st.serverLearningRate = r.number("server_learning_rate", st.serverLearningRate, 1e-12, 1e6);
+        st.refillOnAggregation = r.choice("refill", {"report", "aggregation"}, "report") == "aggregation";
+        st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, 1000000));
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
@@ -452,6 +463,7 @@ const char* strategyTitle(StrategyKind k)
     case StrategyKind::RingAllReduce: return "ring all-reduce";
     case StrategyKind::FedAvg: return "federated averaging";
     case StrategyKind::HierFavg: return "hierarchical federated averaging (HierFAVG)";
+    case StrategyKind::FedBuff: return "buffered asynchronous federated learning (FedBuff)";
     }
     return "?";
 }

@@ -70,7 +70,7 @@ QJsonValue randomScalar(Rng& rng)
         2147483648.0, 9007199254740993.0, -2147483649.0, 65536, 100000, 1e6, "", "x", "1e308Tf", "-5Gbps", "0s",
         "1e-300bps", "10Gbpz", "1e308h", "2ns", "nan", "inf", "-inf", "1,2;3", QString(QChar(0)) + "a",
         QString(300, 'a'), "fashion-mnist", "synthetic", "none", "topk", "qsgd", "powersgd", "sign", "dp-fedavg",
-        "dp-sgd", "fedavg", "ring-allreduce", "async-ps", "sync-ps", "momentum", "adam", "star", "edge", "xml",
+        "dp-sgd", "fedavg", "fedbuff", "ring-allreduce", "async-ps", "sync-ps", "momentum", "adam", "star", "edge", "xml",
         "dirichlet", "shards"};
     return pool[rng.below(std::size(pool))];
 }
@@ -84,7 +84,7 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
     static const char* compressionTypes[] = {"none", "topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"};
     static const char* privacyKeys[] = {"type", "clip", "noise_multiplier", "delta", "target_epsilon", "unknown"};
     static const char* privacyTypes[] = {"none", "dp-fedavg", "dp-sgd"};
-    static const char* strategyTypes[] = {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg"};
+    static const char* strategyTypes[] = {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg", "fedbuff"};
     auto legal = [&](const QString& key) -> QJsonValue {
         if (key == "ratio" || key == "delta")
             return rng.uniform();
@@ -134,6 +134,19 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
                                                           : QJsonValue(legalCheckpoint[k]);
             }
             strategy["checkpoint"] = c;
+        }
+    }
+    if (rng.below(6) == 0) { // FedBuff's fields (issue 12, item 4), legal or pooled, on fedbuff or elsewhere
+        if (rng.below(2))
+            strategy["type"] = "fedbuff";
+        static const char* keys[] = {"concurrency", "buffer_size", "server_learning_rate", "refill", "local_epochs",
+                                     "rounds"};
+        for (int i = 1 + int(rng.below(4)); i > 0; --i) {
+            const std::size_t k = rng.below(std::size(keys));
+            const QJsonValue legal = k == 3   ? QJsonValue(rng.below(2) ? "report" : "aggregation")
+                                     : k == 2 ? QJsonValue(2 * rng.uniform())
+                                              : QJsonValue(int(rng.below(20)));
+            strategy[keys[k]] = rng.below(3) == 0 ? randomScalar(rng) : legal;
         }
     }
     if (rng.below(6) == 0)

@@ -138,6 +138,31 @@ private slots:
         QTest::newRow("zero failure detection")
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"failure_detection\": \"0s\""
             << "q.json: strategy.failure_detection: expected";
+        QTest::newRow("fedbuff zero concurrency")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"concurrency\": 0"
+            << "q.json: strategy.concurrency: expected an integer in [1, 100000000], got 0";
+        QTest::newRow("fedbuff buffer size 0")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"buffer_size\": 0"
+            << "q.json: strategy.buffer_size: expected an integer in [1, 100000000], got 0";
+        QTest::newRow("fedbuff server learning rate 0")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"server_learning_rate\": 0"
+            << "q.json: strategy.server_learning_rate: expected a number in [1e-12, 1000000], got 0";
+        QTest::newRow("fedbuff refill")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"refill\": \"always\""
+            << "q.json: strategy.refill: expected one of \"report\", \"aggregation\", got \"always\"";
+        QTest::newRow("fedbuff with compression")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"compression\": {\"type\": \"fp16\"}"
+            << "q.json: strategy.compression.type: fedbuff sends its clients' updates dense";
+        QTest::newRow("fedbuff with dp-fedavg")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"privacy\": {\"type\": \"dp-fedavg\"}"
+            << "q.json: strategy.privacy.type: differential privacy is not implemented for fedbuff";
+        QTest::newRow("fedbuff with checkpoint-restart")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"recovery\": \"checkpoint-restart\", "
+               "\"checkpoint\": {\"every_steps\": 5}"
+            << "q.json: strategy.recovery: checkpoint-restart is not implemented for fedbuff";
+        QTest::newRow("client fraction on fedbuff")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedbuff\", \"client_fraction\": 0.5"
+            << "q.json: strategy.client_fraction: unknown key";
         QTest::newRow("compression ratio 0")
             << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"compression\": {\"type\": \"topk\", \"ratio\": 0}"
             << "q.json: strategy.compression.ratio: expected a number in [1e-09, 1], got 0";
@@ -282,6 +307,56 @@ private slots:
             QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("workload.batch_size"));
             QVERIFY2(QString(e.what()).contains("expected between 1 and 125"), e.what());
         }
+    }
+
+    void fedbuffFields()
+    {
+        const Scenario s = parseScenario(
+            edited("\"strategy\": { \"type\": \"sync-ps\" }",
+                   "\"strategy\": { \"type\": \"fedbuff\", \"concurrency\": 6, \"buffer_size\": 3, "
+                   "\"server_learning_rate\": 0.5, \"refill\": \"aggregation\", \"local_epochs\": 2, \"rounds\": 9, "
+                   "\"failure_detection\": \"250ms\" }"),
+            "q.json");
+        QVERIFY(s.sim.strategy.kind == StrategyKind::FedBuff);
+        QCOMPARE(s.sim.strategy.concurrency, 6);
+        QCOMPARE(s.sim.strategy.bufferSize, 3);
+        QCOMPARE(s.sim.strategy.serverLearningRate, 0.5);
+        QVERIFY(s.sim.strategy.refillOnAggregation);
+        QCOMPARE(s.sim.strategy.localEpochs, 2);
+        QCOMPARE(s.sim.strategy.rounds, 9);
+        QCOMPARE(s.sim.strategy.failureDetection, 0.25);
+        QCOMPARE(std::string(toString(s.sim.strategy.kind)), std::string("fedbuff"));
+        const Scenario d = parseScenario(edited("\"type\": \"sync-ps\"", "\"type\": \"fedbuff\""), "q.json");
+        QCOMPARE(d.sim.strategy.concurrency, 10);
+        QCOMPARE(d.sim.strategy.bufferSize, 10);
+        QCOMPARE(d.sim.strategy.serverLearningRate, 1.0);
+        QVERIFY(!d.sim.strategy.refillOnAggregation);
+        QVERIFY(failureTolerantRoles(d.sim.strategy) == std::vector<std::string>{"client"});
+        // Against the platform's 8 clients (FedBuff's constructor, through checkAgainstData): errors name the field.
+        SyntheticSpec spec;
+        spec.trainSamples = 1000;
+        const TrainTest data = makeSyntheticBlobs(spec, 1);
+        auto refused = [&](const std::string& strategy, const QString& path, const QString& text) {
+            const Scenario bad = parseScenario(edited("\"type\": \"sync-ps\"", strategy), "q.json");
+            try {
+                checkAgainstData(bad, data);
+                QFAIL("no error");
+            } catch (const ScenarioError& e) {
+                QCOMPARE(QString::fromStdString(e.issues()[0].path), path);
+                QVERIFY2(QString(e.what()).contains(text), e.what());
+            }
+        };
+        refused("\"type\": \"fedbuff\", \"concurrency\": 9", "strategy.concurrency", "expected 1 to 8");
+        refused("\"type\": \"fedbuff\", \"concurrency\": 4, \"buffer_size\": 5, \"refill\": \"aggregation\"",
+                "strategy.buffer_size", "the buffer would never fill");
+        // The defaults need 10 clients: refused on 8, with the field named.
+        refused("\"type\": \"fedbuff\"", "strategy.concurrency", "got 10");
+        const Scenario ok = parseScenario(
+            edited("\"type\": \"sync-ps\"", "\"type\": \"fedbuff\", \"concurrency\": 8, \"buffer_size\": 20"), "q.json");
+        const std::vector<std::string> roles = checkAgainstData(ok, data);
+        QCOMPARE(int(roles.size()), 9);
+        QCOMPARE(roles.front(), std::string("client"));
+        QCOMPARE(roles.back(), std::string("server"));
     }
 
     void strategyAndWorkloadFields()

@@ -306,24 +306,29 @@ struct ScenarioEditor::Private {
 
         g = group(lay, "Strategy");
         const QString st = "strategy.type";
-        add(g, "Strategy", st, Kind::Choice, {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg"});
+        add(g, "Strategy", st, Kind::Choice, {"sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg", "fedbuff"});
         add(g, "Staleness bound (clocks)", "strategy.staleness_bound", Kind::Number, {}, "unbounded", is(st, {"async-ps"}, ""));
         add(g, "Backup workers", "strategy.backup_workers", Kind::Number, {}, "0", is(st, {"sync-ps"}, ""));
         add(g, "Client fraction", "strategy.client_fraction", Kind::Number, {}, "0.1", is(st, {"fedavg"}, ""));
-        add(g, "Local epochs", "strategy.local_epochs", Kind::Number, {}, "1", is(st, {"fedavg"}, ""));
+        add(g, "Local epochs", "strategy.local_epochs", Kind::Number, {}, "1", is(st, {"fedavg", "fedbuff"}, ""));
         add(g, "FedProx mu", "strategy.prox_mu", Kind::Number, {}, "0", is(st, {"fedavg"}, ""));
-        add(g, "Rounds", "strategy.rounds", Kind::Number, {}, "from epochs", is(st, {"fedavg", "hierfavg"}, ""));
+        add(g, "Rounds", "strategy.rounds", Kind::Number, {}, "from epochs", is(st, {"fedavg", "hierfavg", "fedbuff"}, ""));
         add(g, "Edge interval (local steps)", "strategy.edge_interval", Kind::Number, {}, "one local epoch",
             is(st, {"hierfavg"}, ""));
         add(g, "Cloud interval (edge rounds)", "strategy.cloud_interval", Kind::Number, {}, "1", is(st, {"hierfavg"}, ""));
         add(g, "Round deadline", "strategy.round_deadline", Kind::Text, {}, "none, e.g. 30s", is(st, {"fedavg"}, ""));
         add(g, "Target clients", "strategy.target_clients", Kind::Number, {}, "all sampled", is(st, {"fedavg"}, ""));
+        add(g, "Concurrency", "strategy.concurrency", Kind::Number, {}, "10", is(st, {"fedbuff"}, ""));
+        add(g, "Buffer size K", "strategy.buffer_size", Kind::Number, {}, "10", is(st, {"fedbuff"}, ""));
+        add(g, "Server learning rate", "strategy.server_learning_rate", Kind::Number, {}, "1", is(st, {"fedbuff"}, ""));
+        add(g, "Refill", "strategy.refill", Kind::Choice, {"report", "aggregation"}, {}, is(st, {"fedbuff"}, ""));
         add(g, "Recovery", "strategy.recovery", Kind::Choice, {"none", "elastic", "checkpoint-restart"}, {},
             is(st, {"sync-ps", "async-ps", "ring-allreduce"}, ""));
         add(g, "Failure detection", "strategy.failure_detection", Kind::Text, {}, "1s", [st](const QJsonObject& root) {
             const QString type = str(root, st, "");
             const QString recovery = str(root, "strategy.recovery", "none");
-            return type == "fedavg" || type == "hierfavg" || type == "async-ps" || (type == "sync-ps" && recovery != "none") ||
+            return type == "fedavg" || type == "hierfavg" || type == "fedbuff" || type == "async-ps" ||
+                   (type == "sync-ps" && recovery != "none") ||
                    (type == "ring-allreduce" && recovery == "elastic");
         });
         const auto checkpointing = [st](const QJsonObject& root) {
