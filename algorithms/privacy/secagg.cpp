@@ -120,7 +120,7 @@ std::vector<std::uint64_t> shamirShare(std::uint64_t secret, int t, std::span<co
 {
     if (t < 1)
         throw std::invalid_argument("shamirShare: t must be >= 1");
-    std::vector<std::uint64_t> coeff(std::size_t(t));
+    std::vector<std::uint64_t> coeff(static_cast<std::size_t>(t));
     coeff[0] = secret % kSecAggPrime;
     std::uint64_t state = seed;
     for (int i = 1; i < t; ++i) {
