@@ -222,6 +222,7 @@ void FederatedAveraging::secAggServerRound(Transport& t, long round, const std::
     };
 
     failed = true;
+    double phase = 0; // this round's time in the protocol's extra rounds
     std::vector<int> u3, u4;
     const std::vector<int> u1 = collect(AdvertiseKeys, closeAt, n); // Round 0: AdvertiseKeys
     if (int(u1.size()) >= thr) {
@@ -241,8 +242,7 @@ void FederatedAveraging::secAggServerRound(Transport& t, long round, const std::
                 secAggSend(t, selected[std::size_t(i)], ToClient,
                            Message{.kind = SharesForYou, .bytes = c2.shareKeys.clientReceivedBytes, .version = round});
             }
-            m_secSeconds += t.now() - start;
-            double phase = t.now() - start;
+            phase += t.now() - start;
             // Round 2: MaskedInputCollection, under the round rules (the report phase of plain FedAvg).
             u3 = collect(MaskedInput, closeAt,
                          m_rules.targetClients > 0 ? std::size_t(m_rules.targetClients) : n);
@@ -288,12 +288,14 @@ void FederatedAveraging::secAggServerRound(Transport& t, long round, const std::
                     for (int i : u3)
                         done[std::size_t(i)] = 2;
                 }
-                m_secSeconds += t.now() - unmaskStart;
                 phase += t.now() - unmaskStart;
             }
-            m_sink.point("secagg_seconds", t.now(), phase);
         }
     }
+    if (int(state->u2.size()) < thr) // failed in the key rounds: all of the round so far was the protocol's
+        phase = t.now() - start;
+    m_secSeconds += phase;
+    m_sink.point("secagg_seconds", t.now(), phase);
     // Every client still on that is not done (the responders of the unmasking returned) gets an abort; it answers
     // with a goodbye and is busy until then.
     for (std::size_t i = 0; i < n; ++i) {
