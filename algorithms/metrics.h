@@ -92,6 +92,14 @@ struct Summary {
     std::string privacy = "none";    ///< e.g. "dp-fedavg z=1 C=0.5", "none"
     double epsilon = -1;             ///< epsilon of (epsilon, delta)-DP; -1 without privacy
     double delta = 0;                ///< delta of (epsilon, delta)-DP; 0 without privacy
+    /// Secure aggregation (fedavg, strategy.secure_aggregation; Bonawitz et al. 2017): what the protocol cost.
+    std::string secureAggregation = "none"; ///< e.g. "secagg 32-bit t=7", "none"
+    double secAggSeconds = 0;        ///< simulated s the server spent in the protocol's extra rounds (AdvertiseKeys,
+                                     ///< ShareKeys, Unmasking and the unmasking arithmetic), summed over rounds
+    double secAggBytes = 0;          ///< payload bytes of its key, share, list, unmasking and abort messages, sent
+                                     ///< by clients and server (the masked inputs, which replace the model uploads,
+                                     ///< are not included)
+    long secAggFailedRounds = 0;     ///< rounds that had fewer than t clients at some phase: nothing aggregated
     /// Failures and recovery (README "Failures"). Counted by the simulation (failures, restarts, lost work) and by
     /// the strategy (checkpoints).
     int failures = 0;                ///< rank failures (host crashes, ranks cut off by a link failure)

@@ -137,6 +137,41 @@ void checkPrivacy(const StrategySpec& spec, const TrainingConfig&)
         throw ConfigError("strategy.privacy.target_epsilon", "needs noise_multiplier > 0: without noise epsilon is infinite");
 }
 
+void checkSecureAggregation(const StrategySpec& spec, const TrainingConfig&)
+{
+    const privacy::SecAggSpec& a = spec.secureAggregation;
+    if (!a.enabled)
+        return;
+    if (spec.kind != StrategyKind::FedAvg)
+        throw ConfigError("strategy.secure_aggregation.enabled",
+                          std::string("secure aggregation sums federated clients' updates: fedavg only, not ") +
+                              toString(spec.kind));
+    if (spec.compression.enabled())
+        throw ConfigError("strategy.secure_aggregation.enabled",
+                          "not with compression: the masked sum needs every client's whole vector in Z_R");
+    if (a.bits < 16 || a.bits > 32)
+        throw ConfigError("strategy.secure_aggregation.bits", "expected 16 to 32 bits per element, got " +
+                                                                  std::to_string(a.bits));
+    if (!(a.range > 0) || !std::isfinite(a.range))
+        throw ConfigError("strategy.secure_aggregation.range",
+                          "expected a clamp range greater than 0, got " + std::to_string(a.range));
+    const int m = std::max(1, int(std::lround(spec.clientFraction * double(spec.workers))));
+    if (m < 2)
+        throw ConfigError("strategy.secure_aggregation.enabled",
+                          "needs at least 2 clients per round (round(client_fraction x workers) is " +
+                              std::to_string(m) + "): the sum of one client is its update");
+    if (a.threshold < 0 || a.threshold > m)
+        throw ConfigError("strategy.secure_aggregation.threshold",
+                          "expected 0 (floor(2m/3) + 1) or 1 to " + std::to_string(m) +
+                              " (the clients sampled per round), got " + std::to_string(a.threshold));
+    const int t = a.threshold > 0 ? a.threshold : 2 * m / 3 + 1;
+    if (spec.targetClients > 0 && t > spec.targetClients)
+        throw ConfigError("strategy.secure_aggregation.threshold",
+                          "the threshold t = " + std::to_string(t) + " exceeds strategy.target_clients = " +
+                              std::to_string(spec.targetClients) + ": every round would close with fewer than t "
+                              "masked inputs and fail");
+}
+
 std::vector<std::string> failureTolerantRoles(const StrategySpec& spec)
 {
     if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) // every rank is restarted
@@ -232,6 +267,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         throw ConfigError("strategy.backup_workers", "only sync-ps has backup workers");
     checkCompression(spec, cfg);
     checkPrivacy(spec, cfg);
+    checkSecureAggregation(spec, cfg);
     checkRecovery(spec);
     switch (spec.kind) {
     case StrategyKind::SyncPs:
@@ -287,6 +323,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
                             .failureDetection = spec.failureDetection});
         fed->setCompression(spec.compression);
         fed->setPrivacy(spec.privacy);
+        fed->setSecureAggregation(spec.secureAggregation);
         return fed;
     }
     case StrategyKind::HierFavg:

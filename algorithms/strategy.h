@@ -103,6 +103,7 @@ struct StrategySpec {
     compression::CompressionSpec compression{}; ///< how workers' gradients (or clients' updates) travel
     int localSteps = 1;         ///< sync-ps, ring-allreduce: local SGD, H optimizer steps between averagings
     privacy::PrivacySpec privacy{}; ///< differential privacy (dp-fedavg for fedavg; dp-sgd for sync-ps, ring)
+    privacy::SecAggSpec secureAggregation{}; ///< fedavg: secure aggregation (Bonawitz et al. 2017)
     enum class Recovery { None, Elastic, CheckpointRestart };
     Recovery recovery = Recovery::None; ///< what happens when a rank's host goes off (checkRecovery)
     CheckpointSpec checkpoint{};        ///< recovery CheckpointRestart: when and where state is saved
@@ -205,6 +206,13 @@ void checkRecovery(const StrategySpec& spec);
 /// noise multiplier < 0, delta outside (0, 1), target epsilon < 0; a target epsilon with noise 0 (no finite
 /// epsilon).
 void checkPrivacy(const StrategySpec& spec, const TrainingConfig& cfg);
+
+/// Throws ConfigError naming the field ("strategy.secure_aggregation.<field>") when secure aggregation is on and
+/// does not fit: only for fedavg, not with compression (the masked sum needs every client's whole vector in Z_R),
+/// at least 2 clients per round; bits outside [16, 32], a range that is not > 0, a threshold outside [0, m] or above
+/// target_clients (every round would fail). The fixed point's step is checked by
+/// FederatedAveraging::setSecureAggregation, which knows the clients' sample counts.
+void checkSecureAggregation(const StrategySpec& spec, const TrainingConfig& cfg);
 
 /// Steps per epoch when `workers` workers each draw batches of `batch` from IID shards of `samples`.
 long stepsPerEpoch(int samples, int workers, int batch);

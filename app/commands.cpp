@@ -79,6 +79,11 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     if (s.epsilon >= 0)
         std::printf("  privacy                    %s: (epsilon %.3g, delta %.3g)-DP   (RDP accountant)\n",
                     s.privacy.c_str(), s.epsilon, s.delta);
+    if (s.secureAggregation != "none")
+        std::printf("  secure aggregation         %s: %s of protocol rounds, %s of keys and shares (simulated); %ld "
+                    "round(s) failed (fewer than t clients)\n",
+                    s.secureAggregation.c_str(), formatSeconds(s.secAggSeconds).c_str(),
+                    formatBytes(s.secAggBytes).c_str(), s.secAggFailedRounds);
     if (s.failures > 0 || s.checkpoints > 0) {
         if (s.failures > 0) {
             std::printf("  failures                   %d rank failure(s)", s.failures);

@@ -183,6 +183,14 @@ void readPrivacy(ObjectReader&& r, privacy::PrivacySpec& p)
     p.targetEpsilon = r.number("target_epsilon", 0, 0, 1e9);
 }
 
+void readSecureAggregation(ObjectReader&& r, privacy::SecAggSpec& a)
+{
+    a.enabled = r.boolean("enabled", false);
+    a.bits = int(r.integer("bits", a.bits, 16, 32));
+    a.range = r.number("range", a.range, 1e-12, 1e12);
+    a.threshold = int(r.integer("threshold", 0, 0, 100000000)); // <= m: checkSecureAggregation
+}
+
 void readCheckpoint(ObjectReader&& r, CheckpointSpec& c)
 {
     c.everySteps = long(r.integer("every_steps", 0, 0, 1000000000));
@@ -311,6 +319,7 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     st.localSteps = int(r.integer("local_steps", 1, 1, 1000000));
     readCompression(r.child("compression"), st.compression);
     readPrivacy(r.child("privacy"), st.privacy);
+    readSecureAggregation(r.child("secure_aggregation"), st.secureAggregation);
 }
 
 void readCompare(ObjectReader& root, Scenario& s)
@@ -400,6 +409,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         try {
             checkCompression(s.sim.strategy, s.sim.training);
             checkPrivacy(s.sim.strategy, s.sim.training);
+            checkSecureAggregation(s.sim.strategy, s.sim.training);
             checkRecovery(s.sim.strategy);
         } catch (const ConfigError& e) {
             const std::string prefix = e.path() + ": ";

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
-// numbers, bad units, deleted and unknown keys, and random compression, privacy, local-SGD and recovery settings
-// grafted onto the strategy), must either parse or be refused with a ScenarioError whose every issue has a message,
+// numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
+// recovery settings grafted onto the strategy), must either parse or be refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash. The same seed gives the same mutants, so a failure replays: the test
 // prints the mutant's number and text.
 #include "scenario.h"
@@ -114,6 +114,19 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
             p[key] = rng.below(3) == 0 ? randomScalar(rng) : legal(key);
         }
         strategy["privacy"] = p;
+    }
+    if (rng.below(4) == 0) { // issue 12's secure aggregation
+        static const char* secAggKeys[] = {"enabled", "bits", "range", "threshold", "unknown"};
+        QJsonObject a;
+        a["enabled"] = rng.below(4) == 0 ? randomScalar(rng) : QJsonValue(rng.below(3) != 0);
+        for (int i = int(rng.below(4)); i > 0; --i) {
+            const std::size_t k = rng.below(std::size(secAggKeys));
+            a[secAggKeys[k]] = rng.below(3) == 0 ? randomScalar(rng)
+                               : k == 1          ? QJsonValue(12 + int(rng.below(24)))
+                               : k == 3          ? QJsonValue(int(rng.below(80)))
+                                                 : QJsonValue(2 * rng.uniform());
+        }
+        strategy["secure_aggregation"] = a;
     }
     if (what == 2 || rng.below(4) == 0)
         strategy["local_steps"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(10)));

@@ -254,6 +254,17 @@ private slots:
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"privacy\": {\"type\": \"dp-fedavg\", "
                "\"noise_multiplier\": 0, \"target_epsilon\": 8}"
             << "q.json: strategy.privacy.target_epsilon: needs noise_multiplier > 0";
+        QTest::newRow("secure aggregation on sync-ps")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"sync-ps\", \"secure_aggregation\": {\"enabled\": true}"
+            << "q.json: strategy.secure_aggregation.enabled: secure aggregation sums federated clients' updates: "
+               "fedavg only, not sync-ps";
+        QTest::newRow("secure aggregation bits")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"secure_aggregation\": {\"enabled\": true, \"bits\": 8}"
+            << "q.json: strategy.secure_aggregation.bits: expected an integer in [16, 32], got 8";
+        QTest::newRow("secure aggregation with compression")
+            << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"compression\": {\"type\": \"fp16\"}, "
+               "\"secure_aggregation\": {\"enabled\": true}"
+            << "q.json: strategy.secure_aggregation.enabled: not with compression";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }

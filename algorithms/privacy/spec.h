@@ -27,3 +27,16 @@ struct PrivacySpec {
 };
 
 } // namespace dml::privacy
+
+namespace dml::privacy {
+
+/// strategy.secure_aggregation (fedavg): Bonawitz et al. 2017, "Practical secure aggregation for privacy-preserving
+/// machine learning" (CCS'17), the semi-honest protocol; see privacy/secagg.h. Plain data: strategy.h includes it.
+struct SecAggSpec {
+    bool enabled = false;
+    int bits = 32;       ///< R = 2^bits, the ring of the masked sums; in [16, 32]
+    double range = 1.0;  ///< without DP-FedAvg: every update coordinate is clamped to [-range, range] (> 0)
+    int threshold = 0;   ///< t of the t-out-of-n Shamir sharing; 0 = floor(2n/3) + 1 (n = clients per round)
+};
+
+} // namespace dml::privacy

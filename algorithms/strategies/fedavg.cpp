@@ -88,11 +88,231 @@ void FederatedAveraging::setPrivacy(const privacy::PrivacySpec& spec)
     m_privacy.setSpec(spec);
 }
 
+/// One round of secure aggregation: the protocol instance (real workloads only) and the sets the server announced,
+/// shared by the server and the round's client bodies (the messages carry the sizes; the values stay here).
+struct FederatedAveraging::SecAggRound {
+    long round = 0;
+    std::vector<int> selected;                       ///< position -> client rank
+    std::unique_ptr<privacy::SecAggProtocol> protocol; ///< nullptr for a proxy workload
+    std::vector<int> u1, u2;                         ///< positions, sorted
+    std::vector<std::vector<std::uint32_t>> masked;  ///< by position: y_u, written when u sends it
+    int position(int rank) const
+    {
+        const auto it = std::lower_bound(selected.begin(), selected.end(), rank);
+        return it != selected.end() && *it == rank ? int(it - selected.begin()) : -1;
+    }
+};
+
+void FederatedAveraging::setSecureAggregation(const privacy::SecAggSpec& spec)
+{
+    m_secAgg = spec;
+    m_secThreshold = 0;
+    if (!spec.enabled)
+        return;
+    if (m_compressor)
+        throw ConfigError("strategy.secure_aggregation.enabled", "not with compression");
+    if (m_perRound < 2)
+        throw ConfigError("strategy.secure_aggregation.enabled", "needs at least 2 clients per round");
+    if (spec.threshold < 0 || spec.threshold > m_perRound)
+        throw ConfigError("strategy.secure_aggregation.threshold",
+                          "expected 0 (floor(2m/3) + 1) or 1 to " + std::to_string(m_perRound) + ", got " +
+                              std::to_string(spec.threshold));
+    m_secThreshold = spec.threshold > 0 ? spec.threshold : privacy::secAggDefaultThreshold(m_perRound);
+    const bool dp = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpFedAvg;
+    m_secMaxWeight = 1;
+    if (!dp)
+        for (const auto& part : m_partition)
+            m_secMaxWeight = std::max(m_secMaxWeight, long(part.size()));
+    m_fixed = dp ? privacy::makeFixedPoint(spec.bits, m_privacy.spec().clip, m_perRound, 1, "strategy.privacy.clip")
+                 : privacy::makeFixedPoint(spec.bits, spec.range, m_perRound, double(m_secMaxWeight));
+}
+
 void FederatedAveraging::completeSummary(Summary& s) const
 {
     m_evaluator.completeSummary(s);
     m_counters.fill(m_compression, 1, s);
     m_privacy.fill(s);
+    if (m_secAgg.enabled) {
+        char label[96];
+        std::snprintf(label, sizeof label, "secagg %d-bit t=%d%s", m_secAgg.bits, m_secThreshold,
+                      m_secMaxWeight > 1 ? " weighted" : "");
+        s.secureAggregation = label;
+        s.secAggSeconds = m_secSeconds;
+        s.secAggBytes = m_secBytes;
+        s.secAggFailedRounds = m_secFailed;
+    }
+}
+
+void FederatedAveraging::secAggSend(Transport& t, int dst, int tag, Message m)
+{
+    m_secBytes += m.bytes;
+    t.isend(dst, tag, std::move(m));
+}
+
+void FederatedAveraging::secAggServerRound(Transport& t, long round, const std::vector<int>& selected,
+                                           std::vector<char>& done, std::vector<Message>& replies,
+                                           Eigen::VectorXf& params, bool& failed)
+{
+    using privacy::secAggCost;
+    const bool proxy = m_workload.isProxy();
+    const bool dp = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpFedAvg;
+    const std::size_t N = std::size_t(m_workload.numParams());
+    const std::size_t len = N + (dp ? 0 : 1); // + the weight n_k without DP
+    const std::size_t n = selected.size();
+    const int thr = m_secThreshold;
+    auto state = std::make_shared<SecAggRound>();
+    state->round = round;
+    state->selected = selected;
+    state->masked.resize(n);
+    if (!proxy)
+        state->protocol = std::make_unique<privacy::SecAggProtocol>(int(n), thr, len, m_secAgg.bits,
+                                                                    deriveSeed(m_cfg.seed, 0x5ECA, std::uint64_t(round)));
+    m_secRounds.clear(); // bodies of earlier rounds keep theirs
+    m_secRounds[round] = state;
+
+    // owes[i]: the kind client i sends next (0: nothing; it waits for the server, is done, or is out).
+    std::vector<int> owes(n, 0);
+    for (std::size_t i = 0; i < n; ++i)
+        if (done[i] == 0)
+            owes[i] = AdvertiseKeys;
+    const double start = t.now();
+    const double closeAt = m_rules.deadline > 0 ? start + m_rules.deadline : -1;
+    // Waits for `kind` from every client that owes it (at most `target`, until closeAt if >= 0), checking for
+    // clients that went off every failureDetection seconds. Returns the positions that sent it, sorted.
+    auto collect = [&](int kind, double until, std::size_t target) {
+        std::vector<int> got;
+        for (;;) {
+            std::size_t outstanding = 0;
+            for (std::size_t i = 0; i < n; ++i)
+                if (owes[i] == kind) {
+                    if (t.peerFailed(selected[i]))
+                        owes[i] = 0;
+                    else
+                        ++outstanding;
+                }
+            if (outstanding == 0 || got.size() >= target)
+                break;
+            double wait = m_rules.failureDetection;
+            if (until >= 0) {
+                if (t.now() >= until)
+                    break;
+                wait = std::min(wait, until - t.now());
+            }
+            std::optional<Message> m = t.recv(ToServer, wait);
+            if (!m)
+                continue;
+            const int at = state->position(m->source);
+            if (m->kind == Bye) { // a client aborted in an earlier round is done
+                if (m->version != round)
+                    m_busy[std::size_t(m->source)] = 0;
+                continue;
+            }
+            if (m->version != round || at < 0 || m->kind != kind || owes[std::size_t(at)] != kind)
+                continue; // stale: an abandoned body's late message (its goodbye follows its abort)
+            owes[std::size_t(at)] = 0;
+            got.push_back(at);
+            if (kind == MaskedInput)
+                replies[std::size_t(at)] = std::move(*m);
+        }
+        for (int& o : owes) // the phase is closed: what still comes is stale (the client is abandoned)
+            if (o == kind)
+                o = 0;
+        std::sort(got.begin(), got.end());
+        return got;
+    };
+
+    failed = true;
+    double phase = 0; // this round's time in the protocol's extra rounds
+    std::vector<int> u3, u4;
+    const std::vector<int> u1 = collect(AdvertiseKeys, closeAt, n); // Round 0: AdvertiseKeys
+    if (int(u1.size()) >= thr) {
+        state->u1 = u1;
+        const privacy::SecAggCost c1 = secAggCost(long(u1.size()), long(len), 0, m_secAgg.bits, m_secCosts, thr);
+        for (int i : u1) {
+            owes[std::size_t(i)] = ShareKeys;
+            secAggSend(t, selected[std::size_t(i)], ToClient,
+                       Message{.kind = KeyList, .bytes = c1.advertiseKeys.clientReceivedBytes, .version = round});
+        }
+        const std::vector<int> u2 = collect(ShareKeys, closeAt, n); // Round 1: ShareKeys
+        if (int(u2.size()) >= thr) {
+            state->u2 = u2;
+            const privacy::SecAggCost c2 = secAggCost(long(u2.size()), long(len), 0, m_secAgg.bits, m_secCosts, thr);
+            for (int i : u2) {
+                owes[std::size_t(i)] = MaskedInput;
+                secAggSend(t, selected[std::size_t(i)], ToClient,
+                           Message{.kind = SharesForYou, .bytes = c2.shareKeys.clientReceivedBytes, .version = round});
+            }
+            phase += t.now() - start;
+            // Round 2: MaskedInputCollection, under the round rules (the report phase of plain FedAvg).
+            u3 = collect(MaskedInput, closeAt,
+                         m_rules.targetClients > 0 ? std::size_t(m_rules.targetClients) : n);
+            if (int(u3.size()) >= thr) {
+                const double unmaskStart = t.now();
+                const privacy::SecAggCost c3 = secAggCost(long(u2.size()), long(len), long(u2.size() - u3.size()),
+                                                          m_secAgg.bits, m_secCosts, thr);
+                for (int i : u3) {
+                    owes[std::size_t(i)] = UnmaskShares;
+                    secAggSend(t, selected[std::size_t(i)], ToClient,
+                               Message{.kind = UnmaskRequest, .bytes = c3.unmasking.clientReceivedBytes,
+                                       .version = round});
+                }
+                u4 = collect(UnmaskShares, -1, n); // Round 3: Unmasking (waits for every survivor that is on)
+                if (int(u4.size()) >= thr) {
+                    failed = false;
+                    if (!proxy) {
+                        std::vector<std::uint32_t> sum(len, 0);
+                        const std::uint32_t mask = m_fixed.mask;
+                        for (int i : u3) {
+                            const std::vector<std::uint32_t>& y = state->masked[std::size_t(i)];
+                            for (std::size_t j = 0; j < len; ++j)
+                                sum[j] = (sum[j] + y[j]) & mask;
+                        }
+                        const std::optional<std::vector<std::uint32_t>> z =
+                            state->protocol->unmask(std::move(sum), u2, u3, u4);
+                        // The decoded sum, w_{t+1} below: DP adds noise and divides by m; otherwise by sum n_k.
+                        Eigen::VectorXf delta(static_cast<Eigen::Index>(N));
+                        for (std::size_t j = 0; j < N; ++j)
+                            delta[Eigen::Index(j)] = float(m_fixed.decode((*z)[j]));
+                        if (dp) {
+                            const privacy::PrivacySpec& p = m_privacy.spec();
+                            privacy::addGaussianNoise(delta, p.noiseMultiplier * p.clip,
+                                                      deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
+                            params += (1.0f / float(m_perRound)) * delta;
+                        } else {
+                            const long long weight = m_fixed.signedValue((*z)[N]);
+                            if (weight > 0)
+                                params += float(1.0 / double(weight)) * delta;
+                        }
+                    }
+                    t.compute(c3.maskedInput.serverFlops + c3.unmasking.serverFlops);
+                    for (int i : u3)
+                        done[std::size_t(i)] = 2;
+                }
+                phase += t.now() - unmaskStart;
+            }
+        }
+    }
+    if (int(state->u2.size()) < thr) // failed in the key rounds: all of the round so far was the protocol's
+        phase = t.now() - start;
+    m_secSeconds += phase;
+    m_sink.point("secagg_seconds", t.now(), phase);
+    // Every client still on that is not done (the responders of the unmasking returned) gets an abort; it answers
+    // with a goodbye and is busy until then.
+    for (std::size_t i = 0; i < n; ++i) {
+        if (done[i] == 1 || t.peerFailed(selected[i]) || std::binary_search(u4.begin(), u4.end(), int(i)))
+            continue;
+        secAggSend(t, selected[i], ToClient,
+                   Message{.kind = Abort, .bytes = m_secCosts.controlBytes, .version = round});
+        m_busy[std::size_t(selected[i])] = 1;
+    }
+    if (failed) {
+        ++m_secFailed;
+        for (std::size_t i = 0; i < n; ++i)
+            if (done[i] == 2)
+                done[i] = 0;
+        for (Message& m : replies)
+            m = Message{};
+    }
 }
 
 std::vector<int> FederatedAveraging::sampleClients(long round) const
@@ -148,10 +368,33 @@ void FederatedAveraging::runServer(Transport& t)
             t.isend(k, ToClient, Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = global,
                                          .version = round});
         }
+        const bool rules = m_rules.deadline > 0 || m_rules.targetClients > 0;
+        int dropped = 0;
+        std::vector<const Message*> counted;
+        const privacy::PrivacySpec& dpSpec = m_privacy.spec();
+        const bool dp = dpSpec.kind == privacy::PrivacySpec::Kind::DpFedAvg;
+        if (m_secAgg.enabled) {
+            bool failed = false;
+            secAggServerRound(t, round, selected, done, replies, params, failed);
+            t.waitAll();
+            for (std::size_t i = 0; i < selected.size(); ++i) {
+                if (done[i] == 2) {
+                    t.extendWindow(selected[i]);
+                    counted.push_back(&replies[i]);
+                } else {
+                    ++dropped;
+                }
+            }
+            if (!failed) {
+                t.compute(dp ? privacy::noiseFlops(double(m_workload.numParams())) + 2.0 * double(m_workload.numParams())
+                             : 2.0 * double(m_workload.numParams()));
+                if (dp && m_privacy.step(double(m_perRound) / double(m_clients), t.now(), m_sink))
+                    m_evaluator.requestStop("privacy_budget");
+            }
+        } else {
         // Collect the replies until the target is met or the deadline passes. A client whose device goes off
         // (Transport::peerFailed) drops out of the round: without a deadline the server stops waiting for it,
         // checking every failureDetection seconds; with one, the deadline bounds the wait.
-        const bool rules = m_rules.deadline > 0 || m_rules.targetClients > 0;
         const double closeAt = m_rules.deadline > 0 ? t.now() + m_rules.deadline : -1;
         const std::size_t target =
             m_rules.targetClients > 0 ? std::size_t(m_rules.targetClients) : selected.size();
@@ -186,7 +429,6 @@ void FederatedAveraging::runServer(Transport& t)
             replies[at] = std::move(*m);
         }
         // Clients still training are abandoned: their reports, when they come, are stale.
-        int dropped = 0;
         for (std::size_t i = 0; i < selected.size(); ++i) {
             if (done[i] == 0 && !t.peerFailed(selected[i]))
                 m_busy[std::size_t(selected[i])] = 1;
@@ -200,7 +442,6 @@ void FederatedAveraging::runServer(Transport& t)
             if (done[i] == 2)
                 t.extendWindow(selected[i]);
         // w_{t+1} = sum_k (n_k / n) w^k over the clients that replied, in client-rank order (not arrival order).
-        std::vector<const Message*> counted;
         for (std::size_t i = 0; i < selected.size(); ++i)
             if (done[i] == 2)
                 counted.push_back(&replies[i]);
@@ -217,8 +458,6 @@ void FederatedAveraging::runServer(Transport& t)
             }
             m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, weights, acc));
         };
-        const privacy::PrivacySpec& dpSpec = m_privacy.spec();
-        const bool dp = dpSpec.kind == privacy::PrivacySpec::Kind::DpFedAvg;
         if (dp) {
             // DP-FedAvg: w_{t+1} = w_t + (sum_k clip(Delta_k) + N(0, (z C)^2 I)) / m, m fixed (McMahan et al. 2018).
             const double n = double(m_workload.numParams());
@@ -273,6 +512,7 @@ void FederatedAveraging::runServer(Transport& t)
             for (std::size_t i = 1; i < counted.size(); ++i)
                 params += float(double(counted[i]->version) / total) * *counted[i]->data;
         }
+        } // plain reports
         if (dropped > 0 || rules || m_dropOutsReported) {
             m_dropOutsReported = true;
             m_sink.point("dropped_clients", t.now(), double(dropped));
@@ -284,8 +524,8 @@ void FederatedAveraging::runServer(Transport& t)
         for (const Message* m : counted)
             m_evaluator.addTrainLoss(m->value);
         // Dense: n_k/n times each model, summed; compressed: the decoding and weighting were charged with the
-        // codec, then one addition to w_t. DP-FedAvg was charged above.
-        if (!dp)
+        // codec, then one addition to w_t. DP-FedAvg and secure aggregation were charged above.
+        if (!dp && !m_secAgg.enabled)
             t.compute(m_compressor ? (counted.empty() ? 0.0 : double(m_workload.numParams()))
                                    : 2.0 * double(counted.size()) * double(m_workload.numParams()));
         for (Message& m : replies)
@@ -311,6 +551,39 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     const long localSteps = long(m_localEpochs) * sampler->batchesPerEpoch();
 
     Message global = t.recv(ToClient);
+    // Secure aggregation's AdvertiseKeys and ShareKeys (setSecureAggregation), before the local training.
+    std::shared_ptr<SecAggRound> sec;
+    int pos = -1;
+    const bool dp = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpFedAvg;
+    const std::size_t secLen = std::size_t(m_workload.numParams()) + (dp ? 0 : 1);
+    auto goodbye = [&] { // after an abort: the server counts this client busy until this arrives
+        m_secBytes += m_secCosts.controlBytes;
+        t.send(m_clients, ToServer, Message{.kind = Bye, .bytes = m_secCosts.controlBytes, .version = global.version});
+    };
+    if (m_secAgg.enabled) {
+        const auto it = m_secRounds.find(global.version);
+        if (it != m_secRounds.end()) {
+            sec = it->second;
+            pos = sec->position(rank);
+        }
+        const privacy::SecAggCost c0 = privacy::secAggCost(1, long(secLen), 0, m_secAgg.bits, m_secCosts);
+        t.compute(c0.advertiseKeys.clientFlops);
+        m_secBytes += c0.advertiseKeys.clientSentBytes;
+        t.send(m_clients, ToServer, Message{.kind = AdvertiseKeys, .bytes = c0.advertiseKeys.clientSentBytes,
+                                            .version = global.version});
+        if (t.recv(ToClient).kind == Abort || !sec) // otherwise the key list U1 (no state: the round is over)
+            return goodbye();
+        const privacy::SecAggCost c1 =
+            privacy::secAggCost(long(sec->u1.size()), long(secLen), 0, m_secAgg.bits, m_secCosts, m_secThreshold);
+        if (sec->protocol)
+            sec->protocol->shareKeys(pos, sec->u1);
+        t.compute(c1.shareKeys.clientFlops);
+        m_secBytes += c1.shareKeys.clientSentBytes;
+        t.send(m_clients, ToServer, Message{.kind = ShareKeys, .bytes = c1.shareKeys.clientSentBytes,
+                                            .version = global.version});
+        if (t.recv(ToClient).kind == Abort) // otherwise the shares addressed to this client
+            return goodbye();
+    }
     std::shared_ptr<Eigen::VectorXf> w;
     double lossSum = 0;
     if (arch) {
@@ -333,9 +606,35 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     // client is alone on its host), and the real arithmetic of one client runs start to finish in a warm cache
     // instead of interleaving step by step with every other sampled client (2x slower at 100 per round).
     t.compute(double(localSteps) * flopsPerLocalStep);
+    if (m_secAgg.enabled) { // MaskedInputCollection, then Unmasking
+        const privacy::SecAggCost c2 =
+            privacy::secAggCost(long(sec->u2.size()), long(secLen), 0, m_secAgg.bits, m_secCosts, m_secThreshold);
+        if (arch) {
+            Eigen::VectorXf delta = *w - *global.data;
+            if (dp)
+                privacy::clipToNorm(delta, m_privacy.spec().clip);
+            std::vector<std::uint32_t> x(secLen);
+            const double weight = dp ? 1.0 : double(part.size());
+            for (std::size_t j = 0; j < std::size_t(delta.size()); ++j)
+                x[j] = m_fixed.encode(double(delta[Eigen::Index(j)]), weight);
+            if (!dp)
+                x.back() = m_fixed.encodeCount(long(part.size()));
+            sec->masked[std::size_t(pos)] = sec->protocol->maskedInput(pos, x, sec->u2);
+        }
+        if (dp)
+            t.compute(privacy::clipFlops(nParams) + 2.0 * nParams);
+        t.compute(c2.maskedInput.clientFlops);
+        t.send(m_clients, ToServer, Message{.kind = MaskedInput, .bytes = c2.maskedInput.clientSentBytes,
+                                            .version = global.version, .value = lossSum / double(localSteps)});
+        if (t.recv(ToClient).kind == Abort) // otherwise the survivor list U3
+            return goodbye();
+        m_secBytes += c2.unmasking.clientSentBytes;
+        t.send(m_clients, ToServer, Message{.kind = UnmaskShares, .bytes = c2.unmasking.clientSentBytes,
+                                            .version = global.version});
+        return;
+    }
     Message out{.kind = Model, .bytes = m_workload.modelBytes(), .data = std::move(w), .version = long(part.size()),
                 .value = lossSum / double(localSteps)};
-    const bool dp = m_privacy.spec().kind == privacy::PrivacySpec::Kind::DpFedAvg;
     std::shared_ptr<Eigen::VectorXf> delta; // the update Delta_k = w_k - w_t (compressed or private runs)
     if ((m_compressor || dp) && arch) {
         delta = m_pool.acquire(global.data->size());

@@ -3,6 +3,7 @@
 #include "compression/codec.h"
 #include "evaluator.h"
 #include "privacy/ledger.h"
+#include "privacy/secagg.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
 #include "data/partition.h"
@@ -11,6 +12,7 @@
 #include "models/workload.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -67,7 +69,20 @@ namespace dml {
 class FederatedAveraging final : public Strategy {
 public:
     enum Tag { ToClient = 1, ToServer = 2 };
-    enum Kind { Model = 1 };
+    /// Model: the global model (to a client) or a client's report. The others are secure aggregation's messages
+    /// (setSecureAggregation): the four rounds' uploads and downloads, an abort, and a client's goodbye after one.
+    enum Kind {
+        Model = 1,
+        AdvertiseKeys = 3,
+        KeyList = 4,
+        ShareKeys = 5,
+        SharesForYou = 6,
+        MaskedInput = 7,
+        UnmaskRequest = 8,
+        UnmaskShares = 9,
+        Abort = 10,
+        Bye = 11,
+    };
 
     /// `clients` = K, `clientFraction` = C in (0, 1], `localEpochs` = E >= 1, `proxMu` = mu >= 0,
     /// `rounds` >= 0 (0 = from cfg.epochs). Throws ConfigError with the scenario path of a bad value
@@ -128,6 +143,42 @@ public:
     /// "privacy_budget") after the last round whose epsilon stays within it. With compression, the clipped update
     /// is what is encoded. makeStrategy validated the spec (checkPrivacy).
     void setPrivacy(const privacy::PrivacySpec& spec);
+    /// Secure aggregation (Bonawitz et al. 2017, "Practical secure aggregation for privacy-preserving machine
+    /// learning", CCS'17; privacy/secagg.h), the honest-but-curious protocol around each round's sum, with its
+    /// four rounds as real messages and its computation charged by secAggCost() (privacy::SecAggConstants):
+    ///  - AdvertiseKeys and ShareKeys right after the model broadcast (they do not depend on the input; Bonawitz et
+    ///    al. 2019, Sec. 6, also run them before the devices commit their updates): each launched client sends two
+    ///    public keys, the server sends each of them the list U1; each client of U1 sends |U1| - 1 encrypted Shamir
+    ///    shares of s_u^SK and b_u, the server forwards to each client of U2 the shares addressed to it. A round
+    ///    deadline bounds these waits as well; clients that go off (Transport::peerFailed) are left out.
+    ///  - The client trains, then (MaskedInputCollection) sends y_u = x_u + PRG(b_u) + sum_v p_{u,v} mod R: N
+    ///    elements of `bits` bits (plus one for the weight, see below), instead of its model. The round rules apply
+    ///    here as to plain reports (deadline, target_clients, failure detection); the clients of U2 that did not
+    ///    report by the close are the paper's drop-outs after ShareKeys, abandoned as in plain FedAvg.
+    ///  - Unmasking: the server sends each client of U3 the survivor list; each answers with its shares (b_v of
+    ///    the survivors, s_v^SK of the drop-outs); the server waits for them (failure detection as usual),
+    ///    reconstructs from the first t answers and removes the masks.
+    /// If fewer than t clients are left at any phase (t = spec.threshold, default floor(2m/3) + 1), the round
+    /// fails: nothing is aggregated, the global model stays, and Summary::secAggFailedRounds counts it. Clients
+    /// that are still alive and not done get an Abort and answer it with a goodbye (Bye); until then they are busy
+    /// (not launched again).
+    /// Input: with DP-FedAvg the client's clipped update Delta_k, every coordinate within [-C, C], encoded with
+    /// range C (FixedPoint, summed unweighted); the server adds the noise to the decoded sum and divides by m as
+    /// DP-FedAvg does. Without DP (variant of TensorFlow Federated's weighted mean under secure aggregation): the
+    /// client clamps Delta_k to [-range, range] and sends n_k clamp(Delta_k) and n_k (one more element), both
+    /// secure-summed; w_{t+1} = w_t + sum_k n_k Delta_k / sum_k n_k. The weight bound is the largest client part
+    /// (public here, since the server made the partition). The scale is the largest power of two whose sum cannot
+    /// wrap (makeFixedPoint, which refuses an absurd step naming "strategy.secure_aggregation.bits").
+    /// Proxy workloads do no arithmetic and charge the same costs. Series "secagg_seconds" per round; Summary
+    /// secureAggregation, secAggSeconds, secAggBytes, secAggFailedRounds. The round observer's `counted` are the
+    /// masked inputs of U3 (Message::data null, version = the round, not n_k). Call after setPrivacy.
+    void setSecureAggregation(const privacy::SecAggSpec& spec);
+    /// The fixed point in use (valid when secure aggregation is on, for a real or a proxy workload).
+    const privacy::FixedPoint& secAggFixedPoint() const { return m_fixed; }
+    /// t, the Shamir threshold of every round (0 when secure aggregation is off).
+    int secAggThreshold() const { return m_secThreshold; }
+    /// The cost constants charged (a test may replace them before the run).
+    void setSecAggConstants(const privacy::SecAggConstants& c) { m_secCosts = c; }
     /// Sampled clients that dropped out, over the whole run (valid after the run).
     long droppedClients() const { return m_droppedTotal; }
 
@@ -156,6 +207,19 @@ private:
     std::vector<std::unique_ptr<compression::GradientEncoder>> m_encoders; ///< per client, when first sampled
     compression::CompressionCounters m_counters;
     privacy::PrivacyLedger m_privacy;
+    // Secure aggregation
+    struct SecAggRound; ///< one round's protocol instance and announced sets, shared with its client bodies
+    void secAggServerRound(Transport& t, long round, const std::vector<int>& selected, std::vector<char>& done,
+                           std::vector<Message>& replies, Eigen::VectorXf& params, bool& failed);
+    void secAggSend(Transport& t, int dst, int tag, Message m);
+    privacy::SecAggSpec m_secAgg;
+    privacy::FixedPoint m_fixed;
+    privacy::SecAggConstants m_secCosts;
+    int m_secThreshold = 0;
+    long m_secMaxWeight = 1;
+    std::map<long, std::shared_ptr<SecAggRound>> m_secRounds; ///< the current round's
+    double m_secSeconds = 0, m_secBytes = 0;
+    long m_secFailed = 0;
 };
 
 } // namespace dml
