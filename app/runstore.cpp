@@ -16,7 +16,7 @@ namespace {
 
 // 2: runs.build (the program's build string, buildinfo.h), runs' bytes lost, evaluation grid and partition
 //    statistics, host_stats.bytes_lost.
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS runs(
   compressor TEXT, uncompressed_bytes REAL, compressed_bytes REAL, codec_seconds REAL, local_steps INTEGER,
   privacy TEXT, epsilon REAL, delta REAL,
   failures INTEGER, restarts INTEGER, lost_steps INTEGER, lost_compute_seconds REAL, recovery_seconds REAL,
-  checkpoints INTEGER, checkpoint_seconds REAL, goodput REAL
+  checkpoints INTEGER, checkpoint_seconds REAL, goodput REAL,
+  secure_aggregation TEXT, secagg_seconds REAL, secagg_bytes REAL, secagg_failed_rounds INTEGER
 );
 CREATE TABLE IF NOT EXISTS samples(
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -245,6 +246,13 @@ void RunStore::migrate()
                  "ALTER TABLE runs ADD COLUMN checkpoint_seconds REAL; ALTER TABLE runs ADD COLUMN goodput REAL; "
                  "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
         }
+        // Version 4 -> 5 (secure aggregation, issue 12): four columns more, NULL for older runs.
+        Stmt q5(m_db, "SELECT value FROM meta WHERE key = 'schema_version'", m_file);
+        if (q5.step() && q5.text(0) == "4") {
+            exec("ALTER TABLE runs ADD COLUMN secure_aggregation TEXT; ALTER TABLE runs ADD COLUMN secagg_seconds REAL; "
+                 "ALTER TABLE runs ADD COLUMN secagg_bytes REAL; ALTER TABLE runs ADD COLUMN secagg_failed_rounds INTEGER; "
+                 "UPDATE meta SET value = '5' WHERE key = 'schema_version'");
+        }
     } catch (...) {
         exec("ROLLBACK");
         throw;
@@ -372,7 +380,7 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
             "partition_largest_class_share=?, idle_fraction=?, compressor=?, uncompressed_bytes=?, "
             "compressed_bytes=?, codec_seconds=?, local_steps=?, privacy=?, epsilon=?, delta=?, failures=?, restarts=?, "
             "lost_steps=?, lost_compute_seconds=?, recovery_seconds=?, checkpoints=?, checkpoint_seconds=?, "
-            "goodput=? WHERE id=?",
+            "goodput=?, secure_aggregation=?, secagg_seconds=?, secagg_bytes=?, secagg_failed_rounds=? WHERE id=?",
             m_file);
     st.bind(1, nowIso()).bind(2, s.finalAccuracy).bind(3, s.bestAccuracy).bind(4, s.finalTestLoss);
     st.bind(5, s.simulatedTime).bind(6, s.targetAccuracy);
@@ -406,7 +414,9 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
         st.bindNull(43);
     else
         st.bind(43, s.goodput);
-    st.bind(44, id);
+    st.bind(44, s.secureAggregation).bind(45, s.secAggSeconds).bind(46, s.secAggBytes);
+    st.bind(47, (long long)s.secAggFailedRounds);
+    st.bind(48, id);
     st.step();
     tx.commit();
 }
@@ -439,7 +449,8 @@ constexpr const char* kRunColumns =
     "eval_interval_epochs, epochs_per_step, eval_note, partition_parts, partition_size_min, partition_size_max, "
     "partition_label_skew, partition_largest_class_share, idle_fraction, compressor, uncompressed_bytes, "
     "compressed_bytes, codec_seconds, local_steps, privacy, epsilon, delta, failures, restarts, lost_steps, "
-    "lost_compute_seconds, recovery_seconds, checkpoints, checkpoint_seconds, goodput FROM runs";
+    "lost_compute_seconds, recovery_seconds, checkpoints, checkpoint_seconds, goodput, secure_aggregation, "
+    "secagg_seconds, secagg_bytes, secagg_failed_rounds FROM runs";
 
 RunRecord readRun(const Stmt& q)
 {
@@ -502,6 +513,10 @@ RunRecord readRun(const Stmt& q)
     s.checkpoints = int(q.integer(55));
     s.checkpointSeconds = q.real(56);
     s.goodput = q.null(57) ? -1 : q.real(57);
+    s.secureAggregation = q.null(58) ? "none" : q.text(58);
+    s.secAggSeconds = q.real(59);
+    s.secAggBytes = q.real(60);
+    s.secAggFailedRounds = long(q.integer(61));
     r.interrupted = r.status == "running" && q.text(11) == hostName() && !processAlive(r.pid);
     return r;
 }

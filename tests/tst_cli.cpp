@@ -328,7 +328,8 @@ private slots:
         QCOMPARE(sqlite3_open(file.c_str(), &h), SQLITE_OK);
         for (const char* col : {"compressor", "uncompressed_bytes", "compressed_bytes", "codec_seconds", "local_steps", "privacy",
                                 "epsilon", "delta", "failures", "restarts", "lost_steps", "lost_compute_seconds",
-                                "recovery_seconds", "checkpoints", "checkpoint_seconds", "goodput"})
+                                "recovery_seconds", "checkpoints", "checkpoint_seconds", "goodput", "secure_aggregation",
+                                "secagg_seconds", "secagg_bytes", "secagg_failed_rounds"})
             QCOMPARE(sqlite3_exec(h, (std::string("ALTER TABLE runs DROP COLUMN ") + col).c_str(), nullptr, nullptr,
                                   nullptr), SQLITE_OK);
         QCOMPARE(sqlite3_exec(h, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
@@ -344,6 +345,7 @@ private slots:
         QCOMPARE(before.summary.epsilon, -1.0);
         QCOMPARE(before.summary.failures, 0); // version 3 -> 4 (issue 11) too
         QCOMPARE(before.summary.goodput, -1.0);
+        QCOMPARE(before.summary.secureAggregation, std::string("none")); // version 4 -> 5 (issue 12)
         Scenario sc;
         sc.name = "new";
         sc.text = "{}";
@@ -354,7 +356,13 @@ private slots:
         r.summary.failures = 2;
         r.summary.lostSteps = 17;
         r.summary.goodput = 0.25;
+        r.summary.secureAggregation = "secagg 32-bit t=7";
+        r.summary.secAggSeconds = 1.5;
+        r.summary.secAggFailedRounds = 3;
         store.finishRun(id, r, 0.5);
+        QCOMPARE(store.run(id).summary.secureAggregation, std::string("secagg 32-bit t=7"));
+        QCOMPARE(store.run(id).summary.secAggSeconds, 1.5);
+        QCOMPARE(store.run(id).summary.secAggFailedRounds, 3L);
         QCOMPARE(store.run(id).summary.failures, 2);
         QCOMPARE(store.run(id).summary.lostSteps, 17L);
         QCOMPARE(store.run(id).summary.goodput, 0.25);
@@ -368,7 +376,7 @@ private slots:
             RunStore again(file);
             QFAIL("a version-9 store was opened");
         } catch (const StoreError& e) {
-            QVERIFY2(QString(e.what()).contains("schema version 9, this program reads version 4"), e.what());
+            QVERIFY2(QString(e.what()).contains("schema version 9, this program reads version 5"), e.what());
         }
     }
 
