@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "privacy/dp.h"
+#include "strategies/localtraining.h"
 
 #include <algorithm>
 #include <cmath>
@@ -336,6 +337,131 @@ void FederatedAveraging::run(int rank, Transport& t)
         runClient(rank, t);
 }
 
+int FederatedAveraging::collectReports(Transport& t, const std::vector<int>& selected, std::vector<char>& done,
+                                       std::size_t outstanding, std::vector<Message>& replies)
+{
+    int dropped = 0;
+    // Collect the replies until the target is met or the deadline passes. A client whose device goes off
+    // (Transport::peerFailed) drops out of the round: without a deadline the server stops waiting for it,
+    // checking every failureDetection seconds; with one, the deadline bounds the wait.
+    const double closeAt = m_rules.deadline > 0 ? t.now() + m_rules.deadline : -1;
+    const std::size_t target =
+        m_rules.targetClients > 0 ? std::size_t(m_rules.targetClients) : selected.size();
+    std::size_t reported = 0;
+    while (outstanding > 0 && reported < target) {
+        for (std::size_t i = 0; i < selected.size(); ++i)
+            if (!done[i] && t.peerFailed(selected[i])) {
+                done[i] = 1;
+                --outstanding;
+            }
+        if (outstanding == 0)
+            break;
+        std::optional<Message> m;
+        if (closeAt >= 0) {
+            if (t.now() >= closeAt)
+                break;
+            m = t.recv(ToServer, closeAt - t.now());
+        } else {
+            m = t.recv(ToServer, m_rules.failureDetection);
+        }
+        if (!m)
+            continue;
+        const auto at = std::size_t(std::lower_bound(selected.begin(), selected.end(), m->source) -
+                                    selected.begin());
+        if (at >= selected.size() || selected[at] != m->source || done[at]) {
+            m_busy[std::size_t(m->source)] = 0; // a late report of an abandoned round: discarded
+            continue;
+        }
+        done[at] = 2;
+        --outstanding;
+        ++reported;
+        replies[at] = std::move(*m);
+    }
+    // Clients still training are abandoned: their reports, when they come, are stale.
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+        if (done[i] == 0 && !t.peerFailed(selected[i]))
+            m_busy[std::size_t(selected[i])] = 1;
+        if (done[i] != 2)
+            ++dropped;
+    }
+    return dropped;
+}
+
+void FederatedAveraging::averageReports(Transport& t, long round, const std::vector<const Message*>& counted,
+                                        Eigen::VectorXf& params)
+{
+    const bool proxy = m_workload.isProxy();
+    const privacy::PrivacySpec& dpSpec = m_privacy.spec();
+    const bool dp = dpSpec.kind == privacy::PrivacySpec::Kind::DpFedAvg;
+    double total = 0;
+    for (const Message* m : counted)
+        total += double(m->version);
+    // Compressed: acc = sum_k weight(k) decode(Delta_k) over the reports, in client-rank order.
+    auto decodeSum = [&](const std::function<float(const Message&)>& weight, Eigen::VectorXf& acc) {
+        std::vector<const compression::Encoded*> parts;
+        std::vector<float> weights;
+        for (const Message* m : counted) {
+            parts.push_back(m->encoded.get());
+            weights.push_back(weight(*m));
+        }
+        m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, weights, acc));
+    };
+    if (dp) {
+        // DP-FedAvg: w_{t+1} = w_t + (sum_k clip(Delta_k) + N(0, (z C)^2 I)) / m, m fixed (McMahan et al. 2018).
+        const double n = double(m_workload.numParams());
+        const float inv = 1.0f / float(m_perRound);
+        if (proxy) {
+            m_counters.compute(t, m_compressor ? compression::aggregateFlops(*m_compressor, false, n,
+                                                                             int(counted.size()))
+                                               : 0.0);
+        } else if (m_compressor) { // the encoded clipped updates: w_t + (sum_k Delta_k + noise) / m
+            Eigen::VectorXf sum = Eigen::VectorXf::Zero(params.size());
+            if (!counted.empty())
+                decodeSum([](const Message&) { return 1.0f; }, sum);
+            privacy::addGaussianNoise(sum, dpSpec.noiseMultiplier * dpSpec.clip,
+                                      deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
+            params += inv * sum;
+        } else {
+            // The clipped models w~_k = w_t + clip(Delta_k) (w_k itself when within the bound), averaged as
+            // plain FedAvg averages (so with z = 0, no clipping and equal parts it is FedAvg bit for bit):
+            // w_{t+1} = sum_k w~_k / m + (m - r) / m w_t + noise / m, r = the clients that reported.
+            const Eigen::VectorXf global = params;
+            for (std::size_t i = 0; i < counted.size(); ++i) {
+                if (i == 0)
+                    params = inv * *counted[0]->data;
+                else
+                    params += inv * *counted[i]->data;
+            }
+            if (int(counted.size()) < m_perRound)
+                params = (counted.empty() ? Eigen::VectorXf::Zero(global.size()) : params) +
+                         (float(m_perRound - int(counted.size())) * inv) * global;
+            if (dpSpec.noiseMultiplier > 0) {
+                Eigen::VectorXf noise = Eigen::VectorXf::Zero(params.size());
+                privacy::addGaussianNoise(noise, dpSpec.noiseMultiplier * dpSpec.clip,
+                                          deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
+                params += inv * noise;
+            }
+        }
+        t.compute((m_compressor ? 0.0 : double(counted.size()) * n) + privacy::noiseFlops(n) + 2.0 * n);
+        if (m_privacy.step(double(m_perRound) / double(m_clients), t.now(), m_sink))
+            m_evaluator.requestStop("privacy_budget"); // the next round would exceed the budget
+    } else if (m_compressor && !counted.empty()) {
+        // w_{t+1} = w_t + sum_k (n_k / n) decode(Delta_k): the clients sent their updates, encoded.
+        const double n = double(m_workload.numParams());
+        if (proxy) {
+            m_counters.compute(t, compression::aggregateFlops(*m_compressor, false, n, int(counted.size())));
+        } else {
+            Eigen::VectorXf update;
+            decodeSum([total](const Message& m) { return float(double(m.version) / total); }, update);
+            params += update;
+        }
+    } else if (!proxy && !counted.empty()) { // nobody replied: the global model stays as it was
+        params = float(double(counted[0]->version) / total) * *counted[0]->data;
+        for (std::size_t i = 1; i < counted.size(); ++i)
+            params += float(double(counted[i]->version) / total) * *counted[i]->data;
+    }
+}
+
 void FederatedAveraging::runServer(Transport& t)
 {
     const bool proxy = m_workload.isProxy();
@@ -392,127 +518,19 @@ void FederatedAveraging::runServer(Transport& t)
                     m_evaluator.requestStop("privacy_budget");
             }
         } else {
-        // Collect the replies until the target is met or the deadline passes. A client whose device goes off
-        // (Transport::peerFailed) drops out of the round: without a deadline the server stops waiting for it,
-        // checking every failureDetection seconds; with one, the deadline bounds the wait.
-        const double closeAt = m_rules.deadline > 0 ? t.now() + m_rules.deadline : -1;
-        const std::size_t target =
-            m_rules.targetClients > 0 ? std::size_t(m_rules.targetClients) : selected.size();
-        std::size_t reported = 0;
-        while (outstanding > 0 && reported < target) {
+            dropped = collectReports(t, selected, done, outstanding, replies);
+            t.waitAll();
+            // The round's aggregation: each client that reported took part until now, so the time it waited for the
+            // round's stragglers is idle time, as at a synchronous barrier.
             for (std::size_t i = 0; i < selected.size(); ++i)
-                if (!done[i] && t.peerFailed(selected[i])) {
-                    done[i] = 1;
-                    --outstanding;
-                }
-            if (outstanding == 0)
-                break;
-            std::optional<Message> m;
-            if (closeAt >= 0) {
-                if (t.now() >= closeAt)
-                    break;
-                m = t.recv(ToServer, closeAt - t.now());
-            } else {
-                m = t.recv(ToServer, m_rules.failureDetection);
-            }
-            if (!m)
-                continue;
-            const auto at = std::size_t(std::lower_bound(selected.begin(), selected.end(), m->source) -
-                                        selected.begin());
-            if (at >= selected.size() || selected[at] != m->source || done[at]) {
-                m_busy[std::size_t(m->source)] = 0; // a late report of an abandoned round: discarded
-                continue;
-            }
-            done[at] = 2;
-            --outstanding;
-            ++reported;
-            replies[at] = std::move(*m);
+                if (done[i] == 2)
+                    t.extendWindow(selected[i]);
+            // w_{t+1} = sum_k (n_k / n) w^k over the clients that replied, in client-rank order (not arrival order).
+            for (std::size_t i = 0; i < selected.size(); ++i)
+                if (done[i] == 2)
+                    counted.push_back(&replies[i]);
+            averageReports(t, round, counted, params);
         }
-        // Clients still training are abandoned: their reports, when they come, are stale.
-        for (std::size_t i = 0; i < selected.size(); ++i) {
-            if (done[i] == 0 && !t.peerFailed(selected[i]))
-                m_busy[std::size_t(selected[i])] = 1;
-            if (done[i] != 2)
-                ++dropped;
-        }
-        t.waitAll();
-        // The round's aggregation: each client that reported took part until now, so the time it waited for the
-        // round's stragglers is idle time, as at a synchronous barrier.
-        for (std::size_t i = 0; i < selected.size(); ++i)
-            if (done[i] == 2)
-                t.extendWindow(selected[i]);
-        // w_{t+1} = sum_k (n_k / n) w^k over the clients that replied, in client-rank order (not arrival order).
-        for (std::size_t i = 0; i < selected.size(); ++i)
-            if (done[i] == 2)
-                counted.push_back(&replies[i]);
-        double total = 0;
-        for (const Message* m : counted)
-            total += double(m->version);
-        // Compressed: acc = sum_k weight(k) decode(Delta_k) over the reports, in client-rank order.
-        auto decodeSum = [&](const std::function<float(const Message&)>& weight, Eigen::VectorXf& acc) {
-            std::vector<const compression::Encoded*> parts;
-            std::vector<float> weights;
-            for (const Message* m : counted) {
-                parts.push_back(m->encoded.get());
-                weights.push_back(weight(*m));
-            }
-            m_counters.compute(t, compression::aggregate(*m_compressor, false, parts, weights, acc));
-        };
-        if (dp) {
-            // DP-FedAvg: w_{t+1} = w_t + (sum_k clip(Delta_k) + N(0, (z C)^2 I)) / m, m fixed (McMahan et al. 2018).
-            const double n = double(m_workload.numParams());
-            const float inv = 1.0f / float(m_perRound);
-            if (proxy) {
-                m_counters.compute(t, m_compressor ? compression::aggregateFlops(*m_compressor, false, n,
-                                                                                 int(counted.size()))
-                                                   : 0.0);
-            } else if (m_compressor) { // the encoded clipped updates: w_t + (sum_k Delta_k + noise) / m
-                Eigen::VectorXf sum = Eigen::VectorXf::Zero(params.size());
-                if (!counted.empty())
-                    decodeSum([](const Message&) { return 1.0f; }, sum);
-                privacy::addGaussianNoise(sum, dpSpec.noiseMultiplier * dpSpec.clip,
-                                          deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
-                params += inv * sum;
-            } else {
-                // The clipped models w~_k = w_t + clip(Delta_k) (w_k itself when within the bound), averaged as
-                // plain FedAvg averages (so with z = 0, no clipping and equal parts it is FedAvg bit for bit):
-                // w_{t+1} = sum_k w~_k / m + (m - r) / m w_t + noise / m, r = the clients that reported.
-                const Eigen::VectorXf global = params;
-                for (std::size_t i = 0; i < counted.size(); ++i) {
-                    if (i == 0)
-                        params = inv * *counted[0]->data;
-                    else
-                        params += inv * *counted[i]->data;
-                }
-                if (int(counted.size()) < m_perRound)
-                    params = (counted.empty() ? Eigen::VectorXf::Zero(global.size()) : params) +
-                             (float(m_perRound - int(counted.size())) * inv) * global;
-                if (dpSpec.noiseMultiplier > 0) {
-                    Eigen::VectorXf noise = Eigen::VectorXf::Zero(params.size());
-                    privacy::addGaussianNoise(noise, dpSpec.noiseMultiplier * dpSpec.clip,
-                                              deriveSeed(m_cfg.seed, 0xD9, std::uint64_t(round)));
-                    params += inv * noise;
-                }
-            }
-            t.compute((m_compressor ? 0.0 : double(counted.size()) * n) + privacy::noiseFlops(n) + 2.0 * n);
-            if (m_privacy.step(double(m_perRound) / double(m_clients), t.now(), m_sink))
-                m_evaluator.requestStop("privacy_budget"); // the next round would exceed the budget
-        } else if (m_compressor && !counted.empty()) {
-            // w_{t+1} = w_t + sum_k (n_k / n) decode(Delta_k): the clients sent their updates, encoded.
-            const double n = double(m_workload.numParams());
-            if (proxy) {
-                m_counters.compute(t, compression::aggregateFlops(*m_compressor, false, n, int(counted.size())));
-            } else {
-                Eigen::VectorXf update;
-                decodeSum([total](const Message& m) { return float(double(m.version) / total); }, update);
-                params += update;
-            }
-        } else if (!proxy && !counted.empty()) { // nobody replied: the global model stays as it was
-            params = float(double(counted[0]->version) / total) * *counted[0]->data;
-            for (std::size_t i = 1; i < counted.size(); ++i)
-                params += float(double(counted[i]->version) / total) * *counted[i]->data;
-        }
-        } // plain reports
         if (dropped > 0 || rules || m_dropOutsReported) {
             m_dropOutsReported = true;
             m_sink.point("dropped_clients", t.now(), double(dropped));
@@ -540,15 +558,11 @@ void FederatedAveraging::runServer(Transport& t)
 void FederatedAveraging::runClient(int rank, Transport& t)
 {
     const std::vector<int>& part = m_partition[std::size_t(rank)];
-    const int batch = std::min(m_cfg.batchSize, int(part.size()));
-    auto& sampler = m_samplers[std::size_t(rank)];
-    if (!sampler)
-        sampler = std::make_unique<BatchSampler>(part, batch, workerSeed(m_cfg.seed, rank));
+    BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
     const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
     const double nParams = double(m_workload.numParams());
-    const double flopsPerLocalStep = double(batch) * m_workload.trainFlopsPerSample() +
-                                     (m_mu > 0 ? 3.0 * nParams : 0.0) + Optimizer::stepFlops(m_cfg.optimizer, nParams);
-    const long localSteps = long(m_localEpochs) * sampler->batchesPerEpoch();
+    const double flopsPerLocalStep = localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer, m_mu > 0);
+    const long localSteps = long(m_localEpochs) * sampler.batchesPerEpoch();
 
     Message global = t.recv(ToClient);
     // Secure aggregation's AdvertiseKeys and ShareKeys (setSecureAggregation), before the local training.
@@ -587,18 +601,9 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     std::shared_ptr<Eigen::VectorXf> w;
     double lossSum = 0;
     if (arch) {
-        const Eigen::VectorXf& wt = *global.data;
-        w = m_pool.copyOf(wt);
-        const auto gradBuffer = m_pool.acquire(wt.size());
-        Eigen::VectorXf& grad = *gradBuffer;
-        Optimizer opt(m_cfg.optimizer, wt.size()); // fresh optimizer state every round
-        const float mu = float(m_mu);
-        for (long s = 0; s < localSteps; ++s) {
-            lossSum += m_workload.gradient(w->data(), *sampler, grad.data());
-            if (m_mu > 0) // FedProx: gradient of mu/2 ||w - w_t||^2
-                grad += mu * (*w - wt);
-            opt.step(w->data(), grad.data());
-        }
+        w = m_pool.copyOf(*global.data);
+        lossSum = trainLocally(m_workload, sampler, m_cfg.optimizer, localSteps, *w, m_pool, float(m_mu),
+                               global.data.get());
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
     }

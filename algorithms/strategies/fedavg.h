@@ -186,6 +186,13 @@ private:
     VectorPool m_pool; ///< models and gradients, reused across steps and clients
     void runServer(Transport& t);
     void runClient(int rank, Transport& t);
+    /// Without secure aggregation: waits for the reports of the round's launched clients (done[i] 0 = waiting,
+    /// 1 = out, 2 = reported, into replies[i]) until the round rules close it; marks the clients still training
+    /// busy (abandoned). Returns the sampled clients that will not be averaged.
+    int collectReports(Transport& t, const std::vector<int>& selected, std::vector<char>& done,
+                       std::size_t outstanding, std::vector<Message>& replies);
+    /// The round's aggregation of the reports `counted` into `params` (plain, compressed or DP-FedAvg), charged.
+    void averageReports(Transport& t, long round, const std::vector<const Message*>& counted, Eigen::VectorXf& params);
     int m_clients, m_perRound, m_localEpochs;
     double m_mu;
     TrainingConfig m_cfg;

@@ -2,6 +2,7 @@
 #include "strategies/fedbuff.h"
 
 #include "error.h"
+#include "strategies/localtraining.h"
 
 #include <algorithm>
 #include <cmath>
@@ -220,21 +221,15 @@ void FedBuff::runServer(Transport& t)
     }
 }
 
-// The client's local training is FederatedAveraging::runClient's (without FedProx, compression and privacy),
-// copied here; it returns the update Delta = y_0 - y_Q and charges its compute step by step, so that it can stop
-// when the run ends.
+// The client's local training is a FedAvg client's (trainLocally; without FedProx, compression and privacy); it
+// returns the update Delta = y_0 - y_Q and charges its compute step by step, so that it can stop when the run ends.
 void FedBuff::runClient(int rank, Transport& t)
 {
-    const std::vector<int>& part = m_partition[std::size_t(rank)];
-    const int batch = std::min(m_cfg.batchSize, int(part.size()));
-    auto& sampler = m_samplers[std::size_t(rank)];
-    if (!sampler)
-        sampler = std::make_unique<BatchSampler>(part, batch, workerSeed(m_cfg.seed, rank));
+    BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
     const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
     const double nParams = double(m_workload.numParams());
-    const double flopsPerLocalStep =
-        double(batch) * m_workload.trainFlopsPerSample() + Optimizer::stepFlops(m_cfg.optimizer, nParams);
-    const long localSteps = long(m_settings.localEpochs) * sampler->batchesPerEpoch();
+    const double flopsPerLocalStep = localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer);
+    const long localSteps = long(m_settings.localEpochs) * sampler.batchesPerEpoch();
 
     Message global = t.recv(ToClient);
     std::shared_ptr<Eigen::VectorXf> delta;
@@ -243,13 +238,7 @@ void FedBuff::runClient(int rank, Transport& t)
         const Eigen::VectorXf& y0 = *global.data;
         delta = m_pool.copyOf(y0); // y, trained in place, then turned into y_0 - y_Q
         Eigen::VectorXf& y = *delta;
-        const auto gradBuffer = m_pool.acquire(y0.size());
-        Eigen::VectorXf& grad = *gradBuffer;
-        Optimizer opt(m_cfg.optimizer, y0.size()); // fresh optimizer state every task
-        for (long s = 0; s < localSteps; ++s) {
-            lossSum += m_workload.gradient(y.data(), *sampler, grad.data());
-            opt.step(y.data(), grad.data());
-        }
+        lossSum = trainLocally(m_workload, sampler, m_cfg.optimizer, localSteps, y, m_pool);
         y = y0 - y;
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();

@@ -2,7 +2,7 @@
 #include "strategies/hierfavg.h"
 
 #include "error.h"
-#include "optim/optimizer.h"
+#include "strategies/localtraining.h"
 
 #include <algorithm>
 #include <cmath>
@@ -213,15 +213,10 @@ void HierarchicalFedAvg::runEdge(int edge, Transport& t)
 void HierarchicalFedAvg::runClient(int rank, Transport& t)
 {
     const std::vector<int>& part = m_partition[std::size_t(rank)];
-    const int batch = std::min(m_cfg.batchSize, int(part.size()));
-    auto& sampler = m_samplers[std::size_t(rank)];
-    if (!sampler)
-        sampler = std::make_unique<BatchSampler>(part, batch, workerSeed(m_cfg.seed, rank));
+    BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
     const Mlp* arch = m_workload.mlp();
-    const double nParams = double(m_workload.numParams());
-    const double flopsPerLocalStep =
-        double(batch) * m_workload.trainFlopsPerSample() + Optimizer::stepFlops(m_cfg.optimizer, nParams);
-    const long localSteps = m_edgeInterval > 0 ? long(m_edgeInterval) : long(sampler->batchesPerEpoch());
+    const double flopsPerLocalStep = localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer);
+    const long localSteps = m_edgeInterval > 0 ? long(m_edgeInterval) : long(sampler.batchesPerEpoch());
 
     const int edge = m_clients + edgeOf(rank);
     Message model = t.recv(ToClient);
@@ -229,12 +224,7 @@ void HierarchicalFedAvg::runClient(int rank, Transport& t)
     double lossSum = 0;
     if (arch) {
         w = m_pool.copyOf(*model.data);
-        const auto gradBuffer = m_pool.acquire(w->size());
-        Optimizer opt(m_cfg.optimizer, w->size()); // fresh optimizer state every edge round
-        for (long s = 0; s < localSteps; ++s) {
-            lossSum += m_workload.gradient(w->data(), *sampler, gradBuffer->data());
-            opt.step(w->data(), gradBuffer->data());
-        }
+        lossSum = trainLocally(m_workload, sampler, m_cfg.optimizer, localSteps, *w, m_pool); // fresh optimizer
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
     }

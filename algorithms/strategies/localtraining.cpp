@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "strategies/localtraining.h"
+
+#include <algorithm>
+
+namespace dml {
+
+double trainLocally(const Workload& workload, BatchSampler& sampler, const OptimizerSpec& optimizer, long steps,
+                    Eigen::VectorXf& w, VectorPool& pool, float mu, const Eigen::VectorXf* anchor)
+{
+    const auto gradBuffer = pool.acquire(w.size());
+    Eigen::VectorXf& grad = *gradBuffer;
+    Optimizer opt(optimizer, w.size()); // fresh optimizer state every task
+    double lossSum = 0;
+    for (long s = 0; s < steps; ++s) {
+        lossSum += workload.gradient(w.data(), sampler, grad.data());
+        if (mu > 0 && anchor) // FedProx: gradient of mu/2 ||w - w_t||^2
+            grad += mu * (w - *anchor);
+        opt.step(w.data(), grad.data());
+    }
+    return lossSum;
+}
+
+double localStepFlops(const Workload& workload, int batch, const OptimizerSpec& optimizer, bool prox)
+{
+    const double n = double(workload.numParams());
+    return double(batch) * workload.trainFlopsPerSample() + (prox ? 3.0 * n : 0.0) + Optimizer::stepFlops(optimizer, n);
+}
+
+BatchSampler& clientSampler(std::vector<std::unique_ptr<BatchSampler>>& samplers, const Partition& partition, int k,
+                            int batchSize, std::uint64_t seed)
+{
+    auto& sampler = samplers[std::size_t(k)];
+    if (!sampler) {
+        const std::vector<int>& part = partition[std::size_t(k)];
+        sampler = std::make_unique<BatchSampler>(part, std::min(batchSize, int(part.size())), workerSeed(seed, k));
+    }
+    return *sampler;
+}
+
+} // namespace dml
