@@ -2,6 +2,7 @@
 // `dmlsim compare`: the same platform and workload under several strategies, as parallel child runs.
 #include "childpool.h"
 #include "commands.h"
+#include "runstore.h"
 #include "scenario.h"
 #include "units.h"
 
@@ -271,6 +272,14 @@ int cmdCompare(const QStringList& args)
         return BadInput;
     }
 
+    // The store is created (schema, WAL mode) here, once, before the children open it together: two processes
+    // creating the same new SQLite file at once could fail one of them (seen twice, as a child's exit 2).
+    try {
+        RunStore store(p.value(db).toStdString());
+    } catch (const StoreError& e) {
+        std::fprintf(stderr, "dmlsim compare: %s\n", e.what());
+        return BadInput;
+    }
     QTemporaryDir tmp;
     std::vector<ChildJob> children;
     for (const Variant& v : variants) {

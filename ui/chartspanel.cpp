@@ -22,7 +22,10 @@ const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(215, 215, 215);
 std::pair<QString, QString> seriesLabels(const QString& name)
 {
     static const std::map<QString, std::pair<QString, QString>> known{
-        {"staleness", {"Staleness of each applied update (asynchronous)", "staleness (model versions)"}},
+        {"staleness", {"Staleness of each applied update (async-ps, fedbuff)", "staleness (model versions)"}},
+        {"failed_clients", {"Training clients whose device went off (fedbuff: replaced)", "failed clients"}},
+        {"secagg_seconds", {"Secure aggregation: the protocol's extra time per round", "seconds"}},
+        {"rejoined_workers", {"Workers that re-joined after a failure (elastic)", "re-joined workers"}},
         {"clock_gap", {"Clock gap: updates ahead of the slowest worker (SSP)", "clock gap (clocks)"}},
         {"dropped_clients", {"Sampled clients not averaged per round (off, failed or abandoned)", "dropped clients"}},
         {"reporting_clients", {"Client reports averaged per round", "reporting clients"}},
