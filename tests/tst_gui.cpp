@@ -4,6 +4,7 @@
 #include "chartspanel.h"
 #include "historymodel.h"
 #include "mainwindow.h"
+#include "rundata.h"
 #include "runstore.h"
 #include "scenario.h"
 #include "scenarioeditor.h"
@@ -25,6 +26,10 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableView>
+#include <QTextBlock>
+#include <QTextBrowser>
+#include <QTextDocument>
+#include <QDockWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -174,6 +179,78 @@ private slots:
         for (const auto& [t, v] : stored.at("staleness"))
             sum += v;
         QVERIFY(std::abs(sum / double(stored.at("staleness").size()) - 15) < 1);
+    }
+
+    /// Issue 14: the Series tab is titled and labelled by the series it shows (dropped clients are not staleness).
+    void seriesTabTitledBySeries()
+    {
+        ChartsPanel charts;
+        auto run = std::make_shared<RunData>();
+        run->id = 7;
+        run->name = "fedavg with drop-outs";
+        run->series["dropped_clients"] = {{1.0, 2.0}, {2.0, 0.0}, {3.0, 1.0}};
+        ++run->revision;
+        charts.setRuns({run});
+        charts.refresh();
+        auto* title = qobject_cast<QCPTextElement*>(charts.seriesPlot()->plotLayout()->element(0, 0));
+        QVERIFY(title);
+        QVERIFY2(title->text().startsWith("Sampled clients not averaged"), qPrintable(title->text()));
+        QCOMPARE(charts.seriesPlot()->yAxis->label(), QString("dropped clients"));
+        run->series.clear();
+        run->series["staleness"] = {{1.0, 3.0}};
+        ++run->revision;
+        charts.refresh();
+        QVERIFY2(title->text().startsWith("Staleness of each applied update"), qPrintable(title->text()));
+        // The legend sits below the axes, outside the data.
+        QCustomPlot* acc = charts.accuracyPlot();
+        QVERIFY(acc->legend->outerRect().top() >= acc->axisRect()->outerRect().bottom() - 1);
+    }
+
+    /// Issue 14: at 1280x720 the window fits and every dock on screen shows its content; presentation mode makes
+    /// chart and lesson fonts at least 1.5 times larger and shows only the charts, the topology and the lesson.
+    void fitsA1280x720ScreenAndPresents()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.resize(1280, 720);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        const QSize hint = w.minimumSizeHint();
+        qInfo("minimum size hint %dx%d", hint.width(), hint.height());
+        QVERIFY2(hint.width() <= 1280 && hint.height() <= 720, qPrintable(QString("%1x%2").arg(hint.width()).arg(hint.height())));
+        QTRY_VERIFY(w.width() <= 1280 && w.height() <= 720);
+        int shown = 0;
+        for (QDockWidget* dock : w.findChildren<QDockWidget*>()) {
+            if (!dock->isVisible() || !dock->geometry().intersects(w.rect()))
+                continue; // closed, or a tab behind another (Qt parks those outside the window)
+            const QRect r = dock->widget()->visibleRegion().boundingRect();
+            qInfo("%s: %dx%d visible of %dx%d", qPrintable(dock->windowTitle()), r.width(), r.height(),
+                  dock->widget()->width(), dock->widget()->height());
+            QVERIFY2(r.width() >= 200 && r.height() >= 150, qPrintable(dock->windowTitle()));
+            ++shown;
+        }
+        QVERIFY(shown >= 4);
+
+        QVERIFY(w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/11-hierarchical-fl.json"));
+        auto lessonPointSize = [&] {
+            double most = 0;
+            for (QTextBlock b = w.lessonView()->document()->begin(); b.isValid(); b = b.next())
+                for (auto it = b.begin(); !it.atEnd(); ++it)
+                    most = std::max(most, it.fragment().charFormat().font().pointSizeF());
+            return most;
+        };
+        const double lessonBefore = lessonPointSize();
+        const double axisBefore = w.charts()->accuracyPlot()->xAxis->labelFont().pointSizeF();
+        w.setPresentationMode(true);
+        QVERIFY(w.presentationMode());
+        QVERIFY(lessonPointSize() >= 1.5 * lessonBefore);
+        QVERIFY(w.charts()->accuracyPlot()->xAxis->labelFont().pointSizeF() >= 1.5 * axisBefore);
+        QVERIFY(w.charts()->accuracyPlot()->xAxis->tickLabelFont().pointSizeF() >= 15);
+        QTRY_VERIFY(w.topology()->isVisible() && w.lessonView()->isVisible());
+        QVERIFY(!w.editor()->isVisible() && !w.timeline()->isVisible() && !w.historyView()->isVisible());
+        w.setPresentationMode(false);
+        QTRY_VERIFY(w.editor()->isVisible());
+        QCOMPARE(w.charts()->accuracyPlot()->xAxis->labelFont().pointSizeF(), axisBefore);
     }
 
     void overlayTwoRuns()

@@ -41,31 +41,46 @@ std::pair<QString, QString> seriesLabels(const QString& name)
     return it != known.end() ? it->second : std::pair{name, name};
 }
 
-/// Fonts that read from the back of a lecture room.
-void stylePlot(QCustomPlot* p, const QString& title, const QString& xLabel, const QString& yLabel)
+/// Fonts that read from the back of a lecture room, times `scale` (presentation mode: 1.6).
+void setPlotFonts(QCustomPlot* p, double scale)
 {
     QFont tick = p->font();
-    tick.setPointSize(10);
+    tick.setPointSizeF(10 * scale);
     QFont label = tick;
-    label.setPointSize(11);
+    label.setPointSizeF(11 * scale);
     QFont titleFont = label;
     titleFont.setBold(true);
-    titleFont.setPointSize(12);
-    p->plotLayout()->insertRow(0);
-    p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title, titleFont));
+    titleFont.setPointSizeF(12 * scale);
+    if (auto* title = qobject_cast<QCPTextElement*>(p->plotLayout()->element(0, 0)))
+        title->setFont(titleFont);
     for (QCPAxis* a : {p->xAxis, p->yAxis}) {
         a->setTickLabelFont(tick);
         a->setLabelFont(label);
     }
+    p->legend->setFont(tick);
+}
+
+/// A titled plot whose legend sits in its own row below the axes, outside the data, in up to two columns.
+void stylePlot(QCustomPlot* p, const QString& title, const QString& xLabel, const QString& yLabel)
+{
+    p->plotLayout()->insertRow(0);
+    p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title));
     p->xAxis->setLabel(xLabel);
     p->yAxis->setLabel(yLabel);
-    p->legend->setFont(tick);
+    p->axisRect()->insetLayout()->take(p->legend); // out of the axis rect: below it
+    p->plotLayout()->addElement(2, 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(2, 0.001);
+    p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    p->legend->setWrap(2);
     p->legend->setVisible(true);
-    p->legend->setBrush(QColor(255, 255, 255, 210));
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    p->legend->setBorderPen(Qt::NoPen);
+    p->legend->setBrush(Qt::NoBrush);
+    p->legend->setRowSpacing(0);
+    p->legend->setMargins(QMargins(4, 0, 4, 2));
+    setPlotFonts(p, 1.0);
     p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     p->setNoAntialiasingOnDrag(true);
-    p->setMinimumSize(280, 200);
+    p->setMinimumSize(220, 150);
 }
 
 QString shortLabel(const RunData& r)
@@ -182,7 +197,6 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_hosts = new QCustomPlot;
     m_hosts->setObjectName("hostPlot");
     stylePlot(m_hosts, "Per-host utilization", "host", "share of elapsed time (%)");
-    m_hosts->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_hosts->setInteractions({});
     grid->addWidget(m_accuracy, 0, 0);
     grid->addWidget(m_loss, 0, 1);
@@ -198,11 +212,18 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     grid->setRowStretch(1, 1);
     grid->setColumnStretch(0, 1);
     grid->setColumnStretch(1, 1);
-    m_loss->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-    m_overhead->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignVCenter | Qt::AlignRight);
     m_accuracy->yAxis->setRange(0, 100);
     m_overhead->yAxis->setRange(0, 100);
     m_hosts->yAxis->setRange(0, 100);
+}
+
+void ChartsPanel::setFontScale(double scale)
+{
+    m_fontScale = scale;
+    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_hosts, m_series}) {
+        setPlotFonts(p, scale);
+        p->replot(QCustomPlot::rpQueuedReplot);
+    }
 }
 
 void ChartsPanel::setRuns(std::vector<RunDataPtr> runs)
@@ -446,7 +467,13 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent)
     stylePlot(m_plot, "Per-host timeline (drag to scroll, wheel to zoom)", "simulated time (s)", "");
     m_plot->axisRect()->setRangeZoom(Qt::Horizontal);
     m_plot->axisRect()->setRangeDrag(Qt::Horizontal | Qt::Vertical);
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // The legend to the right of the rows, one entry per line, so the rows keep the height.
+    m_plot->plotLayout()->take(m_plot->legend);
+    m_plot->plotLayout()->simplify();
+    m_plot->plotLayout()->addElement(1, 1, m_plot->legend);
+    m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
+    m_plot->legend->setFillOrder(QCPLegend::foRowsFirst);
+    m_plot->legend->setWrap(0);
     m_plot->yAxis->setRangeReversed(true);
     m_plot->yAxis->grid()->setVisible(false);
     m_gantt = new GanttPlottable(m_plot->xAxis, m_plot->yAxis);

@@ -32,6 +32,10 @@ public:
     QCustomPlot* overheadPlot() const { return m_overhead; }
     QCustomPlot* hostPlot() const { return m_hosts; }
     QCustomPlot* seriesPlot() const { return m_series; }
+    /// Multiplies every chart font (titles, axis labels, ticks, legends) by `scale` (1 = normal; presentation
+    /// mode uses 1.6).
+    void setFontScale(double scale);
+    double fontScale() const { return m_fontScale; }
     /// Points of a run's accuracy curve (-1 if the run is not shown).
     int accuracyPoints(long long runId) const;
     int replots() const { return m_replots; }
@@ -49,6 +53,7 @@ private:
     int m_focusSeen = -1;
     bool m_runsDirty = true;
     int m_replots = 0;
+    double m_fontScale = 1.0;
 };
 
 /// The per-host timeline of one run: compute and communication intervals per host against simulated time.

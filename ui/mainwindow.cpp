@@ -67,6 +67,11 @@ struct MainWindow::Private {
     QTemporaryDir tmp;
     int tmpCount = 0;
     QTimer* replot = nullptr;
+    double fontScale = 1.0;              // lesson text and charts: 1.6 in presentation mode
+    QAction* presentation = nullptr;
+    QByteArray normalState, normalGeometry; // the layout to return to after presentation mode
+    QDockWidget *editorDock = nullptr, *topoDock = nullptr, *lessonDock = nullptr, *timelineDock = nullptr,
+                *historyDock = nullptr, *logDock = nullptr;
 
     void log_(const QString& line)
     {
@@ -113,9 +118,11 @@ struct MainWindow::Private {
     {
         const QString name = editor->scenarioName().toHtmlEscaped();
         const QString desc = editor->description().toHtmlEscaped();
-        lesson->setHtml(QString("<h2>%1</h2><p style='font-size:13pt; line-height:130%'>%2</p>")
+        lesson->setHtml(QString("<h2 style='font-size:%3pt'>%1</h2><p style='font-size:%4pt; line-height:130%'>%2</p>")
                             .arg(name.isEmpty() ? QString("(unnamed scenario)") : name,
-                                 desc.isEmpty() ? QString("<i>This scenario has no description.</i>") : desc));
+                                 desc.isEmpty() ? QString("<i>This scenario has no description.</i>") : desc)
+                            .arg(17 * fontScale)
+                            .arg(13 * fontScale));
     }
 
     bool ensureStore()
@@ -211,6 +218,15 @@ struct MainWindow::Private {
         std::erase(pending, data);
         runs[data->id] = data;
         reloadHistory();
+        // The new run is ticked and the finished ones are unticked (tick them again to compare): the charts' axes
+        // then fit the run being watched instead of squeezing it beside a longer old one.
+        for (int row = 0; row < history->rowCount(); ++row) {
+            const long long id = history->runId(row);
+            const bool live = std::any_of(procs.begin(), procs.end(),
+                                          [id](RunProcess* r) { return r->data()->id == id; });
+            if (id != data->id && !live && history->isOverlaid(id))
+                history->setOverlaid(id, false);
+        }
         history->setOverlaid(data->id, true);
         log_(QString("Run #%1 started: %2").arg(data->id).arg(data->name));
         updateControls();
@@ -251,7 +267,7 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
 {
     d->q = this;
     d->options = options;
-    setWindowTitle("dmlsim workbench — distributed machine learning, simulated");
+    setWindowTitle("dmlsim — distributed machine learning, simulated");
     setDockNestingEnabled(true);
 
     // Central: the error banner over the charts.
@@ -314,6 +330,12 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
     d->log->setMaximumBlockCount(2000);
     QDockWidget* logDock = dock("Messages", "messagesDock", d->log, Qt::BottomDockWidgetArea);
 
+    d->editorDock = editorDock;
+    d->topoDock = topoDock;
+    d->lessonDock = lessonDock;
+    d->timelineDock = timelineDock;
+    d->historyDock = historyDock;
+    d->logDock = logDock;
     splitDockWidget(topoDock, lessonDock, Qt::Vertical);
     splitDockWidget(timelineDock, historyDock, Qt::Horizontal);
     tabifyDockWidget(historyDock, logDock);
@@ -448,6 +470,11 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
     d->historyView->addAction(exportReport);
 
     QMenu* view = menuBar()->addMenu("&View");
+    d->presentation = view->addAction("&Presentation mode", QKeySequence(Qt::Key_F11), this,
+                                      [this](bool on) { setPresentationMode(on); });
+    d->presentation->setCheckable(true);
+    d->presentation->setToolTip("Full screen, large fonts, only the charts, the topology and the lesson (F11)");
+    addAction(d->presentation); // F11 works with the menu bar hidden too
     view->addAction("Fit the topology", this, [this] { d->topology->fit(); });
     view->addSeparator();
     for (QDockWidget* w : {editorDock, topoDock, lessonDock, timelineDock, historyDock, logDock})
@@ -497,7 +524,16 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
     statusBar()->addWidget(d->runLabel);
     statusBar()->addPermanentWidget(d->storeLabel);
 
-    connect(d->editor, &ScenarioEditor::scenarioChanged, this, [this] { d->showLesson(); });
+    connect(d->editor, &ScenarioEditor::scenarioChanged, this, [this] {
+        d->showLesson();
+        // A "cannot run" banner goes once the scenario it complained about is valid again.
+        if (d->banner->text().startsWith("The scenario cannot run") && d->editor->issues().isEmpty())
+            d->showBanner({});
+    });
+    auto* leave = new QAction(this); // Esc leaves presentation mode
+    leave->setShortcut(Qt::Key_Escape);
+    connect(leave, &QAction::triggered, this, [this] { setPresentationMode(false); });
+    addAction(leave);
     connect(d->history, &HistoryModel::overlayToggled, this, [this](long long id, bool on) {
         if (on && !d->loadRun(id))
             return;
@@ -536,11 +572,57 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
             d->editor->openFile(dir + "/quickstart.json");
             break;
         }
-    // 1680 x 1020 where it fits; on a smaller screen (a 1280 x 720 projector) the screen's available area.
+    // 1680 x 1020 where it fits; on a smaller screen (a 1280 x 720 projector) the screen's available area, with the
+    // timeline tabbed beside the run history so that the charts keep their height.
     QSize size(1680, 1020);
     if (const QScreen* s = screen())
         size = size.boundedTo(s->availableGeometry().size());
+    if (size.height() < 900) {
+        tabifyDockWidget(timelineDock, historyDock);
+        tabifyDockWidget(historyDock, logDock);
+        timelineDock->raise();
+    }
     resize(size);
+    // The side docks take fixed shares of the width, the bottom ones of the height, whatever the screen.
+    resizeDocks({editorDock, topoDock}, {size.width() * 22 / 100, size.width() * 26 / 100}, Qt::Horizontal);
+    resizeDocks({timelineDock}, {size.height() * 27 / 100}, Qt::Vertical);
+    resizeDocks({topoDock, lessonDock}, {size.height() * 55 / 100, size.height() * 45 / 100}, Qt::Vertical);
+}
+
+void MainWindow::setPresentationMode(bool on)
+{
+    if (on == presentationMode())
+        return;
+    d->presentation->setChecked(on);
+    if (on) {
+        d->normalState = saveState();
+        d->normalGeometry = saveGeometry();
+        for (QDockWidget* w : {d->editorDock, d->timelineDock, d->historyDock, d->logDock})
+            w->hide();
+        for (QDockWidget* w : {d->topoDock, d->lessonDock})
+            w->show();
+        d->fontScale = 1.6;
+        menuBar()->hide();
+        showFullScreen();
+    } else {
+        d->fontScale = 1.0;
+        menuBar()->show();
+        showNormal();
+        restoreState(d->normalState);
+        restoreGeometry(d->normalGeometry);
+    }
+    d->charts->setFontScale(d->fontScale);
+    d->showLesson();
+}
+
+bool MainWindow::presentationMode() const
+{
+    return d->fontScale > 1.0;
+}
+
+QTextBrowser* MainWindow::lessonView() const
+{
+    return d->lesson;
 }
 
 MainWindow::~MainWindow()

@@ -13,6 +13,7 @@ class QAction;
 class QCloseEvent;
 class QTableView;
 class QLabel;
+class QTextBrowser;
 
 namespace dml::ui {
 
@@ -50,6 +51,12 @@ public:
     RunDataPtr focusRun() const;
     /// The error banner above the charts (hidden when there is nothing to report).
     QLabel* banner() const;
+    /// Presentation mode (View menu, F11): full screen, chart and lesson fonts 1.6 times larger, and only the
+    /// charts, the topology and the lesson; off restores the layout as it was.
+    void setPresentationMode(bool on);
+    bool presentationMode() const;
+    /// The lesson panel (the scenario's name and description).
+    QTextBrowser* lessonView() const;
 
 signals:
     /// A child simulation ended (finished or failed); `id` is its run id (0 if it never started).

@@ -20,7 +20,7 @@ int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
     if (argc < 3) {
-        std::fprintf(stderr, "usage: dmlsim_screenshot SCENARIO OUT.png [SECONDS [PACE [TAB]]]\n");
+        std::fprintf(stderr, "usage: dmlsim_screenshot SCENARIO OUT.png [SECONDS [PACE [TAB [present]]]]\n");
         return 2;
     }
     QFont f = QApplication::font();
@@ -52,6 +52,8 @@ int main(int argc, char** argv)
             for (int i = 0; i < tabs->count(); ++i)
                 if (tabs->tabText(i) == QString::fromLocal8Bit(argv[5]))
                     tabs->setCurrentIndex(i);
+    if (argc > 6 && QString::fromLocal8Bit(argv[6]) == "present") // presentation mode (F11)
+        w.setPresentationMode(true);
     QTimer::singleShot(500, &w, [&] {
         if (!w.startRun())
             app.exit(1);
