@@ -322,6 +322,34 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     readSecureAggregation(r.child("secure_aggregation"), st.secureAggregation);
 }
 
+/// "presentation": {"pace": 0.5, "tab": "Series", "panels": ["topology", "lesson"]}.
+void readPresentation(ObjectReader&& r, PresentationHints& h)
+{
+    h.given = true;
+    static const std::vector<double> paces{0, 10, 1, 0.1, 0.01, 0.001}; // the workbench's presets
+    h.pace = r.number("pace", h.pace, 0, 1000);
+    if (std::find(paces.begin(), paces.end(), h.pace) == paces.end())
+        r.fail("pace", "expected one of the workbench's paces: 0 (as fast as possible), 10, 1, 0.1, 0.01 or 0.001 "
+                       "simulated seconds per second");
+    h.tab = r.choice("tab", {"Hosts", "Series"}, h.tab);
+    const QJsonValue v = r.value("panels");
+    if (v.isUndefined())
+        return;
+    static const std::set<std::string> known{"topology", "lesson", "timeline", "history"};
+    h.panels.clear();
+    for (const QJsonValue& p : v.toArray()) {
+        const std::string name = p.toString().toStdString();
+        if (!known.count(name)) {
+            r.fail("panels", "expected a list of \"topology\", \"lesson\", \"timeline\" and \"history\", got " +
+                                 detail::show(p));
+            return;
+        }
+        h.panels.push_back(name);
+    }
+    if (!v.isArray())
+        r.fail("panels", "expected a list such as [\"topology\", \"lesson\"], got " + detail::show(v));
+}
+
 void readCompare(ObjectReader& root, Scenario& s)
 {
     const QJsonValue v = root.value("compare");
@@ -393,6 +421,8 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         readRun(root.child("run"), s);
         readCompare(root, s);
         readFaults(root.child("faults"), s.sim.platform.faults);
+        if (root.has("presentation"))
+            readPresentation(root.child("presentation"), s.presentation);
     }
     s.sim.strategy.workers = s.sim.platform.workers;
     if (s.sim.strategy.kind == StrategyKind::HierFavg) {

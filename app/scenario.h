@@ -30,6 +30,15 @@ struct CompareEntry {
     std::string patch; ///< compact JSON object
 };
 
+/// How the workbench plays a lesson (scenario "presentation"; the CLI ignores it): the pace in simulated seconds per
+/// wall-clock second (0 = as fast as possible), which chart tab to show, and which panels besides the charts.
+struct PresentationHints {
+    bool given = false;
+    double pace = 1;
+    std::string tab = "Hosts";                            ///< "Hosts" or "Series"
+    std::vector<std::string> panels{"topology", "lesson"}; ///< of "topology", "lesson", "timeline", "history"
+};
+
 struct Scenario {
     std::string name;
     std::string description;
@@ -38,6 +47,7 @@ struct Scenario {
     DatasetSpec dataset;
     sim::SimulationSpec sim;
     std::vector<CompareEntry> compare; ///< what `dmlsim compare` runs (empty: --strategies decides)
+    PresentationHints presentation;    ///< for the workbench's Play lesson
 };
 
 /// One problem in a scenario: the JSON path of the field ("platform.link_bandwidth", "" for the document)

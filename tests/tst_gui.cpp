@@ -253,6 +253,27 @@ private slots:
         QCOMPARE(w.charts()->accuracyPlot()->xAxis->labelFont().pointSizeF(), axisBefore);
     }
 
+    /// Issue 14: Play lesson applies the lesson's presentation hints (panels, pace, chart tab) and starts it.
+    void playLessonAppliesHints()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QVERIFY(w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/3-async-staleness.json"));
+        QSignalSpy ended(&w, &MainWindow::runEnded);
+        QVERIFY(w.playLesson());
+        QVERIFY(w.presentationMode());
+        QCOMPARE(w.pace(), 0.1); // the lesson's "pace"
+        QTRY_VERIFY(w.topology()->isVisible() && w.lessonView()->isVisible());
+        QVERIFY(!w.timeline()->isVisible() && !w.editor()->isVisible());
+        QVERIFY(w.charts()->seriesPlot()->isVisible()); // its "tab": "Series"
+        QCOMPARE(w.activeRuns(), 1);
+        w.stopAction()->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 30000);
+        w.setPresentationMode(false);
+        QTRY_VERIFY(w.editor()->isVisible());
+    }
+
     void overlayTwoRuns()
     {
         QTemporaryDir dir;

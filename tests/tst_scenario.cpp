@@ -265,6 +265,15 @@ private slots:
             << "\"type\": \"sync-ps\"" << "\"type\": \"fedavg\", \"compression\": {\"type\": \"fp16\"}, "
                "\"secure_aggregation\": {\"enabled\": true}"
             << "q.json: strategy.secure_aggregation.enabled: not with compression";
+        QTest::newRow("presentation pace") // issue 14: a lesson's hints for the workbench
+            << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"pace\": 3},"
+            << "q.json: presentation.pace: expected one of the workbench's paces";
+        QTest::newRow("presentation panel")
+            << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"panels\": [\"topology\", \"charts\"]},"
+            << "q.json: presentation.panels: expected a list of \"topology\", \"lesson\", \"timeline\" and \"history\", got \"charts\"";
+        QTest::newRow("presentation tab")
+            << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"tab\": \"Loss\"},"
+            << "q.json: presentation.tab: expected one of";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }

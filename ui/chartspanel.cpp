@@ -226,6 +226,14 @@ void ChartsPanel::setFontScale(double scale)
     }
 }
 
+void ChartsPanel::showTab(const QString& name)
+{
+    for (auto* tabs : findChildren<QTabWidget*>())
+        for (int i = 0; i < tabs->count(); ++i)
+            if (tabs->tabText(i) == name)
+                tabs->setCurrentIndex(i);
+}
+
 void ChartsPanel::setRuns(std::vector<RunDataPtr> runs)
 {
     m_runs = std::move(runs);

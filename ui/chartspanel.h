@@ -35,6 +35,8 @@ public:
     /// Multiplies every chart font (titles, axis labels, ticks, legends) by `scale` (1 = normal; presentation
     /// mode uses 1.6).
     void setFontScale(double scale);
+    /// Brings the tab "Hosts" or "Series" of the lower right chart to the front.
+    void showTab(const QString& name);
     double fontScale() const { return m_fontScale; }
     /// Points of a run's accuracy curve (-1 if the run is not shown).
     int accuracyPoints(long long runId) const;

@@ -6,6 +6,7 @@
 #include "report.h"
 #include "runprocess.h"
 #include "runstore.h"
+#include "scenario.h"
 #include "scenarioeditor.h"
 #include "topologyview.h"
 
@@ -379,6 +380,8 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
 
     QMenu* runMenu = menuBar()->addMenu("&Run");
     d->run = runMenu->addAction("▶ Run", QKeySequence(Qt::Key_F5), this, [this] { startRun(); });
+    QAction* play = runMenu->addAction("Play &lesson", QKeySequence(Qt::CTRL | Qt::Key_L), this, [this] { playLesson(); });
+    play->setToolTip("Presentation mode at the lesson's pace, then run (the scenario's \"presentation\" hints)");
     d->run->setToolTip("Run the scenario in the editor (F5); several runs may go at once");
     d->pause = runMenu->addAction("Pause", QKeySequence(Qt::Key_F6), this, [this] {
         if (RunProcess* p = d->current()) {
@@ -589,7 +592,7 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
     resizeDocks({topoDock, lessonDock}, {size.height() * 55 / 100, size.height() * 45 / 100}, Qt::Vertical);
 }
 
-void MainWindow::setPresentationMode(bool on)
+void MainWindow::setPresentationMode(bool on, const QStringList& panels)
 {
     if (on == presentationMode())
         return;
@@ -597,10 +600,12 @@ void MainWindow::setPresentationMode(bool on)
     if (on) {
         d->normalState = saveState();
         d->normalGeometry = saveGeometry();
-        for (QDockWidget* w : {d->editorDock, d->timelineDock, d->historyDock, d->logDock})
+        const std::pair<QString, QDockWidget*> named[] = {{"topology", d->topoDock}, {"lesson", d->lessonDock},
+                                                          {"timeline", d->timelineDock}, {"history", d->historyDock}};
+        for (QDockWidget* w : {d->editorDock, d->logDock})
             w->hide();
-        for (QDockWidget* w : {d->topoDock, d->lessonDock})
-            w->show();
+        for (const auto& [name, w] : named)
+            w->setVisible(panels.contains(name));
         d->fontScale = 1.6;
         menuBar()->hide();
         showFullScreen();
@@ -613,6 +618,31 @@ void MainWindow::setPresentationMode(bool on)
     }
     d->charts->setFontScale(d->fontScale);
     d->showLesson();
+}
+
+bool MainWindow::playLesson()
+{
+    app::PresentationHints hints;
+    try {
+        hints = app::parseScenario(d->editor->text().toStdString()).presentation;
+    } catch (const std::exception&) {
+        return startRun(); // startRun shows what is wrong
+    }
+    QStringList panels;
+    for (const std::string& p : hints.panels)
+        panels << QString::fromStdString(p);
+    setPresentationMode(false);
+    setPresentationMode(true, panels);
+    const int preset = d->pace->findData(hints.pace);
+    if (preset >= 0)
+        d->pace->setCurrentIndex(preset);
+    d->charts->showTab(QString::fromStdString(hints.tab));
+    return startRun();
+}
+
+double MainWindow::pace() const
+{
+    return d->pace->currentData().toDouble();
 }
 
 bool MainWindow::presentationMode() const

@@ -53,7 +53,12 @@ public:
     QLabel* banner() const;
     /// Presentation mode (View menu, F11): full screen, chart and lesson fonts 1.6 times larger, and only the
     /// charts, the topology and the lesson; off restores the layout as it was.
-    void setPresentationMode(bool on);
+    void setPresentationMode(bool on, const QStringList& panels = {"topology", "lesson"});
+    /// Play lesson (Run menu, Ctrl+L): presentation mode with the panels the scenario's "presentation" hints name,
+    /// its pace and chart tab, then starts the run. Returns startRun()'s answer.
+    bool playLesson();
+    /// The pace the run controls send (simulated seconds per wall-clock second; 0 = as fast as possible).
+    double pace() const;
     bool presentationMode() const;
     /// The lesson panel (the scenario's name and description).
     QTextBrowser* lessonView() const;
