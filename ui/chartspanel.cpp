@@ -104,6 +104,8 @@ class GanttPlottable : public QCPAbstractPlottable {
 public:
     GanttPlottable(QCPAxis* key, QCPAxis* value) : QCPAbstractPlottable(key, value) {}
     void setRun(RunDataPtr run) { m_run = std::move(run); }
+    /// Row r shows rank order[r] (servers first); empty: rank order.
+    void setOrder(std::vector<int> order) { m_order = std::move(order); }
 
     double selectTest(const QPointF&, bool, QVariant*) const override { return -1; }
     QCPRange getKeyRange(bool& found, QCP::SignDomain) const override
@@ -134,8 +136,11 @@ protected:
             // Idle: the row's background up to now.
             const double x0 = mKeyAxis->coordToPixel(0), xNow = mKeyAxis->coordToPixel(m_run->now());
             painter->fillRect(QRectF(QPointF(x0, top), QPointF(xNow, bottom)), kIdle);
-            drawSet(painter, m_run->computeOf(r), keys, top, mid, kCompute);
-            drawSet(painter, m_run->communicationOf(r), keys, mid, bottom, kComm);
+            const int rank = r < int(m_order.size()) ? m_order[std::size_t(r)] : r;
+            if (rank >= m_run->rankCount()) // a host no rank runs on, or an order not yet updated for this run
+                continue;
+            drawSet(painter, m_run->computeOf(rank), keys, top, mid, kCompute);
+            drawSet(painter, m_run->communicationOf(rank), keys, mid, bottom, kComm);
         }
     }
     void drawLegendIcon(QCPPainter* painter, const QRectF& rect) const override
@@ -168,6 +173,7 @@ private:
     }
 
     RunDataPtr m_run;
+    std::vector<int> m_order;
 };
 
 QColor ChartsPanel::runColour(long long id)
@@ -554,9 +560,21 @@ bool TimelineView::refresh()
     const int rows = m_run ? std::max<int>(m_run->rankCount(), int(m_run->hosts.size())) : 0;
     if (rows != m_rows) {
         m_rows = rows;
+        // Servers and edge servers first (the host a lesson is usually about), then the others in rank order.
+        m_order.clear();
+        for (int pass = 0; pass < 2; ++pass)
+            for (int r = 0; r < rows; ++r) {
+                const QString role = r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].role : QString();
+                const bool aggregator = role == "server" || role == "edge-server";
+                if (aggregator == (pass == 0))
+                    m_order.push_back(r);
+            }
+        m_gantt->setOrder(m_order);
         auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-        for (int i = 0; i < rows && i < 4096; ++i)
-            ticker->addTick(i, i < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(i)].name : QString("rank %1").arg(i));
+        for (int i = 0; i < rows && i < 4096; ++i) {
+            const int r = m_order[std::size_t(i)];
+            ticker->addTick(i, r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].name : QString("rank %1").arg(r));
+        }
         m_plot->yAxis->setTicker(ticker);
         m_plot->yAxis->setRange(-0.5, std::min(rows, 10) - 0.5);
     }
@@ -566,7 +584,8 @@ bool TimelineView::refresh()
         if (const auto f = m_run->series.find("rank_failed"); f != m_run->series.end())
             for (const auto& [time, rank] : f->second) {
                 auto* cross = new QCPItemText(m_plot);
-                cross->position->setCoords(time, rank);
+                const auto row = std::find(m_order.begin(), m_order.end(), int(rank)) - m_order.begin();
+                cross->position->setCoords(time, double(row));
                 cross->setText(QString::fromUtf8("\u2716 failed"));
                 cross->setColor(QColor(214, 39, 40));
                 cross->setPositionAlignment(Qt::AlignLeft | Qt::AlignVCenter);

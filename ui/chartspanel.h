@@ -77,6 +77,7 @@ private:
     RunDataPtr m_run;
     int m_seen = -1;
     int m_rows = -1;
+    std::vector<int> m_order; ///< row -> rank: servers first
     bool m_follow = true;
 };
 
