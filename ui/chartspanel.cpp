@@ -576,7 +576,7 @@ bool TimelineView::refresh()
             ticker->addTick(i, r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].name : QString("rank %1").arg(r));
         }
         m_plot->yAxis->setTicker(ticker);
-        m_plot->yAxis->setRange(-0.5, std::min(rows, 10) - 0.5);
+        m_plot->yAxis->setRange(-0.5, std::min(rows, 6) - 0.5); // rows tall enough to read; scroll for more
     }
     // Failures: a red cross on the failed rank's row; restarts: a green line across every row.
     m_plot->clearItems();
