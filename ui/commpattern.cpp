@@ -20,7 +20,7 @@ CommPattern commPattern(const std::vector<HostInfo>& hosts)
     CommPattern p;
     if (servers.size() == 1 && !edgeServers.empty() && !clients.empty() && workers.empty()) {
         p.kind = CommPattern::Hierarchical;
-        p.caption = "hierarchical FedAvg: client \u21c4 its edge server \u21c4 cloud server";
+        p.caption = "hierarchical FL: client \u21c4 edge server \u21c4 cloud";
         p.bothWays = true;
         for (std::size_t k = 0; k < clients.size(); ++k)
             p.edges.emplace_back(clients[k], edgeServers[k % edgeServers.size()]);
@@ -29,13 +29,13 @@ CommPattern commPattern(const std::vector<HostInfo>& hosts)
     } else if (servers.size() == 1 && edgeServers.empty() && (workers.empty() != clients.empty())) {
         const bool fl = !clients.empty();
         p.kind = fl ? CommPattern::Federated : CommPattern::ParameterServer;
-        p.caption = fl ? "federated averaging: each client \u21c4 server" : "parameter server: each worker \u21c4 server";
+        p.caption = fl ? "federated: clients \u21c4 server" : "parameter server: workers \u21c4 server";
         p.bothWays = true;
         for (int w : fl ? clients : workers)
             p.edges.emplace_back(w, servers.front());
     } else if (servers.empty() && edgeServers.empty() && clients.empty() && workers.size() >= 2) {
         p.kind = CommPattern::Ring;
-        p.caption = "ring all-reduce: worker i \u2192 worker i+1";
+        p.caption = "ring all-reduce: rank i \u2192 i+1";
         for (std::size_t i = 0; i < workers.size(); ++i)
             p.edges.emplace_back(workers[i], workers[(i + 1) % workers.size()]);
     }

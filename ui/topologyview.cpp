@@ -10,6 +10,7 @@
 #include <QJsonArray>
 #include <QPainter>
 #include <QPainterPath>
+#include <QRegularExpression>
 #include <QWheelEvent>
 
 #include <algorithm>
@@ -25,6 +26,7 @@ namespace {
 
 constexpr int kMaxHosts = 256;
 constexpr double kNamePixels = 26;    // host names, scene units
+constexpr double kShortPixels = 40;   // short host names ("w3"), scene units
 constexpr double kMinLabelPixels = 13; // below this on screen (about 10 pt), names give way to group labels
 constexpr double kPi = std::numbers::pi;
 const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(205, 205, 205);
@@ -186,6 +188,7 @@ void TopologyView::rebuild()
     m_labelPixels = 0;
     m_groupMargin = {};
     m_labelsShown = true;
+    m_shortShown = false;
     auto message = [this](const QString& text) {
         auto* t = scene()->addSimpleText(text);
         t->setFont(QFont(font().family(), 14));
@@ -307,7 +310,7 @@ void TopologyView::rebuild()
     nameFont.setPixelSize(int(kNamePixels));
     nameFont.setBold(true);
     const QFontMetricsF nameMetrics(nameFont);
-    const double boxH = std::round(kNamePixels * 1.5), gap = 14, dot = 16;
+    const double boxH = std::round(kShortPixels * 1.2), gap = 14, dot = 16;
     std::vector<double> boxW(N, dot);
     for (std::size_t n = 0; n < N; ++n)
         if (nodes[n].kind == "host")
@@ -425,7 +428,25 @@ void TopologyView::rebuild()
             name->setParentItem(box);
             name->setPos(r.center().x() - name->boundingRect().width() / 2,
                          r.center().y() - name->boundingRect().height() / 2);
-            m_hosts.push_back({node.rank, box, name});
+            // "worker-3" -> "w3", "edge-server-1" -> "es1"; names without a trailing number have none.
+            QGraphicsSimpleTextItem* shortName = nullptr;
+            static const QRegularExpression numbered("^(.*)-([0-9]+)$");
+            if (const auto m = numbered.match(node.id); m.hasMatch()) {
+                QString initials;
+                for (const QString& part : m.captured(1).split('-', Qt::SkipEmptyParts))
+                    initials += part.front();
+                QFont shortFont = nameFont;
+                shortFont.setPixelSize(int(kShortPixels));
+                shortName = scene()->addSimpleText(initials + m.captured(2), shortFont);
+                shortName->setParentItem(box);
+                if (shortName->boundingRect().width() > r.width() - 4) { // does not fit: no short name
+                    delete shortName;
+                    shortName = nullptr;
+                } else
+                    shortName->setPos(r.center().x() - shortName->boundingRect().width() / 2,
+                                      r.center().y() - shortName->boundingRect().height() / 2);
+            }
+            m_hosts.push_back({node.rank, box, name, shortName});
             hostPos[std::size_t(node.rank)] = pos[n];
             hostRects[std::size_t(node.rank)] = r;
         } else {
@@ -481,13 +502,19 @@ void TopologyView::rebuild()
         const double a = (range0[std::size_t(branch)] + range1[std::size_t(branch)]) / 2;
         const QPointF u(std::cos(a), std::sin(a));
         m_groupLabels.push_back(screenLabel(scene(), QString("%1: %2 %3s").arg(name).arg(members.size()).arg(nodes[members.front()].role),
-                                            groupFont, (outer + boxH) * u, u * 1.0));
+                                            groupFont, outer * u, {0, 0}));
     }
-    for (const auto& [role, count] : loose)
-        m_groupLabels.push_back(screenLabel(scene(), QString("%1 %2%3").arg(count).arg(role).arg(count > 1 ? "s" : ""),
-                                            groupFont, {0, 0}, {0, double(m_groupLabels.size())}));
-    for (const QGraphicsItem* g : m_groupLabels)
-        m_groupMargin = m_groupMargin.expandedTo(QSizeF(g->boundingRect().width(), 1.5 * g->boundingRect().height()));
+    for (const QGraphicsItem* g : m_groupLabels) // the site labels, around the drawing
+        m_groupMargin = m_groupMargin.expandedTo(QSizeF(g->boundingRect().width() / 2, g->boundingRect().height() / 2));
+    // The others, e.g. "16 workers", under the drawing.
+    double below = 0;
+    for (const auto& [role, count] : loose) {
+        auto* g = screenLabel(scene(), QString("%1 %2%3").arg(count).arg(role).arg(count > 1 ? "s" : ""), groupFont,
+                              {0, m_drawing.bottom()}, {0, 1 + 2 * double(loose.size() - 1 - below)});
+        below += 1;
+        m_groupLabels.push_back(g);
+        m_groupMargin.setHeight(std::max(m_groupMargin.height(), below * g->boundingRect().height() + 6));
+    }
     m_seenRevision = -1;
     refresh();
     fit();
@@ -668,12 +695,24 @@ void TopologyView::drawForeground(QPainter* painter, const QRectF&)
 void TopologyView::updateLabelDetail()
 {
     m_labelsShown = m_labelPixels <= 0 || hostLabelScreenPixels() >= kMinLabelPixels;
+    bool anyShort = false;
     for (const HostItem& h : m_hosts)
+        anyShort = anyShort || h.shortLabel;
+    m_shortShown = !m_labelsShown && anyShort && shortLabelScreenPixels() >= kMinLabelPixels - 1;
+    for (const HostItem& h : m_hosts) {
         h.label->setVisible(m_labelsShown);
+        if (h.shortLabel)
+            h.shortLabel->setVisible(m_shortShown);
+    }
     for (QGraphicsItem* g : m_groupLabels)
+        g->setVisible(!m_labelsShown && !m_shortShown);
+    for (QGraphicsItem* g : m_keptLabels) // the servers (no short name) by name
         g->setVisible(!m_labelsShown);
-    for (QGraphicsItem* g : m_keptLabels)
-        g->setVisible(!m_labelsShown);
+}
+
+double TopologyView::shortLabelScreenPixels() const
+{
+    return kShortPixels * transform().m11();
 }
 void TopologyView::refresh()
 {
@@ -699,7 +738,10 @@ void TopologyView::refresh()
         const auto [compute, comm] = m_run->hostActivity(h.rank, t0);
         const QColor fill = blend(compute, comm);
         h.box->setBrush(fill);
-        h.label->setBrush(fill.lightnessF() < 0.45 ? Qt::white : Qt::black); // readable on dark blue and green
+        const QBrush text = fill.lightnessF() < 0.45 ? Qt::white : Qt::black; // readable on dark blue and green
+        h.label->setBrush(text);
+        if (h.shortLabel)
+            h.shortLabel->setBrush(text);
         const auto f = failedAt.find(h.rank);
         if (f == failedAt.end())
             continue;
@@ -748,7 +790,9 @@ void TopologyView::fit()
         return std::max(1e-3, std::min(avail.width() / m_drawing.width(), avail.height() / m_drawing.height()));
     };
     double s = scaleFor({});
-    if (m_labelPixels * s < kMinLabelPixels && !m_groupMargin.isEmpty())
+    const bool anyShort = std::any_of(m_hosts.begin(), m_hosts.end(), [](const HostItem& h) { return h.shortLabel; });
+    const bool grouped = m_labelPixels * s < kMinLabelPixels && !(anyShort && kShortPixels * s >= kMinLabelPixels - 1);
+    if (grouped && !m_groupMargin.isEmpty())
         s = scaleFor(m_groupMargin);
     const double w = std::max(m_drawing.width(), vp.width() / s), h = std::max(m_drawing.height(), vp.height() / s);
     setSceneRect(m_drawing.adjusted(-2 * w, -2 * h, 2 * w, 2 * h));

@@ -42,7 +42,10 @@ public:
     std::vector<std::pair<int, int>> logicalEdges() const;
     /// Host names: shown one by one, or (too small to read) replaced by group labels. Their size on screen, px.
     bool hostLabelsShown() const { return m_labelsShown; }
+    /// When the full names are too small: short names ("w3", "c7", "es1"), bigger, while those are legible.
+    bool shortLabelsShown() const { return m_shortShown; }
     double hostLabelScreenPixels() const;
+    double shortLabelScreenPixels() const;
     int groupLabelCount() const { return int(m_groupLabels.size()); }
 
 protected:
@@ -71,6 +74,7 @@ private:
         int rank;
         QGraphicsRectItem* box;
         QGraphicsSimpleTextItem* label;
+        QGraphicsSimpleTextItem* shortLabel; // "w3" for worker-3, bigger; null for names without a number
     };
     std::vector<HostItem> m_hosts;
     std::map<QString, QGraphicsItem*> m_links;         // link node -> its marker
@@ -83,6 +87,7 @@ private:
     double m_labelPixels = 0; // host name font size in scene units
     QSizeF m_groupMargin;     // room (px) the group labels need outside the drawing
     bool m_labelsShown = true;
+    bool m_shortShown = false;
 };
 
 } // namespace dml::ui
