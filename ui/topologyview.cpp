@@ -1,25 +1,36 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "topologyview.h"
 
+#include <QFontMetricsF>
 #include <QGraphicsEllipseItem>
+#include <QGraphicsPathItem>
 #include <QGraphicsRectItem>
 #include <QGraphicsScene>
 #include <QGraphicsSimpleTextItem>
 #include <QJsonArray>
+#include <QPainter>
+#include <QPainterPath>
+#include <QRegularExpression>
 #include <QWheelEvent>
 
 #include <algorithm>
-#include <map>
 #include <climits>
 #include <cmath>
 #include <deque>
+#include <limits>
+#include <map>
 #include <numbers>
 
 namespace dml::ui {
 namespace {
 
 constexpr int kMaxHosts = 256;
+constexpr double kNamePixels = 26;    // host names, scene units
+constexpr double kShortPixels = 40;   // short host names ("w3"), scene units
+constexpr double kMinLabelPixels = 13; // below this on screen (about 10 pt), names give way to group labels
+constexpr double kPi = std::numbers::pi;
 const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(205, 205, 205);
+const QColor kLogical(142, 68, 173); // the logical pattern's arrows (purple: no activity or link colour)
 
 QColor blend(double compute, double comm)
 {
@@ -64,6 +75,52 @@ QString flops(double f)
     return QString::number(f / 1e6, 'g', 3) + " MFLOP/s";
 }
 
+
+/// Distance from the centre of a w x h box to its border along the unit vector u.
+double borderDistance(double w, double h, QPointF u)
+{
+    const double ax = std::abs(u.x()), ay = std::abs(u.y());
+    return std::min(ax > 1e-9 ? w / 2 / ax : std::numeric_limits<double>::infinity(),
+                    ay > 1e-9 ? h / 2 / ay : std::numeric_limits<double>::infinity());
+}
+
+/// A filled arrowhead with its tip at `tip`, pointing along `dir`, `size` long.
+QPainterPath arrowHead(QPointF tip, QPointF dir, double size)
+{
+    const double len = std::hypot(dir.x(), dir.y());
+    QPainterPath p;
+    if (len <= 0)
+        return p;
+    const QPointF u = dir / len, n(-u.y(), u.x());
+    p.moveTo(tip);
+    p.lineTo(tip - size * u + 0.45 * size * n);
+    p.lineTo(tip - size * u - 0.45 * size * n);
+    p.closeSubpath();
+    return p;
+}
+
+/// A label that keeps its size on screen whatever the zoom: text on a translucent white box, placed at `anchor`
+/// and shifted by `align` (in half box sizes: (0, 0) centred, (1, 0) to the right of the anchor).
+QGraphicsRectItem* screenLabel(QGraphicsScene* scene, const QString& text, const QFont& font, QPointF anchor,
+                               QPointF align)
+{
+    auto* bg = new QGraphicsRectItem;
+    bg->setFlag(QGraphicsItem::ItemIgnoresTransformations);
+    auto* t = new QGraphicsSimpleTextItem(text, bg);
+    t->setFont(font);
+    const QRectF tr = t->boundingRect();
+    QRectF r(-tr.width() / 2 - 5, -tr.height() / 2 - 2, tr.width() + 10, tr.height() + 4);
+    r.translate(align.x() * r.width() / 2, align.y() * r.height() / 2);
+    bg->setRect(r);
+    t->setPos(r.left() + 5, r.top() + 2);
+    bg->setBrush(QColor(255, 255, 255, 215));
+    bg->setPen(QPen(QColor(120, 120, 120), 0.8));
+    bg->setPos(anchor);
+    bg->setZValue(5);
+    scene->addItem(bg);
+    return bg;
+}
+
 } // namespace
 
 TopologyView::TopologyView(QWidget* parent) : QGraphicsView(parent)
@@ -72,6 +129,9 @@ TopologyView::TopologyView(QWidget* parent) : QGraphicsView(parent)
     setRenderHint(QPainter::Antialiasing);
     setDragMode(QGraphicsView::ScrollHandDrag);
     setTransformationAnchor(QGraphicsView::AnchorUnderMouse);
+    setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    setViewportUpdateMode(QGraphicsView::FullViewportUpdate); // the legend is drawn over the viewport
     setBackgroundBrush(Qt::white);
     setObjectName("topology");
 }
@@ -93,15 +153,49 @@ int TopologyView::colouredHostCount() const
     return n;
 }
 
+std::vector<QRectF> TopologyView::hostSceneRects() const
+{
+    std::vector<QRectF> out;
+    for (const HostItem& h : m_hosts)
+        out.push_back(h.box->mapRectToScene(h.box->rect()));
+    return out;
+}
+
+std::vector<std::pair<int, int>> TopologyView::logicalEdges() const
+{
+    std::vector<std::pair<int, int>> out;
+    for (const QGraphicsItem* i : m_logicalItems)
+        out.emplace_back(i->data(0).toInt(), i->data(1).toInt());
+    return out;
+}
+
+double TopologyView::hostLabelScreenPixels() const
+{
+    return m_labelPixels * transform().m11();
+}
+
 void TopologyView::rebuild()
 {
     scene()->clear();
     m_hosts.clear();
     m_links.clear();
     m_linkEdges.clear();
-    if (!m_run || m_run->platform().isEmpty()) {
-        auto* t = scene()->addSimpleText(m_run ? "Waiting for the platform..." : "Run a scenario to see its platform.");
+    m_logicalItems.clear();
+    m_groupLabels.clear();
+    m_keptLabels.clear();
+    m_pattern = {};
+    m_drawing = {};
+    m_labelPixels = 0;
+    m_groupMargin = {};
+    m_labelsShown = true;
+    m_shortShown = false;
+    auto message = [this](const QString& text) {
+        auto* t = scene()->addSimpleText(text);
         t->setFont(QFont(font().family(), 14));
+        fit();
+    };
+    if (!m_run || m_run->platform().isEmpty()) {
+        message(m_run ? "Waiting for the platform..." : "Run a scenario to see its platform.");
         return;
     }
     m_built = m_run->platform();
@@ -109,13 +203,19 @@ void TopologyView::rebuild()
         QString id, kind, role;
         double speed = 0, bandwidth = 0, latency = 0;
         std::vector<int> adj;
+        int rank = -1; // hosts: their rank (hosts are listed in rank order)
     };
     std::vector<Node> nodes;
     std::map<QString, int> index;
+    std::vector<HostInfo> hostsByRank;
     for (const QJsonValue& v : m_built["nodes"].toArray()) {
         index[v["id"].toString()] = int(nodes.size());
         nodes.push_back({v["id"].toString(), v["kind"].toString(), v["role"].toString(), v["speed"].toDouble(),
-                         v["bandwidth"].toDouble(), v["latency"].toDouble(), {}});
+                         v["bandwidth"].toDouble(), v["latency"].toDouble(), {}, -1});
+        if (nodes.back().kind == "host") {
+            nodes.back().rank = int(hostsByRank.size());
+            hostsByRank.push_back({nodes.back().id, nodes.back().role});
+        }
     }
     for (const QJsonValue& v : m_built["edges"].toArray()) {
         const auto a = index.find(v["source"].toString()), b = index.find(v["target"].toString());
@@ -124,28 +224,20 @@ void TopologyView::rebuild()
             nodes[std::size_t(b->second)].adj.push_back(a->second);
         }
     }
-    int hostCount = 0;
-    for (const Node& n : nodes)
-        hostCount += n.kind == "host";
+    const int hostCount = int(hostsByRank.size());
     if (nodes.empty())
-        return;
-    if (hostCount > kMaxHosts) {
-        auto* t = scene()->addSimpleText(QString("%1 hosts: too many to draw (the view shows up to %2).")
-                                             .arg(hostCount)
-                                             .arg(kMaxHosts));
-        t->setFont(QFont(font().family(), 14));
-        return;
-    }
+        return message("The platform has no hosts.");
+    if (hostCount > kMaxHosts)
+        return message(QString("%1 hosts: too many to draw (the view shows up to %2).").arg(hostCount).arg(kMaxHosts));
+    const std::size_t N = nodes.size();
 
-    // Radial tree layout from the best-connected node (a star's backbone): breadth-first levels, each subtree
-    // getting an angle range proportional to its leaves; the server's branch starts at the top.
-    // The centre: the node with the smallest eccentricity (a star's backbone, an edge network's WAN), ties going
-    // to the best-connected node.
+    // The centre: the node with the smallest eccentricity (a star's backbone), ties going to the server (the cloud
+    // of an edge network) and then to the best-connected node.
     int centre = 0;
-    {
-        int best = INT_MAX;
-        for (std::size_t c = 0; c < nodes.size() && nodes.size() <= 1500; ++c) {
-            std::vector<int> dist(nodes.size(), -1);
+    if (N <= 1500) {
+        long best = LONG_MAX;
+        for (std::size_t c = 0; c < N; ++c) {
+            std::vector<int> dist(N, -1);
             std::deque<int> q{int(c)};
             dist[c] = 0;
             int ecc = 0;
@@ -159,67 +251,160 @@ void TopologyView::rebuild()
                         q.push_back(m);
                     }
             }
-            const int score = ecc * 100000 - int(nodes[c].adj.size());
+            const long score = long(ecc) * 1000000 - (nodes[c].role == "server" ? 100000 : 0) - long(nodes[c].adj.size());
             if (score < best) {
                 best = score;
                 centre = int(c);
             }
         }
     }
-    std::vector<int> parent(nodes.size(), -1), level(nodes.size(), -1), order;
-    std::vector<std::vector<int>> children(nodes.size());
-    std::deque<int> queue{centre};
-    level[std::size_t(centre)] = 0;
-    while (!queue.empty()) {
-        const int n = queue.front();
-        queue.pop_front();
-        order.push_back(n);
-        for (int m : nodes[std::size_t(n)].adj)
-            if (level[std::size_t(m)] < 0) {
-                level[std::size_t(m)] = level[std::size_t(n)] + 1;
-                parent[std::size_t(m)] = n;
-                children[std::size_t(n)].push_back(m);
-                queue.push_back(m);
-            }
+    // Breadth-first tree from the centre (nodes it does not reach hang off the centre).
+    std::vector<int> parent(N, -1), level(N, -1), order;
+    std::vector<std::vector<int>> children(N);
+    for (std::size_t root = 0; root <= N; ++root) {
+        const int r = root == 0 ? centre : int(root - 1);
+        if (level[std::size_t(r)] >= 0)
+            continue;
+        if (r != centre) { // unreachable: a child of the centre
+            level[std::size_t(r)] = 1;
+            parent[std::size_t(r)] = centre;
+            children[std::size_t(centre)].push_back(r);
+        } else
+            level[std::size_t(r)] = 0;
+        std::deque<int> queue{r};
+        while (!queue.empty()) {
+            const int n = queue.front();
+            queue.pop_front();
+            order.push_back(n);
+            for (int m : nodes[std::size_t(n)].adj)
+                if (level[std::size_t(m)] < 0) {
+                    level[std::size_t(m)] = level[std::size_t(n)] + 1;
+                    parent[std::size_t(m)] = n;
+                    children[std::size_t(n)].push_back(m);
+                    queue.push_back(m);
+                }
+        }
     }
-    std::vector<int> leaves(nodes.size(), 0);
-    std::vector<bool> hasServer(nodes.size(), false);
+    // The server's branch first (at the top), then by rank, so that rank order runs clockwise.
+    std::vector<bool> hasServer(N, false);
+    std::vector<int> minRank(N, INT_MAX);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         const auto n = std::size_t(*it);
-        leaves[n] = std::max(1, leaves[n]);
         hasServer[n] = hasServer[n] || nodes[n].role == "server";
+        if (nodes[n].rank >= 0)
+            minRank[n] = std::min(minRank[n], nodes[n].rank);
         if (parent[n] >= 0) {
-            leaves[std::size_t(parent[n])] += leaves[n];
-            hasServer[std::size_t(parent[n])] = hasServer[std::size_t(parent[n])] || hasServer[n];
+            const auto p = std::size_t(parent[n]);
+            hasServer[p] = hasServer[p] || hasServer[n];
+            minRank[p] = std::min(minRank[p], minRank[n]);
         }
     }
     for (auto& c : children)
-        std::stable_sort(c.begin(), c.end(), [&](int a, int b) { return hasServer[std::size_t(a)] > hasServer[std::size_t(b)]; });
+        std::stable_sort(c.begin(), c.end(), [&](int a, int b) {
+            const auto sa = std::size_t(a), sb = std::size_t(b);
+            return hasServer[sa] != hasServer[sb] ? bool(hasServer[sa]) : minRank[sa] < minRank[sb];
+        });
+
+    // Host boxes fit their names.
+    QFont nameFont(font().family());
+    nameFont.setPixelSize(int(kNamePixels));
+    nameFont.setBold(true);
+    const QFontMetricsF nameMetrics(nameFont);
+    const double boxH = std::round(kShortPixels * 1.2), gap = 14, dot = 16;
+    std::vector<double> boxW(N, dot);
+    for (std::size_t n = 0; n < N; ++n)
+        if (nodes[n].kind == "host")
+            boxW[n] = std::ceil(nameMetrics.horizontalAdvance(nodes[n].id)) + 20;
+    auto sizeOf = [&](std::size_t n) { return nodes[n].kind == "host" ? QSizeF(boxW[n], boxH) : QSizeF(dot, dot); };
+
+    // Rings: a level holding hosts is one unit further out than the previous level, a level of links only half a
+    // unit. The unit R and the angles follow from the room each node needs along its ring, in pixels: a box needs
+    // its width at the top and bottom of the ring but only its height at the sides (and a link very little).
     const int maxLevel = *std::max_element(level.begin(), level.end());
-    const double ring = std::max(170.0, leaves[std::size_t(centre)] * 175.0 / (2 * std::numbers::pi) / std::max(1, maxLevel));
-    std::vector<QPointF> pos(nodes.size());
-    std::vector<std::pair<double, double>> range(nodes.size());
-    const double start = -std::numbers::pi / 2 - std::numbers::pi / std::max(1, leaves[std::size_t(centre)]);
-    range[std::size_t(centre)] = {start, start + 2 * std::numbers::pi};
-    for (int n : order) {
-        const auto [a0, a1] = range[std::size_t(n)];
-        const double mid = (a0 + a1) / 2, r = ring * level[std::size_t(n)];
-        pos[std::size_t(n)] = QPointF(r * std::cos(mid), r * std::sin(mid));
-        double a = a0;
-        for (int c : children[std::size_t(n)]) {
-            const double w = (a1 - a0) * leaves[std::size_t(c)] / std::max(1, leaves[std::size_t(n)]);
-            range[std::size_t(c)] = {a, a + w};
-            a += w;
+    std::vector<double> rel(std::size_t(maxLevel) + 1, 0.0);
+    {
+        std::vector<bool> hostLevel(rel.size(), false);
+        for (std::size_t n = 0; n < N; ++n)
+            hostLevel[std::size_t(level[n])] = hostLevel[std::size_t(level[n])] || nodes[n].kind == "host";
+        for (std::size_t l = 1; l < rel.size(); ++l)
+            rel[l] = rel[l - 1] + (hostLevel[l] ? 1.0 : 0.5);
+    }
+    std::vector<double> phi(N, 0.0), weight(N, 0.0), range0(N, 0.0), range1(N, 0.0);
+    std::vector<QPointF> pos(N);
+    double R = 150;
+    auto place = [&] {
+        for (std::size_t n = 0; n < N; ++n) {
+            const double mid = (range0[n] + range1[n]) / 2, r = R * rel[std::size_t(level[n])];
+            phi[n] = mid;
+            pos[n] = QPointF(r * std::cos(mid), r * std::sin(mid));
         }
+    };
+    for (int pass = 0; pass < 4; ++pass) {
+        for (auto it = order.rbegin(); it != order.rend(); ++it) {
+            const auto n = std::size_t(*it);
+            double need = 0;
+            if (level[n] > 0) {
+                const QSizeF s = sizeOf(n);
+                const double w = s.width() + gap, h = s.height() + gap;
+                double px = nodes[n].kind == "host" ? std::hypot(w, h) : 2 * dot;
+                if (pass > 0 && nodes[n].kind == "host") {
+                    const double sn = std::abs(std::sin(phi[n])), cs = std::abs(std::cos(phi[n]));
+                    px = std::min(sn > 1e-6 ? w / sn : 1e18, cs > 1e-6 ? h / cs : 1e18);
+                }
+                need = px / rel[std::size_t(level[n])]; // angle at R = 1
+            }
+            double sum = 0;
+            for (int c : children[n])
+                sum += weight[std::size_t(c)];
+            weight[n] = std::max(need, sum);
+        }
+        const double total = std::max(1e-9, weight[std::size_t(centre)]);
+        R = std::max(130.0, total / (2 * kPi));
+        const auto& top = children[std::size_t(centre)];
+        const double first = top.empty() ? 0 : weight[std::size_t(top.front())] * 2 * kPi / total;
+        range0[std::size_t(centre)] = -kPi / 2 - first / 2;
+        range1[std::size_t(centre)] = range0[std::size_t(centre)] + 2 * kPi;
+        for (int n : order) {
+            double a = range0[std::size_t(n)];
+            const double span = range1[std::size_t(n)] - range0[std::size_t(n)];
+            double sum = 0;
+            for (int c : children[std::size_t(n)])
+                sum += weight[std::size_t(c)];
+            for (int c : children[std::size_t(n)]) {
+                const double w = span * weight[std::size_t(c)] / std::max(1e-12, sum);
+                range0[std::size_t(c)] = a;
+                range1[std::size_t(c)] = a + w;
+                a += w;
+            }
+        }
+        place();
+    }
+    // Whatever the estimate missed: spread the rings until no host box touches another box or a link.
+    auto rectOf = [&](std::size_t n) {
+        const QSizeF s = sizeOf(n);
+        return QRectF(pos[n].x() - s.width() / 2, pos[n].y() - s.height() / 2, s.width(), s.height());
+    };
+    auto overlaps = [&] {
+        for (std::size_t a = 0; a < N; ++a) {
+            if (nodes[a].kind != "host")
+                continue;
+            const QRectF ra = rectOf(a).adjusted(-gap / 2, -gap / 2, gap / 2, gap / 2);
+            for (std::size_t b = 0; b < N; ++b)
+                if (b != a && (nodes[b].kind != "host" || b > a) && ra.intersects(rectOf(b)))
+                    return true;
+        }
+        return false;
+    };
+    for (int k = 0; k < 80 && overlaps(); ++k) {
+        R *= 1.06;
+        place();
     }
 
-    QFont labelFont(font().family(), 15);
-    labelFont.setBold(true);
     const QFont smallFont(font().family(), 12);
     int linkCount = 0;
     for (const Node& n : nodes)
         linkCount += n.kind == "link";
-    for (std::size_t n = 0; n < nodes.size(); ++n)
+    for (std::size_t n = 0; n < N; ++n)
         for (int m : nodes[n].adj)
             if (int(n) < m) {
                 auto* line = scene()->addLine(QLineF(pos[n], pos[std::size_t(m)]), QPen(QColor(150, 150, 150), 3));
@@ -228,53 +413,307 @@ void TopologyView::rebuild()
                     if (nodes[k].kind == "link")
                         m_linkEdges[nodes[k].id].push_back(line);
             }
-    int rank = 0;
-    for (std::size_t n = 0; n < nodes.size(); ++n) {
+    std::vector<QPointF> hostPos(static_cast<std::size_t>(hostCount));
+    std::vector<QRectF> hostRects(static_cast<std::size_t>(hostCount));
+    for (std::size_t n = 0; n < N; ++n) {
         const Node& node = nodes[n];
         if (node.kind == "host") {
-            const QRectF r(pos[n].x() - 75, pos[n].y() - 30, 150, 60);
-            auto* box = scene()->addRect(r, QPen(node.role == "server" ? QColor(40, 40, 40) : QColor(90, 90, 90),
-                                                 node.role == "server" ? 3 : 1.5),
-                                         kIdle);
+            const QRectF r = rectOf(n);
+            const bool server = node.role == "server" || node.role == "edge-server";
+            auto* box = scene()->addRect(r, QPen(server ? QColor(40, 40, 40) : QColor(90, 90, 90), server ? 4 : 1.5), kIdle);
             box->setZValue(2);
-            box->setToolTip(QString("%1 (%2)\n%3").arg(node.id, node.role, flops(node.speed)));
-            auto* name = scene()->addSimpleText(node.id, labelFont);
+            box->setToolTip(QString("%1 (%2)\n%3").arg(node.id, node.role.isEmpty() ? "no role" : node.role,
+                                                        flops(node.speed)));
+            auto* name = scene()->addSimpleText(node.id, nameFont);
             name->setParentItem(box);
-            name->setPos(r.center().x() - name->boundingRect().width() / 2, r.top() + 4);
-            auto* role = scene()->addSimpleText(node.role, smallFont);
-            role->setParentItem(box);
-            role->setPos(r.center().x() - role->boundingRect().width() / 2, r.top() + 32);
-            m_hosts.push_back({rank++, box});
+            name->setPos(r.center().x() - name->boundingRect().width() / 2,
+                         r.center().y() - name->boundingRect().height() / 2);
+            // "worker-3" -> "w3", "edge-server-1" -> "es1"; names without a trailing number have none.
+            QGraphicsSimpleTextItem* shortName = nullptr;
+            static const QRegularExpression numbered("^(.*)-([0-9]+)$");
+            if (const auto m = numbered.match(node.id); m.hasMatch()) {
+                QString initials;
+                for (const QString& part : m.captured(1).split('-', Qt::SkipEmptyParts))
+                    initials += part.front();
+                QFont shortFont = nameFont;
+                shortFont.setPixelSize(int(kShortPixels));
+                shortName = scene()->addSimpleText(initials + m.captured(2), shortFont);
+                shortName->setParentItem(box);
+                if (shortName->boundingRect().width() > r.width() - 4) { // does not fit: no short name
+                    delete shortName;
+                    shortName = nullptr;
+                } else
+                    shortName->setPos(r.center().x() - shortName->boundingRect().width() / 2,
+                                      r.center().y() - shortName->boundingRect().height() / 2);
+            }
+            m_hosts.push_back({node.rank, box, name, shortName});
+            hostPos[std::size_t(node.rank)] = pos[n];
+            hostRects[std::size_t(node.rank)] = r;
         } else {
-            auto* dot = scene()->addEllipse(pos[n].x() - 7, pos[n].y() - 7, 14, 14, QPen(Qt::black, 1),
-                                            QColor(150, 150, 150));
-            dot->setZValue(1);
-            dot->setToolTip(QString("%1\n%2, latency %3 µs").arg(node.id, rate(node.bandwidth)).arg(node.latency * 1e6));
+            auto* d = scene()->addEllipse(pos[n].x() - dot / 2, pos[n].y() - dot / 2, dot, dot, QPen(Qt::black, 1),
+                                          QColor(150, 150, 150));
+            d->setZValue(1);
+            d->setToolTip(QString("%1\n%2, latency %3 µs").arg(node.id, rate(node.bandwidth)).arg(node.latency * 1e6));
             if (linkCount <= 12) { // more labels would hide the drawing; the tool tip has them
                 auto* t = scene()->addSimpleText(rate(node.bandwidth), smallFont);
-                t->setParentItem(dot);
-                t->setPos(pos[n].x() + 9, pos[n].y() - 16);
+                t->setParentItem(d);
+                t->setPos(pos[n].x() + dot / 2 + 2, pos[n].y() - dot - 4);
             }
-            m_links[node.id] = dot;
+            m_links[node.id] = d;
         }
     }
-    // Legend, above the drawing.
-    const QRectF bounds = scene()->itemsBoundingRect();
-    double x = bounds.left();
-    const double y = bounds.top() - 50;
-    for (const auto& [colour, text] : {std::pair{kCompute, "compute"}, std::pair{kComm, "communicate"},
-                                       std::pair{kIdle, "idle"}, std::pair{utilizationColour(0.5), "link 50 %"},
-                                       std::pair{utilizationColour(1), "link 100 %"}}) {
-        scene()->addRect(x, y, 24, 24, QPen(Qt::black, 0.5), colour);
-        auto* t = scene()->addSimpleText(text, labelFont);
-        t->setPos(x + 30, y);
-        x += 44 + t->boundingRect().width();
+    m_drawing = scene()->itemsBoundingRect();
+    m_labelPixels = kNamePixels;
+
+    m_pattern = commPattern(hostsByRank);
+    drawLogical(hostPos, hostRects);
+
+    // Labels for when the names are too small to read: the servers by name, workers and clients by group (the
+    // centre's branch they hang from, e.g. a site of an edge network, when it holds several; else their role).
+    QFont groupFont = font();
+    groupFont.setPointSizeF(std::max(10.0, font().pointSizeF()));
+    groupFont.setBold(true);
+    std::map<int, std::vector<std::size_t>> byBranch; // branch node -> its worker / client hosts
+    for (std::size_t n = 0; n < N; ++n) {
+        if (nodes[n].kind != "host")
+            continue;
+        if (nodes[n].role != "worker" && nodes[n].role != "client") {
+            m_keptLabels.push_back(screenLabel(scene(), nodes[n].id, groupFont, pos[n], {0, 0}));
+            continue;
+        }
+        int b = int(n);
+        while (level[std::size_t(b)] > 1)
+            b = parent[std::size_t(b)];
+        byBranch[level[std::size_t(b)] == 1 ? b : -1].push_back(n);
+    }
+    std::map<QString, int> loose; // role -> hosts in no group
+    for (const auto& [branch, members] : byBranch) {
+        if (branch < 0 || members.size() < 2) {
+            for (std::size_t n : members)
+                ++loose[nodes[n].role];
+            continue;
+        }
+        QString name = nodes[std::size_t(branch)].id;
+        if (nodes[std::size_t(branch)].kind == "link" && name.contains('-'))
+            name = name.left(name.lastIndexOf('-'));
+        double outer = 0;
+        for (std::size_t n : members)
+            outer = std::max(outer, std::hypot(pos[n].x(), pos[n].y()));
+        const double a = (range0[std::size_t(branch)] + range1[std::size_t(branch)]) / 2;
+        const QPointF u(std::cos(a), std::sin(a));
+        m_groupLabels.push_back(screenLabel(scene(), QString("%1: %2 %3s").arg(name).arg(members.size()).arg(nodes[members.front()].role),
+                                            groupFont, outer * u, {0, 0}));
+    }
+    for (const QGraphicsItem* g : m_groupLabels) // the site labels, around the drawing
+        m_groupMargin = m_groupMargin.expandedTo(QSizeF(g->boundingRect().width() / 2, g->boundingRect().height() / 2));
+    // The others, e.g. "16 workers", under the drawing.
+    double below = 0;
+    for (const auto& [role, count] : loose) {
+        auto* g = screenLabel(scene(), QString("%1 %2%3").arg(count).arg(role).arg(count > 1 ? "s" : ""), groupFont,
+                              {0, m_drawing.bottom()}, {0, 1 + 2 * double(loose.size() - 1 - below)});
+        below += 1;
+        m_groupLabels.push_back(g);
+        m_groupMargin.setHeight(std::max(m_groupMargin.height(), below * g->boundingRect().height() + 6));
     }
     m_seenRevision = -1;
     refresh();
     fit();
 }
 
+void TopologyView::drawLogical(const std::vector<QPointF>& hostPos, const std::vector<QRectF>& hostRects)
+{
+    if (m_pattern.edges.empty())
+        return;
+    double extent = 0;
+    for (const QPointF& p : hostPos)
+        extent = std::max(extent, std::hypot(p.x(), p.y()));
+    const bool many = m_pattern.edges.size() > 40;
+    const double head = std::max(0.55 * hostRects.front().height(), 0.03 * extent);
+    QColor colour = kLogical;
+    colour.setAlpha(many ? 130 : 200);
+    QPen pen(colour, many ? 1.5 : 3);
+    pen.setCosmetic(true); // the same width on screen at any zoom
+    pen.setCapStyle(Qt::RoundCap);
+    const auto hostCount = hostPos.size();
+    auto valid = [&](int r) { return r >= 0 && std::size_t(r) < hostCount; };
+
+    // A ring whose hosts sit on one circle in rank order is drawn as arcs along a circle just inside them.
+    bool circle = m_pattern.kind == CommPattern::Ring;
+    std::vector<double> angle;
+    double radius = std::numeric_limits<double>::infinity(), r0 = -1;
+    for (const auto& [from, to] : m_pattern.edges) {
+        if (!circle || !valid(from) || !valid(to)) {
+            circle = false;
+            break;
+        }
+        const QPointF p = hostPos[std::size_t(from)];
+        const double r = std::hypot(p.x(), p.y());
+        r0 = r0 < 0 ? r : r0;
+        if (r < 1 || std::abs(r - r0) > 0.02 * r0) {
+            circle = false;
+            break;
+        }
+        double a = std::atan2(p.y(), p.x());
+        while (!angle.empty() && a <= angle.back())
+            a += 2 * kPi;
+        angle.push_back(a);
+        const QPointF u = p / r;
+        const QRectF box = hostRects[std::size_t(from)];
+        radius = std::min(radius, r - borderDistance(box.width(), box.height(), u) - 0.6 * head);
+    }
+    circle = circle && angle.size() >= 2 && angle.back() - angle.front() < 2 * kPi && radius > 0.3 * r0;
+    for (std::size_t i = 0; i < m_pattern.edges.size(); ++i) {
+        const auto [from, to] = m_pattern.edges[i];
+        if (!valid(from) || !valid(to))
+            continue;
+        QPainterPath path, heads;
+        if (circle) {
+            const double a0 = angle[i], a1 = i + 1 < angle.size() ? angle[i + 1] : angle.front() + 2 * kPi;
+            const double trim = std::min(0.12 * (a1 - a0), 0.35 * head / radius);
+            const int steps = 48;
+            for (int k = 0; k <= steps; ++k) {
+                const double a = a0 + trim + (a1 - a0 - 2 * trim) * k / steps;
+                const QPointF p(radius * std::cos(a), radius * std::sin(a));
+                k == 0 ? path.moveTo(p) : path.lineTo(p);
+            }
+            const double aEnd = a1 - trim;
+            heads.addPath(arrowHead(QPointF(radius * std::cos(aEnd), radius * std::sin(aEnd)),
+                                    QPointF(-std::sin(aEnd), std::cos(aEnd)), head));
+        } else {
+            // A slightly bent curve from box border to box border (bent to the right of its direction, so that
+            // the two directions between a pair of hosts stay apart).
+            const QPointF a = hostPos[std::size_t(from)], b = hostPos[std::size_t(to)], d = b - a;
+            const double len = std::hypot(d.x(), d.y());
+            if (len < 1)
+                continue;
+            const QPointF c = (a + b) / 2 + 0.12 * QPointF(-d.y(), d.x());
+            const QRectF ra = hostRects[std::size_t(from)].adjusted(-3, -3, 3, 3),
+                         rb = hostRects[std::size_t(to)].adjusted(-3, -3, 3, 3);
+            std::vector<QPointF> pts;
+            const int steps = 64;
+            for (int k = 0; k <= steps; ++k) {
+                const double t = double(k) / steps;
+                const QPointF p = (1 - t) * (1 - t) * a + 2 * t * (1 - t) * c + t * t * b;
+                if (!ra.contains(p) && !rb.contains(p))
+                    pts.push_back(p);
+            }
+            if (pts.size() < 2)
+                pts = {a, b};
+            path.moveTo(pts.front());
+            for (std::size_t k = 1; k < pts.size(); ++k)
+                path.lineTo(pts[k]);
+            const std::size_t back = std::min<std::size_t>(3, pts.size() - 1);
+            heads.addPath(arrowHead(pts.back(), pts.back() - pts[pts.size() - 1 - back], head));
+            if (m_pattern.bothWays)
+                heads.addPath(arrowHead(pts.front(), pts.front() - pts[back], 0.8 * head));
+        }
+        auto* item = scene()->addPath(path, pen);
+        item->setZValue(1.5);
+        item->setData(0, from);
+        item->setData(1, to);
+        item->setToolTip(QString("%1 \u2192 %2 (%3)")
+                             .arg(m_run->hosts.size() > std::size_t(from) ? m_run->hosts[std::size_t(from)].name : QString::number(from),
+                                  m_run->hosts.size() > std::size_t(to) ? m_run->hosts[std::size_t(to)].name : QString::number(to),
+                                  m_pattern.caption.section(':', 0, 0)));
+        auto* h = new QGraphicsPathItem(heads, item);
+        h->setPen(Qt::NoPen);
+        h->setBrush(colour);
+        m_logicalItems.push_back(item);
+    }
+}
+
+std::vector<TopologyView::LegendEntry> TopologyView::legend(double width) const
+{
+    std::vector<LegendEntry> out;
+    if (m_drawing.isNull())
+        return out;
+    const QFontMetricsF fm(font());
+    const double sw = std::round(fm.height() * 0.8), line = fm.height() + 4;
+    std::vector<std::pair<QColor, QString>> items{{kCompute, "compute"}, {kComm, "communicate"}, {kIdle, "idle"},
+                                                  {utilizationColour(0.5), "link 50 %"}, {utilizationColour(1), "link 100 %"}};
+    double x = 6, y = 4;
+    for (const auto& [c, t] : items) {
+        const double w = sw + 4 + fm.horizontalAdvance(t) + 10;
+        if (x > 6 && x + w > width) {
+            x = 6;
+            y += line;
+        }
+        out.push_back({c, t, false, QRectF(x, y, w, line)});
+        x += w;
+    }
+    if (!m_pattern.edges.empty()) {
+        x = 6;
+        y += line;
+        const double w = 2.5 * sw + 4 + fm.horizontalAdvance(m_pattern.caption);
+        out.push_back({kLogical, fm.elidedText(m_pattern.caption, Qt::ElideRight, std::max(40.0, width - 2.5 * sw - 16)),
+                       true, QRectF(x, y, std::min(w, width - 6), line)});
+    }
+    return out;
+}
+
+double TopologyView::legendHeight() const
+{
+    const auto l = legend(viewport()->width());
+    return l.empty() ? 0 : l.back().rect.bottom() + 4;
+}
+
+void TopologyView::drawForeground(QPainter* painter, const QRectF&)
+{
+    const auto entries = legend(viewport()->width());
+    if (entries.empty())
+        return;
+    painter->save();
+    painter->resetTransform();
+    painter->setFont(font());
+    const QFontMetricsF fm(font());
+    const double sw = std::round(fm.height() * 0.8);
+    painter->setPen(Qt::NoPen);
+    painter->setBrush(QColor(255, 255, 255, 225));
+    painter->drawRect(QRectF(0, 0, viewport()->width(), entries.back().rect.bottom() + 2));
+    for (const LegendEntry& e : entries) {
+        const double cy = e.rect.center().y();
+        double tx = e.rect.left() + sw + 4;
+        if (e.arrow) {
+            QPen pen(e.colour, 3);
+            painter->setPen(pen);
+            painter->drawLine(QPointF(e.rect.left(), cy), QPointF(e.rect.left() + 2.5 * sw - 6, cy));
+            painter->setPen(Qt::NoPen);
+            painter->setBrush(e.colour);
+            painter->drawPath(arrowHead(QPointF(e.rect.left() + 2.5 * sw, cy), QPointF(1, 0), 9));
+            tx = e.rect.left() + 2.5 * sw + 4;
+        } else {
+            painter->setPen(QPen(Qt::black, 0.5));
+            painter->setBrush(e.colour);
+            painter->drawRect(QRectF(e.rect.left(), cy - sw / 2, sw, sw));
+        }
+        painter->setPen(Qt::black);
+        painter->drawText(QRectF(tx, e.rect.top(), e.rect.right() - tx, e.rect.height()), Qt::AlignVCenter | Qt::AlignLeft, e.text);
+    }
+    painter->restore();
+}
+
+void TopologyView::updateLabelDetail()
+{
+    m_labelsShown = m_labelPixels <= 0 || hostLabelScreenPixels() >= kMinLabelPixels;
+    bool anyShort = false;
+    for (const HostItem& h : m_hosts)
+        anyShort = anyShort || h.shortLabel;
+    m_shortShown = !m_labelsShown && anyShort && shortLabelScreenPixels() >= kMinLabelPixels - 1;
+    for (const HostItem& h : m_hosts) {
+        h.label->setVisible(m_labelsShown);
+        if (h.shortLabel)
+            h.shortLabel->setVisible(m_shortShown);
+    }
+    for (QGraphicsItem* g : m_groupLabels)
+        g->setVisible(!m_labelsShown && !m_shortShown);
+    for (QGraphicsItem* g : m_keptLabels) // the servers (no short name) by name
+        g->setVisible(!m_labelsShown);
+}
+
+double TopologyView::shortLabelScreenPixels() const
+{
+    return kShortPixels * transform().m11();
+}
 void TopologyView::refresh()
 {
     if (!m_run)
@@ -297,7 +736,12 @@ void TopologyView::refresh()
             failedAt[int(rank)].push_back(time);
     for (const HostItem& h : m_hosts) {
         const auto [compute, comm] = m_run->hostActivity(h.rank, t0);
-        h.box->setBrush(blend(compute, comm));
+        const QColor fill = blend(compute, comm);
+        h.box->setBrush(fill);
+        const QBrush text = fill.lightnessF() < 0.45 ? Qt::white : Qt::black; // readable on dark blue and green
+        h.label->setBrush(text);
+        if (h.shortLabel)
+            h.shortLabel->setBrush(text);
         const auto f = failedAt.find(h.rank);
         if (f == failedAt.end())
             continue;
@@ -331,9 +775,30 @@ void TopologyView::refresh()
 
 void TopologyView::fit()
 {
-    if (!scene()->items().isEmpty())
-        fitInView(scene()->itemsBoundingRect().adjusted(-20, -20, 20, 20), Qt::KeepAspectRatio);
     m_userZoomed = false;
+    if (m_drawing.isNull()) { // a message
+        const QRectF b = scene()->itemsBoundingRect();
+        setSceneRect(b.adjusted(-b.width(), -b.height(), b.width(), b.height()));
+        resetTransform();
+        centerOn(b.center());
+        return;
+    }
+    const QRectF vp = viewport()->rect();
+    const double top = legendHeight();
+    auto scaleFor = [&](QSizeF margin) {
+        const QRectF avail = vp.adjusted(8 + margin.width(), top + 8 + margin.height(), -8 - margin.width(), -8 - margin.height());
+        return std::max(1e-3, std::min(avail.width() / m_drawing.width(), avail.height() / m_drawing.height()));
+    };
+    double s = scaleFor({});
+    const bool anyShort = std::any_of(m_hosts.begin(), m_hosts.end(), [](const HostItem& h) { return h.shortLabel; });
+    const bool grouped = m_labelPixels * s < kMinLabelPixels && !(anyShort && kShortPixels * s >= kMinLabelPixels - 1);
+    if (grouped && !m_groupMargin.isEmpty())
+        s = scaleFor(m_groupMargin);
+    const double w = std::max(m_drawing.width(), vp.width() / s), h = std::max(m_drawing.height(), vp.height() / s);
+    setSceneRect(m_drawing.adjusted(-2 * w, -2 * h, 2 * w, 2 * h));
+    setTransform(QTransform::fromScale(s, s));
+    centerOn(m_drawing.center() - QPointF(0, top / 2 / s));
+    updateLabelDetail();
 }
 
 void TopologyView::wheelEvent(QWheelEvent* e)
@@ -341,6 +806,7 @@ void TopologyView::wheelEvent(QWheelEvent* e)
     const double f = std::pow(1.0015, e->angleDelta().y());
     scale(f, f);
     m_userZoomed = true;
+    updateLabelDetail();
 }
 
 void TopologyView::resizeEvent(QResizeEvent* e)

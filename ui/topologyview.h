@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// The platform drawn as a graph (QGraphicsView): hosts with their roles, links with their bandwidths. During a
-// run, hosts are coloured by what they did lately (compute / communicate / idle) and links by utilization.
+// The platform drawn as a graph (QGraphicsView): hosts with their names, links with their bandwidths, and above
+// them, in purple, the strategy's logical communication pattern (the ring of a ring all-reduce, the star of a
+// parameter server or of federated clients, the two levels of hierarchical FedAvg). During a run, hosts are
+// coloured by what they did lately (compute / communicate / idle) and links by utilization. The legend is drawn
+// over the viewport at a fixed size; host names are hidden when they would be too small to read at the current
+// zoom, and then groups (sites, or roles) are labelled instead.
+#include "commpattern.h"
 #include "rundata.h"
 
 #include <QGraphicsView>
 
 #include <map>
+#include <utility>
+#include <vector>
 
 class QGraphicsItem;
 class QGraphicsLineItem;
 class QGraphicsRectItem;
+class QGraphicsSimpleTextItem;
 
 namespace dml::ui {
 
@@ -26,13 +34,37 @@ public:
     /// Hosts drawn / coloured as active (for tests): number of host items, and of those not in the idle colour.
     int hostItemCount() const { return int(m_hosts.size()); }
     int colouredHostCount() const;
+    /// Scene rectangles of the host items, by rank (for tests: no two may intersect).
+    std::vector<QRectF> hostSceneRects() const;
+    /// The logical pattern drawn: its caption and its edges (from rank, to rank), one per drawn arrow.
+    const CommPattern& logicalPattern() const { return m_pattern; }
+    int logicalEdgeCount() const { return int(m_logicalItems.size()); }
+    std::vector<std::pair<int, int>> logicalEdges() const;
+    /// Host names: shown one by one, or (too small to read) replaced by group labels. Their size on screen, px.
+    bool hostLabelsShown() const { return m_labelsShown; }
+    /// When the full names are too small: short names ("w3", "c7", "es1"), bigger, while those are legible.
+    bool shortLabelsShown() const { return m_shortShown; }
+    double hostLabelScreenPixels() const;
+    double shortLabelScreenPixels() const;
+    int groupLabelCount() const { return int(m_groupLabels.size()); }
 
 protected:
     void wheelEvent(QWheelEvent* e) override;
     void resizeEvent(QResizeEvent* e) override;
+    void drawForeground(QPainter* painter, const QRectF& rect) override;
 
 private:
     void rebuild();
+    void updateLabelDetail();
+    void drawLogical(const std::vector<QPointF>& hostPos, const std::vector<QRectF>& hostRects);
+    struct LegendEntry {
+        QColor colour;
+        QString text;
+        bool arrow = false;
+        QRectF rect; // viewport coordinates
+    };
+    std::vector<LegendEntry> legend(double width) const;
+    double legendHeight() const;
 
     RunDataPtr m_run;
     QJsonObject m_built; // the graph the scene shows
@@ -41,10 +73,21 @@ private:
     struct HostItem {
         int rank;
         QGraphicsRectItem* box;
+        QGraphicsSimpleTextItem* label;
+        QGraphicsSimpleTextItem* shortLabel; // "w3" for worker-3, bigger; null for names without a number
     };
     std::vector<HostItem> m_hosts;
     std::map<QString, QGraphicsItem*> m_links;         // link node -> its marker
     std::map<QString, std::vector<QGraphicsLineItem*>> m_linkEdges; // link node -> its edges
+    CommPattern m_pattern;
+    std::vector<QGraphicsItem*> m_logicalItems; // one per logical edge; data(0), data(1) = from, to rank
+    std::vector<QGraphicsItem*> m_groupLabels;  // shown instead of the host names when those are too small
+    std::vector<QGraphicsItem*> m_keptLabels;   // servers' names at screen size when the host names are hidden
+    QRectF m_drawing;        // scene rectangle of hosts and links
+    double m_labelPixels = 0; // host name font size in scene units
+    QSizeF m_groupMargin;     // room (px) the group labels need outside the drawing
+    bool m_labelsShown = true;
+    bool m_shortShown = false;
 };
 
 } // namespace dml::ui

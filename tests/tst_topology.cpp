@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The topology view on the offscreen platform, fed the platform graphs `dmlsim platform --json` gives for small
+// scenarios: the strategy's logical pattern drawn over the platform (the ring of a ring all-reduce, the star of a
+// parameter server, the two levels of hierarchical FedAvg), host boxes that never overlap, names legible.
+#include "topologyview.h"
+
+#include <QJsonDocument>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <set>
+
+using namespace dml::ui;
+
+namespace {
+
+/// The platform graph of a scenario with this platform and strategy, on a small synthetic dataset.
+QJsonObject platformOf(const QString& platform, const QString& strategy)
+{
+    QTemporaryDir dir;
+    const QString file = dir.filePath("s.json");
+    QFile f(file);
+    if (!f.open(QIODevice::WriteOnly))
+        qFatal("cannot write %s", qPrintable(file));
+    f.write(QString(R"({"name": "t", "platform": %1, "workload": {"dataset": {"name": "synthetic", "classes": 4,
+        "features": 8, "train_samples": 2000, "test_samples": 60}, "batch_size": 10}, "strategy": %2})")
+                .arg(platform, strategy)
+                .toUtf8());
+    f.close();
+    QProcess p;
+    p.start(DMLSIM_EXE, {"platform", file, "--json", "-"});
+    if (!p.waitForFinished(60000) || p.exitCode() != 0)
+        qFatal("dmlsim platform failed: %s", p.readAllStandardError().constData());
+    return QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+}
+
+RunDataPtr runWith(const QJsonObject& graph)
+{
+    auto run = std::make_shared<RunData>();
+    run->name = "t";
+    run->status = "finished";
+    run->setPlatform(graph);
+    return run;
+}
+
+const QString kStar8 = R"({"topology": "star", "workers": 8})";
+const QString kEdge30 = R"({"topology": "edge", "workers": 30, "edge": {"sites": 3, "devices_per_site": 10,
+    "server_at": "cloud"}})";
+
+/// A view of the size of the workbench's topology dock.
+struct View {
+    TopologyView v;
+    explicit View(const QJsonObject& graph)
+    {
+        v.resize(420, 340);
+        v.show();
+        if (!QTest::qWaitForWindowExposed(&v))
+            qFatal("the view was not exposed");
+        v.setRun(runWith(graph));
+        v.fit();
+        qInfo("names %.1f px on screen, %s", v.hostLabelScreenPixels(), v.hostLabelsShown() ? "shown" : "grouped");
+    }
+};
+
+bool noOverlap(const TopologyView& v)
+{
+    const auto rects = v.hostSceneRects();
+    for (std::size_t a = 0; a < rects.size(); ++a)
+        for (std::size_t b = a + 1; b < rects.size(); ++b)
+            if (rects[a].intersects(rects[b])) {
+                qWarning("host %zu %s overlaps host %zu", a, qPrintable(QString("(%1, %2)").arg(rects[a].x()).arg(rects[a].y())), b);
+                return false;
+            }
+    return true;
+}
+
+} // namespace
+
+class TestTopology : public QObject {
+    Q_OBJECT
+private slots:
+    void ringAllReduceDrawsTheRing()
+    {
+        View view(platformOf(kStar8, R"({"type": "ring-allreduce"})"));
+        const TopologyView& v = view.v;
+        QCOMPARE(v.hostItemCount(), 8);
+        QCOMPARE(v.logicalPattern().kind, CommPattern::Ring);
+        // Exactly 8 directed edges, rank i -> rank (i + 1) mod 8, each once.
+        QCOMPARE(v.logicalEdgeCount(), 8);
+        std::set<std::pair<int, int>> edges;
+        for (const auto& e : v.logicalEdges())
+            edges.insert(e);
+        QCOMPARE(int(edges.size()), 8);
+        for (int i = 0; i < 8; ++i)
+            QVERIFY2(edges.count({i, (i + 1) % 8}), qPrintable(QString("no edge %1 -> %2").arg(i).arg((i + 1) % 8)));
+        QVERIFY(noOverlap(v));
+        // The names are legible at the default fit of a dock-sized view (about 10 pt on screen or more).
+        QVERIFY2(v.hostLabelsShown(), qPrintable(QString::number(v.hostLabelScreenPixels())));
+        QVERIFY(v.hostLabelScreenPixels() >= 13);
+    }
+
+    void parameterServerDrawsAStar()
+    {
+        View view(platformOf(kStar8, R"({"type": "sync-ps"})"));
+        const TopologyView& v = view.v;
+        QCOMPARE(v.hostItemCount(), 9); // 8 workers and the server (rank 8)
+        QCOMPARE(v.logicalPattern().kind, CommPattern::ParameterServer);
+        QCOMPARE(v.logicalEdgeCount(), 8);
+        std::set<int> from;
+        for (const auto& [a, b] : v.logicalEdges()) {
+            QCOMPARE(b, 8);
+            from.insert(a);
+        }
+        QCOMPARE(from, (std::set<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+        QVERIFY(noOverlap(v));
+        QVERIFY(v.hostLabelsShown());
+    }
+
+    void edgePlatformHostsDoNotOverlap()
+    {
+        View view(platformOf(kEdge30, R"({"type": "fedavg", "client_fraction": 0.5})"));
+        const TopologyView& v = view.v;
+        QCOMPARE(v.hostItemCount(), 34); // 30 clients, the cloud server, 3 (idle) edge hosts
+        QVERIFY(noOverlap(v));
+        // FedAvg: a star from every client to the cloud server.
+        QCOMPARE(v.logicalPattern().kind, CommPattern::Federated);
+        QCOMPARE(v.logicalEdgeCount(), 30);
+        for (const auto& [a, b] : v.logicalEdges()) {
+            QVERIFY(a < 30);
+            QCOMPARE(b, 30);
+        }
+        // Too many names to read in a dock: the sites are labelled instead.
+        if (!v.hostLabelsShown())
+            QVERIFY(v.groupLabelCount() >= 3);
+    }
+
+    void hierarchicalFedAvgDrawsTwoLevels()
+    {
+        View view(platformOf(kEdge30, R"({"type": "hierfavg", "edge_servers": 3})"));
+        const TopologyView& v = view.v;
+        QCOMPARE(v.hostItemCount(), 34); // clients 0-29, edge servers 30-32, the cloud server 33
+        QVERIFY(noOverlap(v));
+        QCOMPARE(v.logicalPattern().kind, CommPattern::Hierarchical);
+        QCOMPARE(v.logicalEdgeCount(), 33);
+        std::set<std::pair<int, int>> edges;
+        for (const auto& e : v.logicalEdges())
+            edges.insert(e);
+        for (int k = 0; k < 30; ++k)
+            QVERIFY2(edges.count({k, 30 + k % 3}), qPrintable(QString("no edge client-%1 -> edge-server-%2").arg(k).arg(k % 3)));
+        for (int s = 30; s < 33; ++s)
+            QVERIFY(edges.count({s, 33}));
+        QCOMPARE(int(edges.size()), 33);
+    }
+
+    void largeStarStillSeparatesHosts()
+    {
+        // 64 workers: the boxes stay apart, and the names give way to a group label when too small to read.
+        View view(platformOf(R"({"topology": "star", "workers": 64})", R"({"type": "ring-allreduce"})"));
+        const TopologyView& v = view.v;
+        QCOMPARE(v.hostItemCount(), 64);
+        QVERIFY(noOverlap(v));
+        QCOMPARE(v.logicalEdgeCount(), 64);
+        QVERIFY(v.hostLabelScreenPixels() < 13);
+        QVERIFY(!v.hostLabelsShown());
+        QVERIFY(v.groupLabelCount() >= 1);
+    }
+};
+
+QTEST_MAIN(TestTopology)
+#include "tst_topology.moc"
