@@ -331,7 +331,7 @@ void readPresentation(ObjectReader&& r, PresentationHints& h)
     if (std::find(paces.begin(), paces.end(), h.pace) == paces.end())
         r.fail("pace", "expected one of the workbench's paces: 0 (as fast as possible), 10, 1, 0.1, 0.01 or 0.001 "
                        "simulated seconds per second");
-    h.tab = r.choice("tab", {"Hosts", "Series"}, h.tab);
+    h.tab = r.choice("tab", {"Hosts", "Series", "Labels"}, h.tab);
     const QJsonValue v = r.value("panels");
     if (v.isUndefined())
         return;

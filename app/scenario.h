@@ -35,7 +35,7 @@ struct CompareEntry {
 struct PresentationHints {
     bool given = false;
     double pace = 1;
-    std::string tab = "Hosts";                            ///< "Hosts" or "Series"
+    std::string tab = "Hosts";                            ///< "Hosts", "Series" or "Labels"
     std::vector<std::string> panels{"topology", "lesson"}; ///< of "topology", "lesson", "timeline", "history"
 };
 

@@ -201,6 +201,18 @@ private slots:
         ++run->revision;
         charts.refresh();
         QVERIFY2(title->text().startsWith("Staleness of each applied update"), qPrintable(title->text()));
+        // The Labels tab: the focused run's label histogram as shares of each part's samples.
+        run->labelHistogram = {{30, 10, 0}, {0, 0, 40}};
+        ++run->revision;
+        charts.setFocusRun(run);
+        charts.refresh();
+        QCOMPARE(charts.labelsPlot()->plottableCount(), 1);
+        auto* map = qobject_cast<QCPColorMap*>(charts.labelsPlot()->plottable(0));
+        QVERIFY(map);
+        QCOMPARE(map->data()->keySize(), 3);
+        QCOMPARE(map->data()->valueSize(), 2);
+        QCOMPARE(map->data()->cell(0, 0), 0.75);
+        QCOMPARE(map->data()->cell(2, 1), 1.0);
         // The legend sits below the axes, outside the data.
         QCustomPlot* acc = charts.accuracyPlot();
         QVERIFY(acc->legend->outerRect().top() >= acc->axisRect()->outerRect().bottom() - 1);

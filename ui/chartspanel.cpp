@@ -211,8 +211,14 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_series->setObjectName("seriesPlot");
     stylePlot(m_series, "Named series of the runs shown", "simulated time (s)", "value");
     auto* tabs = new QTabWidget;
+    m_labels = new QCustomPlot;
+    m_labels->setObjectName("labelsPlot");
+    stylePlot(m_labels, "Labels per worker or client", "class", "worker / client");
+    m_labels->legend->setVisible(false);
+    m_labels->yAxis->setRangeReversed(true);
     tabs->addTab(m_hosts, "Hosts");
     tabs->addTab(m_series, "Series");
+    tabs->addTab(m_labels, "Labels");
     grid->addWidget(tabs, 1, 1);
     grid->setRowStretch(0, 1);
     grid->setRowStretch(1, 1);
@@ -280,8 +286,10 @@ bool ChartsPanel::refresh()
     }
     if (focusChanged) {
         rebuildHostBars();
+        rebuildLabels();
         m_focusSeen = m_focus ? m_focus->revision : -1;
         m_hosts->replot(QCustomPlot::rpQueuedReplot);
+        m_labels->replot(QCustomPlot::rpQueuedReplot);
     }
     if (changed || focusChanged)
         ++m_replots;
@@ -422,6 +430,44 @@ void ChartsPanel::rebuildRunGraphs()
     m_loss->yAxis->setRange(0, maxLoss > 0 ? maxLoss * 1.05 : 1);
     for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead})
         p->legend->setVisible(p->graphCount() > 0);
+}
+
+void ChartsPanel::rebuildLabels()
+{
+    m_labels->clearPlottables();
+    for (int i = m_labels->plotLayout()->elementCount() - 1; i >= 0; --i)
+        if (auto* scale = qobject_cast<QCPColorScale*>(m_labels->plotLayout()->elementAt(i)))
+            m_labels->plotLayout()->remove(scale);
+    m_labels->plotLayout()->simplify();
+    if (!m_focus || m_focus->labelHistogram.empty())
+        return;
+    const auto& h = m_focus->labelHistogram;
+    const int parts = int(h.size()), classes = int(h.front().size());
+    if (classes == 0)
+        return;
+    auto* map = new QCPColorMap(m_labels->xAxis, m_labels->yAxis);
+    map->data()->setSize(classes, parts);
+    map->data()->setRange(QCPRange(0, classes - 1), QCPRange(0, std::max(1, parts - 1)));
+    for (int p = 0; p < parts; ++p) {
+        double total = 0;
+        for (int c : h[std::size_t(p)])
+            total += c;
+        for (int c = 0; c < classes && c < int(h[std::size_t(p)].size()); ++c)
+            map->data()->setCell(c, p, total > 0 ? h[std::size_t(p)][std::size_t(c)] / total : 0);
+    }
+    map->setGradient(QCPColorGradient(QCPColorGradient::gpHot).inverted());
+    map->setDataRange(QCPRange(0, 1));
+    map->setInterpolate(false);
+    auto* scale = new QCPColorScale(m_labels);
+    scale->setType(QCPAxis::atRight);
+    scale->setDataRange(QCPRange(0, 1));
+    scale->setGradient(map->gradient());
+    scale->axis()->setLabel("share of its samples");
+    scale->setBarWidth(6);
+    m_labels->plotLayout()->addElement(1, 1, scale);
+    map->setColorScale(scale);
+    m_labels->xAxis->setRange(-0.5, classes - 0.5);
+    m_labels->yAxis->setRange(-0.5, parts - 0.5);
 }
 
 void ChartsPanel::rebuildHostBars()

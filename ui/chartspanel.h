@@ -32,10 +32,13 @@ public:
     QCustomPlot* overheadPlot() const { return m_overhead; }
     QCustomPlot* hostPlot() const { return m_hosts; }
     QCustomPlot* seriesPlot() const { return m_series; }
+    /// The focused run's label histogram as a heat map: one row per worker or client, one column per class,
+    /// coloured by the class's share of that part's samples.
+    QCustomPlot* labelsPlot() const { return m_labels; }
     /// Multiplies every chart font (titles, axis labels, ticks, legends) by `scale` (1 = normal; presentation
     /// mode uses 1.6).
     void setFontScale(double scale);
-    /// Brings the tab "Hosts" or "Series" of the lower right chart to the front.
+    /// Brings the tab "Hosts", "Series" or "Labels" of the lower right chart to the front.
     void showTab(const QString& name);
     double fontScale() const { return m_fontScale; }
     /// Points of a run's accuracy curve (-1 if the run is not shown).
@@ -47,8 +50,9 @@ public:
 private:
     void rebuildRunGraphs();
     void rebuildHostBars();
+    void rebuildLabels();
 
-    QCustomPlot *m_accuracy, *m_loss, *m_overhead, *m_hosts, *m_series;
+    QCustomPlot *m_accuracy, *m_loss, *m_overhead, *m_hosts, *m_series, *m_labels;
     std::vector<RunDataPtr> m_runs;
     RunDataPtr m_focus;
     std::map<const RunData*, int> m_seen; // revision drawn

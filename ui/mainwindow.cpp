@@ -183,6 +183,7 @@ struct MainWindow::Private {
             data->addSpans(store->timeline(id));
             for (auto& [name, points] : store->series(id))
                 data->series[QString::fromStdString(name)] = points;
+            data->labelHistogram = store->labelHistogram(id);
             data->summary = rec.summary;
             data->hasSummary = rec.status == "finished";
             // The platform for the topology view, from the stored scenario text.

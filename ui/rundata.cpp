@@ -232,6 +232,14 @@ QString RunData::applyEvent(const QJsonObject& e)
                              r[5].toDouble()});
         }
         addSpans(spans);
+    } else if (event == "label_histogram") {
+        labelHistogram.clear();
+        for (const QJsonValue& row : e["counts"].toArray()) {
+            std::vector<int> counts;
+            for (const QJsonValue& c : row.toArray())
+                counts.push_back(c.toInt());
+            labelHistogram.push_back(std::move(counts));
+        }
     } else if (event == "point") {
         series[e["series"].toString()].emplace_back(e["time"].toDouble(), e["value"].toDouble());
     } else if (event == "host_stats") {
@@ -241,7 +249,8 @@ QString RunData::applyEvent(const QJsonObject& e)
             hostStats.push_back({h["name"].toString().toStdString(), h["role"].toString().toStdString(),
                                  h["speed"].toDouble(), h["elapsed"].toDouble(), h["finish"].toDouble(),
                                  h["compute"].toDouble(), h["communication"].toDouble(), h["idle"].toDouble(),
-                                 h["bytes_sent"].toDouble(), h["bytes_received"].toDouble(), h["flops"].toDouble()});
+                                 h["bytes_sent"].toDouble(), h["bytes_received"].toDouble(), h["bytes_lost"].toDouble(),
+                                 h["flops"].toDouble()});
         }
         if (hosts.empty())
             for (const HostStats& h : hostStats)

@@ -60,6 +60,8 @@ public:
     std::vector<HostInfo> hosts; ///< by rank (from the platform graph or the final host statistics)
     std::vector<HostStats> hostStats; ///< final, empty until the run ends
     std::map<QString, std::vector<std::pair<double, double>>> series;
+    /// Training samples per class (columns) held by each worker or client (rows), from the partitioning.
+    std::vector<std::vector<int>> labelHistogram;
     Summary summary;
     bool hasSummary = false;
     int revision = 0; ///< bumped on every change; views redraw when it moved
