@@ -610,6 +610,13 @@ void MainWindow::setPresentationMode(bool on, const QStringList& panels)
         d->fontScale = 1.6;
         menuBar()->hide();
         showFullScreen();
+        // A bottom panel (timeline, history) keeps to a quarter of the screen: the charts are the lesson's subject.
+        const int h = screen() ? screen()->geometry().height() : height();
+        for (QDockWidget* w : {d->timelineDock, d->historyDock})
+            if (w->isVisible())
+                resizeDocks({w}, {h / 4}, Qt::Vertical);
+        const int wd = screen() ? screen()->geometry().width() : width();
+        resizeDocks({d->topoDock}, {wd * 28 / 100}, Qt::Horizontal);
     } else {
         d->fontScale = 1.0;
         menuBar()->show();

@@ -20,7 +20,7 @@ int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
     if (argc < 3) {
-        std::fprintf(stderr, "usage: dmlsim_screenshot SCENARIO OUT.png [SECONDS [PACE [TAB [present]]]]\n");
+        std::fprintf(stderr, "usage: dmlsim_screenshot SCENARIO OUT.png [SECONDS [PACE [TAB [present|play [WIDTH]]]]]\n");
         return 2;
     }
     QFont f = QApplication::font();
@@ -52,16 +52,21 @@ int main(int argc, char** argv)
             for (int i = 0; i < tabs->count(); ++i)
                 if (tabs->tabText(i) == QString::fromLocal8Bit(argv[5]))
                     tabs->setCurrentIndex(i);
-    if (argc > 6 && QString::fromLocal8Bit(argv[6]) == "present") // presentation mode (F11)
+    const QString mode = argc > 6 ? QString::fromLocal8Bit(argv[6]) : QString();
+    if (mode == "present") // presentation mode (F11)
         w.setPresentationMode(true);
+    const int width = argc > 7 ? std::atoi(argv[7]) : 0; // scale the picture to this width (a gallery thumbnail)
     QTimer::singleShot(500, &w, [&] {
-        if (!w.startRun())
+        // "play": Run > Play lesson, with the lesson's own pace, panels and tab (PACE and TAB are then ignored)
+        if (!(mode == "play" ? w.playLesson() : w.startRun()))
             app.exit(1);
     });
     QTimer::singleShot(int(seconds * 1000), &w, [&] {
         QPixmap shot = QGuiApplication::primaryScreen()->grabWindow(0);
         if (shot.isNull())
             shot = w.grab();
+        if (width > 0)
+            shot = shot.scaledToWidth(width, Qt::SmoothTransformation);
         app.exit(shot.save(out) ? 0 : 1);
     });
     return app.exec();
