@@ -320,8 +320,12 @@ private slots:
         }
         for (long long id : ids)
             QTRY_COMPARE(w.charts()->accuracyPoints(id), samples(dir, id));
-        // Selecting a stored run shows its hosts: bars, timeline and (from its stored scenario) its topology.
+        // Selecting a stored run shows its hosts: bars, timeline and (from its stored scenario) its topology, and
+        // its own scenario's name in the lesson panel, whatever the editor holds.
+        w.editor()->setText("{\"name\": \"something else\"}");
         w.historyView()->setCurrentIndex(w.history()->index(1, HistoryModel::Name));
+        QVERIFY2(w.lessonView()->toPlainText().startsWith(QString::fromStdString(w.history()->record(1).name)),
+                 qPrintable(w.lessonView()->toPlainText().left(80)));
         QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
 
         // Re-open the selected run's scenario, then delete the first run, through the history's actions.

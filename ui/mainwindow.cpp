@@ -20,6 +20,8 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -115,10 +117,13 @@ struct MainWindow::Private {
         target->setEnabled(!procs.empty());
     }
 
-    void showLesson()
+    void showLesson() { showLessonOf(editor->scenarioName(), editor->description()); }
+
+    /// The lesson panel shows this scenario's name and description (the editor's, or a selected stored run's).
+    void showLessonOf(const QString& scenarioName, const QString& description)
     {
-        const QString name = editor->scenarioName().toHtmlEscaped();
-        const QString desc = editor->description().toHtmlEscaped();
+        const QString name = scenarioName.toHtmlEscaped();
+        const QString desc = description.toHtmlEscaped();
         lesson->setHtml(QString("<h2 style='font-size:%3pt'>%1</h2><p style='font-size:%4pt; line-height:130%'>%2</p>")
                             .arg(name.isEmpty() ? QString("(unnamed scenario)") : name,
                                  desc.isEmpty() ? QString("<i>This scenario has no description.</i>") : desc)
@@ -552,8 +557,13 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
             [this](const QModelIndex& i) {
                 if (!i.isValid())
                     return;
-                if (RunDataPtr r = d->loadRun(d->history->runId(i.row())))
+                if (RunDataPtr r = d->loadRun(d->history->runId(i.row()))) {
                     d->setFocus(r);
+                    // The lesson panel follows the selected run: its own scenario's name and description.
+                    const QJsonObject sc =
+                        QJsonDocument::fromJson(QByteArray::fromStdString(d->history->record(i.row()).scenarioText)).object();
+                    d->showLessonOf(sc["name"].toString(), sc["description"].toString());
+                }
             });
 
     // One timer folds every change into at most 25 redraws per second.
