@@ -213,6 +213,12 @@ private slots:
         QCOMPARE(map->data()->valueSize(), 2);
         QCOMPARE(map->data()->cell(0, 0), 0.75);
         QCOMPARE(map->data()->cell(2, 1), 1.0);
+        // Legends shorten run names; each graph keeps the full one for the hover tip.
+        run->name = "a scenario name much longer than a legend has room for";
+        ++run->revision;
+        charts.refresh();
+        QCOMPARE(charts.seriesPlot()->graph(0)->property("fullName").toString(),
+                 QString("#7 a scenario name much longer than a legend has room for staleness"));
         // The legend sits below the axes, outside the data.
         QCustomPlot* acc = charts.accuracyPlot();
         QVERIFY(acc->legend->outerRect().top() >= acc->axisRect()->outerRect().bottom() - 1);

@@ -7,6 +7,7 @@
 #include <QPushButton>
 #include <QScrollBar>
 #include <QTabWidget>
+#include <QToolTip>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -81,6 +82,24 @@ void stylePlot(QCustomPlot* p, const QString& title, const QString& xLabel, cons
     p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     p->setNoAntialiasingOnDrag(true);
     p->setMinimumSize(220, 150);
+}
+
+/// A legend's entries carry shortened run names; hovering one shows the run's full name (and each graph's
+/// "fullName" property, set by rebuildRunGraphs).
+void showFullNamesOnHover(QCustomPlot* p)
+{
+    p->setMouseTracking(true);
+    QObject::connect(p, &QCustomPlot::mouseMove, p, [p](QMouseEvent* e) {
+        for (int i = 0; i < p->legend->itemCount(); ++i) {
+            auto* item = qobject_cast<QCPPlottableLegendItem*>(p->legend->item(i));
+            if (item && item->visible() && item->rect().contains(e->pos())) {
+                const QString full = item->plottable()->property("fullName").toString();
+                QToolTip::showText(e->globalPosition().toPoint(), full.isEmpty() ? item->plottable()->name() : full, p);
+                return;
+            }
+        }
+        QToolTip::hideText();
+    });
 }
 
 QString shortLabel(const RunData& r)
@@ -224,6 +243,8 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     grid->setRowStretch(1, 1);
     grid->setColumnStretch(0, 1);
     grid->setColumnStretch(1, 1);
+    for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series})
+        showFullNamesOnHover(p);
     m_accuracy->yAxis->setRange(0, 100);
     m_overhead->yAxis->setRange(0, 100);
     m_hosts->yAxis->setRange(0, 100);
@@ -328,6 +349,9 @@ void ChartsPanel::rebuildRunGraphs()
     for (const RunDataPtr& r : m_runs) {
         const QColor c = runColour(r->id);
         const QString label = shortLabel(*r);
+        const QString fullName = r->label();
+        const int firstGraph[] = {m_accuracy->graphCount(), m_loss->graphCount(), m_overhead->graphCount(),
+                                  m_series->graphCount()};
         QVector<double> t, acc, tt, train, test;
         for (const Sample& s : r->samples) {
             if (finite(s.testAccuracy)) {
@@ -410,6 +434,14 @@ void ChartsPanel::rebuildRunGraphs()
             g->setLineStyle(QCPGraph::lsNone);
             g->setScatterStyle(QCPScatterStyle(shapes[seriesNames.indexOf(qname) % 4], c, 4));
             g->setData(x, y, true);
+        }
+        int plotIndex = 0;
+        for (QCustomPlot* p : {m_accuracy, m_loss, m_overhead, m_series}) {
+            for (int i = firstGraph[plotIndex]; i < p->graphCount(); ++i) {
+                const QString suffix = p->graph(i)->name().mid(label.size()); // " test", " staleness", ...
+                p->graph(i)->setProperty("fullName", fullName + suffix);
+            }
+            ++plotIndex;
         }
     }
     // Title and value axis from the series shown.
