@@ -307,7 +307,12 @@ bool ChartsPanel::refresh()
     }
     if (focusChanged) {
         rebuildHostBars();
-        rebuildLabels();
+        // The histogram arrives once per run: redraw the heat map only when it (or the run) changed.
+        const std::pair<const RunData*, std::size_t> labels{m_focus.get(), m_focus ? m_focus->labelHistogram.size() : 0};
+        if (labels != m_labelsShown) {
+            m_labelsShown = labels;
+            rebuildLabels();
+        }
         m_focusSeen = m_focus ? m_focus->revision : -1;
         m_hosts->replot(QCustomPlot::rpQueuedReplot);
         m_labels->replot(QCustomPlot::rpQueuedReplot);

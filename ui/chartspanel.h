@@ -60,6 +60,7 @@ private:
     bool m_runsDirty = true;
     int m_replots = 0;
     double m_fontScale = 1.0;
+    std::pair<const RunData*, std::size_t> m_labelsShown{nullptr, 0}; ///< the heat map drawn: run, rows
 };
 
 /// The per-host timeline of one run: compute and communication intervals per host against simulated time.
