@@ -908,9 +908,13 @@ BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string
     case Topology::Dragonfly: b.rankHosts = buildCluster(p, names, speeds); break;
     case Topology::Edge: b.rankHosts = buildEdge(p, names, roles, speeds, hook); break;
     case Topology::Xml: {
-        // The scenario reader checked that the file exists, is well-formed XML and has the mapped hosts; SimGrid's
-        // own semantic checks may still abort on a broken platform (e.g. a route naming an unknown link).
-        sg4::Engine::get_instance()->load_platform(p.xml.file);
+        // The scenario reader checked the file with SimGrid's own parser in a child process (validatePlatformXml);
+        // an error here means the file changed since, or a caller that skipped the check.
+        try {
+            sg4::Engine::get_instance()->load_platform(p.xml.file);
+        } catch (const std::exception& e) {
+            throw ConfigError("platform.xml.file", p.xml.file + ": SimGrid cannot load it: " + e.what());
+        }
         std::vector<std::string> all;
         for (sg4::Host* h : sg4::Engine::get_instance()->get_all_hosts())
             all.push_back(h->get_name());

@@ -142,10 +142,10 @@ private slots:
         QVERIFY(dir.isValid());
         writeFile(dir.filePath("good.xml"),
                   "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-                  "<platform version=\"4.1\">\n"
+                  "<platform version=\"4.1\"><zone id=\"world\" routing=\"Full\">\n"
                   "  <cluster id=\"c\" prefix=\"node-\" radical=\"0-3,8\" suffix=\".lan\" speed=\"1Gf\" bw=\"1Gbps\" "
                   "lat=\"10us\"/>\n  <zone id=\"z\" routing=\"Full\"><host id=\"boss\" speed=\"1Gf\"/></zone>\n"
-                  "</platform>\n");
+                  "</zone></platform>\n");
         writeFile(dir.filePath("broken.xml"), "<?xml version='1.0'?>\n<platform version=\"4.1\">\n  <host id=\"a\" "
                                               "speed=\"1Gf\">\n</platform>\n");
         writeFile(dir.filePath("old.xml"), "<?xml version='1.0'?>\n<platform version=\"3\">\n</platform>\n");
