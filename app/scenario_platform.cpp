@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "jsonreader.h"
+#include "xmlcheck.h"
 
 #include <QDir>
 #include <QFile>
@@ -404,6 +405,23 @@ std::vector<std::string> platformXmlHosts(const std::string& file)
             if (!expandRadical(radical, numbers))
                 throw ScenarioError("", {{path, where() + ": <" + name.toStdString() + "> radical \"" + radical +
                                                     "\": expected ranges such as \"0-63\" or \"0-3,8\""}});
+            // The shapes SimGrid 3.32 crashes or aborts on (a dragonfly with fewer routers per chassis than groups, a
+            // torus with two dimensions of size 1) load without a complaint and crash later, on the first route:
+            // the built-in topologies' rules apply to a <cluster>'s topology too.
+            const QString topology = attrs.value("topology").toString().toUpper();
+            if (name == "cluster" && (topology == "FAT_TREE" || topology == "TORUS" || topology == "DRAGONFLY")) {
+                const std::string params = attrs.value("topo_parameters").toString().toStdString();
+                try {
+                    sim::clusterHostCount(topology == "FAT_TREE" ? sim::Topology::FatTree
+                                          : topology == "TORUS"  ? sim::Topology::Torus
+                                                                 : sim::Topology::Dragonfly,
+                                          params);
+                } catch (const ConfigError& e) {
+                    throw ScenarioError("", {{path, where() + ": <cluster topology=\"" + topology.toStdString() +
+                                                        "\" topo_parameters=\"" + params + "\">: " +
+                                                        std::string(e.what()).substr(e.path().size() + 2)}});
+                }
+            }
             const std::string prefix = attrs.value("prefix").toString().toStdString();
             const std::string suffix = attrs.value("suffix").toString().toStdString();
             for (long i : numbers)
@@ -569,6 +587,11 @@ void preparePlatform(Scenario& s, const std::vector<std::string>& roles)
             } catch (const ScenarioError& e) {
                 fail(s, e.issues().front().path, e.issues().front().message);
             }
+            // SimGrid's own parser, in a child process: what Qt's reader cannot see (units, duplicate names, routes
+            // naming unknown links, <!DOCTYPE>, ...) and what SimGrid accepts but cannot simulate (a negative
+            // bandwidth, a zero speed).
+            if (const auto problem = sim::validatePlatformXml(p.xml.file))
+                fail(s, "platform.xml.file", *problem);
             sim::mapRolesToHosts(p.xml, roles, hosts);
         }
     } catch (const ConfigError& e) {

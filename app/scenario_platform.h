@@ -7,7 +7,8 @@
 namespace dml::app {
 
 /// Resolves the platform's files relative to the scenario file's directory, checks that a platform XML exists, is
-/// well-formed, is a SimGrid <platform> of version 4.1 or later and has hosts for every mapped role, reads an
+/// well-formed, is a SimGrid <platform> of version 4.1 or later, loads in SimGrid (sim::validatePlatformXml: in a
+/// child process, with positive speeds and bandwidths) and has hosts for every mapped role, reads an
 /// availability trace, and checks that the platform can hold the strategy's ranks (topology size, devices,
 /// availability only for fedavg clients). `roles`: the strategy's role per rank, as checkAgainstData() returns
 /// them. SimGrid then never sees a file it would abort on. Throws ScenarioError naming the JSON path and, for

@@ -129,6 +129,12 @@ std::vector<unsigned long> torusDims(const std::string& text)
     const auto g = parseGroups(text, kTorusSyntax);
     if (g.size() != 1)
         throw ConfigError(kParams, std::string("expected ") + kTorusSyntax + "; got \"" + text + "\"");
+    // SimGrid 3.32 names a dimension's wrap-around link after its two ends; in a dimension of size 1 both ends are
+    // the host itself, so a second such dimension declares the same link again and SimGrid aborts (TorusZone.cpp,
+    // create_torus_links). Measured: every shape with two 1s aborts, every other one builds and routes.
+    if (std::count(g[0].begin(), g[0].end(), 1u) > 1)
+        throw ConfigError(kParams, "\"" + text + "\": at most one dimension of size 1 (SimGrid 3.32 aborts on two: "
+                                   "their wrap-around links get the same name); leave the 1s out");
     return {g[0].begin(), g[0].end()};
 }
 
@@ -137,6 +143,20 @@ sg4::DragonflyParams dragonflyParams(const std::string& text)
     const auto g = parseGroups(text, kDragonflySyntax);
     if (g.size() != 4 || g[0].size() != 2 || g[1].size() != 2 || g[2].size() != 2 || g[3].size() != 1)
         throw ConfigError(kParams, std::string("expected ") + kDragonflySyntax + "; got \"" + text + "\"");
+    // SimGrid 3.32's DragonflyZone joins group i to group j through router j of group i's first chassis
+    // (generate_links: routers_[i * chassis * routers + j]) and routes towards group j over the green link to
+    // router j of the source's chassis (get_local_route: green_links_[target group], a vector of one entry per
+    // router of the chassis). With fewer routers per chassis than groups both index past their vectors: the
+    // zone corrupts memory as it is built and crashes on the first route ("8,1;1,1;1,1;8", issue 18). Measured
+    // on every shape up to 5 groups, 3 chassis, 6 routers, 2 nodes: exactly these crash.
+    const unsigned groups = g[0][0], routers = g[2][0];
+    if (groups > 1 && routers < groups)
+        throw ConfigError(kParams, "\"" + text + "\": a dragonfly of " + std::to_string(groups) +
+                                       " groups needs at least " + std::to_string(groups) +
+                                       " routers per chassis (the third part's first number, here " +
+                                       std::to_string(routers) +
+                                       "): SimGrid 3.32 reaches group j through router j of a chassis "
+                                       "and crashes without it");
     return sg4::DragonflyParams({g[0][0], g[0][1]}, {g[1][0], g[1][1]}, {g[2][0], g[2][1]}, g[3][0]);
 }
 
@@ -888,9 +908,13 @@ BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string
     case Topology::Dragonfly: b.rankHosts = buildCluster(p, names, speeds); break;
     case Topology::Edge: b.rankHosts = buildEdge(p, names, roles, speeds, hook); break;
     case Topology::Xml: {
-        // The scenario reader checked that the file exists, is well-formed XML and has the mapped hosts; SimGrid's
-        // own semantic checks may still abort on a broken platform (e.g. a route naming an unknown link).
-        sg4::Engine::get_instance()->load_platform(p.xml.file);
+        // The scenario reader checked the file with SimGrid's own parser in a child process (validatePlatformXml);
+        // an error here means the file changed since, or a caller that skipped the check.
+        try {
+            sg4::Engine::get_instance()->load_platform(p.xml.file);
+        } catch (const std::exception& e) {
+            throw ConfigError("platform.xml.file", p.xml.file + ": SimGrid cannot load it: " + e.what());
+        }
         std::vector<std::string> all;
         for (sg4::Host* h : sg4::Engine::get_instance()->get_all_hosts())
             all.push_back(h->get_name());

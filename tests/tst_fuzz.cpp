@@ -2,11 +2,12 @@
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
-// recovery settings grafted onto the strategy), must either parse or be refused with a ScenarioError whose every issue has a message,
+// recovery settings grafted onto the strategy, cluster shapes onto the platform), must either parse or be refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash. The same seed gives the same mutants, so a failure replays: the test
 // prints the mutant's number and text.
 #include "scenario.h"
 
+#include "clustercheck.h"
 #include "rng.h"
 
 #include <QDir>
@@ -16,6 +17,8 @@
 #include <QTest>
 
 #include <functional>
+#include <set>
+#include <utility>
 
 using namespace dml;
 using namespace dml::app;
@@ -180,13 +183,38 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
     return strategy;
 }
 
+/// Issue 18: a cluster topology of a random small shape (SimGrid 3.32 crashes on some), or a pooled value.
+QJsonObject clusterGraft(Rng& rng, QJsonObject platform)
+{
+    static const char* topologies[] = {"dragonfly", "torus", "fat-tree"};
+    const std::size_t t = rng.below(std::size(topologies));
+    auto n = [&](int max) { // 1..max, sometimes 0
+        return QString::number(rng.below(12) == 0 ? 0 : 1 + rng.below(std::uint64_t(max)));
+    };
+    QString shape;
+    if (t == 0)
+        shape = n(5) + "," + n(2) + ";" + n(3) + "," + n(2) + ";" + n(5) + "," + n(2) + ";" + n(3);
+    else if (t == 1)
+        for (int d = 1 + int(rng.below(3)); d > 0; --d)
+            shape += (shape.isEmpty() ? "" : ",") + n(4);
+    else
+        shape = rng.below(2) ? "1;" + n(4) + ";" + n(2) + ";" + n(2)
+                             : "2;" + n(3) + "," + n(3) + ";" + n(2) + "," + n(2) + ";" + n(2) + "," + n(2);
+    platform["topology"] = topologies[t];
+    platform["topology_parameters"] = rng.below(8) == 0 ? randomScalar(rng) : QJsonValue(shape);
+    platform.remove("edge");
+    platform.remove("xml");
+    return platform;
+}
+
 /// Random per-device platform fields (issue 12): device_bandwidth as a value, list or distribution, a FedScale
 /// capacity trace and a FedScale availability trace (the files do not exist: only parsing is fuzzed here).
 QJsonObject platformGraft(Rng& rng, QJsonObject platform)
 {
     const QJsonValue bandwidths[] = {"20Mbps", QJsonArray{"1Mbps", "54Mbps"}, QJsonObject{{"min", "1Mbps"}, {"max", "9Mbps"}},
                                      QJsonObject{{"min", "9Mbps"}, {"max", "1Mbps"}}, QJsonArray{}, "-3Mbps"};
-    switch (rng.below(3)) {
+    switch (rng.below(4)) {
+    case 3: platform = clusterGraft(rng, platform); break;
     case 0:
         platform["device_bandwidth"] = rng.below(4) == 0 ? randomScalar(rng) : bandwidths[rng.below(std::size(bandwidths))];
         break;
@@ -313,11 +341,16 @@ private slots:
         constexpr int kMutants = 2400;
         Rng rng(0xF022);
         int parsed = 0, refused = 0;
+        std::set<std::pair<sim::Topology, std::string>> clusters; // the cluster shapes the parser accepted
         for (int i = 0; i < kMutants; ++i) {
             const QString text = mutate(seeds[i % seeds.size()], rng);
             try {
-                parseScenario(text.toStdString(), "mutant.json");
+                const Scenario sc = parseScenario(text.toStdString(), "mutant.json");
                 ++parsed;
+                const sim::PlatformSpec& p = sc.sim.platform;
+                if (p.topology == sim::Topology::FatTree || p.topology == sim::Topology::Torus ||
+                    p.topology == sim::Topology::Dragonfly)
+                    clusters.emplace(p.topology, p.topologyParameters);
             } catch (const ScenarioError& e) {
                 ++refused;
                 QVERIFY2(!e.issues().empty(), qPrintable(QString("mutant %1: no issue\n%2").arg(i).arg(text)));
@@ -329,8 +362,39 @@ private slots:
                 QFAIL(qPrintable(QString("mutant %1: %2\n%3").arg(i).arg(e.what(), text)));
             }
         }
+        // Issue 18: 600 more seeds on a random cluster shape (plus the usual mutations), parsed or refused.
+        for (int i = 0; i < 600; ++i) {
+            QJsonObject o = seeds[std::size_t(i) % seeds.size()];
+            o["platform"] = clusterGraft(rng, o["platform"].toObject());
+            const QString text = mutate(o, rng);
+            try {
+                const Scenario sc = parseScenario(text.toStdString(), "mutant.json");
+                const sim::PlatformSpec& p = sc.sim.platform;
+                if (p.topology == sim::Topology::FatTree || p.topology == sim::Topology::Torus ||
+                    p.topology == sim::Topology::Dragonfly)
+                    clusters.emplace(p.topology, p.topologyParameters);
+            } catch (const ScenarioError& e) {
+                QVERIFY2(!e.issues().empty() && !e.issues().front().message.empty(),
+                         qPrintable(QString("cluster mutant %1: no message\n%2").arg(i).arg(text)));
+            } catch (const std::exception& e) {
+                QFAIL(qPrintable(QString("cluster mutant %1: %2\n%3").arg(i).arg(e.what(), text)));
+            }
+        }
         qInfo("%d mutants: %d parsed, %d refused with named issues", kMutants, parsed, refused);
         QVERIFY(parsed > kMutants / 20 && refused > kMutants / 2); // the generator reaches both outcomes
+        // Issue 18: every cluster shape the parser accepts, SimGrid builds and routes (asked in a child process; the
+        // shapes are small, and the large shipped ones are tested elsewhere).
+        int built = 0;
+        for (const auto& [topology, params] : clusters) {
+            if (sim::clusterHostCount(topology, params) > 128)
+                continue;
+            ++built;
+            QVERIFY2(test::simgridBuildsAndRoutes(topology, params),
+                     qPrintable(QString("%1 \"%2\" parses, but SimGrid crashes on it")
+                                    .arg(sim::toString(topology), QString::fromStdString(params))));
+        }
+        qInfo("%d accepted cluster shapes built and routed by SimGrid", built);
+        QVERIFY(built >= 10);
     }
 };
 

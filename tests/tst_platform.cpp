@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The platform section of scenarios (README-platforms.md): what it reads, and every error naming its place (a JSON
 // path, a file and line, a host) before SimGrid sees anything. No simulation runs here.
+#include "clustercheck.h"
 #include "error.h"
+#include "runstore.h"
 #include "scenario.h"
 #include "scenario_platform.h"
+#include "xmlcheck.h"
 
 #include <QDir>
 #include <QFile>
@@ -50,6 +53,44 @@ void writeFile(const QString& path, const char* text)
     QFile f(path);
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write(text);
+}
+
+/// The runs in the store `db` (0 when the file does not exist: nothing touched it).
+int runsIn(const QString& db)
+{
+    if (!QFile::exists(db))
+        return 0;
+    app::RunStore store(db.toStdString());
+    return int(store.runs().size());
+}
+
+struct CliResult {
+    int exitCode = -1;
+    QString err;
+};
+
+/// `dmlsim run SCENARIO --db DB` or `dmlsim platform SCENARIO`.
+CliResult runCli(const QString& cmd, const QString& scenario, const QString& db)
+{
+    QProcess p;
+    QStringList args{cmd, scenario};
+    if (cmd == "run")
+        args << "--db" << db;
+    p.start(DMLSIM_EXE, args);
+    if (!p.waitForFinished(60000) || p.exitStatus() != QProcess::NormalExit)
+        return {-1, "crashed or timed out: " + p.readAllStandardError()};
+    return {p.exitCode(), p.readAllStandardError()};
+}
+
+const char* kDoctype = "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n";
+
+/// A scenario on the platform XML `file` with 2 workers on "node-*" and the server on `server`.
+std::string xmlScenario(const std::string& file, const std::string& server = "node-3")
+{
+    std::string text = scenarioWith(R"({"topology": "xml", "workers": 2, "network_model": "ideal", "xml": {"file": ")" +
+                                    file + R"(", "roles": {"worker": ["node-0", "node-1"], "server": ")" + server +
+                                    R"("}}})");
+    return text.substr(0, text.size() - 1) + R"(, "run": {"max_steps": 2}})";
 }
 
 } // namespace
@@ -142,10 +183,10 @@ private slots:
         QVERIFY(dir.isValid());
         writeFile(dir.filePath("good.xml"),
                   "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-                  "<platform version=\"4.1\">\n"
+                  "<platform version=\"4.1\"><zone id=\"world\" routing=\"Full\">\n"
                   "  <cluster id=\"c\" prefix=\"node-\" radical=\"0-3,8\" suffix=\".lan\" speed=\"1Gf\" bw=\"1Gbps\" "
                   "lat=\"10us\"/>\n  <zone id=\"z\" routing=\"Full\"><host id=\"boss\" speed=\"1Gf\"/></zone>\n"
-                  "</platform>\n");
+                  "</zone></platform>\n");
         writeFile(dir.filePath("broken.xml"), "<?xml version='1.0'?>\n<platform version=\"4.1\">\n  <host id=\"a\" "
                                               "speed=\"1Gf\">\n</platform>\n");
         writeFile(dir.filePath("old.xml"), "<?xml version='1.0'?>\n<platform version=\"3\">\n</platform>\n");
@@ -340,6 +381,230 @@ private slots:
             QCOMPARE(p.exitCode(), 2);
             const QString err = p.readAllStandardError();
             QVERIFY2(err.contains("platform.xml.file") && err.contains("broken.xml:3:"), qPrintable(err));
+        }
+    }
+
+    /// Issue 18: the dragonfly and torus rules against SimGrid itself. Each shape is refused by dmlsim exactly when
+    /// SimGrid 3.32, asked directly in a forked child, crashes or aborts building it or routing between its hosts.
+    void clusterRulesMatchSimGrid_data()
+    {
+        QTest::addColumn<int>("topology");
+        QTest::addColumn<QString>("parameters");
+        QTest::addColumn<QString>("refusal"); // "" = accepted
+        const int df = int(sim::Topology::Dragonfly), torus = int(sim::Topology::Torus);
+        const QString routers = "routers per chassis";
+        QTest::newRow("issue 18 reproducer") << df << "8,1;1,1;1,1;8" << "8 groups needs at least 8 " + routers;
+        QTest::newRow("2 groups, 1 router") << df << "2,1;1,1;1,1;2" << "needs at least 2 " + routers;
+        // Enough routers per group (2 chassis x 2) but not per chassis: still crashes.
+        QTest::newRow("3 groups, 2x2 routers") << df << "3,1;2,1;2,1;1" << "needs at least 3 " + routers;
+        QTest::newRow("3 groups, 3 routers") << df << "3,1;2,1;3,1;1" << "";
+        QTest::newRow("2 groups, 2 routers") << df << "2,1;1,1;2,1;2" << "";
+        QTest::newRow("1 group, 1 router") << df << "1,1;1,1;1,1;8" << "";
+        QTest::newRow("4 groups, 4 routers") << df << "4,2;2,1;4,1;2" << "";
+        QTest::newRow("torus 1,1") << torus << "1,1" << "at most one dimension of size 1";
+        QTest::newRow("torus 3,1,1") << torus << "3,1,1" << "at most one dimension of size 1";
+        QTest::newRow("torus 1,4") << torus << "1,4" << "";
+        QTest::newRow("torus 4,4,4") << torus << "4,4,4" << "";
+    }
+    void clusterRulesMatchSimGrid()
+    {
+        QFETCH(int, topology);
+        QFETCH(QString, parameters);
+        QFETCH(QString, refusal);
+        const auto t = sim::Topology(topology);
+        std::string refused;
+        try {
+            sim::clusterHostCount(t, parameters.toStdString());
+        } catch (const ConfigError& e) {
+            QCOMPARE(QString::fromStdString(e.path()), QString("platform.topology_parameters"));
+            refused = e.what();
+        }
+        QVERIFY2(refusal.isEmpty() ? refused.empty() : refused.find(refusal.toStdString()) != std::string::npos,
+                 refused.c_str());
+        QCOMPARE(test::simgridBuildsAndRoutes(t, parameters.toStdString()), refusal.isEmpty());
+        // The scenario reader gives the same refusal at the same place.
+        std::string path;
+        const std::string err = firstError(
+            scenarioWith(R"({"topology": ")" + std::string(sim::toString(t)) + R"(", "topology_parameters": ")" +
+                         parameters.toStdString() + R"(", "workers": 1})"),
+            "s.json", &path);
+        if (refusal.isEmpty()) {
+            QCOMPARE(err, std::string());
+        } else {
+            QCOMPARE(path, std::string("platform.topology_parameters"));
+            QVERIFY2(err.find(refusal.toStdString()) != std::string::npos, err.c_str());
+        }
+    }
+
+    /// Every small dragonfly and torus: dmlsim accepts exactly the shapes SimGrid builds and routes.
+    void clusterRulesSweep()
+    {
+        int accepted = 0, refused = 0;
+        auto check = [&](sim::Topology t, const std::string& params) {
+            bool ok = true;
+            try {
+                sim::clusterHostCount(t, params);
+            } catch (const ConfigError&) {
+                ok = false;
+            }
+            (ok ? accepted : refused)++;
+            QVERIFY2(test::simgridBuildsAndRoutes(t, params) == ok,
+                     qPrintable(QString("%1 \"%2\": dmlsim %3 it, SimGrid %4")
+                                    .arg(sim::toString(t), QString::fromStdString(params), ok ? "accepts" : "refuses",
+                                         ok ? "fails on it" : "builds and routes it")));
+        };
+        for (int g = 1; g <= 4; ++g)
+            for (int c = 1; c <= 2; ++c)
+                for (int r = 1; r <= 4; ++r)
+                    for (int n = 1; n <= 2; ++n)
+                        check(sim::Topology::Dragonfly, std::to_string(g) + ",2;" + std::to_string(c) + ",1;" +
+                                                            std::to_string(r) + ",1;" + std::to_string(n));
+        for (int a = 1; a <= 3; ++a)
+            for (int b = 0; b <= 3; ++b)
+                for (int c = 0; c <= (b ? 3 : 0); ++c)
+                    check(sim::Topology::Torus, std::to_string(a) + (b ? "," + std::to_string(b) : "") +
+                                                    (c ? "," + std::to_string(c) : ""));
+        QVERIFY(accepted > 20 && refused > 20); // both sides reached
+    }
+
+    /// Platform XML that SimGrid refuses (or accepts but cannot simulate): refused before anything runs, at
+    /// platform.xml.file, naming file:line and SimGrid's message (issue 18).
+    void simgridXmlErrors_data()
+    {
+        QTest::addColumn<QString>("body"); // inside <platform version="4.1">, from line 4
+        QTest::addColumn<QString>("where");
+        QTest::addColumn<QString>("message");
+        const QString cluster = R"(<cluster id="c" prefix="node-" radical="0-3" suffix="" speed="1Gf" lat="10us" )";
+        QTest::newRow("bad unit") << cluster + R"(bw="10Gbpz"/>)" << "bad.xml:4:" << "unknown unit: Gbpz";
+        QTest::newRow("negative bandwidth") << cluster + R"(bw="-10Gbps"/>)" << "bad.xml:4:"
+                                            << "bandwidth -1.25e+09 bytes/s; expected a positive finite bandwidth";
+        QTest::newRow("duplicate hosts")
+            << R"(<zone id="w" routing="Full">)"
+                   "\n" + cluster + R"(bw="1Gbps"/>)" + "\n" + QString(cluster).replace("id=\"c\"", "id=\"d\"") +
+                   R"(bw="1Gbps"/>)" + "\n</zone>"
+            << "bad.xml:6:" << "second host named 'node-0'";
+        QTest::newRow("zero speed") << R"(<zone id="z" routing="Full"><host id="node-0" speed="0f"/></zone>)"
+                                    << "bad.xml:4:" << "host \"node-0\": speed 0 flops/s";
+        QTest::newRow("negative latency")
+            << R"(<zone id="z" routing="Full"><host id="node-0" speed="1Gf"/>)"
+               "\n" R"(<link id="l" bandwidth="1Gbps" latency="-1us"/></zone>)"
+            << "bad.xml:5:" << "link \"l\": latency -1e-06 s; expected a finite latency >= 0";
+        QTest::newRow("infinite bandwidth")
+            << R"(<zone id="z" routing="Full"><host id="node-0" speed="1Gf"/><link id="l" bandwidth="infBps" latency="1us"/></zone>)"
+            << "bad.xml:4:" << "bandwidth inf bytes/s";
+        QTest::newRow("route to an unknown link")
+            << R"(<zone id="z" routing="Full"><host id="node-0" speed="1Gf"/><host id="node-1" speed="1Gf"/><route src="node-0" dst="node-1"><link_ctn id="nope"/></route></zone>)"
+            << "bad.xml:4:" << "Link not found: nope";
+        QTest::newRow("removed tag (SimGrid aborts)") << R"(<include file="other.xml"/>)" << "bad.xml:4:"
+                                                      << "<include> tag was removed";
+        QTest::newRow("unknown attribute") << R"(<zone id="z" routing="Full"><host id="node-0" speed="1Gf" colour="red"/></zone>)"
+                                           << "bad.xml:4:" << "invalid XML: Bad attribute `colour'";
+        QTest::newRow("unknown routing (SimGrid aborts)") << R"(<zone id="z" routing="Fool"><host id="node-0" speed="1Gf"/></zone>)"
+                                                          << "bad.xml:4:" << "Not a valid model";
+        QTest::newRow("crashing dragonfly cluster")
+            << cluster + R"(bw="1Gbps" topology="DRAGONFLY" topo_parameters="4,1;1,1;1,1;1"/>)" << "bad.xml:4:"
+            << "a dragonfly of 4 groups needs at least 4 routers per chassis";
+    }
+    void simgridXmlErrors()
+    {
+        QFETCH(QString, body);
+        QFETCH(QString, where);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        const QString text = QString(kDoctype) + "<platform version=\"4.1\">\n" + body + "\n</platform>\n";
+        writeFile(dir.filePath("bad.xml"), text.toUtf8().constData());
+        writeFile(dir.filePath("good.xml"), (QString(kDoctype) + "<platform version=\"4.1\">\n" +
+                                             R"(<cluster id="c" prefix="node-" radical="0-3" suffix="" speed="1Gf" )"
+                                             R"(bw="10Gbps" lat="10us"/>)" + "\n</platform>\n")
+                                                .toUtf8()
+                                                .constData());
+        const std::string file = dir.filePath("s.json").toStdString();
+        QCOMPARE(firstError(xmlScenario("good.xml"), file), std::string()); // the control: the same roles load
+        std::string path;
+        const std::string err = firstError(xmlScenario("bad.xml", "node-0"), file, &path);
+        QCOMPARE(path, std::string("platform.xml.file"));
+        QVERIFY2(err.find(where.toStdString()) != std::string::npos && err.find(message.toStdString()) != std::string::npos,
+                 err.c_str());
+    }
+
+    /// The whole file on one line, with the error at its end; and a file without <!DOCTYPE>, which SimGrid's
+    /// parser needs (Qt's reader does not).
+    void simgridXmlErrorsOneLineAndDoctype()
+    {
+        QTemporaryDir dir;
+        writeFile(dir.filePath("one.xml"),
+                  "<?xml version='1.0'?><!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">" R"(<platform version="4.1"><zone id="z" routing="Full"><host id="node-0" speed="1Gf"/><host id="node-1" speed="1Gf"/><host id="node-3" speed="1Gf"/><link id="l" bandwidth="1Gbps" latency="1us"/><route src="node-0" dst="node-1"><link_ctn id="l2"/></route></zone></platform>)");
+        auto err = sim::validatePlatformXml(dir.filePath("one.xml").toStdString());
+        QVERIFY(err.has_value());
+        QVERIFY2(err->find("one.xml:1: SimGrid cannot load it: Link not found: l2") != std::string::npos, err->c_str());
+        writeFile(dir.filePath("nodoctype.xml"), "<?xml version='1.0'?>\n<platform version=\"4.1\">\n"
+                                                 "<zone id=\"z\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone>\n"
+                                                 "</platform>\n");
+        err = sim::validatePlatformXml(dir.filePath("nodoctype.xml").toStdString());
+        QVERIFY(err.has_value());
+        QVERIFY2(err->find("nodoctype.xml:2:") != std::string::npos && err->find("<!DOCTYPE platform") != std::string::npos,
+                 err->c_str());
+        QCOMPARE(sim::validatePlatformXml(DMLSIM_SOURCE_DIR "/scenarios/platforms/cluster-8.xml"), std::nullopt);
+    }
+
+    /// Issue 18's reproducers through the CLI: exit code 2 with the field (and the file and line), for run and
+    /// platform, and no run left in the store. The control scenario runs and is stored, so the checks can fail.
+    void cliRefusesCrashingShapesAndBadXml()
+    {
+        QTemporaryDir dir;
+        const QString db = dir.filePath("runs.sqlite");
+        writeFile(dir.filePath("good.xml"), (std::string(kDoctype) + "<platform version=\"4.1\">\n"
+                                             R"(<cluster id="c" prefix="node-" radical="0-3" suffix="" speed="1Gf" )"
+                                             R"(bw="10Gbps" lat="10us"/>)" "\n</platform>\n").c_str());
+        writeFile(dir.filePath("good.json"), xmlScenario("good.xml").c_str());
+        for (const QString cmd : {"platform", "run"}) {
+            const CliResult r = runCli(cmd, dir.filePath("good.json"), db);
+            QVERIFY2(r.exitCode == 0, qPrintable(cmd + ": " + r.err));
+        }
+        QCOMPARE(runsIn(db), 1);
+        QFile::remove(db);
+
+        struct Case {
+            const char* name;
+            const char* xml; // written to bad.xml when not null
+            std::string scenario;
+            const char* field;
+            const char* message;
+        };
+        const std::string cluster = std::string(kDoctype) + "<platform version=\"4.1\">\n"
+                                    R"(<cluster id="c" prefix="node-" radical="0-3" suffix="" speed="1Gf" lat="10us" )";
+        const std::string bwz = cluster + "bw=\"10Gbpz\"/>\n</platform>\n";
+        const std::string negative = cluster + "bw=\"-10Gbps\"/>\n</platform>\n";
+        const std::string duplicate = std::string(kDoctype) + "<platform version=\"4.1\"><zone id=\"w\" routing=\"Full\">\n"
+            R"(<cluster id="c" prefix="node-" radical="0-3" suffix="" speed="1Gf" bw="1Gbps" lat="10us"/>)" "\n"
+            R"(<cluster id="d" prefix="node-" radical="0-3" suffix="" speed="1Gf" bw="1Gbps" lat="10us"/>)" "\n"
+            "</zone></platform>\n";
+        const std::string oneLine =
+            "<?xml version='1.0'?><!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">"
+            R"(<platform version="4.1"><cluster id="c" prefix="node-" radical="0-3" suffix="" speed="1Gf" bw="1Gbps" lat="10us" loopback_bw="1Gbpz"/></platform>)";
+        const std::vector<Case> cases = {
+            {"dragonfly", nullptr,
+             scenarioWith(R"({"topology": "dragonfly", "topology_parameters": "8,1;1,1;1,1;8", "workers": 8})"),
+             "platform.topology_parameters", "needs at least 8 routers per chassis"},
+            {"bad unit", bwz.c_str(), xmlScenario("bad.xml"), "platform.xml.file", "bad.xml:4: SimGrid cannot load it: unknown unit: Gbpz"},
+            {"negative bandwidth", negative.c_str(), xmlScenario("bad.xml"), "platform.xml.file",
+             "bad.xml:4: link \"c_link_0\": bandwidth -1.25e+09 bytes/s"},
+            {"duplicate hosts", duplicate.c_str(), xmlScenario("bad.xml"), "platform.xml.file",
+             "bad.xml:5: SimGrid cannot load it: Refusing to create a second host named 'node-0'"},
+            {"one line", oneLine.c_str(), xmlScenario("bad.xml"), "platform.xml.file",
+             "bad.xml:1: SimGrid cannot load it: unknown unit: Gbpz"},
+        };
+        for (const Case& c : cases) {
+            if (c.xml)
+                writeFile(dir.filePath("bad.xml"), c.xml);
+            writeFile(dir.filePath("s.json"), c.scenario.c_str());
+            for (const QString cmd : {"platform", "run"}) {
+                const CliResult r = runCli(cmd, dir.filePath("s.json"), db);
+                const QString what = QString("%1, %2: exit %3: %4").arg(c.name, cmd).arg(r.exitCode).arg(r.err);
+                QVERIFY2(r.exitCode == 2, qPrintable(what));
+                QVERIFY2(r.err.contains(c.field) && r.err.contains(c.message), qPrintable(what));
+            }
+            QVERIFY2(runsIn(db) == 0, c.name);
         }
     }
 };
