@@ -114,8 +114,9 @@ std::string linkProblem(const sg4::Link& l)
 }
 
 /// The child: loads and seals `file`, reports the first problem on stderr (kVerdict) and exits 1, or exits 0.
-[[noreturn]] void child(const std::string& file, int errFd)
+[[noreturn]] void child(const std::string& file, int errFd, unsigned timeoutSeconds)
 {
+    alarm(timeoutSeconds); // SIGALRM's default action ends a child that hangs (the parent reports it)
     dup2(errFd, STDERR_FILENO);
     close(errFd);
     // A crash in here is a verdict, not a bug to debug: no core file, and no handler inherited from the caller
@@ -210,7 +211,7 @@ std::string explain(std::string msg, const std::string& file)
 
 } // namespace
 
-std::optional<std::string> validatePlatformXml(const std::string& file)
+std::optional<std::string> validatePlatformXml(const std::string& file, unsigned timeoutSeconds)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -224,7 +225,7 @@ std::optional<std::string> validatePlatformXml(const std::string& file)
     }
     if (pid == 0) {
         close(fds[0]);
-        child(file, fds[1]);
+        child(file, fds[1], timeoutSeconds);
     }
     close(fds[1]);
     std::string out;
@@ -278,6 +279,9 @@ std::optional<std::string> validatePlatformXml(const std::string& file)
     if (const std::size_t c = out.find(kCrashLine); c != std::string::npos)
         line = std::atoi(out.c_str() + c + std::strlen(kCrashLine));
     std::string msg = flatten(criticalMessage(out));
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        return at(line) + "SimGrid took more than " + std::to_string(timeoutSeconds) +
+               " s to load it (is it a very large platform, or a pipe nobody writes to?)";
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);
         const std::string how = "SimGrid " + std::string(sig == SIGABRT ? "aborted" : "crashed") + " loading it (" +

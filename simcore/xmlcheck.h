@@ -14,6 +14,8 @@ namespace dml::sim {
 /// negative or not finite. Returns nullopt if the file is fine; otherwise one line "FILE:LINE: ..." (or "FILE: ..."
 /// when the line is unknown) with SimGrid's own message, or the offending host or link. A crash of SimGrid inside
 /// the child is reported the same way. Costs one fork and one parse; the calling process never touches SimGrid.
-std::optional<std::string> validatePlatformXml(const std::string& file);
+/// A child still parsing after `timeoutSeconds` (> 0; e.g. a file that is a pipe nobody writes to) is killed and
+/// reported as too slow.
+std::optional<std::string> validatePlatformXml(const std::string& file, unsigned timeoutSeconds = 120);
 
 } // namespace dml::sim

@@ -15,7 +15,10 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QElapsedTimer>
 #include <QTest>
+
+#include <sys/stat.h>
 
 #include <cmath>
 
@@ -545,6 +548,15 @@ private slots:
         QVERIFY2(err->find("nodoctype.xml:2:") != std::string::npos && err->find("<!DOCTYPE platform") != std::string::npos,
                  err->c_str());
         QCOMPARE(sim::validatePlatformXml(DMLSIM_SOURCE_DIR "/scenarios/platforms/cluster-8.xml"), std::nullopt);
+        // A file nobody writes to (a FIFO) would block SimGrid's parser for ever: the child is killed at the timeout.
+        const QString fifo = dir.filePath("stuck.xml");
+        QCOMPARE(mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+        QElapsedTimer clock;
+        clock.start();
+        err = sim::validatePlatformXml(fifo.toStdString(), 1);
+        QVERIFY(err.has_value());
+        QVERIFY2(err->find("stuck.xml: SimGrid took more than 1 s to load it") != std::string::npos, err->c_str());
+        QVERIFY(clock.elapsed() < 10000);
     }
 
     /// Issue 18's reproducers through the CLI: exit code 2 with the field (and the file and line), for run and
