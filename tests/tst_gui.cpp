@@ -20,6 +20,8 @@
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
+#include <QApplication>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QProcess>
@@ -290,6 +292,37 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 30000);
         w.setPresentationMode(false);
         QTRY_VERIFY(w.editor()->isVisible());
+    }
+
+    /// Issue 14: File > Quit with unsaved edits asks; Cancel keeps the window, Discard closes it.
+    void quitAsksAboutUnsavedEdits()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QVERIFY(w.editor()->openFile(kQuickstart));
+        QAction* quit = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == "&Quit")
+                quit = a;
+        QVERIFY(quit);
+        auto answer = [](QMessageBox::StandardButton b) {
+            QTimer::singleShot(50, [b] {
+                if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget()))
+                    box->button(b)->click();
+            });
+        };
+        quit->trigger(); // nothing changed: no question, the window closes
+        QVERIFY(!w.isVisible());
+        w.show();
+        w.editor()->setText(w.editor()->text() + " ", kQuickstart);
+        QVERIFY(w.editor()->isModified());
+        answer(QMessageBox::Cancel);
+        quit->trigger();
+        QVERIFY(w.isVisible());
+        answer(QMessageBox::Discard);
+        quit->trigger();
+        QVERIFY(!w.isVisible());
     }
 
     void overlayTwoRuns()

@@ -72,6 +72,7 @@ struct MainWindow::Private {
     QTimer* replot = nullptr;
     double fontScale = 1.0;              // lesson text and charts: 1.6 in presentation mode
     QAction* presentation = nullptr;
+    QAction* saveAction = nullptr;
     QByteArray normalState, normalGeometry; // the layout to return to after presentation mode
     QDockWidget *editorDock = nullptr, *topoDock = nullptr, *lessonDock = nullptr, *timelineDock = nullptr,
                 *historyDock = nullptr, *logDock = nullptr;
@@ -361,7 +362,7 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
         if (!f.isEmpty())
             d->editor->openFile(f);
     });
-    QAction* save = file->addAction("&Save scenario", QKeySequence::Save, this, [this] {
+    QAction* save = d->saveAction = file->addAction("&Save scenario", QKeySequence::Save, this, [this] {
         if (d->editor->fileName().isEmpty() || !d->editor->save()) {
             const QString f = QFileDialog::getSaveFileName(this, "Save scenario", {}, "Scenarios (*.json)");
             if (!f.isEmpty() && !d->editor->saveAs(f))
@@ -382,7 +383,10 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
             openStore(f);
     });
     file->addSeparator();
-    file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+    file->addAction("&Quit", QKeySequence::Quit, this, [this] {
+        if (confirmDiscard())
+            close();
+    });
 
     QMenu* runMenu = menuBar()->addMenu("&Run");
     d->run = runMenu->addAction("▶ Run", QKeySequence(Qt::Key_F5), this, [this] { startRun(); });
@@ -752,8 +756,31 @@ bool MainWindow::openStore(const QString& file)
     return ok;
 }
 
+bool MainWindow::confirmDiscard()
+{
+    if (!d->editor->isModified())
+        return true;
+    QMessageBox box(QMessageBox::Question, "Unsaved scenario",
+                    "The scenario in the editor has changes that are not saved in a file.",
+                    QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+    box.setObjectName("unsavedPrompt");
+    box.setDefaultButton(QMessageBox::Save);
+    switch (box.exec()) {
+    case QMessageBox::Save:
+        d->saveAction->trigger();
+        return !d->editor->isModified();
+    case QMessageBox::Discard: return true;
+    default: return false;
+    }
+}
+
 void MainWindow::closeEvent(QCloseEvent* e)
 {
+    // The user closing the window (not a program calling close()) is asked about unsaved edits first.
+    if (e->spontaneous() && !confirmDiscard()) {
+        e->ignore();
+        return;
+    }
     // Closing the window stops the children: ask them to stop, then end those that do not within a second.
     for (RunProcess* p : d->procs)
         p->command("stop");

@@ -57,6 +57,9 @@ public:
     /// Play lesson (Run menu, Ctrl+L): presentation mode with the panels the scenario's "presentation" hints name,
     /// its pace and chart tab, then starts the run. Returns startRun()'s answer.
     bool playLesson();
+    /// If the editor holds changes not saved in a file, asks whether to save them, discard them or cancel. Returns
+    /// true when closing may go on (saved, discarded, or nothing to save). File > Quit and closing the window ask.
+    bool confirmDiscard();
     /// The pace the run controls send (simulated seconds per wall-clock second; 0 = as fast as possible).
     double pace() const;
     bool presentationMode() const;
