@@ -502,7 +502,7 @@ std::vector<std::string> deviceHosts(const sim::PlatformSpec& p, const std::vect
     }
     std::vector<std::string> devices;
     for (std::size_t r = 0; r < roles.size() && r < names.size(); ++r)
-        if (roles[r] != "server" && roles[r] != "edge-server")
+        if (!sim::isAggregator(roles[r]))
             devices.push_back(names[r]);
     return devices;
 }
@@ -566,8 +566,7 @@ void readBehaviourTrace(Scenario& s, const std::vector<std::string>& roles)
     }
     const std::vector<std::string>& tolerant = p.failureTolerantRoles;
     for (std::size_t r = 0; r < roles.size(); ++r)
-        if (roles[r] != "server" && roles[r] != "edge-server" &&
-            std::count(tolerant.begin(), tolerant.end(), roles[r]) == 0)
+        if (!sim::isAggregator(roles[r]) && std::count(tolerant.begin(), tolerant.end(), roles[r]) == 0)
             fail(s, path, "the trace turns devices off, and this strategy's " + roles[r] +
                               "s may not go off: use it with fedavg or hierfavg clients, async-ps workers, or "
                               "strategy.recovery \"elastic\"");

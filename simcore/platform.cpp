@@ -187,11 +187,14 @@ bool isEdgeServer(const std::string& role)
     return role == "edge-server";
 }
 
-/// Ranks that are neither workers nor clients: no worker speed, never stragglers, never on a device.
+} // namespace
+
 bool isAggregator(const std::string& role)
 {
     return isServer(role) || isEdgeServer(role);
 }
+
+namespace {
 
 /// Indices (among the non-server ranks) of the stragglers: a seeded choice of round(fraction x n).
 std::vector<int> stragglerIndices(const PlatformSpec& p, int n)

@@ -194,6 +194,11 @@ struct PlatformSpec {
     std::vector<std::string> failureTolerantRoles{"client"};
 };
 
+/// Whether ranks of `role` aggregate rather than train: the "server" and HierFAVG's "edge-server"s. They get the
+/// server speed (edge servers the edge platform's), are never stragglers, and run on no device; every other rank
+/// is a device, numbered in rank order (the index of worker_speed lists, device_bandwidth and FedScale traces).
+bool isAggregator(const std::string& role);
+
 /// Access bandwidth of device i (see BandwidthSpec), or `fallback` when p.deviceBandwidth is empty. Bytes/s.
 double deviceBandwidth(const PlatformSpec& p, int device, double fallback);
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "chartspanel.h"
 
+#include "platform.h"
+
 #include <qcustomplot.h>
 
 #include <QGridLayout>
@@ -648,8 +650,7 @@ bool TimelineView::refresh()
         for (int pass = 0; pass < 2; ++pass)
             for (int r = 0; r < rows; ++r) {
                 const QString role = r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].role : QString();
-                const bool aggregator = role == "server" || role == "edge-server";
-                if (aggregator == (pass == 0))
+                if (sim::isAggregator(role.toStdString()) == (pass == 0))
                     m_order.push_back(r);
             }
         m_gantt->setOrder(m_order);

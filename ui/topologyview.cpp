@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "topologyview.h"
 
+#include "platform.h"
+
 #include <QFontMetricsF>
 #include <QGraphicsEllipseItem>
 #include <QGraphicsPathItem>
@@ -419,7 +421,7 @@ void TopologyView::rebuild()
         const Node& node = nodes[n];
         if (node.kind == "host") {
             const QRectF r = rectOf(n);
-            const bool server = node.role == "server" || node.role == "edge-server";
+            const bool server = sim::isAggregator(node.role.toStdString());
             auto* box = scene()->addRect(r, QPen(server ? QColor(40, 40, 40) : QColor(90, 90, 90), server ? 4 : 1.5), kIdle);
             box->setZValue(2);
             box->setToolTip(QString("%1 (%2)\n%3").arg(node.id, node.role.isEmpty() ? "no role" : node.role,

@@ -13,12 +13,26 @@
 namespace dml {
 namespace {
 
-/// Cloud rounds per pass over the training set (see the class comment).
-double cloudRoundsPerEpoch(int edgeInterval, int cloudInterval, int clients, int batch, int samples)
+/// Cloud rounds per pass over the training set (see the class comment). Checks the settings it depends on first:
+/// throws ConfigError naming "strategy.edge_interval", "strategy.cloud_interval", "strategy.rounds" or
+/// "workload.batch_size".
+double cloudRoundsPerEpoch(int edgeInterval, int cloudInterval, int rounds, int clients, const TrainingConfig& cfg,
+                           int samples)
 {
+    if (edgeInterval < 0)
+        throw ConfigError("strategy.edge_interval", "expected 0 (one local epoch) or more local steps, got " +
+                                                        std::to_string(edgeInterval));
+    if (cloudInterval < 1)
+        throw ConfigError("strategy.cloud_interval", "expected 1 or more edge rounds per cloud round, got " +
+                                                         std::to_string(cloudInterval));
+    if (rounds < 0)
+        throw ConfigError("strategy.rounds", "expected 0 (derived from run.epochs) or more, got " +
+                                                 std::to_string(rounds));
+    if (cfg.batchSize < 1)
+        throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
     if (edgeInterval == 0)
         return 1.0 / double(cloudInterval);
-    return double(samples) / (double(clients) * double(edgeInterval) * double(cloudInterval) * double(batch));
+    return double(samples) / (double(clients) * double(edgeInterval) * double(cloudInterval) * double(cfg.batchSize));
 }
 
 int checkedEdges(int edges, int clients)
@@ -37,34 +51,15 @@ HierarchicalFedAvg::HierarchicalFedAvg(int clients, int edgeServers, int edgeInt
     : m_clients(clients), m_edges(checkedEdges(edgeServers, clients)), m_edgeInterval(edgeInterval),
       m_cloudInterval(cloudInterval), m_failureDetection(failureDetection), m_cfg(cfg), m_data(data),
       m_workload(cfg, data.train), m_partition(makePartition(cfg.partition, data.train, clients, cfg.seed)),
-      m_plannedRounds(0),
-      m_evaluator(data.test, m_workload.mlp(), cfg,
-                  cloudRoundsPerEpoch(std::max(edgeInterval, 0), std::max(cloudInterval, 1), clients,
-                                      std::max(cfg.batchSize, 1), data.train.numSamples()),
-                  rounds > 0 ? rounds
-                             : long(std::ceil(double(cfg.epochs) *
-                                              cloudRoundsPerEpoch(std::max(edgeInterval, 0), std::max(cloudInterval, 1),
-                                                                  clients, std::max(cfg.batchSize, 1),
-                                                                  data.train.numSamples()) -
-                                              1e-9)),
-                  rounds > 0 ? "rounds" : "epochs", sink, "cloud round"),
+      m_roundsPerEpoch(cloudRoundsPerEpoch(edgeInterval, cloudInterval, rounds, clients, cfg, data.train.numSamples())),
+      m_plannedRounds(rounds > 0 ? rounds : long(std::ceil(double(cfg.epochs) * m_roundsPerEpoch - 1e-9))),
+      m_evaluator(data.test, m_workload.mlp(), cfg, m_roundsPerEpoch, m_plannedRounds, rounds > 0 ? "rounds" : "epochs",
+                  sink, "cloud round"),
       m_samplers(std::size_t(clients))
 {
-    if (edgeInterval < 0)
-        throw ConfigError("strategy.edge_interval", "expected 0 (one local epoch) or more local steps, got " +
-                                                        std::to_string(edgeInterval));
-    if (cloudInterval < 1)
-        throw ConfigError("strategy.cloud_interval", "expected 1 or more edge rounds per cloud round, got " +
-                                                         std::to_string(cloudInterval));
-    if (rounds < 0)
-        throw ConfigError("strategy.rounds", "expected 0 (derived from run.epochs) or more, got " +
-                                                 std::to_string(rounds));
     if (!(failureDetection > 0) || !std::isfinite(failureDetection))
         throw ConfigError("strategy.failure_detection", "expected a finite time greater than zero, got " +
                                                             std::to_string(failureDetection));
-    if (cfg.batchSize < 1)
-        throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
-    m_plannedRounds = m_evaluator.totalSteps();
 }
 
 std::string HierarchicalFedAvg::roleOf(int rank) const

@@ -84,6 +84,7 @@ private:
     const TrainTest& m_data;
     Workload m_workload;
     Partition m_partition;
+    double m_roundsPerEpoch; ///< cloud rounds per pass over the training set
     long m_plannedRounds;
     Evaluator m_evaluator;
     VectorPool m_pool;
