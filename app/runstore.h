@@ -77,6 +77,8 @@ public:
     RunRecord run(long long id); ///< throws StoreError if there is no such run
     std::vector<Sample> samples(long long id);
     std::vector<HostStats> hostStats(long long id);
+    /// Traffic per link (SimGrid link names), busiest first; empty for runs that did not finish.
+    std::vector<LinkStats> linkStats(long long id);
     std::vector<Span> timeline(long long id);
     /// counts[rank][class] of the run's shards (rows may be shorter than the class count: trailing zeros)
     std::vector<std::vector<int>> labelHistogram(long long id);

@@ -2,6 +2,7 @@
 #include "chartspanel.h"
 
 #include "platform.h"
+#include "runtables.h"
 
 #include <qcustomplot.h>
 
@@ -237,7 +238,11 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     stylePlot(m_labels, "Labels per worker or client", "class", "worker / client");
     m_labels->legend->setVisible(false);
     m_labels->yAxis->setRangeReversed(true);
+    m_hostTable = new RunTable(RunTable::Hosts);
+    m_linkTable = new RunTable(RunTable::Links);
     tabs->addTab(m_hosts, "Hosts");
+    tabs->addTab(m_hostTable, "Host table");
+    tabs->addTab(m_linkTable, "Links");
     tabs->addTab(m_series, "Series");
     tabs->addTab(m_labels, "Labels");
     grid->addWidget(tabs, 1, 1);
@@ -259,6 +264,16 @@ void ChartsPanel::setFontScale(double scale)
         setPlotFonts(p, scale);
         p->replot(QCustomPlot::rpQueuedReplot);
     }
+    m_hostTable->setFontScale(scale);
+    m_linkTable->setFontScale(scale);
+}
+
+void ChartsPanel::setSeriesFilter(const QString& name)
+{
+    if (name == m_seriesFilter)
+        return;
+    m_seriesFilter = name;
+    m_runsDirty = true;
 }
 
 void ChartsPanel::showTab(const QString& name)
@@ -309,6 +324,8 @@ bool ChartsPanel::refresh()
     }
     if (focusChanged) {
         rebuildHostBars();
+        m_hostTable->setRun(m_focus);
+        m_linkTable->setRun(m_focus);
         // The histogram arrives once per run: redraw the heat map only when it (or the run) changed.
         const std::pair<const RunData*, std::size_t> labels{m_focus.get(), m_focus ? m_focus->labelHistogram.size() : 0};
         if (labels != m_labelsShown) {
@@ -423,6 +440,8 @@ void ChartsPanel::rebuildRunGraphs()
             for (const auto& [time, lost] : f->second)
                 mark(time, QColor(44, 160, 44), QString("restart, %1 steps lost").arg(lost), 0.12);
         for (const auto& [name, points] : r->series) {
+            if (!m_seriesFilter.isEmpty() && name != m_seriesFilter)
+                continue;
             QVector<double> x, y;
             for (const auto& [time, value] : points) {
                 x << time;

@@ -35,12 +35,18 @@ public:
     /// The focused run's label histogram as a heat map: one row per worker or client, one column per class,
     /// coloured by the class's share of that part's samples.
     QCustomPlot* labelsPlot() const { return m_labels; }
+    /// The focused run's per-host table and busiest links (tabs "Host table" and "Links").
+    class RunTable* hostTable() const { return m_hostTable; }
+    class RunTable* linkTable() const { return m_linkTable; }
     /// Multiplies every chart font (titles, axis labels, ticks, legends) by `scale` (1 = normal; presentation
     /// mode uses 1.6).
     void setFontScale(double scale);
-    /// Brings the tab "Hosts", "Series" or "Labels" of the lower right chart to the front.
+    /// Brings the tab "Hosts", "Host table", "Links", "Series" or "Labels" of the lower right chart to the front.
     void showTab(const QString& name);
     double fontScale() const { return m_fontScale; }
+    /// The Series tab charts only the series `name` (a lesson's "series" hint); "" charts every series.
+    void setSeriesFilter(const QString& name);
+    QString seriesFilter() const { return m_seriesFilter; }
     /// Points of a run's accuracy curve (-1 if the run is not shown).
     int accuracyPoints(long long runId) const;
     int replots() const { return m_replots; }
@@ -53,6 +59,7 @@ private:
     void rebuildLabels();
 
     QCustomPlot *m_accuracy, *m_loss, *m_overhead, *m_hosts, *m_series, *m_labels;
+    class RunTable *m_hostTable, *m_linkTable;
     std::vector<RunDataPtr> m_runs;
     RunDataPtr m_focus;
     std::map<const RunData*, int> m_seen; // revision drawn
@@ -60,6 +67,7 @@ private:
     bool m_runsDirty = true;
     int m_replots = 0;
     double m_fontScale = 1.0;
+    QString m_seriesFilter;
     std::pair<const RunData*, std::size_t> m_labelsShown{nullptr, 0}; ///< the heat map drawn: run, rows
 };
 

@@ -155,7 +155,7 @@ void RunData::setPlatform(const QJsonObject& graph)
     ++revision;
 }
 
-const std::vector<std::pair<QString, int>>& RunData::route(int from, int to)
+const std::vector<std::pair<QString, int>>& RunData::route(int from, int to) const
 {
     const auto key = std::make_pair(from, to);
     auto found = m_routes.find(key);
@@ -201,6 +201,30 @@ void RunData::routeSend(const Span& s)
     const double rate = s.amount / (s.end - s.start);
     for (const auto& [link, dir] : route(s.rank, s.peer))
         m_links[link].dir[dir].add(s.start, s.end, rate, m_binWidth);
+    m_recent.push_back({s.rank, s.peer, s.start, s.end, s.amount});
+    if (m_recent.size() > kRecentTransfers)
+        m_recent.pop_front();
+}
+
+std::vector<RunData::LinkLoad> RunData::linkLoads() const
+{
+    std::vector<LinkLoad> out;
+    if (!linkStats.empty()) {
+        for (const LinkStats& l : linkStats)
+            if (l.bytes > 0)
+                out.push_back({QString::fromStdString(l.name), l.bandwidth, l.bytes, l.utilization});
+    } else if (m_now > 0) {
+        for (const auto& [id, l] : m_links) {
+            const double a = binsSum(l.dir[0], m_binWidth, 0, m_now), b = binsSum(l.dir[1], m_binWidth, 0, m_now);
+            if (a + b <= 0)
+                continue;
+            out.push_back({id, l.bandwidth, a + b, linkUtilization(id, 0)});
+        }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const LinkLoad& x, const LinkLoad& y) {
+        return x.utilization > y.utilization || (x.utilization == y.utilization && x.bytes > y.bytes);
+    });
+    return out;
 }
 
 QString RunData::applyEvent(const QJsonObject& e)
@@ -255,6 +279,14 @@ QString RunData::applyEvent(const QJsonObject& e)
         if (hosts.empty())
             for (const HostStats& h : hostStats)
                 hosts.push_back({QString::fromStdString(h.name), QString::fromStdString(h.role)});
+    } else if (event == "link_stats") {
+        linkStats.clear();
+        for (const QJsonValue& v : e["links"].toArray()) {
+            const QJsonObject l = v.toObject();
+            linkStats.push_back({l["name"].toString().toStdString(), l["bandwidth"].toDouble(),
+                                 l["latency"].toDouble(), l["bytes"].toDouble(), l["average_load"].toDouble(),
+                                 l["utilization"].toDouble()});
+        }
     } else if (event == "summary") {
         Summary& s = summary;
         s.finalAccuracy = numberOr(e["final_accuracy"], 0);

@@ -6,6 +6,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <deque>
 
 #include <map>
 #include <memory>
@@ -59,6 +60,7 @@ public:
     std::vector<Sample> samples;
     std::vector<HostInfo> hosts; ///< by rank (from the platform graph or the final host statistics)
     std::vector<HostStats> hostStats; ///< final, empty until the run ends
+    std::vector<LinkStats> linkStats; ///< final traffic per SimGrid link (busiest first), empty until the run ends
     std::map<QString, std::vector<std::pair<double, double>>> series;
     /// Training samples per class (columns) held by each worker or client (rows), from the partitioning.
     std::vector<std::vector<int>> labelHistogram;
@@ -93,11 +95,33 @@ public:
     /// direction of a full-duplex link. 0 when unknown.
     double linkUtilization(const QString& link, double t0) const;
 
+    /// One link's load for the workbench's link table.
+    struct LinkLoad {
+        QString name;           ///< SimGrid's link name (final) or the platform graph's link id (live)
+        double bandwidth = 0;   ///< nominal, bytes/s
+        double bytes = 0;       ///< payload bytes that crossed it so far
+        double utilization = 0; ///< bytes / (bandwidth x elapsed simulated time), in [0, 1]
+    };
+    /// The links by load, busiest first: the run's final link statistics once it has ended, otherwise estimated
+    /// live from the messages reported so far, routed over the platform graph. Links that carried nothing are left
+    /// out.
+    std::vector<LinkLoad> linkLoads() const;
+    /// One message that has arrived: from rank, to rank, its transfer's start and end (simulated s), bytes.
+    struct Transfer {
+        int from = -1, to = -1;
+        double start = 0, end = 0, bytes = 0;
+    };
+    /// The most recent messages (at most kRecentTransfers, oldest first), in the order they were reported. The
+    /// topology view draws them travelling along their routes at slow paces.
+    static constexpr std::size_t kRecentTransfers = 4096;
+    const std::deque<Transfer>& recentTransfers() const { return m_recent; }
+    /// The links a message from `from` to `to` crosses, in order (platform graph link ids; each with the direction
+    /// it is crossed, 0 or 1). Empty when the platform graph is unknown or the ranks are not on it.
+    const std::vector<std::pair<QString, int>>& route(int from, int to) const;
 private:
     void ensureRank(int rank);
     void fitTime(double t);
     void routeSend(const Span& s);
-    const std::vector<std::pair<QString, int>>& route(int from, int to);
 
     QJsonObject m_platform;
     double m_now = 0;
@@ -111,7 +135,8 @@ private:
     };
     std::map<QString, LinkTraffic> m_links;
     std::map<QString, std::vector<QString>> m_adjacent;
-    std::map<std::pair<int, int>, std::vector<std::pair<QString, int>>> m_routes; // (link id, direction)
+    mutable std::map<std::pair<int, int>, std::vector<std::pair<QString, int>>> m_routes; // (link id, direction)
+    std::deque<Transfer> m_recent;
     std::vector<Span> m_pendingSends; // sends seen before the platform graph arrived
 };
 
