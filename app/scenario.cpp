@@ -322,7 +322,8 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     readSecureAggregation(r.child("secure_aggregation"), st.secureAggregation);
 }
 
-/// "presentation": {"pace": 0.5, "tab": "Series", "panels": ["topology", "lesson"]}.
+/// "presentation": {"pace": 0.1, "tab": "Series", "panels": ["topology", "lesson"], "highlight": ["server"],
+/// "series": "staleness"}.
 void readPresentation(ObjectReader&& r, PresentationHints& h)
 {
     h.given = true;
@@ -331,7 +332,24 @@ void readPresentation(ObjectReader&& r, PresentationHints& h)
     if (std::find(paces.begin(), paces.end(), h.pace) == paces.end())
         r.fail("pace", "expected one of the workbench's paces: 0 (as fast as possible), 10, 1, 0.1, 0.01 or 0.001 "
                        "simulated seconds per second");
-    h.tab = r.choice("tab", {"Hosts", "Series", "Labels"}, h.tab);
+    h.tab = r.choice("tab", {"Hosts", "Host table", "Links", "Series", "Labels"}, h.tab);
+    h.series = r.string("series", "");
+    if (h.series.size() > 64)
+        r.fail("series", "expected a series name of at most 64 characters, such as \"staleness\"");
+    if (const QJsonValue hl = r.value("highlight"); !hl.isUndefined()) {
+        const QJsonArray names = hl.toArray();
+        if (!hl.isArray() || names.size() > 64)
+            r.fail("highlight", "expected a list of at most 64 host or link names, such as [\"server\"], got " +
+                                    detail::show(hl));
+        else
+            for (const QJsonValue& n : names) {
+                if (!n.isString() || n.toString().isEmpty() || n.toString().size() > 200) {
+                    r.fail("highlight", "expected host or link names (non-empty strings), got " + detail::show(n));
+                    break;
+                }
+                h.highlight.push_back(n.toString().toStdString());
+            }
+    }
     const QJsonValue v = r.value("panels");
     if (v.isUndefined())
         return;

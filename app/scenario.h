@@ -31,12 +31,17 @@ struct CompareEntry {
 };
 
 /// How the workbench plays a lesson (scenario "presentation"; the CLI ignores it): the pace in simulated seconds per
-/// wall-clock second (0 = as fast as possible), which chart tab to show, and which panels besides the charts.
+/// wall-clock second (0 = as fast as possible), which chart tab to show, which panels besides the charts, the hosts
+/// and links the topology highlights and the one series the Series tab charts.
 struct PresentationHints {
     bool given = false;
     double pace = 1;
-    std::string tab = "Hosts";                            ///< "Hosts", "Series" or "Labels"
+    std::string tab = "Hosts";                            ///< "Hosts", "Host table", "Links", "Series" or "Labels"
     std::vector<std::string> panels{"topology", "lesson"}; ///< of "topology", "lesson", "timeline", "history"
+    /// Host names (e.g. "server") and link names of the platform graph (`dmlsim platform --json`, e.g.
+    /// "server_link") the topology draws with a halo; at most 64.
+    std::vector<std::string> highlight;
+    std::string series; ///< the named series the Series tab shows alone (e.g. "staleness"); "" = all of them
 };
 
 struct Scenario {

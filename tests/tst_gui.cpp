@@ -6,6 +6,7 @@
 #include "mainwindow.h"
 #include "rundata.h"
 #include "runstore.h"
+#include "runtables.h"
 #include "scenario.h"
 #include "scenarioeditor.h"
 #include "topologyview.h"
@@ -137,6 +138,27 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
         QTRY_VERIFY(w.topology()->colouredHostCount() >= 9);
         QVERIFY(!w.banner()->isVisible());
+        // The Host table and Links tabs hold the run's final statistics, as `dmlsim run` prints them.
+        w.charts()->showTab("Links");
+        QTRY_VERIFY(w.charts()->linkTable()->headline().contains("Final"));
+        QVERIFY(w.charts()->linkTable()->table()->rowCount() >= 2);
+        w.charts()->showTab("Host table");
+        QTRY_COMPARE(w.charts()->hostTable()->table()->rowCount(), 9);
+
+        // Issue 14: a new run unticks the finished ones, unless they are pinned.
+        QVERIFY(w.history()->setData(w.history()->index(0, HistoryModel::Pin), Qt::Checked, Qt::CheckStateRole));
+        QVERIFY(w.history()->isPinned(id));
+        for (const bool pinned : {true, false}) {
+            w.history()->setPinned(id, pinned);
+            w.history()->setOverlaid(id, true);
+            const int rows = w.history()->rowCount();
+            QVERIFY(w.startRun());
+            QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), rows + 1, 30000);
+            QCOMPARE(w.history()->isOverlaid(id), pinned);
+            QVERIFY(w.history()->isOverlaid(w.history()->runId(rows))); // the new run
+            w.stopAction()->trigger();
+            QTRY_COMPARE_WITH_TIMEOUT(w.activeRuns(), 0, 30000);
+        }
     }
 
     void lessonsAreValid()
@@ -292,6 +314,25 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 30000);
         w.setPresentationMode(false);
         QTRY_VERIFY(w.editor()->isVisible());
+    }
+
+    /// Issue 14: opening a lesson applies its hints (pace, tab, series, highlights) without playing it; a scenario
+    /// without hints charts every series again.
+    void openingALessonAppliesItsHints()
+    {
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QVERIFY(w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/7-edge-dropouts.json"));
+        QCOMPARE(w.charts()->seriesFilter(), QString("dropped_clients"));
+        QCOMPARE(w.pace(), 1.0);
+        QTRY_VERIFY(w.charts()->seriesPlot()->isVisible()); // "tab": "Series"
+        QVERIFY(w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/11-hierarchical-fl.json"));
+        QCOMPARE(w.charts()->seriesFilter(), QString());
+        QTRY_VERIFY(w.charts()->linkTable()->isVisible()); // "tab": "Links"
+        QCOMPARE(w.activeRuns(), 0);
+        QVERIFY(w.editor()->openFile(kQuickstart));
+        QCOMPARE(w.charts()->seriesFilter(), QString());
     }
 
     /// Issue 14: File > Quit with unsaved edits asks; Cancel keeps the window, Discard closes it.

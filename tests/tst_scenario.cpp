@@ -268,6 +268,15 @@ private slots:
         QTest::newRow("presentation pace") // issue 14: a lesson's hints for the workbench
             << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"pace\": 3},"
             << "q.json: presentation.pace: expected one of the workbench's paces";
+        QTest::newRow("presentation highlight")
+            << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"highlight\": \"server\"},"
+            << "q.json: presentation.highlight: expected a list of at most 64 host or link names, such as [\"server\"], got \"server\"";
+        QTest::newRow("presentation highlight name")
+            << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"highlight\": [\"server\", 3]},"
+            << "q.json: presentation.highlight: expected host or link names (non-empty strings), got 3";
+        QTest::newRow("presentation series")
+            << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"series\": 1},"
+            << "q.json: presentation.series: expected a string, got 1";
         QTest::newRow("presentation panel")
             << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"panels\": [\"topology\", \"charts\"]},"
             << "q.json: presentation.panels: expected a list of \"topology\", \"lesson\", \"timeline\" and \"history\", got \"charts\"";

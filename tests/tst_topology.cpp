@@ -4,6 +4,7 @@
 // parameter server, the two levels of hierarchical FedAvg), host boxes that never overlap, names legible.
 #include "topologyview.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -151,6 +152,64 @@ private slots:
         for (int s = 30; s < 33; ++s)
             QVERIFY(edges.count({s, 33}));
         QCOMPARE(int(edges.size()), 33);
+    }
+
+    void messagesTravelAlongTheirRoutes()
+    {
+        const QJsonObject graph = platformOf(kStar8, R"({"type": "sync-ps"})");
+        View view(graph);
+        TopologyView& v = view.v;
+        RunDataPtr run = runWith(graph);
+        run->status = "running";
+        // worker-0 (rank 0) sends to the server (rank 8) over [1, 2) s; worker-1 to the server over [1.5, 3) s.
+        run->addSpans({{0, dml::Span::Send, 8, 1.0, 2.0, 4e5}, {1, dml::Span::Send, 8, 1.5, 3.0, 4e5}});
+        v.setRun(run);
+        v.fit();
+        const auto rects = v.hostSceneRects();
+        const QPointF w0 = rects[0].center(), w1 = rects[1].center(), server = rects[8].center();
+        auto near = [](QPointF a, QPointF b) { return QLineF(a, b).length() < 1.0; };
+        QCOMPARE(v.drawMessagesAt(0.5), 0); // nothing in flight yet
+        QCOMPARE(v.drawMessagesAt(1.0 + 1e-9), 1);
+        QVERIFY(near(v.messageDots()[0], w0)); // just left worker-0
+        QCOMPARE(v.drawMessagesAt(1.75), 2);
+        // worker-0's message is three quarters of the way, worker-1's one sixth: the first is nearer the server.
+        std::vector<QPointF> dots = v.messageDots();
+        QCOMPARE(int(dots.size()), 2);
+        const double d0 = QLineF(dots[1], server).length(), d1 = QLineF(dots[0], server).length(); // newest first
+        QVERIFY2(d0 < d1, qPrintable(QString("%1 %2").arg(d0).arg(d1)));
+        QVERIFY(!near(dots[0], w1) && !near(dots[1], server));
+        QCOMPARE(v.drawMessagesAt(3.0 - 1e-9), 1);
+        QVERIFY(near(v.messageDots()[0], server)); // worker-1's message arriving
+        QCOMPARE(v.drawMessagesAt(3.5), 0);
+        // At a fast pace, or once the run has ended, refresh() draws no dots.
+        v.setPace(1);
+        v.drawMessagesAt(1.75);
+        run->status = "finished";
+        ++run->revision;
+        v.refresh();
+        QCOMPARE(int(v.messageDots().size()), 0);
+    }
+
+    void highlightMarksNamedHostsAndLinks()
+    {
+        const QJsonObject graph = platformOf(kStar8, R"({"type": "sync-ps"})");
+        View view(graph);
+        TopologyView& v = view.v;
+        QCOMPARE(v.highlightedCount(), 0);
+        v.setHighlight({"server", "no-such-host"});
+        QCOMPARE(v.highlightedCount(), 1);
+        QString link;
+        for (const QJsonValue& n : graph["nodes"].toArray())
+            if (n["kind"].toString() == "link" && n["id"].toString().contains("server"))
+                link = n["id"].toString();
+        QVERIFY2(!link.isEmpty(), "the star has no server link");
+        v.setHighlight({"server", link});
+        QVERIFY(v.highlightedCount() >= 3); // the host, the link's marker and its edges
+        // A new run on the same view keeps the highlight (it belongs to the lesson, not to the run).
+        v.setRun(runWith(graph));
+        QVERIFY(v.highlightedCount() >= 3);
+        v.setHighlight({});
+        QCOMPARE(v.highlightedCount(), 0);
     }
 
     void largeStarStillSeparatesHosts()

@@ -116,6 +116,10 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
     const bool done = r.status == "finished";
     if (role == Qt::CheckStateRole && index.column() == Id)
         return m_checked.contains(r.id) ? Qt::Checked : Qt::Unchecked;
+    if (role == Qt::CheckStateRole && index.column() == Pin)
+        return m_pinned.contains(r.id) ? Qt::Checked : Qt::Unchecked;
+    if (role == Qt::ToolTipRole && index.column() == Pin)
+        return QString("Pinned runs stay on the charts when a new run starts");
     if (role == Qt::ForegroundRole && index.column() == Status) {
         const QString s = statusOf(r);
         if (s == "failed" || s == "interrupted")
@@ -135,6 +139,7 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return {};
     switch (Column(index.column())) {
     case Id: return QString("#%1").arg(r.id);
+    case Pin: return QString();
     case Name: return QString::fromStdString(r.name);
     case Strategy: return QString::fromStdString(r.strategy);
     case Compression: {
@@ -173,7 +178,7 @@ QVariant HistoryModel::headerData(int section, Qt::Orientation o, int role) cons
 {
     if (o != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, o, role);
-    static const char* names[] = {"Run",      "Name",           "Strategy",          "Compression", "Workers",
+    static const char* names[] = {"Run",      "Pin",      "Name",           "Strategy",          "Compression", "Workers",
                                   "Status",   "Test accuracy",  "Simulated time",    "Time to target",
                                   "Comm. overhead", "Bytes on wire", "Wall time", "Created (UTC)"};
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
@@ -182,17 +187,36 @@ QVariant HistoryModel::headerData(int section, Qt::Orientation o, int role) cons
 Qt::ItemFlags HistoryModel::flags(const QModelIndex& index) const
 {
     Qt::ItemFlags f = QAbstractTableModel::flags(index);
-    if (index.column() == Id)
+    if (index.column() == Id || index.column() == Pin)
         f |= Qt::ItemIsUserCheckable;
     return f;
 }
 
 bool HistoryModel::setData(const QModelIndex& index, const QVariant& value, int role)
 {
-    if (role != Qt::CheckStateRole || index.column() != Id || index.row() >= int(m_rows.size()))
+    if (role != Qt::CheckStateRole || (index.column() != Id && index.column() != Pin) || index.row() >= int(m_rows.size()))
         return false;
-    setOverlaid(m_rows[std::size_t(index.row())]->id, value.toInt() == Qt::Checked);
+    const long long id = m_rows[std::size_t(index.row())]->id;
+    if (index.column() == Pin)
+        setPinned(id, value.toInt() == Qt::Checked);
+    else
+        setOverlaid(id, value.toInt() == Qt::Checked);
     return true;
+}
+
+void HistoryModel::setPinned(long long id, bool on)
+{
+    if (on == m_pinned.contains(id))
+        return;
+    if (on)
+        m_pinned.insert(id);
+    else
+        m_pinned.remove(id);
+    const int row = rowOf(id);
+    if (row >= 0)
+        emit dataChanged(index(row, Pin), index(row, Pin), {Qt::CheckStateRole});
+    if (on)
+        setOverlaid(id, true);
 }
 
 void HistoryModel::setOverlaid(long long id, bool on)

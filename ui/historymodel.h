@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// The run history: one row per run of the SQLite store, with a check box to overlay the run on the charts.
+// The run history: one row per run of the SQLite store, with a check box to overlay the run on the charts and one
+// to pin it there.
 #include <QAbstractTableModel>
 #include <QSet>
 
@@ -17,7 +18,7 @@ namespace dml::ui {
 class HistoryModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Id, Name, Strategy, Compression, Workers, Status, Accuracy, SimulatedTime, TimeToTarget, Overhead, Bytes,
+    enum Column { Id, Pin, Name, Strategy, Compression, Workers, Status, Accuracy, SimulatedTime, TimeToTarget, Overhead, Bytes,
                   Wall, Created,
                   ColumnCount };
     explicit HistoryModel(QObject* parent = nullptr);
@@ -41,6 +42,9 @@ public:
     bool isOverlaid(long long id) const { return m_checked.contains(id); }
     void setOverlaid(long long id, bool on);
     QList<long long> overlaid() const { return m_checked.values(); }
+    /// A pinned run stays on the charts when a new run starts (the others are unticked); pinning ticks it.
+    bool isPinned(long long id) const { return m_pinned.contains(id); }
+    void setPinned(long long id, bool on);
 
 signals:
     void overlayToggled(long long id, bool on);
@@ -48,6 +52,7 @@ signals:
 private:
     std::vector<std::unique_ptr<app::RunRecord>> m_rows;
     QSet<long long> m_checked;
+    QSet<long long> m_pinned;
     QString m_error;
 };
 

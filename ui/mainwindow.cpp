@@ -120,6 +120,34 @@ struct MainWindow::Private {
 
     void showLesson() { showLessonOf(editor->scenarioName(), editor->description()); }
 
+    /// Applies a lesson's "presentation" hints that do not change the layout: its pace, chart tab, the series the
+    /// Series tab charts and the hosts and links the topology highlights. Without hints, every series is charted
+    /// and nothing is highlighted.
+    void applyHints(const app::PresentationHints& hints)
+    {
+        QStringList highlight;
+        for (const std::string& h : hints.highlight)
+            highlight << QString::fromStdString(h);
+        topology->setHighlight(highlight);
+        charts->setSeriesFilter(QString::fromStdString(hints.series));
+        if (!hints.given)
+            return;
+        const int preset = pace->findData(hints.pace);
+        if (preset >= 0)
+            pace->setCurrentIndex(preset);
+        charts->showTab(QString::fromStdString(hints.tab));
+    }
+
+    /// The editor's scenario's hints (defaults when it does not parse).
+    app::PresentationHints editorHints() const
+    {
+        try {
+            return app::parseScenario(editor->text().toStdString()).presentation;
+        } catch (const std::exception&) {
+            return {};
+        }
+    }
+
     /// The lesson panel shows this scenario's name and description (the editor's, or a selected stored run's).
     void showLessonOf(const QString& scenarioName, const QString& description)
     {
@@ -184,6 +212,7 @@ struct MainWindow::Private {
             data->error = QString::fromStdString(rec.error);
             data->samples = store->samples(id);
             data->hostStats = store->hostStats(id);
+            data->linkStats = store->linkStats(id);
             for (const HostStats& h : data->hostStats)
                 data->hosts.push_back({QString::fromStdString(h.name), QString::fromStdString(h.role)});
             data->addSpans(store->timeline(id));
@@ -226,13 +255,13 @@ struct MainWindow::Private {
         std::erase(pending, data);
         runs[data->id] = data;
         reloadHistory();
-        // The new run is ticked and the finished ones are unticked (tick them again to compare): the charts' axes
-        // then fit the run being watched instead of squeezing it beside a longer old one.
+        // The new run is ticked and the finished ones are unticked unless pinned (tick them again to compare): the
+        // charts' axes then fit the run being watched instead of squeezing it beside a longer old one.
         for (int row = 0; row < history->rowCount(); ++row) {
             const long long id = history->runId(row);
             const bool live = std::any_of(procs.begin(), procs.end(),
                                           [id](RunProcess* r) { return r->data()->id == id; });
-            if (id != data->id && !live && history->isOverlaid(id))
+            if (id != data->id && !live && history->isOverlaid(id) && !history->isPinned(id))
                 history->setOverlaid(id, false);
         }
         history->setOverlaid(data->id, true);
@@ -524,6 +553,9 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
         for (RunProcess* p : d->procs)
             p->command(QString("pace %1").arg(pace));
     });
+    // At slow paces the topology draws the messages travelling.
+    connect(d->pace, &QComboBox::currentIndexChanged, this,
+            [this] { d->topology->setPace(d->pace->currentData().toDouble()); });
     bar->addSeparator();
     bar->addWidget(new QLabel(" Controls act on: "));
     d->target = new QComboBox;
@@ -537,6 +569,8 @@ MainWindow::MainWindow(const WorkbenchOptions& options, QWidget* parent)
     statusBar()->addWidget(d->runLabel);
     statusBar()->addPermanentWidget(d->storeLabel);
 
+    // Opening a lesson applies its presentation hints (pace, tab, series, highlights).
+    connect(d->editor, &ScenarioEditor::fileChanged, this, [this] { d->applyHints(d->editorHints()); });
     connect(d->editor, &ScenarioEditor::scenarioChanged, this, [this] {
         d->showLesson();
         // A "cannot run" banner goes once the scenario it complained about is valid again.
@@ -644,21 +678,15 @@ void MainWindow::setPresentationMode(bool on, const QStringList& panels)
 
 bool MainWindow::playLesson()
 {
-    app::PresentationHints hints;
-    try {
-        hints = app::parseScenario(d->editor->text().toStdString()).presentation;
-    } catch (const std::exception&) {
+    if (!d->editor->issues().isEmpty())
         return startRun(); // startRun shows what is wrong
-    }
+    const app::PresentationHints hints = d->editorHints();
     QStringList panels;
     for (const std::string& p : hints.panels)
         panels << QString::fromStdString(p);
     setPresentationMode(false);
     setPresentationMode(true, panels);
-    const int preset = d->pace->findData(hints.pace);
-    if (preset >= 0)
-        d->pace->setCurrentIndex(preset);
-    d->charts->showTab(QString::fromStdString(hints.tab));
+    d->applyHints(hints);
     return startRun();
 }
 

@@ -3,6 +3,7 @@
 
 #include "platform.h"
 
+#include <QDateTime>
 #include <QFontMetricsF>
 #include <QGraphicsEllipseItem>
 #include <QGraphicsPathItem>
@@ -179,6 +180,9 @@ double TopologyView::hostLabelScreenPixels() const
 void TopologyView::rebuild()
 {
     scene()->clear();
+    m_highlightItems.clear();
+    m_dots.clear();
+    m_dotsShown = 0;
     m_hosts.clear();
     m_links.clear();
     m_linkEdges.clear();
@@ -517,9 +521,145 @@ void TopologyView::rebuild()
         m_groupLabels.push_back(g);
         m_groupMargin.setHeight(std::max(m_groupMargin.height(), below * g->boundingRect().height() + 6));
     }
+    applyHighlight();
     m_seenRevision = -1;
     refresh();
     fit();
+}
+
+void TopologyView::setHighlight(const QStringList& names)
+{
+    if (names == m_highlight)
+        return;
+    m_highlight = names;
+    applyHighlight();
+}
+
+void TopologyView::applyHighlight()
+{
+    for (QGraphicsItem* i : m_highlightItems)
+        delete i;
+    m_highlightItems.clear();
+    if (m_highlight.isEmpty())
+        return;
+    const QColor halo(255, 200, 0, 170);
+    for (const HostItem& h : m_hosts) {
+        if (!m_run || std::size_t(h.rank) >= m_run->hosts.size() ||
+            !m_highlight.contains(m_run->hosts[std::size_t(h.rank)].name))
+            continue;
+        const QRectF r = h.box->rect();
+        const double m = 0.35 * r.height();
+        QPainterPath path;
+        path.addRoundedRect(r.adjusted(-m, -m, m, m), m, m);
+        auto* item = scene()->addPath(path, Qt::NoPen, halo);
+        item->setZValue(1.8); // under the host box, over the lines
+        m_highlightItems.push_back(item);
+    }
+    for (const auto& [id, dot] : m_links) {
+        if (!m_highlight.contains(id))
+            continue;
+        const QRectF r = static_cast<QGraphicsEllipseItem*>(dot)->rect();
+        auto* ring = scene()->addEllipse(r.adjusted(-18, -18, 18, 18), Qt::NoPen, halo);
+        ring->setZValue(0.9);
+        m_highlightItems.push_back(ring);
+        for (QGraphicsLineItem* line : m_linkEdges[id]) { // its edges: a wide yellow band under the link colour
+            QPen pen(halo, 26, Qt::SolidLine, Qt::RoundCap);
+            auto* band = scene()->addLine(line->line(), pen);
+            band->setZValue(-0.5);
+            m_highlightItems.push_back(band);
+        }
+    }
+}
+
+void TopologyView::setPace(double pace)
+{
+    m_pace = pace;
+    m_animTime = -1;
+}
+
+std::vector<QPointF> TopologyView::messageDots() const
+{
+    std::vector<QPointF> out;
+    for (int i = 0; i < m_dotsShown; ++i)
+        out.push_back(m_dots[std::size_t(i)]->pos());
+    return out;
+}
+
+int TopologyView::drawMessagesAt(double t)
+{
+    int shown = 0;
+    if (m_run && !m_hosts.empty()) {
+        std::map<int, QPointF> hostAt;
+        for (const HostItem& h : m_hosts)
+            hostAt[h.rank] = h.box->rect().center();
+        const auto& recent = m_run->recentTransfers();
+        for (auto it = recent.rbegin(); it != recent.rend() && shown < kMaxDots; ++it) {
+            const RunData::Transfer& x = *it;
+            if (!(x.start <= t && t < x.end))
+                continue;
+            const auto a = hostAt.find(x.from), b = hostAt.find(x.to);
+            if (a == hostAt.end() || b == hostAt.end())
+                continue;
+            std::vector<QPointF> pts{a->second};
+            for (const auto& [link, dir] : m_run->route(x.from, x.to))
+                if (const auto l = m_links.find(link); l != m_links.end())
+                    pts.push_back(static_cast<QGraphicsEllipseItem*>(l->second)->rect().center());
+            pts.push_back(b->second);
+            double length = 0;
+            for (std::size_t k = 1; k < pts.size(); ++k)
+                length += QLineF(pts[k - 1], pts[k]).length();
+            double along = length * (t - x.start) / (x.end - x.start);
+            QPointF p = pts.back();
+            for (std::size_t k = 1; k < pts.size(); ++k) {
+                const double seg = QLineF(pts[k - 1], pts[k]).length();
+                if (along <= seg && seg > 0) {
+                    p = pts[k - 1] + (pts[k] - pts[k - 1]) * (along / seg);
+                    break;
+                }
+                along -= seg;
+            }
+            if (std::size_t(shown) == m_dots.size()) {
+                auto* d = scene()->addEllipse(-7, -7, 14, 14, QPen(Qt::white, 2), QColor(13, 71, 161));
+                d->setFlag(QGraphicsItem::ItemIgnoresTransformations); // the same size on screen at any zoom
+                d->setZValue(4);
+                d->setToolTip("a message in flight");
+                m_dots.push_back(d);
+            }
+            QGraphicsItem* d = m_dots[std::size_t(shown)];
+            d->setPos(p);
+            d->setToolTip(QString("%1 \u2192 %2, %3 bytes")
+                              .arg(m_run->hosts.size() > std::size_t(x.from) ? m_run->hosts[std::size_t(x.from)].name : QString())
+                              .arg(m_run->hosts.size() > std::size_t(x.to) ? m_run->hosts[std::size_t(x.to)].name : QString())
+                              .arg(x.bytes, 0, 'f', 0));
+            d->show();
+            ++shown;
+        }
+    }
+    for (std::size_t i = std::size_t(shown); i < m_dots.size(); ++i)
+        m_dots[i]->hide();
+    m_dotsShown = shown;
+    return shown;
+}
+
+void TopologyView::animate()
+{
+    const bool live = m_run && (m_run->status == "running" || m_run->status == "starting");
+    if (!live || m_pace <= 0 || m_pace > 0.1) {
+        if (m_dotsShown > 0)
+            drawMessagesAt(-1);
+        m_animTime = -1;
+        return;
+    }
+    // The dots trail the run by about 0.3 s of wall time: the child reports a message once it has arrived, in
+    // batches at most 50 ms apart. The display clock runs at the pace and never passes the run.
+    const qint64 wall = QDateTime::currentMSecsSinceEpoch();
+    const double lag = 0.3 * m_pace, now = m_run->now();
+    if (m_animTime < 0 || m_animTime < now - 10 * lag)
+        m_animTime = now - lag;
+    else
+        m_animTime = std::min(now, m_animTime + m_pace * double(wall - m_animWall) / 1000.0);
+    m_animWall = wall;
+    drawMessagesAt(m_animTime);
 }
 
 void TopologyView::drawLogical(const std::vector<QPointF>& hostPos, const std::vector<QRectF>& hostRects)
@@ -724,6 +864,7 @@ void TopologyView::refresh()
         rebuild();
         return;
     }
+    animate();
     if (m_run->revision == m_seenRevision || m_hosts.empty())
         return;
     m_seenRevision = m_run->revision;

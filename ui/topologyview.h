@@ -47,6 +47,20 @@ public:
     double hostLabelScreenPixels() const;
     double shortLabelScreenPixels() const;
     int groupLabelCount() const { return int(m_groupLabels.size()); }
+    /// Hosts (by name) and links (platform graph ids, e.g. "server_link") drawn with a yellow halo: a lesson's
+    /// "highlight" hint. Names not on the platform are ignored.
+    void setHighlight(const QStringList& names);
+    int highlightedCount() const { return int(m_highlightItems.size()); }
+    /// The pace of the runs the view shows (simulated s per wall-clock s; 0 = as fast as possible). At paces of 0.1
+    /// and slower, refresh() draws the messages in flight as dots travelling along their routes, a fraction of a
+    /// second behind the run (a message is reported when it has arrived).
+    void setPace(double pace);
+    /// Draws the messages in flight at simulated time `t` (s): one dot per message, at the fraction of its transfer
+    /// time elapsed along the polyline host, links, host. Returns how many dots it drew (at most kMaxDots).
+    int drawMessagesAt(double t);
+    static constexpr int kMaxDots = 300;
+    /// The dots drawn by the last drawMessagesAt(), scene coordinates (for tests).
+    std::vector<QPointF> messageDots() const;
 
 protected:
     void wheelEvent(QWheelEvent* e) override;
@@ -55,6 +69,8 @@ protected:
 
 private:
     void rebuild();
+    void applyHighlight();
+    void animate();
     void updateLabelDetail();
     void drawLogical(const std::vector<QPointF>& hostPos, const std::vector<QRectF>& hostRects);
     struct LegendEntry {
@@ -88,6 +104,13 @@ private:
     QSizeF m_groupMargin;     // room (px) the group labels need outside the drawing
     bool m_labelsShown = true;
     bool m_shortShown = false;
+    QStringList m_highlight;
+    std::vector<QGraphicsItem*> m_highlightItems;
+    double m_pace = 0;
+    std::vector<QGraphicsItem*> m_dots; // pool of message dots
+    int m_dotsShown = 0;
+    double m_animTime = -1;     // simulated time the dots show
+    qint64 m_animWall = 0;      // wall clock (ms) when m_animTime was set
 };
 
 } // namespace dml::ui
