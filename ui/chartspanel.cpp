@@ -65,12 +65,94 @@ void setPlotFonts(QCustomPlot* p, double scale)
 }
 
 /// A titled plot whose legend sits in its own row below the axes, outside the data, in up to two columns.
+/// The texts a plot shows in full when there is room (set them with setTitle() / setValueLabel()).
+void setTitle(QCustomPlot* p, const QString& title)
+{
+    if (auto* t = qobject_cast<QCPTextElement*>(p->plotLayout()->element(0, 0))) {
+        t->setProperty("full", title);
+        t->setText(title);
+    }
+}
+
+/// `shortLabel` is used when the full label is longer than the axis.
+void setValueLabel(QCustomPlot* p, const QString& label, const QString& shortLabel = {})
+{
+    p->yAxis->setProperty("full", label);
+    p->yAxis->setProperty("short", shortLabel);
+    p->yAxis->setLabel(label);
+}
+
+/// `text` on at most two lines of `width` px (split at the space nearest the middle), else elided.
+QString fitLines(const QString& text, const QFontMetricsF& fm, double width)
+{
+    if (fm.horizontalAdvance(text) <= width)
+        return text;
+    int best = -1;
+    for (int i = 0; i < text.size(); ++i)
+        if (text[i] == ' ' && (best < 0 || std::abs(i - text.size() / 2) < std::abs(best - text.size() / 2)))
+            best = i;
+    if (best > 0) {
+        const QString a = text.left(best), b = text.mid(best + 1);
+        if (fm.horizontalAdvance(a) <= width && fm.horizontalAdvance(b) <= width)
+            return a + "\n" + b;
+    }
+    return fm.elidedText(text, Qt::ElideRight, width);
+}
+
+/// Keeps a plot's texts inside it whatever its size and font scale (a 1280x720 projector in presentation mode):
+/// a title too wide for the plot goes on two lines or is elided, a value-axis label longer than the axis takes its
+/// short form or is elided, a time axis gets fewer ticks when its labels would touch, and a host axis labels every
+/// k-th host. Runs before every replot, with the sizes of the previous layout (a resize replots again).
+void fitTexts(QCustomPlot* p)
+{
+    if (auto* t = qobject_cast<QCPTextElement*>(p->plotLayout()->element(0, 0))) {
+        const QString full = t->property("full").toString();
+        if (!full.isEmpty())
+            t->setText(fitLines(full, QFontMetricsF(t->font()), p->width() - 12));
+    }
+    const double axisH = p->axisRect()->height(), axisW = p->axisRect()->width();
+    if (axisH <= 0 || axisW <= 0)
+        return;
+    const QString full = p->yAxis->property("full").toString(), brief = p->yAxis->property("short").toString();
+    if (!full.isEmpty()) {
+        const QFontMetricsF fm(p->yAxis->labelFont());
+        QString text = full;
+        if (fm.horizontalAdvance(text) > axisH && !brief.isEmpty())
+            text = brief;
+        p->yAxis->setLabel(fm.elidedText(text, Qt::ElideRight, axisH));
+    }
+    const QFontMetricsF tick(p->xAxis->tickLabelFont());
+    const QVariant names = p->property("hostNames");
+    if (names.isValid()) {
+        // One label per host while they fit (rotated), else every k-th.
+        const QStringList list = names.toStringList();
+        const double room = tick.height() * 1.15;
+        const int k = std::max(1, int(std::ceil(list.size() * room / std::max(1.0, axisW))));
+        auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+        for (int i = 0; i < list.size(); i += k)
+            ticker->addTick(i, list[i]);
+        p->xAxis->setTicker(ticker);
+        double widest = 0;
+        for (const QString& n : list)
+            widest = std::max(widest, tick.horizontalAdvance(n));
+        p->xAxis->setTickLabelRotation(widest * double(list.size()) / k > 0.8 * axisW ? 60 : 0);
+        return;
+    }
+    if (p->xAxis->ticker().dynamicCast<QCPAxisTickerText>().isNull() &&
+        p->xAxis->scaleType() == QCPAxis::stLinear) {
+        const double label = tick.horizontalAdvance("0.0000") * 1.5;
+        p->xAxis->ticker()->setTickCount(std::clamp(int(axisW / label), 2, 5));
+    }
+}
+
 void stylePlot(QCustomPlot* p, const QString& title, const QString& xLabel, const QString& yLabel)
 {
     p->plotLayout()->insertRow(0);
     p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title));
+    setTitle(p, title);
     p->xAxis->setLabel(xLabel);
-    p->yAxis->setLabel(yLabel);
+    setValueLabel(p, yLabel);
+    QObject::connect(p, &QCustomPlot::beforeReplot, p, [p] { fitTexts(p); });
     p->axisRect()->insetLayout()->take(p->legend); // out of the axis rect: below it
     p->plotLayout()->addElement(2, 0, p->legend);
     p->plotLayout()->setRowStretchFactor(2, 0.001);
@@ -215,16 +297,20 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_accuracy = new QCustomPlot;
     m_accuracy->setObjectName("accuracyPlot");
     stylePlot(m_accuracy, "Test accuracy", "simulated time (s)", "test accuracy (%)");
+    setValueLabel(m_accuracy, "test accuracy (%)", "accuracy (%)");
     m_loss = new QCustomPlot;
     m_loss->setObjectName("lossPlot");
     stylePlot(m_loss, "Loss: test (solid), train (dashed)", "simulated time (s)", "cross-entropy loss (nats)");
+    setValueLabel(m_loss, "cross-entropy loss (nats)", "loss (nats)");
     m_overhead = new QCustomPlot;
     m_overhead->setObjectName("overheadPlot");
     stylePlot(m_overhead, "Workers' time, cumulative", "simulated time (s)",
           "share of workers' time (%)");
+    setValueLabel(m_overhead, "share of workers' time (%)", "share (%)");
     m_hosts = new QCustomPlot;
     m_hosts->setObjectName("hostPlot");
     stylePlot(m_hosts, "Per-host utilization", "host", "share of elapsed time (%)");
+    setValueLabel(m_hosts, "share of elapsed time (%)", "share (%)");
     m_hosts->setInteractions({});
     grid->addWidget(m_accuracy, 0, 0);
     grid->addWidget(m_loss, 0, 1);
@@ -471,11 +557,10 @@ void ChartsPanel::rebuildRunGraphs()
         }
     }
     // Title and value axis from the series shown.
-    if (auto* title = qobject_cast<QCPTextElement*>(m_series->plotLayout()->element(0, 0)))
-        title->setText(seriesNames.isEmpty() ? QString("Named series of the runs shown")
+    setTitle(m_series, seriesNames.isEmpty() ? QString("Named series of the runs shown")
                                              : seriesNames.size() == 1 ? seriesLabels(seriesNames.front()).first
                                                                        : "Series: " + seriesNames.join(", "));
-    m_series->yAxis->setLabel(seriesNames.size() == 1 ? seriesLabels(seriesNames.front()).second : QString("value"));
+    setValueLabel(m_series, seriesNames.size() == 1 ? seriesLabels(seriesNames.front()).second : QString("value"));
     m_series->xAxis->setRange(0, maxTime > 0 ? maxTime * 1.02 : 1);
     m_series->yAxis->setRange(0, maxSeries > 0 ? maxSeries * 1.1 : 1);
     m_series->legend->setVisible(m_series->graphCount() > 0);
@@ -536,7 +621,7 @@ void ChartsPanel::rebuildHostBars()
     const RunData& r = *m_focus;
     const int n = std::min<int>(64, std::max<int>(r.rankCount(), int(r.hostStats.size())));
     QVector<double> keys, compute, comm, idle;
-    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    QStringList names;
     for (int i = 0; i < n; ++i) {
         double c = 0, m = 0;
         if (i < int(r.hostStats.size()) && r.hostStats[std::size_t(i)].elapsed > 0) {
@@ -554,10 +639,9 @@ void ChartsPanel::rebuildHostBars()
         comm << 100 * m;
         idle << 100 * (1 - c - m);
         QString name = i < int(r.hosts.size()) ? r.hosts[std::size_t(i)].name : QString("rank %1").arg(i);
-        ticker->addTick(i, name.replace("worker-", "w"));
+        names << name.replace("worker-", "w");
     }
-    m_hosts->xAxis->setTicker(ticker);
-    m_hosts->xAxis->setTickLabelRotation(n > 12 ? 60 : 0);
+    m_hosts->setProperty("hostNames", names); // fitTexts() labels every k-th when they do not fit
     m_hosts->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
     QCPBars* prev = nullptr;
     for (const auto& [name, colour, values] : {std::tuple{"compute", kCompute, &compute},
@@ -662,8 +746,10 @@ bool TimelineView::refresh()
         return false;
     m_seen = rev;
     const int rows = m_run ? std::max<int>(m_run->rankCount(), int(m_run->hosts.size())) : 0;
-    if (rows != m_rows) {
+    const int named = m_run ? int(m_run->hosts.size()) : 0; // names and roles may arrive after the first spans
+    if (rows != m_rows || named != m_named) {
         m_rows = rows;
+        m_named = named;
         // Servers and edge servers first (the host a lesson is usually about), then the others in rank order.
         m_order.clear();
         for (int pass = 0; pass < 2; ++pass)

@@ -90,6 +90,7 @@ private:
     RunDataPtr m_run;
     int m_seen = -1;
     int m_rows = -1;
+    int m_named = -1; ///< hosts whose names the rows show
     std::vector<int> m_order; ///< row -> rank: servers first
     bool m_follow = true;
 };

@@ -68,9 +68,9 @@ RunTable::RunTable(Kind kind, QWidget* parent) : QWidget(parent), m_kind(kind)
     m_table->setAlternatingRowColors(true);
     m_table->setWordWrap(false);
     const QStringList headers = kind == Hosts
-        ? QStringList{"host", "role", "GFLOP/s", "compute (s)", "communication (s)", "idle (s)", "compute %", "sent",
+        ? QStringList{"host", "role", "compute %", "compute (s)", "communication (s)", "idle (s)", "GFLOP/s", "sent",
                       "received"}
-        : QStringList{"link", "bandwidth", "bytes", "load"};
+        : QStringList{"link", "load", "bytes", "bandwidth"};
     m_table->setColumnCount(int(headers.size()));
     m_table->setHorizontalHeaderLabels(headers);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -143,12 +143,12 @@ void RunTable::fillHosts()
             const HostStats& h = *rows[std::size_t(i)];
             m_table->setItem(i, 0, cell(qs(h.name)));
             m_table->setItem(i, 1, cell(qs(h.role)));
-            m_table->setItem(i, 2, number(QString::number(h.speed / 1e9, 'g', 3), h.speed));
+            m_table->setItem(i, 6, number(QString::number(h.speed / 1e9, 'g', 3), h.speed));
             m_table->setItem(i, 3, number(QString::number(h.compute, 'f', 3), h.compute));
             m_table->setItem(i, 4, number(QString::number(h.communication, 'f', 3), h.communication));
             m_table->setItem(i, 5, number(QString::number(h.idle, 'f', 3), h.idle));
             const double share = h.elapsed > 0 ? h.compute / h.elapsed : 0;
-            m_table->setItem(i, 6, number(percent(share), share));
+            m_table->setItem(i, 2, number(percent(share), share));
             m_table->setItem(i, 7, number(qs(formatBytes(h.bytesSent)), h.bytesSent));
             m_table->setItem(i, 8, number(qs(formatBytes(h.bytesReceived)), h.bytesReceived));
         }
@@ -186,11 +186,11 @@ void RunTable::fillHosts()
         const double t = r.now();
         m_table->setItem(i, 0, cell(r.hosts[std::size_t(k)].name));
         m_table->setItem(i, 1, cell(r.hosts[std::size_t(k)].role));
-        m_table->setItem(i, 2, cell("–"));
+        m_table->setItem(i, 6, cell("–"));
         m_table->setItem(i, 3, number(QString::number(c * t, 'f', 3), c * t));
         m_table->setItem(i, 4, number(QString::number(m * t, 'f', 3), m * t));
         m_table->setItem(i, 5, cell("–"));
-        m_table->setItem(i, 6, number(percent(c), c));
+        m_table->setItem(i, 2, number(percent(c), c));
         m_table->setItem(i, 7, cell("–"));
         m_table->setItem(i, 8, cell("–"));
     }
@@ -209,12 +209,12 @@ void RunTable::fillLinks()
     for (int i = 0; i < shown; ++i) {
         const RunData::LinkLoad& l = links[std::size_t(i)];
         m_table->setItem(i, 0, cell(l.name));
-        m_table->setItem(i, 1, number(qs(formatBytes(l.bandwidth)) + "/s", l.bandwidth));
+        m_table->setItem(i, 3, number(qs(formatBytes(l.bandwidth)) + "/s", l.bandwidth));
         m_table->setItem(i, 2, number(qs(formatBytes(l.bytes)), l.bytes));
         auto* load = number(percent(l.utilization), l.utilization);
         if (l.utilization >= 0.8)
             load->setForeground(QColor(180, 20, 20));
-        m_table->setItem(i, 3, load);
+        m_table->setItem(i, 1, load);
     }
     const bool final = !r.linkStats.empty();
     QString text;

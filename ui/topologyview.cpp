@@ -484,7 +484,9 @@ void TopologyView::rebuild()
         if (nodes[n].kind != "host")
             continue;
         if (nodes[n].role != "worker" && nodes[n].role != "client") {
-            m_keptLabels.push_back(screenLabel(scene(), nodes[n].id, groupFont, pos[n], {0, 0}));
+            auto* label = screenLabel(scene(), nodes[n].id, groupFont, pos[n], {0, 0});
+            // The server's name first: it wins when labels would overlap.
+            m_keptLabels.insert(nodes[n].role == "server" ? m_keptLabels.begin() : m_keptLabels.end(), label);
             continue;
         }
         int b = int(n);
@@ -558,12 +560,15 @@ void TopologyView::applyHighlight()
     for (const auto& [id, dot] : m_links) {
         if (!m_highlight.contains(id))
             continue;
-        const QRectF r = static_cast<QGraphicsEllipseItem*>(dot)->rect();
-        auto* ring = scene()->addEllipse(r.adjusted(-18, -18, 18, 18), Qt::NoPen, halo);
+        // A disc of fixed size on screen around the link's marker, and a wide band under its edges.
+        auto* ring = scene()->addEllipse(-16, -16, 32, 32, QPen(QColor(230, 150, 0), 2), halo);
+        ring->setFlag(QGraphicsItem::ItemIgnoresTransformations);
+        ring->setPos(static_cast<QGraphicsEllipseItem*>(dot)->rect().center());
         ring->setZValue(0.9);
         m_highlightItems.push_back(ring);
-        for (QGraphicsLineItem* line : m_linkEdges[id]) { // its edges: a wide yellow band under the link colour
-            QPen pen(halo, 26, Qt::SolidLine, Qt::RoundCap);
+        for (QGraphicsLineItem* line : m_linkEdges[id]) {
+            QPen pen(halo, 16, Qt::SolidLine, Qt::RoundCap);
+            pen.setCosmetic(true); // 16 px at any zoom
             auto* band = scene()->addLine(line->line(), pen);
             band->setZValue(-0.5);
             m_highlightItems.push_back(band);
@@ -648,17 +653,37 @@ void TopologyView::animate()
         if (m_dotsShown > 0)
             drawMessagesAt(-1);
         m_animTime = -1;
+        if (m_animLag > 0) { // the legend loses its line
+            m_animLag = 0;
+            if (!m_userZoomed)
+                fit();
+            viewport()->update();
+        }
         return;
     }
-    // The dots trail the run by about 0.3 s of wall time: the child reports a message once it has arrived, in
-    // batches at most 50 ms apart. The display clock runs at the pace and never passes the run.
+    // The child reports a message once it has arrived (in batches at most 50 ms apart), so the dots replay the
+    // messages a little behind the run: by the longest of the last messages' transfer times, at least 0.3 s and at
+    // most 10 s of wall time. The display clock runs at the pace and never passes that point.
+    const auto& recent = m_run->recentTransfers();
+    double longest = 0;
+    int k = 0;
+    for (auto it = recent.rbegin(); it != recent.rend() && k < 32; ++it, ++k)
+        longest = std::max(longest, it->end - it->start);
+    const double lag = std::clamp(1.2 * longest, 0.3 * m_pace, 10 * m_pace);
     const qint64 wall = QDateTime::currentMSecsSinceEpoch();
-    const double lag = 0.3 * m_pace, now = m_run->now();
-    if (m_animTime < 0 || m_animTime < now - 10 * lag)
-        m_animTime = now - lag;
+    const double target = m_run->now() - lag;
+    if (m_animTime < 0)
+        m_animTime = target;
     else
-        m_animTime = std::min(now, m_animTime + m_pace * double(wall - m_animWall) / 1000.0);
+        m_animTime = std::clamp(m_animTime + m_pace * double(wall - m_animWall) / 1000.0, target - lag, target);
     m_animWall = wall;
+    if (std::abs(lag - m_animLag) > 0.2 * m_animLag) { // the legend says how far behind
+        const bool newLine = m_animLag <= 0;
+        m_animLag = lag;
+        if (newLine && !m_userZoomed)
+            fit();
+        viewport()->update();
+    }
     drawMessagesAt(m_animTime);
 }
 
@@ -783,6 +808,15 @@ std::vector<TopologyView::LegendEntry> TopologyView::legend(double width) const
         out.push_back({c, t, false, QRectF(x, y, w, line)});
         x += w;
     }
+    if (m_animLag > 0) { // the travelling messages (drawn as a dot in the legend)
+        x = 6;
+        y += line;
+        const QString t = QString("message in flight (replayed %1 s behind)").arg(m_animLag / m_pace, 0, 'f', 1);
+        LegendEntry e{QColor(13, 71, 161), fm.elidedText(t, Qt::ElideRight, std::max(40.0, width - sw - 16)), false,
+                      QRectF(x, y, std::min(sw + 4 + fm.horizontalAdvance(t) + 10, width - 6), line)};
+        e.dot = true;
+        out.push_back(e);
+    }
     if (!m_pattern.edges.empty()) {
         x = 6;
         y += line;
@@ -823,6 +857,10 @@ void TopologyView::drawForeground(QPainter* painter, const QRectF&)
             painter->setBrush(e.colour);
             painter->drawPath(arrowHead(QPointF(e.rect.left() + 2.5 * sw, cy), QPointF(1, 0), 9));
             tx = e.rect.left() + 2.5 * sw + 4;
+        } else if (e.dot) {
+            painter->setPen(QPen(Qt::white, 2));
+            painter->setBrush(e.colour);
+            painter->drawEllipse(QPointF(e.rect.left() + sw / 2, cy), sw / 2, sw / 2);
         } else {
             painter->setPen(QPen(Qt::black, 0.5));
             painter->setBrush(e.colour);
@@ -850,6 +888,25 @@ void TopologyView::updateLabelDetail()
         g->setVisible(!m_labelsShown && !m_shortShown);
     for (QGraphicsItem* g : m_keptLabels) // the servers (no short name) by name
         g->setVisible(!m_labelsShown);
+    // Screen-size labels must not cover each other: in order (the server, the groups, the other servers), a label
+    // that would touch one already shown is hidden (its host keeps its tool tip).
+    std::vector<QRectF> taken;
+    std::vector<QGraphicsItem*> order; // the server, the groups, then the other servers (edge servers)
+    if (!m_keptLabels.empty())
+        order.push_back(m_keptLabels.front());
+    order.insert(order.end(), m_groupLabels.begin(), m_groupLabels.end());
+    if (m_keptLabels.size() > 1)
+        order.insert(order.end(), m_keptLabels.begin() + 1, m_keptLabels.end());
+    for (QGraphicsItem* g : order) {
+        if (!g->isVisible())
+            continue;
+        const QRectF b = g->boundingRect();
+        const QRectF r = QRectF(QPointF(mapFromScene(g->pos())) + b.topLeft(), b.size()).adjusted(-2, -2, 2, 2);
+        if (std::any_of(taken.begin(), taken.end(), [&](const QRectF& t) { return t.intersects(r); }))
+            g->setVisible(false);
+        else
+            taken.push_back(r);
+    }
 }
 
 double TopologyView::shortLabelScreenPixels() const

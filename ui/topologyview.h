@@ -52,8 +52,9 @@ public:
     void setHighlight(const QStringList& names);
     int highlightedCount() const { return int(m_highlightItems.size()); }
     /// The pace of the runs the view shows (simulated s per wall-clock s; 0 = as fast as possible). At paces of 0.1
-    /// and slower, refresh() draws the messages in flight as dots travelling along their routes, a fraction of a
-    /// second behind the run (a message is reported when it has arrived).
+    /// and slower, refresh() draws the messages in flight as dots travelling along their routes, replayed behind the
+    /// run by about one message time (0.3 to 10 s of wall time: a message is reported when it has arrived); the
+    /// legend says how far behind.
     void setPace(double pace);
     /// Draws the messages in flight at simulated time `t` (s): one dot per message, at the fraction of its transfer
     /// time elapsed along the polyline host, links, host. Returns how many dots it drew (at most kMaxDots).
@@ -78,6 +79,7 @@ private:
         QString text;
         bool arrow = false;
         QRectF rect; // viewport coordinates
+        bool dot = false;
     };
     std::vector<LegendEntry> legend(double width) const;
     double legendHeight() const;
@@ -111,6 +113,7 @@ private:
     int m_dotsShown = 0;
     double m_animTime = -1;     // simulated time the dots show
     qint64 m_animWall = 0;      // wall clock (ms) when m_animTime was set
+    double m_animLag = 0;       // how far (simulated s) the dots trail the run; 0 when no dots are drawn
 };
 
 } // namespace dml::ui
