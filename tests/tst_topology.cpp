@@ -178,7 +178,9 @@ private slots:
         const double d0 = QLineF(dots[1], server).length(), d1 = QLineF(dots[0], server).length(); // newest first
         QVERIFY2(d0 < d1, qPrintable(QString("%1 %2").arg(d0).arg(d1)));
         QVERIFY(!near(dots[0], w1) && !near(dots[1], server));
+        QCOMPARE(v.activeLogicalEdges(), 2); // worker-0's and worker-1's arms of the star
         QCOMPARE(v.drawMessagesAt(3.0 - 1e-9), 1);
+        QCOMPARE(v.activeLogicalEdges(), 1);
         QVERIFY(near(v.messageDots()[0], server)); // worker-1's message arriving
         QCOMPARE(v.drawMessagesAt(3.5), 0);
         // At a fast pace, or once the run has ended, refresh() draws no dots.
@@ -188,6 +190,28 @@ private slots:
         ++run->revision;
         v.refresh();
         QCOMPARE(int(v.messageDots().size()), 0);
+    }
+
+    void ringShowsItsCurrentStep()
+    {
+        const QJsonObject graph = platformOf(kStar8, R"({"type": "ring-allreduce"})");
+        View view(graph);
+        TopologyView& v = view.v;
+        RunDataPtr run = runWith(graph);
+        run->status = "running";
+        // Step 1 of a ring all-reduce: every worker sends to the next one at once.
+        std::vector<dml::Span> step;
+        for (int r = 0; r < 8; ++r)
+            step.push_back({r, dml::Span::Send, (r + 1) % 8, 1.0, 1.1, 1e5});
+        step.push_back({3, dml::Span::Send, 4, 1.1, 1.2, 1e5}); // a late message of step 2
+        run->addSpans(step);
+        v.setRun(run);
+        QCOMPARE(v.drawMessagesAt(1.05), 8);
+        QCOMPARE(v.activeLogicalEdges(), 8);
+        QCOMPARE(v.drawMessagesAt(1.15), 1);
+        QCOMPARE(v.activeLogicalEdges(), 1);
+        QCOMPARE(v.drawMessagesAt(2.0), 0);
+        QCOMPARE(v.activeLogicalEdges(), 0);
     }
 
     void highlightMarksNamedHostsAndLinks()

@@ -22,6 +22,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <set>
 #include <numbers>
 
 namespace dml::ui {
@@ -643,6 +644,25 @@ int TopologyView::drawMessagesAt(double t)
     for (std::size_t i = std::size_t(shown); i < m_dots.size(); ++i)
         m_dots[i]->hide();
     m_dotsShown = shown;
+    // The logical edges carrying a message now are drawn bold: the ring's current step, the star's active arms.
+    std::set<std::pair<int, int>> active;
+    if (shown > 0 && m_run)
+        for (const RunData::Transfer& x : m_run->recentTransfers())
+            if (x.start <= t && t < x.end)
+                active.insert({x.from, x.to});
+    m_activeEdges = 0;
+    for (QGraphicsItem* item : m_logicalItems) {
+        auto* path = static_cast<QGraphicsPathItem*>(item);
+        const int from = item->data(0).toInt(), to = item->data(1).toInt();
+        const bool on = active.count({from, to}) || (m_pattern.bothWays && active.count({to, from}));
+        m_activeEdges += on;
+        QPen pen = path->pen();
+        const double base = item->data(2).toDouble();
+        if (base <= 0)
+            item->setData(2, pen.widthF());
+        pen.setWidthF(on ? 3 * (base > 0 ? base : pen.widthF()) : (base > 0 ? base : pen.widthF()));
+        path->setPen(pen);
+    }
     return shown;
 }
 

@@ -62,6 +62,9 @@ public:
     static constexpr int kMaxDots = 300;
     /// The dots drawn by the last drawMessagesAt(), scene coordinates (for tests).
     std::vector<QPointF> messageDots() const;
+    /// Logical edges drawn bold by the last drawMessagesAt(): those carrying a message at that time (the ring's
+    /// current step; for a star, an arm in either direction).
+    int activeLogicalEdges() const { return m_activeEdges; }
 
 protected:
     void wheelEvent(QWheelEvent* e) override;
@@ -111,6 +114,7 @@ private:
     double m_pace = 0;
     std::vector<QGraphicsItem*> m_dots; // pool of message dots
     int m_dotsShown = 0;
+    int m_activeEdges = 0;
     double m_animTime = -1;     // simulated time the dots show
     qint64 m_animWall = 0;      // wall clock (ms) when m_animTime was set
     double m_animLag = 0;       // how far (simulated s) the dots trail the run; 0 when no dots are drawn
