@@ -347,14 +347,16 @@ PlatformGraph describePlatform(const PlatformSpec& platform, const Strategy& str
         if (a != b && seenEdges.insert(std::minmax(a, b)).second)
             g.edges.push_back({a, b});
     };
-    // Adjacency from routes: every host to the last rank (the server, when there is one) and to its neighbour
-    // in this order covers a star and an edge network; small platforms get routes from every host to every host.
+    // Adjacency from routes: every host to the last rank (the server, when there is one), to every aggregator (an
+    // edge server: its clients' routes end at its LAN, not at the WAN its own route to the cloud takes) and to its
+    // neighbour in this order covers a star and an edge network; small platforms get routes from every host to
+    // every host.
     const std::size_t n = hosts.size();
     const std::size_t server = built.rankHosts.empty() ? 0 : built.rankHosts.size() - 1;
     const bool allPairs = n <= 64;
     for (std::size_t a = 0; a < n; ++a) {
         for (std::size_t b = 0; b < n; ++b) {
-            if (a == b || (!allPairs && b != server && b != (a + 1) % n))
+            if (a == b || (!allPairs && b != server && b != (a + 1) % n && !isAggregator(roles[b])))
                 continue;
             std::vector<sg4::Link*> links;
             double latency = 0;

@@ -236,6 +236,42 @@ private slots:
         QCOMPARE(v.highlightedCount(), 0);
     }
 
+    void hundredsOfHostsAreGrouped()
+    {
+        // 300 phones on 3 sites: one box per site's phones, beside the cloud server and the 3 edge hosts.
+        View view(platformOf(R"({"topology": "edge", "workers": 300, "edge": {"sites": 3, "devices_per_site": 100,
+            "server_at": "cloud"}})", R"({"type": "fedavg", "client_fraction": 0.1})"));
+        TopologyView& v = view.v;
+        QCOMPARE(v.hostItemCount(), 7);
+        QVERIFY(noOverlap(v));
+        QCOMPARE(v.logicalEdgeCount(), 3); // one arrow per group box to the server, standing for 100 clients each
+        QCOMPARE(int(v.logicalEdges().size()), 3);
+        // A live run: the group box takes its members' mean colour, and a member's message leaves from its box.
+        const QJsonObject graph = platformOf(R"({"topology": "star", "workers": 200})", R"({"type": "sync-ps"})");
+        View star(graph);
+        QCOMPARE(star.v.hostItemCount(), 2); // "200 workers" and the server
+        RunDataPtr run = runWith(graph);
+        run->status = "running";
+        run->addSpans({{17, dml::Span::Compute, -1, 0.0, 1.0, 1e9}, {17, dml::Span::Send, 200, 1.0, 2.0, 4e5}});
+        star.v.setRun(run);
+        star.v.refresh();
+        QCOMPARE(star.v.colouredHostCount(), 1); // the group box (one member of 200 computed); the server idle
+        // The message leaves from one box and arrives at the other.
+        const auto rects = star.v.hostSceneRects();
+        auto boxAt = [&](QPointF p) {
+            for (std::size_t i = 0; i < rects.size(); ++i)
+                if (QLineF(p, rects[i].center()).length() < 1)
+                    return int(i);
+            return -1;
+        };
+        QCOMPARE(star.v.drawMessagesAt(1.0 + 1e-9), 1);
+        const int from = boxAt(star.v.messageDots()[0]);
+        QCOMPARE(star.v.activeLogicalEdges(), 1);
+        QCOMPARE(star.v.drawMessagesAt(2.0 - 1e-9), 1);
+        const int to = boxAt(star.v.messageDots()[0]);
+        QVERIFY2(from >= 0 && to >= 0 && from != to, qPrintable(QString("%1 %2").arg(from).arg(to)));
+    }
+
     void largeStarStillSeparatesHosts()
     {
         // 64 workers: the boxes stay apart, and the names give way to a group label when too small to read.

@@ -557,6 +557,8 @@ void ChartsPanel::rebuildRunGraphs()
         }
     }
     // Title and value axis from the series shown.
+    if (seriesNames.isEmpty() && !m_seriesFilter.isEmpty()) // a lesson's series, before its first point
+        seriesNames << m_seriesFilter;
     setTitle(m_series, seriesNames.isEmpty() ? QString("Named series of the runs shown")
                                              : seriesNames.size() == 1 ? seriesLabels(seriesNames.front()).first
                                                                        : "Series: " + seriesNames.join(", "));

@@ -228,7 +228,8 @@ void RunTable::fillLinks()
                    .arg(b.name.toHtmlEscaped(), percent(b.utilization), qs(formatBytes(b.bytes)),
                         qs(formatBytes(b.bandwidth)));
         if (b.utilization >= 0.8)
-            text += " <span style='color:#b41414'><b>— saturated: it bounds the run's speed</b></span>";
+            text += QString(" <span style='color:#b41414'><b>— above 80 %: saturated%1</b></span>")
+                        .arg(final ? "" : " so far");
         text += QString(". %1 links carried traffic%2.")
                     .arg(links.size())
                     .arg(final ? QString(" (full-duplex links are two: _UP and _DOWN)") : QString());

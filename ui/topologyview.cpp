@@ -28,7 +28,8 @@
 namespace dml::ui {
 namespace {
 
-constexpr int kMaxHosts = 256;
+constexpr int kMaxHosts = 256;   // boxes drawn at most
+constexpr int kGroupAbove = 128; // more hosts than this: workers and clients behind a shared node form one box
 constexpr double kNamePixels = 26;    // host names, scene units
 constexpr double kShortPixels = 40;   // short host names ("w3"), scene units
 constexpr double kMinLabelPixels = 13; // below this on screen (about 10 pt), names give way to group labels
@@ -188,6 +189,7 @@ void TopologyView::rebuild()
     m_links.clear();
     m_linkEdges.clear();
     m_logicalItems.clear();
+    m_edgeItems.clear();
     m_groupLabels.clear();
     m_keptLabels.clear();
     m_pattern = {};
@@ -211,6 +213,7 @@ void TopologyView::rebuild()
         double speed = 0, bandwidth = 0, latency = 0;
         std::vector<int> adj;
         int rank = -1; // hosts: their rank (hosts are listed in rank order)
+        std::vector<int> members{}; // a group box: the ranks it stands for
     };
     std::vector<Node> nodes;
     std::map<QString, int> index;
@@ -234,8 +237,61 @@ void TopologyView::rebuild()
     const int hostCount = int(hostsByRank.size());
     if (nodes.empty())
         return message("The platform has no hosts.");
-    if (hostCount > kMaxHosts)
-        return message(QString("%1 hosts: too many to draw (the view shows up to %2).").arg(hostCount).arg(kMaxHosts));
+    // Hundreds of hosts: the workers or clients behind one shared node (a star's backbone, a site's Wi-Fi cell)
+    // become one group box ("100 clients"), coloured by their mean activity; their private links are not drawn.
+    if (hostCount > kGroupAbove) {
+        std::vector<bool> removed(nodes.size(), false);
+        std::map<int, std::vector<int>> groups; // shared node -> member host nodes
+        for (std::size_t n = 0; n < nodes.size(); ++n) {
+            if (nodes[n].kind != "host" || (nodes[n].role != "worker" && nodes[n].role != "client") ||
+                nodes[n].adj.size() != 1)
+                continue;
+            std::vector<int> path{int(n)};
+            int prev = int(n), cur = nodes[n].adj.front();
+            while (nodes[std::size_t(cur)].kind != "host" && nodes[std::size_t(cur)].adj.size() == 2) {
+                path.push_back(cur);
+                const auto& a = nodes[std::size_t(cur)].adj;
+                const int next = a[0] == prev ? a[1] : a[0];
+                prev = cur;
+                cur = next;
+            }
+            if (nodes[std::size_t(cur)].kind == "host")
+                continue; // two hosts joined by private links: nothing shared to group behind
+            for (int k : path)
+                removed[std::size_t(k)] = true;
+            groups[cur].push_back(int(n));
+        }
+        for (const auto& [shared, members] : groups) {
+            Node g{"", "host", nodes[std::size_t(members.front())].role, 0, 0, 0, {shared}, -1, {}};
+            for (int m : members)
+                g.members.push_back(nodes[std::size_t(m)].rank);
+            g.id = QString("%1 %2s").arg(members.size()).arg(g.role);
+            nodes[std::size_t(shared)].adj.push_back(int(nodes.size()));
+            nodes.push_back(std::move(g));
+            removed.push_back(false);
+        }
+        // Compact: drop the grouped hosts and their private links, renumber the adjacency.
+        std::vector<int> to(nodes.size(), -1);
+        std::vector<Node> kept;
+        for (std::size_t n = 0; n < nodes.size(); ++n)
+            if (!removed[n]) {
+                to[n] = int(kept.size());
+                kept.push_back(std::move(nodes[n]));
+            }
+        for (Node& n : kept) {
+            std::vector<int> adj;
+            for (int a : n.adj)
+                if (to[std::size_t(a)] >= 0)
+                    adj.push_back(to[std::size_t(a)]);
+            n.adj = std::move(adj);
+        }
+        nodes = std::move(kept);
+    }
+    int boxes = 0;
+    for (const Node& n : nodes)
+        boxes += n.kind == "host";
+    if (boxes > kMaxHosts)
+        return message(QString("%1 hosts: too many to draw (the view shows up to %2).").arg(boxes).arg(kMaxHosts));
     const std::size_t N = nodes.size();
 
     // The centre: the node with the smallest eccentricity (a star's backbone), ties going to the server (the cloud
@@ -300,6 +356,8 @@ void TopologyView::rebuild()
         hasServer[n] = hasServer[n] || nodes[n].role == "server";
         if (nodes[n].rank >= 0)
             minRank[n] = std::min(minRank[n], nodes[n].rank);
+        for (int m : nodes[n].members)
+            minRank[n] = std::min(minRank[n], m);
         if (parent[n] >= 0) {
             const auto p = std::size_t(parent[n]);
             hasServer[p] = hasServer[p] || hasServer[n];
@@ -427,10 +485,17 @@ void TopologyView::rebuild()
         if (node.kind == "host") {
             const QRectF r = rectOf(n);
             const bool server = sim::isAggregator(node.role.toStdString());
-            auto* box = scene()->addRect(r, QPen(server ? QColor(40, 40, 40) : QColor(90, 90, 90), server ? 4 : 1.5), kIdle);
+            const bool group = !node.members.empty();
+            auto* box = scene()->addRect(r, QPen(server ? QColor(40, 40, 40) : QColor(90, 90, 90),
+                                                 server ? 4 : group ? 3 : 1.5, group ? Qt::DashLine : Qt::SolidLine),
+                                         kIdle);
             box->setZValue(2);
-            box->setToolTip(QString("%1 (%2)\n%3").arg(node.id, node.role.isEmpty() ? "no role" : node.role,
-                                                        flops(node.speed)));
+            box->setToolTip(group ? QString("%1: %2 to %3, drawn as one box (more than %4 hosts)\ncoloured by their mean activity")
+                                        .arg(node.id, hostsByRank[std::size_t(node.members.front())].name,
+                                             hostsByRank[std::size_t(node.members.back())].name)
+                                        .arg(kGroupAbove)
+                                  : QString("%1 (%2)\n%3").arg(node.id, node.role.isEmpty() ? "no role" : node.role,
+                                                                flops(node.speed)));
             auto* name = scene()->addSimpleText(node.id, nameFont);
             name->setParentItem(box);
             name->setPos(r.center().x() - name->boundingRect().width() / 2,
@@ -453,9 +518,11 @@ void TopologyView::rebuild()
                     shortName->setPos(r.center().x() - shortName->boundingRect().width() / 2,
                                       r.center().y() - shortName->boundingRect().height() / 2);
             }
-            m_hosts.push_back({node.rank, box, name, shortName});
-            hostPos[std::size_t(node.rank)] = pos[n];
-            hostRects[std::size_t(node.rank)] = r;
+            m_hosts.push_back({node.rank, box, name, shortName, node.members});
+            for (int rank : group ? node.members : std::vector<int>{node.rank}) {
+                hostPos[std::size_t(rank)] = pos[n];
+                hostRects[std::size_t(rank)] = r;
+            }
         } else {
             auto* d = scene()->addEllipse(pos[n].x() - dot / 2, pos[n].y() - dot / 2, dot, dot, QPen(Qt::black, 1),
                                           QColor(150, 150, 150));
@@ -482,7 +549,7 @@ void TopologyView::rebuild()
     groupFont.setBold(true);
     std::map<int, std::vector<std::size_t>> byBranch; // branch node -> its worker / client hosts
     for (std::size_t n = 0; n < N; ++n) {
-        if (nodes[n].kind != "host")
+        if (nodes[n].kind != "host" || !nodes[n].members.empty()) // a group box names itself
             continue;
         if (nodes[n].role != "worker" && nodes[n].role != "client") {
             auto* label = screenLabel(scene(), nodes[n].id, groupFont, pos[n], {0, 0});
@@ -547,7 +614,7 @@ void TopologyView::applyHighlight()
         return;
     const QColor halo(255, 200, 0, 170);
     for (const HostItem& h : m_hosts) {
-        if (!m_run || std::size_t(h.rank) >= m_run->hosts.size() ||
+        if (!m_run || h.rank < 0 || std::size_t(h.rank) >= m_run->hosts.size() ||
             !m_highlight.contains(m_run->hosts[std::size_t(h.rank)].name))
             continue;
         const QRectF r = h.box->rect();
@@ -596,8 +663,11 @@ int TopologyView::drawMessagesAt(double t)
     int shown = 0;
     if (m_run && !m_hosts.empty()) {
         std::map<int, QPointF> hostAt;
-        for (const HostItem& h : m_hosts)
+        for (const HostItem& h : m_hosts) {
             hostAt[h.rank] = h.box->rect().center();
+            for (int m : h.members)
+                hostAt[m] = h.box->rect().center();
+        }
         const auto& recent = m_run->recentTransfers();
         for (auto it = recent.rbegin(); it != recent.rend() && shown < kMaxDots; ++it) {
             const RunData::Transfer& x = *it;
@@ -645,16 +715,19 @@ int TopologyView::drawMessagesAt(double t)
         m_dots[i]->hide();
     m_dotsShown = shown;
     // The logical edges carrying a message now are drawn bold: the ring's current step, the star's active arms.
-    std::set<std::pair<int, int>> active;
+    std::set<QGraphicsItem*> active;
     if (shown > 0 && m_run)
         for (const RunData::Transfer& x : m_run->recentTransfers())
-            if (x.start <= t && t < x.end)
-                active.insert({x.from, x.to});
+            if (x.start <= t && t < x.end) {
+                if (const auto e = m_edgeItems.find({x.from, x.to}); e != m_edgeItems.end())
+                    active.insert(e->second);
+                else if (const auto b = m_edgeItems.find({x.to, x.from}); m_pattern.bothWays && b != m_edgeItems.end())
+                    active.insert(b->second);
+            }
     m_activeEdges = 0;
     for (QGraphicsItem* item : m_logicalItems) {
         auto* path = static_cast<QGraphicsPathItem*>(item);
-        const int from = item->data(0).toInt(), to = item->data(1).toInt();
-        const bool on = active.count({from, to}) || (m_pattern.bothWays && active.count({to, from}));
+        const bool on = active.count(item);
         m_activeEdges += on;
         QPen pen = path->pen();
         const double base = item->data(2).toDouble();
@@ -749,10 +822,17 @@ void TopologyView::drawLogical(const std::vector<QPointF>& hostPos, const std::v
         radius = std::min(radius, r - borderDistance(box.width(), box.height(), u) - 0.6 * head);
     }
     circle = circle && angle.size() >= 2 && angle.back() - angle.front() < 2 * kPi && radius > 0.3 * r0;
+    std::map<std::pair<long long, long long>, QGraphicsItem*> drawn; // grouped hosts share their box's arrow
+    auto place = [](QPointF p) { return (long long)std::llround(p.x() * 8) * 1000000007LL + std::llround(p.y() * 8); };
     for (std::size_t i = 0; i < m_pattern.edges.size(); ++i) {
         const auto [from, to] = m_pattern.edges[i];
         if (!valid(from) || !valid(to))
             continue;
+        const std::pair<long long, long long> key{place(hostPos[std::size_t(from)]), place(hostPos[std::size_t(to)])};
+        if (const auto d = drawn.find(key); d != drawn.end() && !circle) {
+            m_edgeItems[{from, to}] = d->second;
+            continue;
+        }
         QPainterPath path, heads;
         if (circle) {
             const double a0 = angle[i], a1 = i + 1 < angle.size() ? angle[i + 1] : angle.front() + 2 * kPi;
@@ -806,6 +886,8 @@ void TopologyView::drawLogical(const std::vector<QPointF>& hostPos, const std::v
         h->setPen(Qt::NoPen);
         h->setBrush(colour);
         m_logicalItems.push_back(item);
+        m_edgeItems[{from, to}] = item;
+        drawn[key] = item;
     }
 }
 
@@ -955,7 +1037,12 @@ void TopologyView::refresh()
         for (const auto& [time, rank] : f->second)
             failedAt[int(rank)].push_back(time);
     for (const HostItem& h : m_hosts) {
-        const auto [compute, comm] = m_run->hostActivity(h.rank, t0);
+        auto [compute, comm] = h.members.empty() ? m_run->hostActivity(h.rank, t0) : std::pair{0.0, 0.0};
+        for (int m : h.members) { // a group box: its members' mean
+            const auto [c, k] = m_run->hostActivity(m, t0);
+            compute += c / double(h.members.size());
+            comm += k / double(h.members.size());
+        }
         const QColor fill = blend(compute, comm);
         h.box->setBrush(fill);
         const QBrush text = fill.lightnessF() < 0.45 ? Qt::white : Qt::black; // readable on dark blue and green

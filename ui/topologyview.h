@@ -96,12 +96,14 @@ private:
         QGraphicsRectItem* box;
         QGraphicsSimpleTextItem* label;
         QGraphicsSimpleTextItem* shortLabel; // "w3" for worker-3, bigger; null for names without a number
+        std::vector<int> members{};          // a group box (hundreds of hosts): the ranks it stands for; rank is -1
     };
     std::vector<HostItem> m_hosts;
     std::map<QString, QGraphicsItem*> m_links;         // link node -> its marker
     std::map<QString, std::vector<QGraphicsLineItem*>> m_linkEdges; // link node -> its edges
     CommPattern m_pattern;
-    std::vector<QGraphicsItem*> m_logicalItems; // one per logical edge; data(0), data(1) = from, to rank
+    std::vector<QGraphicsItem*> m_logicalItems; // one per arrow drawn; data(0), data(1) = from, to rank
+    std::map<std::pair<int, int>, QGraphicsItem*> m_edgeItems; // every logical edge (from, to) -> its arrow
     std::vector<QGraphicsItem*> m_groupLabels;  // shown instead of the host names when those are too small
     std::vector<QGraphicsItem*> m_keptLabels;   // servers' names at screen size when the host names are hidden
     QRectF m_drawing;        // scene rectangle of hosts and links
