@@ -8,6 +8,7 @@
 
 #include <QGridLayout>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollBar>
 #include <QTabWidget>
 #include <QToolTip>
@@ -124,18 +125,18 @@ void fitTexts(QCustomPlot* p)
     const QFontMetricsF tick(p->xAxis->tickLabelFont());
     const QVariant names = p->property("hostNames");
     if (names.isValid()) {
-        // One label per host while they fit (rotated), else every k-th.
+        // One label per host while they fit side by side, else every k-th (never rotated: rotated labels would
+        // take the height a short plot needs for its bars).
         const QStringList list = names.toStringList();
-        const double room = tick.height() * 1.15;
-        const int k = std::max(1, int(std::ceil(list.size() * room / std::max(1.0, axisW))));
+        double widest = 0;
+        for (const QString& n : list)
+            widest = std::max(widest, tick.horizontalAdvance(n));
+        const int k = std::max(1, int(std::ceil(list.size() * (widest + 8) / std::max(1.0, axisW))));
         auto ticker = QSharedPointer<QCPAxisTickerText>::create();
         for (int i = 0; i < list.size(); i += k)
             ticker->addTick(i, list[i]);
         p->xAxis->setTicker(ticker);
-        double widest = 0;
-        for (const QString& n : list)
-            widest = std::max(widest, tick.horizontalAdvance(n));
-        p->xAxis->setTickLabelRotation(widest * double(list.size()) / k > 0.8 * axisW ? 60 : 0);
+        p->xAxis->setTickLabelRotation(0);
         return;
     }
     if (p->xAxis->ticker().dynamicCast<QCPAxisTickerText>().isNull() &&
@@ -640,8 +641,16 @@ void ChartsPanel::rebuildHostBars()
         compute << 100 * c;
         comm << 100 * m;
         idle << 100 * (1 - c - m);
+        // Short names as in the topology: "worker-3" -> "w3", "client-12" -> "c12", "edge-server-1" -> "es1".
+        static const QRegularExpression numbered("^(.*)-([0-9]+)$");
         QString name = i < int(r.hosts.size()) ? r.hosts[std::size_t(i)].name : QString("rank %1").arg(i);
-        names << name.replace("worker-", "w");
+        if (const auto m = numbered.match(name); m.hasMatch()) {
+            QString initials;
+            for (const QString& part : m.captured(1).split('-', Qt::SkipEmptyParts))
+                initials += part.front();
+            name = initials + m.captured(2);
+        }
+        names << name;
     }
     m_hosts->setProperty("hostNames", names); // fitTexts() labels every k-th when they do not fit
     m_hosts->xAxis->setRange(-0.7, std::max(1, n) - 0.3);
