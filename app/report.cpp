@@ -14,6 +14,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPdfWriter>
+#include <QRegularExpression>
 #include <QSaveFile>
 #include <QTextDocument>
 #include <QUrl>
@@ -295,7 +296,7 @@ QString heading(const std::string& text)
 {
     QString h = QString::fromStdString(text).toHtmlEscaped();
     h.replace("_", QString("_") + QChar(0x200B));
-    h.replace(".", QString(".") + QChar(0x200B));
+    h.replace(QRegularExpression("\\.(?=\\S)"), QString(".") + QChar(0x200B)); // "strategy.type", not "comm. x"
     return h;
 }
 
