@@ -809,8 +809,8 @@ std::vector<std::string> writeReport(RunStore& store, const std::vector<long lon
         // A4 landscape. QTextDocument::print() lays the text out at 96 dpi inside 2 cm margins of its own, within
         // the writer's margins (2 mm when they are 0): 297 - 44 = 253 mm by 210 - 44 = 166 mm, that is 956 x 627
         // px at 96 dpi. Each chart gets the page width, or less when its height would not leave room for its
-        // heading and caption (about 100 px) on the page.
-        constexpr double kPageWidthPx = 940, kPageHeightPx = 520;
+        // headings and caption (up to about 160 px: the first chart follows the section heading) on the page.
+        constexpr double kPageWidthPx = 940, kPageHeightPx = 500;
         QTextDocument doc;
         for (std::size_t i = 0; i < charts.size(); ++i)
             doc.addResource(QTextDocument::ImageResource, QUrl(QString("chart%1.png").arg(i)), charts[i].image);

@@ -82,8 +82,9 @@ QImage render(QCustomPlot& plot, QCPAxisRect* panel = nullptr)
     int longest = 0;
     for (int i = 0; i < plot.graphCount(); ++i)
         longest = std::max(longest, int(plot.graph(i)->name().size()));
-    const int columns = entries > 8 && longest <= 48 ? 2 : 1;
-    const int height = kHeight + (panel ? 200 : 0) + ((entries + columns - 1) / columns) * 16;
+    const int columns = entries > 8 && longest <= 64 ? 2 : 1;
+    // 17 px per legend row at 8 pt, plus the legend's margins and frame (at 16 px the frame's foot was clipped).
+    const int height = kHeight + (panel ? 200 : 0) + ((entries + columns - 1) / columns) * 17 + 12;
     if (plot.legend->visible()) {
         plot.axisRect()->insetLayout()->take(plot.legend);
         plot.plotLayout()->addElement(plot.plotLayout()->rowCount(), 0, plot.legend);
@@ -91,6 +92,8 @@ QImage render(QCustomPlot& plot, QCPAxisRect* panel = nullptr)
         plot.legend->setWrap(columns);
         plot.legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
         plot.legend->setMargins(QMargins(6, 3, 6, 3));
+        // The legend's frame is drawn on its outer rect: keep that off the image's edges, or its foot is cut.
+        plot.plotLayout()->setMargins(QMargins(0, 0, 2, 4));
     }
     plot.resize(kWidth, height);
     plot.rescaleAxes();

@@ -172,6 +172,14 @@ std::string percentText(double fraction)
     return b;
 }
 
+/// A load, one decimal: "91.3 %".
+std::string loadText(double fraction)
+{
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f %%", 100 * fraction);
+    return b;
+}
+
 std::string objectiveFigure(const Data& d, Objective o, double v)
 {
     if (o == Objective::Cost) {
@@ -531,11 +539,13 @@ Answer answer(const Data& d, Objective wanted)
         const Figures& f = d.figures[g];
         std::string s = "Bottleneck of " + d.groups[g].label.toStdString() + ": " + f.bottleneck.text();
         if (f.bottleneckLoad.varies)
-            s += " (" + percentText(f.bottleneckLoad.mean) + " mean over the repetitions)";
+            s += " (" + loadText(f.bottleneckLoad.mean) + " mean over the repetitions)";
+        if (f.bottleneck.kind != Bottleneck::Kind::None && f.bottleneck.load < 0.5)
+            s += "; nothing is loaded above 50 %: latency, synchronisation or waiting bounds it";
         L.push_back(s + ".");
         for (std::size_t k = 0; k < f.saturated.size(); ++k)
             L.push_back("Warning: " + d.groups[g].label.toStdString() + ": shared link " + f.saturated[k].first +
-                        " (" + f.saturatedKind[k] + ") at " + percentText(f.saturated[k].second) +
+                        " (" + f.saturatedKind[k] + ") at " + loadText(f.saturated[k].second) +
                         " load, above 80 %: it limits this configuration whatever the hosts' own links.");
     }
     return a;

@@ -253,7 +253,7 @@ private slots:
         const QString out = m_dir.filePath("sat.html");
         writeReport(store, {hot, own}, out, o);
         const std::string text = joined(answer);
-        QVERIFY2(text.find("Warning: link_bandwidth=10Gbps: shared link backbone (backbone) at 90 % load, above 80 %") !=
+        QVERIFY2(text.find("Warning: link_bandwidth=10Gbps: shared link backbone (backbone) at 90.0 % load, above 80 %") !=
                      std::string::npos,
                  text.c_str());
         QVERIFY2(text.find("Warning: link_bandwidth=1Gbps") == std::string::npos, text.c_str());
