@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "commands.h"
 
+#include "bottleneck.h"
 #include "buildinfo.h"
 #include "error.h"
 #include "events.h"
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <unistd.h>
 
 namespace dml::app {
@@ -50,12 +52,14 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     std::printf("  strategy                   %s, %d %s, network model %s\n", strategyTitle(sc.sim.strategy.kind),
                 sc.sim.strategy.workers, fedavg ? "clients" : "workers", sim::toString(sc.sim.platform.network));
     if (s.accuracySimulated)
-        std::printf("  final test accuracy        %.4f   (best %.4f)\n", s.finalAccuracy, s.bestAccuracy);
+        std::printf("  final test accuracy        %.2f %%   (best %.2f %%)\n", 100 * s.finalAccuracy,
+                    100 * s.bestAccuracy);
     else
         std::printf("  test accuracy              not simulated: proxy model (no real arithmetic on data)\n");
     std::printf("  simulated training time    %s\n", formatSeconds(s.simulatedTime).c_str());
     if (s.targetAccuracy > 0 && s.accuracySimulated)
-        std::printf("  time to %.3f accuracy     %s\n", s.targetAccuracy,
+        std::printf("  %-26s %s\n", ("time to " + QString::number(100 * s.targetAccuracy, 'g', 4).toStdString() +
+                                       " % accuracy").c_str(),
                     s.timeToTarget < 0 ? "not reached" : (formatSeconds(s.timeToTarget) + " (simulated)").c_str());
     std::printf("  communication overhead     %.1f %%   (workers' communication time / elapsed time)\n",
                 100 * s.communicationOverhead);
@@ -111,6 +115,11 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
                 s.epochs, s.stopReason.c_str());
     std::printf("  evaluation                 every %.3g epochs of data processed%s%s\n", s.evalIntervalEpochs,
                 s.evalNote.empty() ? "" : "; ", s.evalNote.c_str());
+    // The most loaded link or host, and shared links near saturation (issue 15).
+    std::printf("  bottleneck                 %s   (most loaded link or host)\n",
+                findBottleneck(r.hosts, r.links).text().c_str());
+    for (const LinkStats& l : saturatedSharedLinks(r.hosts, r.links))
+        std::printf("  warning: %s\n", saturationWarning(l, r.hosts).c_str());
     std::printf("  wall time                  %.2f s\n\n", wall);
     std::printf("  %-12s %-7s %10s %10s %10s %8s %12s %12s\n", "host", "role", "compute", "comm", "idle", "util",
                 "sent", "received");
@@ -167,7 +176,8 @@ std::optional<int> parseCommandLine(QCommandLineParser& p, const QString& name, 
         return BadInput;
     }
     if (p.isSet(help)) {
-        std::printf("%s", qPrintable(p.helpText()));
+        // Without a QCoreApplication, Qt names the program "<executable_name>".
+        std::printf("%s", qPrintable(p.helpText().replace("<executable_name>", "dmlsim " + name)));
         return Ok;
     }
     return std::nullopt;
@@ -281,6 +291,15 @@ int cmdRun(const QStringList& args)
                 hosts.append(toJson(h));
             o.insert("hosts", hosts);
             o.insert("links", toJson(result.links));
+            const Bottleneck b = findBottleneck(result.hosts, result.links);
+            QJsonArray saturated;
+            for (const LinkStats& l : saturatedSharedLinks(result.hosts, result.links))
+                saturated.append(QString::fromStdString(saturationWarning(l, result.hosts)));
+            o.insert("bottleneck", QJsonObject{{"text", QString::fromStdString(b.text())},
+                                               {"name", QString::fromStdString(b.name)},
+                                               {"load", b.load},
+                                               {"shared", b.shared},
+                                               {"warnings", saturated}});
             std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
         } else if (!streaming) {
             printSummaryTable(runId, sc, result, wall);
@@ -332,17 +351,38 @@ int cmdRuns(const QStringList& args)
             std::printf("%s\n", QJsonDocument(a).toJson(QJsonDocument::Compact).constData());
             return Ok;
         }
-        std::printf("%4s  %-20s  %-11s  %-8s  %7s  %8s  %12s  %8s  %s\n", "id", "created", "status", "strategy",
-                    "workers", "accuracy", "simulated", "wall", "name");
+        // Columns as wide as their widest cell; "-" where there is no figure (accuracy of a proxy model, a run
+        // that did not finish).
+        std::vector<std::vector<std::string>> rows{
+            {"id", "created", "status", "strategy", "workers", "accuracy", "simulated", "wall", "name"}};
+        std::vector<std::string> errors{""};
         for (const auto& r : runs) {
             const bool done = r.status == "finished";
-            std::printf("%4lld  %-20s  %-11s  %-8s  %7d  %8s  %12s  %8s  %s\n", r.id, r.created.c_str(),
-                        r.interrupted ? "interrupted" : r.status.c_str(), r.strategy.c_str(), r.workers,
-                        done ? QString::number(r.summary.finalAccuracy, 'f', 4).toUtf8().constData() : "-",
-                        done ? formatSeconds(r.summary.simulatedTime).c_str() : "-",
-                        r.wallTime > 0 ? formatSeconds(r.wallTime).c_str() : "-", r.name.c_str());
-            if (r.status == "failed")
-                std::printf("      error: %s\n", r.error.c_str());
+            rows.push_back({std::to_string(r.id), r.created, r.interrupted ? "interrupted" : r.status, r.strategy,
+                            std::to_string(r.workers),
+                            done && r.summary.accuracySimulated
+                                ? QString::asprintf("%.2f %%", 100 * r.summary.finalAccuracy).toStdString()
+                                : "-",
+                            done ? formatSeconds(r.summary.simulatedTime) : "-",
+                            r.wallTime > 0 ? formatSeconds(r.wallTime) : "-", r.name});
+            errors.push_back(r.status == "failed" ? r.error : "");
+        }
+        std::vector<std::size_t> width(rows.front().size(), 0);
+        for (const auto& row : rows)
+            for (std::size_t c = 0; c < row.size(); ++c)
+                width[c] = std::max(width[c], std::size_t(QString::fromStdString(row[c]).size()));
+        const std::set<std::size_t> right{0, 4, 5, 6, 7}; // numbers
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            std::string line;
+            for (std::size_t c = 0; c < rows[i].size(); ++c) {
+                const std::string& cell = rows[i][c];
+                const std::string pad(width[c] - std::size_t(QString::fromStdString(cell).size()), ' ');
+                const bool last = c + 1 == rows[i].size();
+                line += (c ? "  " : "") + (right.count(c) ? pad + cell : last ? cell : cell + pad);
+            }
+            std::printf("%s\n", line.c_str());
+            if (!errors[i].empty())
+                std::printf("%s  error: %s\n", std::string(width[0], ' ').c_str(), errors[i].c_str());
         }
         return Ok;
     } catch (const StoreError& e) {

@@ -23,7 +23,7 @@ int cmdRuns(const QStringList& args);
 int cmdCompare(const QStringList& args);
 /// `dmlsim platform SCENARIO.json [--json FILE] [--dot FILE]`.
 int cmdPlatform(const QStringList& args);
-/// `dmlsim sweep SWEEP.json [--jobs N] [--db FILE] [--shard I/K]` (README-sweep.md).
+/// `dmlsim sweep SWEEP.json [--jobs N] [--db FILE] [--shard I/K]` (README "The sweep file").
 int cmdSweep(const QStringList& args);
 /// `dmlsim report (--sweep ID | --runs ID,...) [--db FILE] --out FILE.html|.pdf|.csv` (in dml_report).
 int cmdReport(const QStringList& args);

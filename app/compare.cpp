@@ -160,6 +160,23 @@ void printEdgeTraffic(const std::vector<Variant>& vs, const std::vector<ChildJob
                 "cellular links; bytes carried, both directions summed (`dmlsim run` lists every link)\n");
 }
 
+/// Each run's most loaded link or host (app/bottleneck.h), then a warning per shared link above 80 % load.
+void printBottlenecks(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
+{
+    std::printf("\n%-24s %s\n", "run", "bottleneck (most loaded link or host)");
+    std::vector<std::string> warnings;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (jobs[i].exitCode != 0)
+            continue;
+        const QJsonObject b = vs[i].summary["bottleneck"].toObject();
+        std::printf("%-24s %s\n", vs[i].label.c_str(), qPrintable(b["text"].toString("-")));
+        for (const QJsonValue& w : b["warnings"].toArray())
+            warnings.push_back(vs[i].label + ": " + w.toString().toStdString());
+    }
+    for (const std::string& w : warnings)
+        std::printf("warning: %s\n", w.c_str());
+}
+
 void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& jobs)
 {
     std::printf("\n%-24s %9s %13s %12s %9s %8s %8s %11s %11s %8s\n", "run", "accuracy", "time-to-target",
@@ -180,7 +197,7 @@ void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& job
                                   : QString::asprintf("%.1f/%.0f", s["staleness_mean"].toDouble(),
                                                       s["staleness_max"].toDouble());
         std::printf("%-24s %9s %13s %12s %8s%% %7s%% %7s%% %11s %11s %7.1fs\n", vs[i].label.c_str(),
-                    acc ? qPrintable(cell(s["final_accuracy"], "%.4f")) : "n/a", qPrintable(ttt),
+                    acc ? qPrintable(cell(s["final_accuracy"], "%.2f %%", 100)) : "-", qPrintable(ttt),
                     formatSeconds(s["simulated_time"].toDouble()).c_str(),
                     qPrintable(cell(s["communication_overhead"], "%.1f", 100)),
                     qPrintable(cell(s["utilization"], "%.1f", 100)), qPrintable(cell(s["idle_fraction"], "%.1f", 100)),
@@ -189,6 +206,7 @@ void printTable(const std::vector<Variant>& vs, const std::vector<ChildJob>& job
     std::printf("\ncomm, util, idle = workers' (clients') communication, compute and idle time / their elapsed time "
                 "(README Glossary); staleness = mean/max model versions between pull and push (asynchronous "
                 "server)\n");
+    printBottlenecks(vs, jobs);
     printCompression(vs, jobs);
     printPrivacy(vs, jobs);
     printEdgeTraffic(vs, jobs);

@@ -239,4 +239,7 @@ private:
 /// Reads the "platform" object of a scenario into `p` (app/scenario_platform.cpp).
 void readPlatform(ObjectReader&& r, sim::PlatformSpec& p);
 
+/// Reads a scenario's "cost" section into `c` (app/cost.cpp).
+void readCost(ObjectReader&& r, CostSpec& c);
+
 } // namespace dml::app::detail

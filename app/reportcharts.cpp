@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 namespace dml::app::report {
@@ -55,7 +56,24 @@ void addGraph(QCustomPlot& plot, const QString& name, const QVector<double>& x, 
         g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
 }
 
-QImage render(QCustomPlot& plot)
+/// A second axis rect under the plot's, sharing its x axis: the final accuracy reached, so that a speed-up is
+/// never read without the accuracy it cost.
+QCPAxisRect* addPanel(QCustomPlot& plot, const QString& yLabel)
+{
+    auto* rect = new QCPAxisRect(&plot);
+    plot.plotLayout()->addElement(plot.plotLayout()->rowCount(), 0, rect);
+    auto* group = new QCPMarginGroup(&plot);
+    plot.axisRect(0)->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+    rect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+    rect->axis(QCPAxis::atBottom)->setLabel(plot.xAxis->label());
+    rect->axis(QCPAxis::atLeft)->setLabel(yLabel);
+    rect->axis(QCPAxis::atBottom)->setScaleType(plot.xAxis->scaleType());
+    rect->axis(QCPAxis::atBottom)->setTicker(plot.xAxis->ticker());
+    plot.plotLayout()->setRowStretchFactor(plot.plotLayout()->rowCount() - 1, 0.45);
+    return rect;
+}
+
+QImage render(QCustomPlot& plot, QCPAxisRect* panel = nullptr)
 {
     // The legend goes under the axes, in columns, so it never hides data.
     int entries = 0;
@@ -64,8 +82,9 @@ QImage render(QCustomPlot& plot)
     int longest = 0;
     for (int i = 0; i < plot.graphCount(); ++i)
         longest = std::max(longest, int(plot.graph(i)->name().size()));
-    const int columns = entries > 8 && longest <= 48 ? 2 : 1;
-    const int height = kHeight + ((entries + columns - 1) / columns) * 16;
+    const int columns = entries > 8 && longest <= 64 ? 2 : 1;
+    // 17 px per legend row at 8 pt, plus the legend's margins and frame (at 16 px the frame's foot was clipped).
+    const int height = kHeight + (panel ? 200 : 0) + ((entries + columns - 1) / columns) * 17 + 12;
     if (plot.legend->visible()) {
         plot.axisRect()->insetLayout()->take(plot.legend);
         plot.plotLayout()->addElement(plot.plotLayout()->rowCount(), 0, plot.legend);
@@ -73,11 +92,24 @@ QImage render(QCustomPlot& plot)
         plot.legend->setWrap(columns);
         plot.legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
         plot.legend->setMargins(QMargins(6, 3, 6, 3));
+        // The legend's frame is drawn on its outer rect: keep that off the image's edges, or its foot is cut.
+        plot.plotLayout()->setMargins(QMargins(0, 0, 2, 4));
     }
     plot.resize(kWidth, height);
     plot.rescaleAxes();
+    // Log scales for positive data spanning a decade or more, when the chart asks for them (logIfDecades).
+    for (QCPAxis* a : {plot.xAxis, plot.yAxis})
+        if (a->property("logIfDecades").toBool() && a->range().lower > 0 && a->range().upper / a->range().lower >= 10) {
+            a->setScaleType(QCPAxis::stLogarithmic);
+            a->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+            a->setNumberFormat("gb");
+            a->setLabel(a->label() + ", log scale");
+        }
     // A little room around the data.
-    for (QCPAxis* a : {plot.xAxis, plot.yAxis}) {
+    std::vector<QCPAxis*> axes{plot.xAxis, plot.yAxis};
+    if (panel)
+        axes.push_back(panel->axis(QCPAxis::atLeft));
+    for (QCPAxis* a : axes) {
         const QCPRange r = a->range();
         if (a->scaleType() == QCPAxis::stLogarithmic)
             a->setRange(r.lower / 1.3, r.upper * 1.3);
@@ -86,16 +118,15 @@ QImage render(QCustomPlot& plot)
             a->setRange(r.lower - pad, r.upper + pad);
         }
     }
+    if (panel)
+        panel->axis(QCPAxis::atBottom)->setRange(plot.xAxis->range());
     plot.replot();
     return plot.toPixmap(kWidth, height, 2.0).toImage();
 }
 
-double meanSimulatedTime(const Data& d, const Group& g)
+std::string pct(double fraction)
 {
-    std::vector<double> v;
-    for (std::size_t i : g.runs)
-        v.push_back(d.runs[i].record.summary.simulatedTime);
-    return stat(v).mean;
+    return QString::number(100 * fraction, 'g', 4).toStdString() + " %";
 }
 
 double meanOverhead(const Data& d, const Group& g)
@@ -122,7 +153,7 @@ std::map<QString, std::vector<std::size_t>> seriesWithout(const Data& d, std::si
 
 } // namespace
 
-std::vector<Chart> makeCharts(const Data& d)
+std::vector<Chart> makeCharts(const Data& d, const Answer& answer)
 {
     std::vector<Chart> charts;
 
@@ -131,7 +162,7 @@ std::vector<Chart> makeCharts(const Data& d)
     for (const Run& r : d.runs)
         anyAccuracy = anyAccuracy || r.record.summary.accuracySimulated;
     if (anyAccuracy) {
-        auto plot = newPlot("Test accuracy against simulated time", "simulated time (s)", "test accuracy");
+        auto plot = newPlot("Test accuracy against simulated time", "simulated time (s)", "test accuracy (%)");
         for (std::size_t gi = 0; gi < d.groups.size(); ++gi) {
             const Run& r = d.runs[d.groups[gi].runs.front()];
             if (!r.record.summary.accuracySimulated)
@@ -140,7 +171,7 @@ std::vector<Chart> makeCharts(const Data& d)
             for (const Sample& s : r.samples)
                 if (!std::isnan(s.testAccuracy)) {
                     x << s.time;
-                    y << s.testAccuracy;
+                    y << 100 * s.testAccuracy;
                 }
             addGraph(*plot, d.groups[gi].label, x, y, gi, x.size() < 40);
         }
@@ -151,44 +182,162 @@ std::vector<Chart> makeCharts(const Data& d)
                           render(*plot)});
     }
 
-    // Scaling with the number of workers.
-    const auto workersAxis = std::find(d.differing.begin(), d.differing.end(), "platform.workers");
-    if (workersAxis != d.differing.end()) {
-        const std::size_t axis = std::size_t(workersAxis - d.differing.begin());
-        auto speedup = newPlot("Speed-up against workers", "workers", "speed-up T(P0) / T(P)");
-        auto efficiency = newPlot("Scaling efficiency against workers", "workers", "efficiency (%)");
-        std::size_t si = 0;
-        double maxP = 0, minP = 1e300;
-        for (const auto& [label, groups] : seriesWithout(d, axis)) {
-            std::vector<std::pair<double, double>> pts; // (workers, mean simulated time)
+    // Against each numeric varied field: time to target, simulated time, throughput; speed-up and scaling
+    // efficiency against workers. One line per configuration of the other fields (per strategy, ...).
+    for (const NumericAxis& ax : d.numeric) {
+        const std::string field = d.shortNames[ax.index];
+        const QString xLabel = QString::fromStdString(field + (ax.unit.empty() ? "" : " (" + ax.unit + ")") +
+                                                      (ax.logX ? ", log scale" : ""));
+        const auto series = seriesWithout(d, ax.index);
+        // (x in display units, group) per series, sorted by x.
+        std::vector<std::pair<QString, std::vector<std::pair<double, std::size_t>>>> lines;
+        for (const auto& [label, groups] : series) {
+            std::vector<std::pair<double, std::size_t>> pts;
             for (std::size_t gi : groups)
-                pts.push_back({std::atof(d.groups[gi].key[axis].c_str()), meanSimulatedTime(d, d.groups[gi])});
+                pts.emplace_back(ax.values[gi] / ax.scale, gi);
             std::sort(pts.begin(), pts.end());
-            if (pts.empty() || pts.front().first <= 0)
+            lines.emplace_back(label, std::move(pts));
+        }
+        auto logAxis = [&](QCustomPlot& plot) {
+            if (!ax.logX)
+                return;
+            plot.xAxis->setScaleType(QCPAxis::stLogarithmic);
+            plot.xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+        };
+        // The crossovers found along this field, as vertical lines.
+        auto markCrossovers = [&](QCustomPlot& plot) {
+            for (const Answer::AxisCrossovers& ac : answer.axes) {
+                if (ac.axis != ax.index)
+                    continue;
+                for (const Crossover& c : ac.crossovers) {
+                    if (std::isnan(c.x))
+                        continue;
+                    auto* line = new QCPItemStraightLine(&plot);
+                    line->point1->setCoords(c.x / ax.scale, 0);
+                    line->point2->setCoords(c.x / ax.scale, 1);
+                    line->setPen(QPen(QColor(90, 90, 90), 1.5, Qt::DashLine));
+                    QCPGraph* key = plot.addGraph(); // a legend entry for the line, with no data
+                    key->setPen(line->pen());
+                    key->setName(QString::fromStdString(
+                        "crossover " + c.from + " / " + c.to + (ac.slice.empty() ? "" : " (" + ac.slice + ")") +
+                        ": " + (c.interpolated ? "about " : "") + formatAxisValue(ax, c.x) +
+                        (c.interpolated ? " (interpolated)" : " (grid point)")));
+                }
+            }
+        };
+        // One chart of a per-group figure, with 95 % intervals as error bars.
+        auto chart = [&](const QString& title, const QString& yLabel, const QString& caption, double yScale,
+                         const std::function<const Estimate&(const Figures&)>& get,
+                         const std::function<bool(std::size_t)>& valid, bool crossovers) {
+            auto plot = newPlot(title, xLabel, yLabel);
+            logAxis(*plot);
+            plot->yAxis->setProperty("logIfDecades", true);
+            std::size_t si = 0, drawn = 0;
+            for (const auto& [label, pts] : lines) {
+                QVector<double> x, y, err;
+                for (const auto& [xv, gi] : pts) {
+                    const Estimate& e = get(d.figures[gi]);
+                    if (!valid(gi) || e.n == 0 || !std::isfinite(e.mean))
+                        continue;
+                    x << xv;
+                    y << e.mean / yScale;
+                    err << e.half / yScale;
+                }
+                if (!x.isEmpty()) {
+                    addGraph(*plot, label, x, y, si, true);
+                    auto* bars = new QCPErrorBars(plot->xAxis, plot->yAxis);
+                    bars->removeFromLegend();
+                    bars->setDataPlottable(plot->graph(plot->graphCount() - 1));
+                    bars->setData(err);
+                    bars->setPen(QPen(color(si), 1));
+                    ++drawn;
+                }
+                ++si;
+            }
+            if (drawn == 0)
+                return;
+            if (crossovers)
+                markCrossovers(*plot);
+            charts.push_back({title, caption, render(*plot)});
+        };
+        const bool objectiveTta = answer.objective == Objective::TimeToTarget;
+        const QString fieldName = QString::fromStdString(d.differing[ax.index]);
+        if (d.target > 0 && d.accuracySimulated)
+            chart("Time to " + QString::fromStdString(pct(d.target)) + " accuracy against " + QString::fromStdString(field),
+                  "time to target (s)",
+                  "Simulated time until the test accuracy first reached the target; mean over the repetitions that "
+                  "reached it, error bars the 95 % confidence interval. A configuration whose repetitions did not "
+                  "all reach it is drawn only where some did" +
+                      QString(objectiveTta ? "; dashed: the crossovers of the answer." : "."),
+                  1, [](const Figures& f) -> const Estimate& { return f.timeToTarget; },
+                  [&](std::size_t gi) { return d.figures[gi].reached > 0; }, objectiveTta);
+        chart("Simulated time against " + QString::fromStdString(field), "simulated time (s)",
+              "Simulated time of the whole run (mean, error bars the 95 % confidence interval)" +
+                  QString(answer.objective == Objective::SimulatedTime ? "; dashed: the crossovers of the answer."
+                                                                       : "."),
+              1, [](const Figures& f) -> const Estimate& { return f.simulatedTime; },
+              [](std::size_t) { return true; }, answer.objective == Objective::SimulatedTime);
+        chart("Throughput against " + QString::fromStdString(field), "throughput (samples/s)",
+              "Training samples processed per simulated second: epochs x training set / simulated time, the same "
+              "measure under every strategy (mean, error bars the 95 % confidence interval).",
+              1, [](const Figures& f) -> const Estimate& { return f.throughput; }, [](std::size_t) { return true; },
+              false);
+        (void)fieldName;
+
+        if (d.differing[ax.index] != "platform.workers")
+            continue;
+        // Speed-up and scaling efficiency, from the throughput (the same work per sample under every strategy),
+        // each with the final accuracy beneath: a faster run that trains a worse model must not look like a win.
+        auto speedup = newPlot("Speed-up against workers", xLabel, "speed-up thr(P) / thr(P0)");
+        auto efficiency = newPlot("Scaling efficiency against workers", xLabel, "efficiency (%)");
+        logAxis(*speedup);
+        logAxis(*efficiency);
+        QCPAxisRect* accS = d.accuracySimulated ? addPanel(*speedup, "final accuracy (%)") : nullptr;
+        QCPAxisRect* accE = d.accuracySimulated ? addPanel(*efficiency, "final accuracy (%)") : nullptr;
+        std::size_t si = 0;
+        double maxRatio = 0, minP = 1e300;
+        for (const auto& [label, pts] : lines) {
+            if (pts.empty() || !(pts.front().first > 0) || !(d.figures[pts.front().second].throughput.mean > 0)) {
+                ++si;
                 continue;
-            const double p0 = pts.front().first, t0 = pts.front().second;
-            QVector<double> x, s, e;
-            for (const auto& [p, t] : pts) {
+            }
+            const double p0 = pts.front().first, t0 = d.figures[pts.front().second].throughput.mean;
+            QVector<double> x, sp, ef, acc;
+            for (const auto& [p, gi] : pts) {
+                const double t = d.figures[gi].throughput.mean;
                 x << p;
-                s << (t > 0 ? t0 / t : 0);
-                e << (t > 0 ? 100.0 * t0 / t * p0 / p : 0);
-                maxP = std::max(maxP, p / p0);
+                sp << t / t0;
+                ef << 100.0 * t / t0 * p0 / p;
+                acc << 100 * d.figures[gi].accuracy.mean;
+                maxRatio = std::max(maxRatio, p / p0);
                 minP = std::min(minP, p);
             }
-            addGraph(*speedup, label, x, s, si, true);
-            addGraph(*efficiency, label, x, e, si, true);
+            addGraph(*speedup, label, x, sp, si, true);
+            addGraph(*efficiency, label, x, ef, si, true);
+            for (auto [plot, rect] : {std::pair{speedup.get(), accS}, std::pair{efficiency.get(), accE}})
+                if (rect) {
+                    QCPGraph* g = plot->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+                    g->setData(x, acc, true);
+                    g->setPen(QPen(color(si), 2));
+                    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, 6));
+                    g->removeFromLegend();
+                }
             ++si;
         }
-        if (si > 0) {
-            // Ideal linear speed-up from the smallest worker count.
-            QVector<double> ix{minP, minP * maxP}, iy{1, maxP};
+        if (maxRatio > 0) {
+            QVector<double> ix{minP, minP * maxRatio}, iy{1, maxRatio};
             addGraph(*speedup, "ideal (linear)", ix, iy, 7, false, Qt::DashLine);
+            const QString accNote = d.accuracySimulated
+                                        ? " Lower panel: the final test accuracy each configuration reached (%): "
+                                          "compare it before crediting a speed-up."
+                                        : "";
             charts.push_back({"Speed-up against workers",
-                              "Speed-up = simulated training time with the fewest workers P0 / time with P workers, "
-                              "same workload (strong scaling; means over repetitions).",
-                              render(*speedup)});
+                              "Speed-up = throughput with P workers / throughput with the fewest, P0 (means over "
+                              "repetitions)." + accNote,
+                              render(*speedup, accS)});
             charts.push_back({"Scaling efficiency against workers",
-                              "Efficiency = speed-up x P0 / P; 100 % is linear scaling.", render(*efficiency)});
+                              "Efficiency = speed-up x P0 / P; 100 % is linear scaling." + accNote,
+                              render(*efficiency, accE)});
         }
     }
 
@@ -257,6 +406,50 @@ std::vector<Chart> makeCharts(const Data& d)
                           QString("delta = %1 (measured checkpoint write), M = %2 (system MTBF).")
                               .arg(QString::fromStdString(formatSeconds(plan->delta)),
                                    QString::fromStdString(formatSeconds(plan->mtbf))),
+                          render(*plot)});
+    }
+    // Time against cost, with the Pareto front (issue 15): the configurations no other beats in both.
+    if (d.cost.given && d.groups.size() > 1) {
+        const bool toTarget = d.target > 0 && d.accuracySimulated;
+        std::vector<std::pair<double, double>> pts;
+        for (const Figures& f : d.figures)
+            pts.emplace_back(toTarget ? f.timeToTarget.mean : f.simulatedTime.mean,
+                             toTarget ? f.costToTarget.mean : f.cost.mean);
+        const std::vector<bool> front = paretoFront(pts);
+        const QString cur = QString::fromStdString(d.cost.currency);
+        auto plot = newPlot(toTarget ? "Time to target against cost to target" : "Simulated time against cost",
+                            toTarget ? "time to target (s)" : "simulated time (s)",
+                            (toTarget ? "cost to target (" : "cost (") + cur + ")");
+        plot->xAxis->setProperty("logIfDecades", true);
+        plot->yAxis->setProperty("logIfDecades", true);
+        QVector<double> fx, fy;
+        std::vector<std::pair<double, std::size_t>> onFront;
+        for (std::size_t g = 0; g < pts.size(); ++g) {
+            if (std::isnan(pts[g].first) || std::isnan(pts[g].second))
+                continue;
+            QCPGraph* gr = plot->addGraph();
+            gr->setName(d.groups[g].label + (front[g] ? " (Pareto front)" : ""));
+            gr->setData(QVector<double>{pts[g].first}, QVector<double>{pts[g].second}, true);
+            gr->setLineStyle(QCPGraph::lsNone);
+            gr->setPen(QPen(color(g), 2));
+            gr->setScatterStyle(QCPScatterStyle(front[g] ? QCPScatterStyle::ssDisc : QCPScatterStyle::ssCircle,
+                                                front[g] ? 10 : 7));
+            if (front[g])
+                onFront.emplace_back(pts[g].first, g);
+        }
+        std::sort(onFront.begin(), onFront.end());
+        for (const auto& [t, g] : onFront) {
+            fx << pts[g].first;
+            fy << pts[g].second;
+        }
+        if (fx.size() > 1)
+            addGraph(*plot, "Pareto front", fx, fy, 7, false, Qt::DashLine);
+        charts.push_back({plot->graphCount() ? QString(toTarget ? "Time to target against cost to target"
+                                                                : "Simulated time against cost")
+                                             : QString(),
+                          "Each configuration's mean " + QString(toTarget ? "time and cost to the target" : "time and cost") +
+                              "; filled: the Pareto front, where nothing is both faster and cheaper. Cost: hosts "
+                              "priced by role for the simulated time, plus bytes over priced links (README \"Cost\").",
                           render(*plot)});
     }
     return charts;

@@ -15,17 +15,22 @@ int cmdReport(const QStringList& args)
 {
     QCommandLineParser p;
     p.setApplicationDescription(
-        "Write a report comparing stored runs: what differs between their scenarios, a table of final accuracy, "
-        "time to target accuracy, simulated time, communication overhead, utilization, bytes and wall time "
-        "(mean and spread over repetitions), charts (accuracy against simulated time; speed-up and scaling "
-        "efficiency when workers vary; communication overhead when a bandwidth varies), and how to reproduce "
-        "each run. The format follows the extension of --out: .html (self-contained), .pdf, or .csv (the "
-        "series).");
+        "Write a report comparing stored runs. It opens with the answer: the best configuration for the objective, "
+        "how much better it is than the runner-up, where the best strategy changes along each varied field (the "
+        "crossover, interpolated between grid points) and each configuration's bottleneck (most loaded link or "
+        "host), with a warning for a shared link above 80 % load. Then what differs, a table of accuracy, time to "
+        "target, simulated time, throughput, cost (with prices), communication overhead, utilization, bytes and "
+        "wall time (mean and 95 % confidence interval over repetitions), charts against each varied field, and how "
+        "to reproduce each run. The answer is printed too. The format follows the extension of --out: .html "
+        "(self-contained), .pdf, or .csv (the summary table; the series go to FILE-series.csv).");
     const QCommandLineOption sweep("sweep", "The runs of this sweep (id, id prefix or name).", "id");
     const QCommandLineOption runs("runs", "Comma-separated run ids.", "ids");
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption out("out", "Report file: FILE.html, FILE.pdf or FILE.csv.", "file");
-    p.addOptions({sweep, runs, db, out});
+    const QCommandLineOption objective("objective", "What the best configuration minimises: tta (time to the target "
+                                                    "accuracy, the default), time (simulated time) or cost (needs "
+                                                    "prices: README \"Cost\").", "name", "tta");
+    p.addOptions({sweep, runs, db, out, objective});
     if (auto rc = parseCommandLine(p, "report", args))
         return *rc;
     if (p.isSet(sweep) == p.isSet(runs) || !p.isSet(out) || !p.positionalArguments().isEmpty()) {
@@ -52,9 +57,19 @@ int cmdReport(const QStringList& args)
                 }
             }
         }
-        for (const std::string& w : writeReport(store, ids, p.value(out)))
+        ReportOptions options;
+        options.objective = p.value(objective).toStdString();
+        std::vector<std::string> answer;
+        options.answer = &answer;
+        for (const std::string& w : writeReport(store, ids, p.value(out), options))
             std::fprintf(stderr, "dmlsim report: warning: %s\n", w.c_str());
-        std::printf("wrote %s (%zu runs)\n", qPrintable(p.value(out)), ids.size());
+        for (const std::string& line : answer)
+            std::printf("%s\n", line.c_str());
+        if (p.value(out).endsWith(".csv", Qt::CaseInsensitive))
+            std::printf("wrote %s (summary, %zu runs) and %s (series)\n", qPrintable(p.value(out)), ids.size(),
+                        qPrintable(seriesCsvFile(p.value(out))));
+        else
+            std::printf("wrote %s (%zu runs)\n", qPrintable(p.value(out)), ids.size());
         return Ok;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "dmlsim report: %s\n", e.what());

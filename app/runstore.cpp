@@ -632,6 +632,19 @@ std::vector<SweepRunTag> RunStore::sweepRuns(const std::string& sweepId)
     return out;
 }
 
+std::vector<LinkStats> RunStore::linkStats(long long id)
+{
+    Stmt q(m_db,
+           "SELECT name, bandwidth, latency, bytes, average_load, utilization FROM link_stats WHERE run_id=? "
+           "ORDER BY bytes DESC, name",
+           m_file);
+    q.bind(1, id);
+    std::vector<LinkStats> out;
+    while (q.step())
+        out.push_back({q.text(0), q.real(1), q.real(2), q.real(3), q.real(4), q.real(5)});
+    return out;
+}
+
 std::vector<HostStats> RunStore::hostStats(long long id)
 {
     Stmt q(m_db,
@@ -656,20 +669,6 @@ std::vector<HostStats> RunStore::hostStats(long long id)
         h.flops = q.real(11);
         out.push_back(std::move(h));
     }
-    return out;
-}
-
-/// The run's traffic per link, busiest first (utilization, then bytes).
-std::vector<LinkStats> RunStore::linkStats(long long id)
-{
-    Stmt q(m_db,
-           "SELECT name, bandwidth, latency, bytes, average_load, utilization FROM link_stats WHERE run_id=? "
-           "ORDER BY utilization DESC, bytes DESC, name",
-           m_file);
-    q.bind(1, id);
-    std::vector<LinkStats> out;
-    while (q.step())
-        out.push_back({q.text(0), q.real(1), q.real(2), q.real(3), q.real(4), q.real(5)});
     return out;
 }
 

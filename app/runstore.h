@@ -38,7 +38,7 @@ struct RunRecord {
     bool interrupted = false;
 };
 
-/// One sweep (`dmlsim sweep`, README-sweep.md). Its id is derived from its content, so the same sweep run
+/// One sweep (`dmlsim sweep`, README "Sweeps, reports, shards and traces"). Its id is derived from its content, so the same sweep run
 /// again, or run in shards on several machines, has the same id.
 struct SweepRecord {
     std::string id, name, description, created, version;
@@ -77,7 +77,8 @@ public:
     RunRecord run(long long id); ///< throws StoreError if there is no such run
     std::vector<Sample> samples(long long id);
     std::vector<HostStats> hostStats(long long id);
-    /// Traffic per link (SimGrid link names), busiest first; empty for runs that did not finish.
+    /// The links that carried traffic (table link_stats), most bytes first; empty for runs stored before
+    /// link statistics were kept.
     std::vector<LinkStats> linkStats(long long id);
     std::vector<Span> timeline(long long id);
     /// counts[rank][class] of the run's shards (rows may be shorter than the class count: trailing zeros)

@@ -441,6 +441,8 @@ Scenario parseScenario(const std::string& text, const std::string& file)
         readFaults(root.child("faults"), s.sim.platform.faults);
         if (root.has("presentation"))
             readPresentation(root.child("presentation"), s.presentation);
+        if (root.has("cost"))
+            readCost(root.child("cost"), s.cost);
     }
     s.sim.strategy.workers = s.sim.platform.workers;
     if (s.sim.strategy.kind == StrategyKind::HierFavg) {

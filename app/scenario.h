@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Scenario files: JSON describing platform + workload + strategy + run settings (README.md, "Scenario files").
+#include "cost.h"
 #include "data/dataset.h"
 #include "simulation.h"
 
@@ -53,6 +54,7 @@ struct Scenario {
     sim::SimulationSpec sim;
     std::vector<CompareEntry> compare; ///< what `dmlsim compare` runs (empty: --strategies decides)
     PresentationHints presentation;    ///< for the workbench's Play lesson
+    CostSpec cost;                     ///< prices for reports (optional "cost" section; the simulation ignores it)
 };
 
 /// One problem in a scenario: the JSON path of the field ("platform.link_bandwidth", "" for the document)

@@ -410,7 +410,7 @@ int cmdSweep(const QStringList& args)
     QCommandLineParser p;
     p.setApplicationDescription(
         "Run a sweep: a base scenario, a grid over scenario fields and repetitions with derived seeds "
-        "(README-sweep.md). Every run is a child 'dmlsim run', N at a time, stored and tagged with the sweep. "
+        "(README \"The sweep file\"). Every run is a child 'dmlsim run', N at a time, stored and tagged with the sweep. "
         "Runs already finished in the store are not run again, so an interrupted sweep resumes.\n\n"
         "With --shard I/K, or under a Slurm job array or mpirun, only every K-th run from the I-th on is run, "
         "into the store FILE.shard-I-of-K.sqlite; combine the shards with 'dmlsim merge'.");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Sweeps (`dmlsim sweep`, README-sweep.md): a base scenario, a grid over scenario fields named by JSON path, and
+// Sweeps (`dmlsim sweep`, README "Sweeps, reports, shards and traces"): a base scenario, a grid over scenario fields named by JSON path, and
 // repetitions with derived seeds. Every run is a child `dmlsim run`; the store tags it with (sweep, point, rep).
 #include <QString>
 

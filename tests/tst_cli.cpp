@@ -528,6 +528,63 @@ private slots:
         QVERIFY(dot.out.contains("\"worker-0\" -- \"worker-0_link\""));
     }
 
+    void helpNamesTheCommand()
+    {
+        // Issue 15: every subcommand's help shows "Usage: dmlsim <command>", never Qt's "<executable_name>", and the
+        // sweep's help points at a real README section.
+        for (const char* cmd : {"run", "runs", "compare", "platform", "sweep", "report", "merge", "trace"}) {
+            const Result h = dmlsim({cmd, "--help"});
+            QCOMPARE(h.exitCode, 0);
+            QVERIFY2(h.out.contains(QByteArray("Usage: dmlsim ") + cmd + " "), h.out.constData());
+            QVERIFY2(!h.out.contains("executable_name"), h.out.constData());
+        }
+        const Result sweep = dmlsim({"sweep", "--help"});
+        QVERIFY(!sweep.out.contains("README-sweep.md"));
+        QVERIFY2(sweep.out.contains("README \"The sweep file\""), sweep.out.constData());
+        QVERIFY(dmlsim({"report", "--help"}).out.contains("--objective <name>"));
+    }
+
+    void bottleneckAndRunsTable()
+    {
+        // A ResNet-50-sized proxy on 4 workers of a star whose backbone (4 Gb/s) is slower than their links: ring
+        // all-reduce saturates it. `run` names the bottleneck and warns; `runs` shows "-" for the proxy's accuracy
+        // and aligns its columns.
+        QTemporaryDir dir;
+        const QString db = dir.filePath("b.sqlite");
+        const QByteArray proxy = R"json({
+          "name": "proxy", "seed": 1,
+          "platform": {"workers": 4, "worker_speed": "100Tf", "link_bandwidth": "10Gbps", "link_latency": "5us",
+                       "backbone_bandwidth": "4Gbps"},
+          "workload": {"dataset": {"name": "none", "train_samples": 1000},
+                       "model": {"type": "proxy", "parameters": 1000000, "forward_flops": "1Gf"}},
+          "strategy": {"type": "ring-allreduce"},
+          "run": {"epochs": 1, "max_steps": 3}
+        })json";
+        const Result r = dmlsim({"run", writeFile(dir, "proxy.json", proxy), "--db", db});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.out.contains("  bottleneck                 link backbone (backbone, shared) "), r.out.constData());
+        QVERIFY2(r.out.contains("  warning: shared link backbone (backbone) at "), r.out.constData());
+        const Result j = dmlsim({"run", dir.filePath("proxy.json"), "--db", db, "--json"});
+        const QJsonObject b = QJsonDocument::fromJson(j.out).object()["bottleneck"].toObject();
+        QCOMPARE(b["name"].toString(), QString("backbone"));
+        QVERIFY(b["shared"].toBool());
+        QVERIFY(b["load"].toDouble() > 0.8);
+        QCOMPARE(b["warnings"].toArray().size(), 1);
+        QVERIFY(dmlsim({"run", writeFile(dir, "tiny.json", kTiny), "--db", db}).out.contains("final test accuracy"));
+
+        const QList<QByteArray> lines = dmlsim({"runs", "--db", db}).out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 4);
+        const qsizetype accEnd = lines[0].indexOf("accuracy") + 8, simEnd = lines[0].indexOf("simulated") + 9;
+        for (int i = 1; i < 4; ++i) { // right-aligned numbers end under their headings
+            QCOMPARE(lines[i].at(accEnd - 1) != ' ', true);
+            QCOMPARE(lines[i].at(accEnd), ' ');
+            QCOMPARE(lines[i].at(simEnd - 1) != ' ', true);
+            QCOMPARE(lines[i].at(simEnd), ' ');
+        }
+        QCOMPARE(lines[1].mid(accEnd - 1, 1), QByteArray("-")); // the proxy: not simulated
+        QVERIFY(lines[3].mid(0, accEnd).endsWith(" %"));        // tiny: a percentage
+    }
+
     void unknownCommandAndHelp()
     {
         QCOMPARE(dmlsim({"frobnicate"}).exitCode, 2);

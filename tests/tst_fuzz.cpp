@@ -2,7 +2,7 @@
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
-// recovery settings grafted onto the strategy, cluster shapes onto the platform), must either parse or be refused with a ScenarioError whose every issue has a message,
+// recovery settings grafted onto the strategy, cluster shapes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash. The same seed gives the same mutants, so a failure replays: the test
 // prints the mutant's number and text.
 #include "scenario.h"
@@ -272,6 +272,31 @@ QJsonObject faultsGraft(Rng& rng)
     return f;
 }
 
+/// A random top-level "cost" section (issue 15): prices per host-hour by role and per GB by link glob, legal or not.
+QJsonValue costGraft(Rng& rng)
+{
+    if (rng.below(8) == 0)
+        return randomScalar(rng);
+    static const char* roles[] = {"worker", "server", "client", "edge-server", "gpu"};
+    static const char* globs[] = {"*-wan_UP", "backbone", "*", "", "site?-lan_*"};
+    static const char* keys[] = {"currency", "host_hour", "per_gb", "unknown"};
+    QJsonObject c;
+    for (int i = 1 + int(rng.below(3)); i > 0; --i) {
+        const std::size_t k = rng.below(std::size(keys));
+        if (k == 1 || k == 2) {
+            QJsonObject prices;
+            for (int j = int(rng.below(3)); j >= 0; --j) {
+                const QString key = k == 1 ? roles[rng.below(std::size(roles))] : globs[rng.below(std::size(globs))];
+                prices[key] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(10 * rng.uniform());
+            }
+            c[keys[k]] = rng.below(6) == 0 ? randomScalar(rng) : QJsonValue(prices);
+        } else {
+            c[keys[k]] = rng.below(2) ? randomScalar(rng) : QJsonValue("EUR");
+        }
+    }
+    return c;
+}
+
 QString mutate(const QJsonObject& seed, Rng& rng)
 {
     QJsonValue doc = seed;
@@ -302,7 +327,13 @@ QString mutate(const QJsonObject& seed, Rng& rng)
                                     : QJsonValue(QJsonObject{{"value", v}});
             });
             break;
-        default: // the strategy fields of issues 11-13, or a faults section
+        default: // the strategy fields of issues 11-13, a faults section, or prices (issue 15)
+            if (rng.below(5) == 0) {
+                QJsonObject o = doc.toObject();
+                o["cost"] = costGraft(rng);
+                doc = o;
+                break;
+            }
             if (rng.below(3) == 0) {
                 QJsonObject o = doc.toObject();
                 o["faults"] = faultsGraft(rng);

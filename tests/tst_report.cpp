@@ -75,20 +75,36 @@ private slots:
         QVERIFY(html.contains("<code>seed</code>: differs between the repetitions"));
         // The table: 4 configurations of n = 2, with mean ± spread.
         // Columns in path order: link_bandwidth, workers.
-        QCOMPARE(html.count(QRegularExpression("<tr><td class=\"l\">(100Mbps|1Gbps)</td><td class=\"l\">(2|4)</td>")), 4);
-        QVERIFY(html.contains("<td>2</td>"));
+        const QString left = "<td class=\"l\" align=\"left\" style=\"white-space:nowrap\">";
+        QCOMPARE(html.count(QRegularExpression("<tr>" + QRegularExpression::escape(left) + "(100Mbps|1Gbps)</td>" +
+                                               QRegularExpression::escape(left) + "(2|4)</td>")),
+                 4);
+        QVERIFY(html.contains("<td align=\"right\" style=\"white-space:nowrap\">2</td>")); // n
         QVERIFY(html.contains(" ± "));
-        for (const char* col : {"final accuracy", "time to target", "simulated time", "comm. overhead", "utilization",
-                                "bytes on the wire", "wall time"})
+        // One unit per column, in its heading; accuracy as a percentage; no target set, so no time-to-target column.
+        for (const char* col : {"final accuracy (%)", "simulated time (", "throughput (samples/s)", "comm. overhead (%)",
+                                "utilization (%)", "bytes on the wire (", "bottleneck (load %)", "wall time ("})
             QVERIFY2(html.contains(col), col);
-        // Accuracy, speed-up, efficiency and overhead against bandwidth: four embedded PNGs, nothing external.
+        QVERIFY(!html.contains("time to target ("));
+        QVERIFY(html.contains("Target accuracy: <b>none set (run.target_accuracy)</b>"));
+        // The answer first, with the sweep's name.
+        QVERIFY(html.contains("<h1>dmlsim report: r</h1>"));
+        QVERIFY(html.indexOf("<h2>Answer</h2>") < html.indexOf("<h2>Results</h2>"));
+        QVERIFY(html.contains("Objective: simulated time (the runs set no target accuracy"));
+        QVERIFY(html.contains("<h3>Bottleneck of each configuration</h3>"));
+        // Accuracy against time; simulated time and throughput against each field; communication overhead against
+        // the bandwidth; speed-up and efficiency against workers: eight embedded PNGs, nothing external.
         const QRegularExpression img("<img src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"");
-        QCOMPARE(html.count(img), 4);
+        QCOMPARE(html.count(img), 8);
         QVERIFY(!html.contains("src=\"http") && !html.contains("src=\"file"));
         for (const char* title : {"Accuracy against simulated time", "Speed-up against workers",
-                                  "Scaling efficiency against workers",
+                                  "Scaling efficiency against workers", "Simulated time against workers",
+                                  "Throughput against workers", "Simulated time against link_bandwidth",
+                                  "Throughput against link_bandwidth",
                                   "Communication overhead against platform.link_bandwidth"})
             QVERIFY2(html.contains(title), title);
+        // The speed-up and efficiency charts show the accuracy reached beneath.
+        QCOMPARE(html.count("Lower panel: the final test accuracy each configuration reached"), 2);
         const QImage chart = QImage::fromData(QByteArray::fromBase64(img.match(html).captured(1).toLatin1()), "PNG");
         QVERIFY(!chart.isNull());
         QVERIFY(chart.width() >= 800);
@@ -96,7 +112,7 @@ private slots:
         for (long long id : ids) {
             const RunRecord r = store.run(id);
             QVERIFY(html.contains(QString::fromStdString(r.scenarioHash.substr(0, 16))));
-            QVERIFY(html.contains(QString("<tr><td>%1</td>").arg(id)));
+            QVERIFY(html.contains(QString("<tr><td align=\"right\" style=\"white-space:nowrap\">%1</td>").arg(id)));
         }
         QVERIFY(html.contains("dmlsim " DMLSIM_VERSION_TEST));
     }
@@ -128,13 +144,21 @@ private slots:
         QVERIFY(pdf.count("/Subtype /Image") >= 4);
     }
 
-    void csvHoldsTheSeries()
+    void csvHoldsTheSummaryAndTheSeries()
     {
         RunStore store(m_db.toStdString());
         const std::vector<long long> ids = sweepRunIds(store, "r"); // by name
-        const QString out = m_dir.filePath("series.csv");
+        const QString out = m_dir.filePath("summary.csv");
         writeReport(store, ids, out);
-        const QList<QByteArray> lines = readAll(out).trimmed().split('\n');
+        // The summary: one row per configuration, the varied fields' paths and one unit per column.
+        const QList<QByteArray> summary = readAll(out).trimmed().split('\n');
+        QCOMPARE(summary.size(), 5);
+        QVERIFY2(summary[0].startsWith("platform.link_bandwidth,platform.workers,n,final_accuracy_pct,"
+                                       "final_accuracy_ci95_pct,simulated_time_s,simulated_time_ci95_s,"),
+                 summary[0].constData());
+        QVERIFY(summary[1].startsWith("100Mbps,2,2,"));
+        // The series beside it, in long form.
+        const QList<QByteArray> lines = readAll(m_dir.filePath("summary-series.csv")).trimmed().split('\n');
         QCOMPARE(lines[0], QByteArray("run_id,config,seed,series,time,step,epoch,value"));
         std::size_t expected = 0;
         std::set<QByteArray> runIds;
