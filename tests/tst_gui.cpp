@@ -138,6 +138,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
         QTRY_VERIFY(w.topology()->colouredHostCount() >= 9);
         QVERIFY(!w.banner()->isVisible());
+        // The history names the run's bottleneck (issue 15), as `dmlsim run` does.
+        QTRY_VERIFY(w.history()->data(w.history()->index(0, HistoryModel::Bottleneck), Qt::DisplayRole).toString().contains(" %"));
         // The Host table and Links tabs hold the run's final statistics, as `dmlsim run` prints them.
         w.charts()->showTab("Links");
         QTRY_VERIFY(w.charts()->linkTable()->headline().contains("Final"));

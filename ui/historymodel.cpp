@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "historymodel.h"
 
+#include "bottleneck.h"
 #include "runstore.h"
 
 #include <QColor>
@@ -53,6 +54,17 @@ void HistoryModel::reload(app::RunStore* store)
             return;
         }
     }
+    // A finished run's bottleneck (issue 15), read once: its host and link statistics never change.
+    for (const app::RunRecord& r : fresh)
+        if (r.status == "finished" && !m_bottleneck.count(r.id)) {
+            try {
+                const app::Bottleneck b = app::storedBottleneck(*store, r.id);
+                m_bottleneck[r.id] = {QString::fromStdString(b.kind == app::Bottleneck::Kind::None ? "-" : b.text()),
+                                      b.shared && b.load >= app::kSaturatedLoad};
+            } catch (const std::exception& e) {
+                m_error = QString::fromUtf8(e.what());
+            }
+        }
     // Both lists are ordered by id: merge them.
     int row = 0;
     std::size_t i = 0;
@@ -120,6 +132,14 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return m_pinned.contains(r.id) ? Qt::Checked : Qt::Unchecked;
     if (role == Qt::ToolTipRole && index.column() == Pin)
         return QString("Pinned runs stay on the charts when a new run starts");
+    if (role == Qt::ForegroundRole && index.column() == Bottleneck) {
+        const auto b = m_bottleneck.find(r.id);
+        if (b != m_bottleneck.end() && b->second.saturated)
+            return QColor(180, 20, 20);
+    }
+    if (role == Qt::ToolTipRole && index.column() == Bottleneck)
+        return QString("The most loaded link (bytes / simulated time / bandwidth) or host (compute / elapsed time); red: "
+                       "a shared link above 80 %");
     if (role == Qt::ForegroundRole && index.column() == Status) {
         const QString s = statusOf(r);
         if (s == "failed" || s == "interrupted")
@@ -133,7 +153,7 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return QString::fromStdString(r.scenarioFile);
     }
     if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Strategy &&
-        index.column() != Compression && index.column() != Status)
+        index.column() != Compression && index.column() != Status && index.column() != Bottleneck)
         return int(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole)
         return {};
@@ -167,6 +187,10 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return b >= 1e9 ? QString::number(b / 1e9, 'f', 2) + " GB"
                : b >= 1e6 ? QString::number(b / 1e6, 'f', 1) + " MB" : QString::number(b / 1e3, 'f', 1) + " kB";
     }
+    case Bottleneck: {
+        const auto b = m_bottleneck.find(r.id);
+        return b == m_bottleneck.end() ? QString("-") : b->second.text;
+    }
     case Wall: return seconds(r.wallTime);
     case Created: return QString::fromStdString(r.created).replace('T', ' ').remove('Z');
     case ColumnCount: break;
@@ -180,7 +204,7 @@ QVariant HistoryModel::headerData(int section, Qt::Orientation o, int role) cons
         return QAbstractTableModel::headerData(section, o, role);
     static const char* names[] = {"Run",      "Pin",      "Name",           "Strategy",          "Compression", "Workers",
                                   "Status",   "Test accuracy",  "Simulated time",    "Time to target",
-                                  "Comm. overhead", "Bytes on wire", "Wall time", "Created (UTC)"};
+                                  "Comm. overhead", "Bytes on wire", "Bottleneck", "Wall time", "Created (UTC)"};
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }
 

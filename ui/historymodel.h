@@ -5,6 +5,7 @@
 #include <QAbstractTableModel>
 #include <QSet>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -19,7 +20,7 @@ class HistoryModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     enum Column { Id, Pin, Name, Strategy, Compression, Workers, Status, Accuracy, SimulatedTime, TimeToTarget, Overhead, Bytes,
-                  Wall, Created,
+                  Bottleneck, Wall, Created,
                   ColumnCount };
     explicit HistoryModel(QObject* parent = nullptr);
     ~HistoryModel() override;
@@ -53,6 +54,11 @@ private:
     std::vector<std::unique_ptr<app::RunRecord>> m_rows;
     QSet<long long> m_checked;
     QSet<long long> m_pinned;
+    struct BottleneckCell {
+        QString text;
+        bool saturated = false; ///< a shared link above 80 %
+    };
+    std::map<long long, BottleneckCell> m_bottleneck; ///< finished runs' bottlenecks (they never change)
     QString m_error;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "runtables.h"
 
+#include "bottleneck.h"
 #include "units.h"
 
 #include <QHeaderView>
@@ -204,6 +205,9 @@ void RunTable::fillLinks()
 {
     const RunData& r = *m_run;
     const std::vector<RunData::LinkLoad> links = r.linkLoads();
+    std::vector<std::string> hostNames;
+    for (const HostInfo& h : r.hosts)
+        hostNames.push_back(h.name.toStdString());
     const int shown = std::min(int(links.size()), kMaxRows);
     m_table->setRowCount(shown);
     for (int i = 0; i < shown; ++i) {
@@ -212,27 +216,33 @@ void RunTable::fillLinks()
         m_table->setItem(i, 3, number(qs(formatBytes(l.bandwidth)) + "/s", l.bandwidth));
         m_table->setItem(i, 2, number(qs(formatBytes(l.bytes)), l.bytes));
         auto* load = number(percent(l.utilization), l.utilization);
-        if (l.utilization >= 0.8)
-            load->setForeground(QColor(180, 20, 20));
+        if (l.utilization >= app::kSaturatedLoad &&
+            app::classifyLink(l.name.toStdString(), hostNames).shared)
+            load->setForeground(QColor(180, 20, 20)); // a shared link near saturation
         m_table->setItem(i, 1, load);
     }
     const bool final = !r.linkStats.empty();
     QString text;
-    if (links.empty())
-        text = r.platform().isEmpty() && !final ? "No link traffic yet (the platform graph has not arrived)."
-                                                : "No link has carried traffic yet.";
-    else {
+    if (final) {
+        // The run's bottleneck as `dmlsim run` names it: the most loaded link or host (app/bottleneck.h).
+        const app::Bottleneck b = app::findBottleneck(r.hostStats, r.linkStats);
+        text = QString("<b>Final</b>: bottleneck <b>%1</b>.").arg(qs(b.text()).toHtmlEscaped());
+        for (const LinkStats& l : app::saturatedSharedLinks(r.hostStats, r.linkStats))
+            text += QString(" <span style='color:#b41414'><b>%1</b></span>")
+                        .arg(qs(app::saturationWarning(l, r.hostStats)).toHtmlEscaped());
+        text += QString(" %1 links carried traffic (full-duplex links are two: _UP and _DOWN).").arg(links.size());
+    } else if (links.empty()) {
+        text = r.platform().isEmpty() ? "No link traffic yet (the platform graph has not arrived)."
+                                      : "No link has carried traffic yet.";
+    } else {
         const RunData::LinkLoad& b = links.front();
-        text = QString("%1 busiest link: <b>%2</b>, %3 load (%4 over %5/s)")
-                   .arg(final ? "<b>Final</b>:" : "<b>Live</b>, so far:")
-                   .arg(b.name.toHtmlEscaped(), percent(b.utilization), qs(formatBytes(b.bytes)),
+        const app::LinkClass c = app::classifyLink(b.name.toStdString(), hostNames);
+        text = QString("<b>Live</b>, so far: busiest link <b>%1</b> (%2), %3 load (%4 over %5/s).")
+                   .arg(b.name.toHtmlEscaped(), qs(c.kind), percent(b.utilization), qs(formatBytes(b.bytes)),
                         qs(formatBytes(b.bandwidth)));
-        if (b.utilization >= 0.8)
-            text += QString(" <span style='color:#b41414'><b>— above 80 %: saturated%1</b></span>")
-                        .arg(final ? "" : " so far");
-        text += QString(". %1 links carried traffic%2.")
-                    .arg(links.size())
-                    .arg(final ? QString(" (full-duplex links are two: _UP and _DOWN)") : QString());
+        if (c.shared && b.utilization >= app::kSaturatedLoad)
+            text += " <span style='color:#b41414'><b>A shared link above 80 % so far.</b></span>";
+        text += QString(" %1 links carried traffic.").arg(links.size());
     }
     m_headline->setText(text);
 }
