@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The workbench's "Host table" and "Links" tabs (what `dmlsim run` prints as the per-host table and the busiest
 // links), live and final, and the run data behind them: link loads routed over a hand-made platform graph.
+#include "chartspanel.h"
 #include "runtables.h"
+
+#include <qcustomplot.h>
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -112,6 +115,48 @@ private slots:
         QCOMPARE(t.table()->item(0, 5)->text(), QString("0.250")); // idle s
         QCOMPARE(t.table()->item(0, 2)->text(), QString("75.0 %"));
         QVERIFY2(t.headline().contains("Longest compute: <b>a</b>"), qPrintable(t.headline()));
+    }
+
+    /// Issue 14: with more than 16 workers the timeline adds a summary row (their mean activity per time bin) under
+    /// the server and above the workers' own rows.
+    void timelineSummarisesLargeHostSets()
+    {
+        QJsonArray nodes, edges;
+        nodes.append(QJsonObject{{"id", "backbone"}, {"kind", "link"}, {"bandwidth", 1e9}});
+        for (int i = 0; i < 20; ++i) {
+            nodes.append(QJsonObject{{"id", QString("worker-%1").arg(i)}, {"kind", "host"}, {"role", "worker"}});
+            edges.append(QJsonObject{{"source", QString("worker-%1").arg(i)}, {"target", "backbone"}});
+        }
+        nodes.append(QJsonObject{{"id", "server"}, {"kind", "host"}, {"role", "server"}});
+        edges.append(QJsonObject{{"source", "server"}, {"target", "backbone"}});
+        auto run = std::make_shared<RunData>();
+        run->status = "running";
+        run->setPlatform(QJsonObject{{"nodes", nodes}, {"edges", edges}});
+        std::vector<Span> spans;
+        for (int i = 0; i < 20; i += 2) // half of the workers compute over [0, 1) s
+            spans.push_back({i, Span::Compute, -1, 0.0, 1.0, 1e9});
+        spans.push_back({20, Span::Compute, -1, 0.0, 0.5, 1e9});
+        run->addSpans(spans);
+        std::vector<int> workers(20);
+        for (int i = 0; i < 20; ++i)
+            workers[std::size_t(i)] = i;
+        QCOMPARE(run->meanBinActivity(workers, 0).first, 0.5);
+        QCOMPARE(run->meanBinActivity(workers, 0).second, 0.0);
+        QCOMPARE(run->meanBinActivity({20}, 0).first, 1.0);
+        QCOMPARE(run->meanBinActivity({20, 25}, 0).first, 0.5); // rank 25 has reported nothing: idle
+
+        TimelineView tv;
+        tv.resize(800, 300);
+        tv.show();
+        tv.setRun(run);
+        tv.refresh();
+        const auto ticker = tv.plot()->yAxis->ticker().dynamicCast<QCPAxisTickerText>();
+        QVERIFY(ticker);
+        const auto& ticks = ticker->ticks();
+        QCOMPARE(ticks.value(0), QString("server"));
+        QCOMPARE(ticks.value(1), QString("workers (mean of 20)"));
+        QCOMPARE(ticks.value(2), QString("worker-0"));
+        QCOMPARE(ticks.size(), 22);
     }
 
     void hiddenTableDoesNotRefill()

@@ -22,6 +22,8 @@ namespace dml::ui {
 namespace {
 
 const QColor kCompute(46, 160, 67), kComm(31, 119, 180), kIdle(215, 215, 215);
+/// The timeline adds one summary row per role when more than this many workers or clients have rows.
+constexpr int kSummariseAbove = 16;
 
 /// Title and value-axis label of a named series (MetricsSink::point); an unknown name is its own title and label.
 std::pair<QString, QString> seriesLabels(const QString& name)
@@ -209,8 +211,13 @@ class GanttPlottable : public QCPAbstractPlottable {
 public:
     GanttPlottable(QCPAxis* key, QCPAxis* value) : QCPAbstractPlottable(key, value) {}
     void setRun(RunDataPtr run) { m_run = std::move(run); }
-    /// Row r shows rank order[r] (servers first); empty: rank order.
-    void setOrder(std::vector<int> order) { m_order = std::move(order); }
+    /// Row r shows rank order[r] (servers first); empty: rank order. An entry -(g + 1) is a summary row: the mean
+    /// activity of the ranks groups[g], per time bin.
+    void setOrder(std::vector<int> order, std::vector<std::vector<int>> groups = {})
+    {
+        m_order = std::move(order);
+        m_groups = std::move(groups);
+    }
 
     double selectTest(const QPointF&, bool, QVariant*) const override { return -1; }
     QCPRange getKeyRange(bool& found, QCP::SignDomain) const override
@@ -220,8 +227,8 @@ public:
     }
     QCPRange getValueRange(bool& found, QCP::SignDomain, const QCPRange&) const override
     {
-        found = m_run && m_run->rankCount() > 0;
-        return QCPRange(-0.5, m_run ? m_run->rankCount() - 0.5 : 0.5);
+        found = m_run && rowCount() > 0;
+        return QCPRange(-0.5, m_run ? rowCount() - 0.5 : 0.5);
     }
 
 protected:
@@ -231,7 +238,7 @@ protected:
             return;
         const QCPRange keys = mKeyAxis->range(), rows = mValueAxis->range();
         const int first = std::max(0, int(std::floor(rows.lower)));
-        const int last = std::min(m_run->rankCount() - 1, int(std::ceil(rows.upper)));
+        const int last = std::min(rowCount() - 1, int(std::ceil(rows.upper)));
         painter->setPen(Qt::NoPen);
         for (int r = first; r <= last; ++r) {
             const double yTop = mValueAxis->coordToPixel(r - 0.42), yMid = mValueAxis->coordToPixel(r),
@@ -242,6 +249,10 @@ protected:
             const double x0 = mKeyAxis->coordToPixel(0), xNow = mKeyAxis->coordToPixel(m_run->now());
             painter->fillRect(QRectF(QPointF(x0, top), QPointF(xNow, bottom)), kIdle);
             const int rank = r < int(m_order.size()) ? m_order[std::size_t(r)] : r;
+            if (rank < 0 && std::size_t(-rank - 1) < m_groups.size()) {
+                drawSummary(painter, m_groups[std::size_t(-rank - 1)], keys, top, mid, bottom);
+                continue;
+            }
             if (rank >= m_run->rankCount()) // a host no rank runs on, or an order not yet updated for this run
                 continue;
             drawSet(painter, m_run->computeOf(rank), keys, top, mid, kCompute);
@@ -254,6 +265,25 @@ protected:
     }
 
 private:
+    /// A summary row: per time bin, a green bar up from the middle as tall as the group's mean compute share and a
+    /// blue one down as deep as its mean communication share.
+    void drawSummary(QCPPainter* painter, const std::vector<int>& ranks, const QCPRange& keys, double top, double mid,
+                     double bottom) const
+    {
+        const double w = m_run->binWidth();
+        for (int i = 0; i < TimeBins::kBins; ++i) {
+            const double t0 = i * w, t1 = std::min((i + 1) * w, m_run->now());
+            if (t1 <= keys.lower || t0 >= keys.upper || t1 <= t0)
+                continue;
+            const auto [c, m] = m_run->meanBinActivity(ranks, i);
+            const double x0 = mKeyAxis->coordToPixel(t0), x1 = std::max(mKeyAxis->coordToPixel(t1), x0 + 1);
+            painter->fillRect(QRectF(QPointF(x0, mid - c * (mid - top)), QPointF(x1, mid)), kCompute);
+            painter->fillRect(QRectF(QPointF(x0, mid), QPointF(x1, mid + m * (bottom - mid))), kComm);
+        }
+    }
+
+    int rowCount() const { return std::max(m_run->rankCount(), int(m_order.size())); }
+
     void drawSet(QCPPainter* painter, const IntervalSet& set, const QCPRange& keys, double top, double bottom,
                  const QColor& colour) const
     {
@@ -279,6 +309,7 @@ private:
 
     RunDataPtr m_run;
     std::vector<int> m_order;
+    std::vector<std::vector<int>> m_groups;
 };
 
 QColor ChartsPanel::runColour(long long id)
@@ -761,22 +792,47 @@ bool TimelineView::refresh()
     if (rows != m_rows || named != m_named) {
         m_rows = rows;
         m_named = named;
-        // Servers and edge servers first (the host a lesson is usually about), then the others in rank order.
+        // Servers and edge servers first (the host a lesson is usually about); with more than kSummariseAbove others,
+        // one summary row per role (their mean activity per time bin); then the others in rank order.
         m_order.clear();
+        std::map<QString, std::vector<int>> byRole;
         for (int pass = 0; pass < 2; ++pass)
             for (int r = 0; r < rows; ++r) {
                 const QString role = r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].role : QString();
-                if (sim::isAggregator(role.toStdString()) == (pass == 0))
-                    m_order.push_back(r);
+                if (sim::isAggregator(role.toStdString()) != (pass == 0))
+                    continue;
+                m_order.push_back(r);
+                if (pass == 1)
+                    byRole[role.isEmpty() ? QString("host") : role].push_back(r);
             }
-        m_gantt->setOrder(m_order);
+        std::vector<std::vector<int>> groups;
+        QStringList groupNames;
+        int others = 0;
+        for (const auto& [role, ranks] : byRole)
+            others += int(ranks.size());
+        if (others > kSummariseAbove) {
+            const auto servers = std::find_if(m_order.begin(), m_order.end(), [&](int r) {
+                const QString role = r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].role : QString();
+                return !sim::isAggregator(role.toStdString());
+            });
+            std::vector<int> summary;
+            for (auto& [role, ranks] : byRole) {
+                summary.push_back(-int(groups.size()) - 1);
+                groupNames << QString("%1s (mean of %2)").arg(role).arg(ranks.size());
+                groups.push_back(std::move(ranks));
+            }
+            m_order.insert(servers, summary.begin(), summary.end());
+        }
+        m_gantt->setOrder(m_order, groups);
         auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-        for (int i = 0; i < rows && i < 4096; ++i) {
+        for (int i = 0; i < int(m_order.size()) && i < 4096; ++i) {
             const int r = m_order[std::size_t(i)];
-            ticker->addTick(i, r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].name : QString("rank %1").arg(r));
+            ticker->addTick(i, r < 0 ? groupNames[-r - 1]
+                               : r < int(m_run->hosts.size()) ? m_run->hosts[std::size_t(r)].name
+                                                              : QString("rank %1").arg(r));
         }
         m_plot->yAxis->setTicker(ticker);
-        m_plot->yAxis->setRange(-0.5, std::min(rows, 6) - 0.5); // rows tall enough to read; scroll for more
+        m_plot->yAxis->setRange(-0.5, std::min(int(m_order.size()), 6) - 0.5); // rows tall enough to read; scroll for more
     }
     // Failures: a red cross on the failed rank's row; restarts: a green line across every row.
     m_plot->clearItems();

@@ -354,6 +354,22 @@ std::pair<double, double> RunData::hostActivity(int rank, double t0) const
     return {coveredIn(m_compute[std::size_t(rank)], t0, m_now) / d, coveredIn(m_comm[std::size_t(rank)], t0, m_now) / d};
 }
 
+std::pair<double, double> RunData::meanBinActivity(const std::vector<int>& ranks, int bin) const
+{
+    double c = 0, m = 0;
+    int n = 0;
+    for (int r : ranks) { // a rank with no activity reported yet counts as idle
+        if (r >= 0 && r < rankCount()) {
+            c += m_computeBins[std::size_t(r)].at(bin);
+            m += m_commBins[std::size_t(r)].at(bin);
+        }
+        ++n;
+    }
+    if (n == 0 || m_binWidth <= 0)
+        return {0, 0};
+    return {std::min(1.0, c / (n * m_binWidth)), std::min(1.0, m / (n * m_binWidth))};
+}
+
 double RunData::linkUtilization(const QString& link, double t0) const
 {
     const auto it = m_links.find(link);

@@ -91,6 +91,10 @@ public:
     void workerCurves(std::vector<double>& t, std::vector<double>& overhead, std::vector<double>& utilization) const;
     /// Fractions of [t0, now) a host spent computing and communicating.
     std::pair<double, double> hostActivity(int rank, double t0) const;
+    /// Mean shares of time bin `bin` (0 <= bin < TimeBins::kBins, each binWidth() s long) that `ranks` spent computing
+    /// and communicating: the timeline's summary rows for large host sets. A rank with no activity reported yet counts
+    /// as idle. (0, 0) for an empty set.
+    std::pair<double, double> meanBinActivity(const std::vector<int>& ranks, int bin) const;
     /// Utilization of a link (platform node id) over [t0, now): bytes / (bandwidth x duration), the busier
     /// direction of a full-duplex link. 0 when unknown.
     double linkUtilization(const QString& link, double t0) const;
