@@ -17,6 +17,7 @@
 #include <QJsonDocument>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -260,6 +261,10 @@ int cmdRun(const QStringList& args)
                     {"version", kVersion},
                     {"build", buildString()}});
 
+    // A run outlives whoever reads its output: when a sweep's parent or the workbench dies, writing a progress line
+    // or an event to the closed pipe must not kill the run (SIGPIPE's default); the write fails quietly, and the run
+    // goes on to its end and is stored (README "Running a sweep").
+    std::signal(SIGPIPE, SIG_IGN);
     StreamSink streamSink(stdout);
     ProgressSink progress(isatty(STDERR_FILENO) == 1);
     // With --stream, stdin carries run-control commands (app/runcontrol.h); their state changes are events.

@@ -67,6 +67,10 @@ void RunControl::listen(std::istream& in)
             if (!line.empty() && !state->apply(line))
                 std::fprintf(stderr, "dmlsim run: unknown control command '%s' (pause, resume, step, stop, "
                                      "pace X)\n", line.c_str());
+        // The controller is gone (the workbench quit or crashed without stopping this run): nobody can resume a
+        // pause or wants the pace any more, so the run goes on as fast as possible to its end and is stored.
+        state->apply("pace 0");
+        state->apply("resume");
     }).detach();
 }
 

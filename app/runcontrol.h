@@ -21,8 +21,9 @@ public:
     /// `onState(state, step, time)` is called with "paused" when the run starts waiting and "running" when it
     /// carries on (e.g. to emit stream events).
     explicit RunControl(std::function<void(const char*, long, double)> onState = {});
-    /// Reads commands from `in` on a background thread until end of file. `in` must outlive the process's
-    /// use of it (std::cin).
+    /// Reads commands from `in` on a background thread until end of file; at end of file (the controller is gone)
+    /// the run resumes and drops its pace, to finish as fast as possible. `in` must outlive the process's use of it
+    /// (std::cin).
     void listen(std::istream& in);
     /// Applies one command line. Returns false (and changes nothing) if it is not a command.
     bool command(const std::string& line);

@@ -6,12 +6,18 @@
 #include <sqlite3.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <ctime>
+#include <thread>
 #include <unistd.h>
 
 namespace dml::app {
+
+/// How long a writer waits for a store another process is writing before it fails with "database is locked".
+constexpr int kBusyTimeoutMs = 10000;
+
 namespace {
 
 // 2: runs.build (the program's build string, buildinfo.h), runs' bytes lost, evaluation grid and partition
@@ -203,7 +209,18 @@ RunStore::RunStore(const std::string& file) : m_file(file)
         m_db = nullptr;
         throw StoreError(file + ": cannot open the run store: " + msg);
     }
-    sqlite3_busy_timeout(m_db, 10000); // several runs may write the same store at once
+    // Several runs may write the same store at once: a writer that finds it locked retries every 2 ms for up to
+    // 10 s. (SQLite's own busy timeout backs off to 100 ms sleeps, so a waiter could sleep through the short gaps
+    // that finishRun() leaves between the batches of a long timeline and starve behind it.)
+    sqlite3_busy_handler(
+        m_db,
+        [](void*, int count) -> int {
+            if (count >= kBusyTimeoutMs / 2)
+                return 0; // give up: SQLITE_BUSY, "database is locked"
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            return 1;
+        },
+        nullptr);
     try {
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA foreign_keys=ON");
@@ -300,8 +317,32 @@ long long RunStore::beginRun(const Scenario& s, const std::string& strategy, con
     return sqlite3_last_insert_rowid(m_db);
 }
 
+void RunStore::insertSpans(long long id, const std::vector<Span>& spans, std::size_t begin, std::size_t end)
+{
+    Stmt st(m_db, "INSERT INTO spans VALUES(?,?,?,?,?,?,?)", m_file);
+    for (std::size_t i = begin; i < end; ++i) {
+        const Span& x = spans[i];
+        st.bind(1, id).bind(2, (long long)x.rank).bind(3, (long long)x.kind).bind(4, (long long)x.peer);
+        st.bind(5, x.start).bind(6, x.end).bind(7, x.amount);
+        st.step();
+        st.reset();
+    }
+}
+
 void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wallTime)
 {
+    // A long timeline (a 1,024-host torus writes 15.7 million spans, about 16 s) goes first, in transactions of
+    // kSpanBatch rows each: one transaction for all of it would hold the store's write lock longer than another
+    // process's busy timeout (10 s). Until the last transaction below marks the run finished, its spans belong to a
+    // run that is still "running" (or "interrupted", should this process die), never to a finished one.
+    const bool batched = r.timeline.size() > kSpanBatch;
+    if (batched)
+        for (std::size_t b = 0; b < r.timeline.size(); b += kSpanBatch) {
+            Transaction batch(*this, &RunStore::exec);
+            insertSpans(id, r.timeline, b, std::min(r.timeline.size(), b + kSpanBatch));
+            batch.commit();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10)); // a waiting writer's turn (2 ms polls)
+        }
     Transaction tx(*this, &RunStore::exec);
     {
         Stmt st(m_db, "INSERT INTO samples VALUES(?,?,?,?,?,?,?)", m_file);
@@ -361,15 +402,8 @@ void RunStore::finishRun(long long id, const sim::SimulationResult& r, double wa
                 st.reset();
             }
     }
-    {
-        Stmt st(m_db, "INSERT INTO spans VALUES(?,?,?,?,?,?,?)", m_file);
-        for (const Span& x : r.timeline) {
-            st.bind(1, id).bind(2, (long long)x.rank).bind(3, (long long)x.kind).bind(4, (long long)x.peer);
-            st.bind(5, x.start).bind(6, x.end).bind(7, x.amount);
-            st.step();
-            st.reset();
-        }
-    }
+    if (!batched)
+        insertSpans(id, r.timeline, 0, r.timeline.size());
     const Summary& s = r.summary;
     Stmt st(m_db,
             "UPDATE runs SET status='finished', finished=?, final_accuracy=?, best_accuracy=?, final_test_loss=?, "

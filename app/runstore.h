@@ -65,8 +65,11 @@ public:
     /// Inserts the run in status "running" and returns its id. `build`: the program's build string (buildinfo.h).
     long long beginRun(const Scenario& s, const std::string& strategy, const std::string& version,
                        const std::string& build);
-    /// Stores samples, host statistics and the summary and marks the run "finished", in one transaction.
+    /// Stores samples, host statistics, link statistics, series, the timeline and the summary and marks the run
+    /// "finished", in one transaction, except that a timeline of more than kSpanBatch spans is written first in
+    /// transactions of kSpanBatch rows (so that no transaction holds the write lock for seconds).
     void finishRun(long long id, const sim::SimulationResult& r, double wallTime);
+    static constexpr std::size_t kSpanBatch = 200000;
     /// Marks the run "failed" with the error text.
     void failRun(long long id, const std::string& error, double wallTime);
 
@@ -96,6 +99,7 @@ public:
 
 private:
     void exec(const char* sql);
+    void insertSpans(long long id, const std::vector<Span>& spans, std::size_t begin, std::size_t end);
     void migrate(); ///< upgrades an older schema in place (2 -> 3)
     std::string m_file;
     sqlite3* m_db = nullptr;

@@ -2,9 +2,11 @@
 // `dmlsim sweep` and `dmlsim merge` as users and schedulers drive them: validation, a 12-run grid with two jobs,
 // resuming a killed sweep, shards from Slurm's environment, and an mpirun sweep merged back into one store.
 #include "runstore.h"
+#include "scenario.h"
 #include "sweep.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -17,6 +19,8 @@
 #include "testutil.h"
 
 #include <csignal>
+#include <thread>
+#include <atomic>
 #include <map>
 #include <set>
 #include <tuple>
@@ -261,6 +265,86 @@ private slots:
         for (const SweepRunTag& t : store.sweepRuns(onlySweep(store)))
             if (before.count({t.point, t.rep}) && t.status == "finished")
                 QVERIFY(finishedIds.count(t.runId));
+    }
+
+    /// Issue 18: killing only the sweep process (SIGKILL to its pid, not its group) leaves its children running;
+    /// their progress lines then go to a closed pipe, which must not kill them: both runs finish and are stored.
+    void killingOnlyTheSweepLetsItsRunsFinish()
+    {
+        QTemporaryDir dir;
+        QString slow = kSlow;
+        slow.replace(R"("run": { "epochs": 1 })", R"("run": { "epochs": 4, "eval_interval_epochs": 0.1 })");
+        QVERIFY(slow.contains("\"epochs\": 4"));
+        writeFile(dir, "slow.json", slow.toUtf8());
+        const QString sweep = writeFile(dir, "sweep.json", R"({"name": "orphans", "base": "slow.json",
+                                                               "grid": {"platform.workers": [2, 3]}})");
+        const QString db = dir.filePath("s.sqlite");
+        QProcess p;
+        p.start(DMLSIM_EXE, {"sweep", sweep, "--jobs", "2", "--db", db});
+        QVERIFY(p.waitForStarted());
+        // Wait until both children have their runs in the store, then kill the parent alone.
+        auto statuses = [&] {
+            std::vector<std::string> out;
+            if (QFile::exists(db))
+                for (const RunRecord& r : RunStore(db.toStdString()).runs())
+                    out.push_back(r.status);
+            return out;
+        };
+        QElapsedTimer clock;
+        clock.start();
+        while (statuses().size() < 2 && clock.elapsed() < 30000)
+            QTest::qWait(20);
+        QCOMPARE(int(statuses().size()), 2);
+        QCOMPARE(statuses(), (std::vector<std::string>{"running", "running"}));
+        ::kill(pid_t(p.processId()), SIGKILL);
+        p.waitForFinished();
+        // The orphans go on to their end: both runs finished, none left interrupted.
+        while (statuses() != std::vector<std::string>{"finished", "finished"} && clock.elapsed() < 60000)
+            QTest::qWait(50);
+        QCOMPARE(statuses(), (std::vector<std::string>{"finished", "finished"}));
+        for (const RunRecord& r : RunStore(db.toStdString()).runs())
+            QVERIFY(!r.interrupted);
+    }
+
+    /// Issue 18: a run with a long timeline (3 million spans here; a 1,024-host torus writes 15.7 million) must not
+    /// hold the store's write lock for seconds: another process starting a run meanwhile waits at most for one
+    /// batch of spans, never for the whole commit.
+    void secondWriterDuringALargeCommit()
+    {
+        QTemporaryDir dir;
+        const std::string db = dir.filePath("big.sqlite").toStdString();
+        const Scenario sc = parseScenario(kSlow);
+        dml::sim::SimulationResult big;
+        big.timeline.resize(3000000);
+        for (std::size_t i = 0; i < big.timeline.size(); ++i)
+            big.timeline[i] = {int(i % 64), dml::Span::Compute, -1, double(i), double(i) + 0.5, 1e6};
+        RunStore writer(db), other(db);
+        const long long id = writer.beginRun(sc, "sync-ps", "test", "test");
+        std::atomic<bool> done{false};
+        double commitSeconds = 0;
+        std::thread commit([&] {
+            QElapsedTimer t;
+            t.start();
+            writer.finishRun(id, big, 1.0);
+            commitSeconds = double(t.elapsed()) / 1000.0;
+            done = true;
+        });
+        double longestWait = 0;
+        int starts = 0;
+        while (!done) {
+            QElapsedTimer t;
+            t.start();
+            other.beginRun(sc, "sync-ps", "test", "test"); // throws "database is locked" after the busy timeout
+            longestWait = std::max(longestWait, double(t.elapsed()) / 1000.0);
+            ++starts;
+        }
+        commit.join();
+        qInfo("commit of 3M spans %.2f s; %d runs started meanwhile, longest wait %.3f s", commitSeconds, starts,
+              longestWait);
+        QCOMPARE(int(writer.timeline(id).size()), 3000000);
+        QCOMPARE(writer.run(id).status, std::string("finished"));
+        QVERIFY(starts >= 2);
+        QVERIFY2(longestWait < 0.5 * commitSeconds, qPrintable(QString::number(longestWait)));
     }
 
     void shardFromSlurmArray()
