@@ -32,6 +32,12 @@ ScenarioError::ScenarioError(std::string file, std::vector<ScenarioIssue> issues
 
 namespace {
 
+// The work between two communications is bounded so that one step (a round, an edge round) always ends in
+// reasonable time: FedAvg papers use 1 to 20 local epochs, local SGD and HierFAVG 1 to a few hundred local steps
+// (issue 18: "local_epochs": 65536 made a 2-round run take hours of real arithmetic).
+constexpr long long kMaxLocalEpochs = 1000;
+constexpr long long kMaxLocalSteps = 100000;
+
 using namespace detail;
 
 void readDataset(ObjectReader&& r, DatasetSpec& d)
@@ -292,7 +298,7 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     }
     if (st.kind == StrategyKind::FedAvg) {
         st.clientFraction = r.number("client_fraction", st.clientFraction, 1e-9, 1);
-        st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, 1000000));
+        st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, kMaxLocalEpochs));
         st.proxMu = r.number("prox_mu", st.proxMu, 0, 1e6);
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.roundDeadline = r.unit("round_deadline", UnitKind::Time, 0, false);
@@ -301,8 +307,8 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
     }
     if (st.kind == StrategyKind::HierFavg) {
         st.edgeServers = int(r.integer("edge_servers", 0, 1, 1000000)); // 0 here: one per edge site (parseScenario)
-        st.edgeInterval = int(r.integer("edge_interval", 0, 0, 100000000));
-        st.cloudInterval = int(r.integer("cloud_interval", 1, 1, 1000000));
+        st.edgeInterval = int(r.integer("edge_interval", 0, 0, kMaxLocalSteps));
+        st.cloudInterval = int(r.integer("cloud_interval", 1, 1, 10000));
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
@@ -311,12 +317,12 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.bufferSize = int(r.integer("buffer_size", st.bufferSize, 1, 100000000));
         st.serverLearningRate = r.number("server_learning_rate", st.serverLearningRate, 1e-12, 1e6);
         st.refillOnAggregation = r.choice("refill", {"report", "aggregation"}, "report") == "aggregation";
-        st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, 1000000));
+        st.localEpochs = int(r.integer("local_epochs", st.localEpochs, 1, kMaxLocalEpochs));
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
     // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
-    st.localSteps = int(r.integer("local_steps", 1, 1, 1000000));
+    st.localSteps = int(r.integer("local_steps", 1, 1, kMaxLocalSteps));
     readCompression(r.child("compression"), st.compression);
     readPrivacy(r.child("privacy"), st.privacy);
     readSecureAggregation(r.child("secure_aggregation"), st.secureAggregation);

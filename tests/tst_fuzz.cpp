@@ -3,20 +3,29 @@
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
 // recovery settings grafted onto the strategy, cluster shapes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
-// never with another exception or a crash. The same seed gives the same mutants, so a failure replays: the test
-// prints the mutant's number and text.
+// never with another exception or a crash; and every mutant that parses runs for 2 steps in a child process (ctest
+// fuzz_runs). The same seed gives the same mutants, so a failure replays: the test prints the mutant's number and
+// text.
+#include "runstore.h"
 #include "scenario.h"
 
 #include "clustercheck.h"
 #include "rng.h"
 
 #include <QDir>
+#include <QElapsedTimer>
+#include <QProcess>
+#include <QTemporaryDir>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
 
+#include <sys/resource.h>
+
+#include <cmath>
 #include <functional>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -352,6 +361,23 @@ QString mutate(const QJsonObject& seed, Rng& rng)
     return QString::fromUtf8(QJsonDocument(doc.toObject()).toJson(QJsonDocument::Compact));
 }
 
+/// Every shipped scenario and lesson, the mutation seeds.
+std::vector<QJsonObject> shippedSeeds()
+{
+    std::vector<QJsonObject> seeds;
+    for (const QString& dir : {QString(DMLSIM_SOURCE_DIR "/scenarios"), QString(DMLSIM_SOURCE_DIR "/scenarios/lessons")})
+        for (const QString& f : QDir(dir).entryList({"*.json"}, QDir::Files)) {
+            QFile file(dir + "/" + f);
+            if (!file.open(QIODevice::ReadOnly))
+                qFatal("cannot read %s", qPrintable(f));
+            const QJsonDocument d = QJsonDocument::fromJson(file.readAll());
+            if (!d.isObject())
+                qFatal("%s is not a JSON object", qPrintable(f));
+            seeds.push_back(d.object());
+        }
+    return seeds;
+}
+
 } // namespace
 
 class TestFuzz : public QObject {
@@ -359,15 +385,7 @@ class TestFuzz : public QObject {
 private slots:
     void mutatedScenariosParseOrFailCleanly()
     {
-        std::vector<QJsonObject> seeds;
-        for (const QString& dir : {QString(DMLSIM_SOURCE_DIR "/scenarios"), QString(DMLSIM_SOURCE_DIR "/scenarios/lessons")})
-            for (const QString& f : QDir(dir).entryList({"*.json"}, QDir::Files)) {
-                QFile file(dir + "/" + f);
-                QVERIFY(file.open(QIODevice::ReadOnly));
-                const QJsonDocument d = QJsonDocument::fromJson(file.readAll());
-                QVERIFY2(d.isObject(), qPrintable(f));
-                seeds.push_back(d.object());
-            }
+        const std::vector<QJsonObject> seeds = shippedSeeds();
         QVERIFY(seeds.size() >= 10);
         constexpr int kMutants = 2400;
         Rng rng(0xF022);
@@ -426,6 +444,100 @@ private slots:
         }
         qInfo("%d accepted cluster shapes built and routed by SimGrid", built);
         QVERIFY(built >= 10);
+    }
+
+    /// Issue 18: every mutant of the 2,400 above that parses also runs, for 2 steps on a small synthetic dataset, in
+    /// a `dmlsim run` child under a 4 GB address-space limit: it finishes (exit 0) or fails with a message on stderr
+    /// (exit 1 or 2), never dies of a signal, never takes longer than 60 s, and is never stored as finished with a
+    /// non-finite simulated time.
+    void parsedMutantsRunTwoSteps()
+    {
+        std::vector<QJsonObject> seeds = shippedSeeds();
+        Rng rng(0xF022); // the same mutants as mutatedScenariosParseOrFailCleanly
+        std::vector<QByteArray> runnable;
+        for (int i = 0; i < 2400; ++i) {
+            const QString text = mutate(seeds[std::size_t(i) % seeds.size()], rng);
+            try {
+                parseScenario(text.toStdString(), "mutant.json");
+            } catch (const std::exception&) {
+                continue;
+            }
+            QJsonObject o = QJsonDocument::fromJson(text.toUtf8()).object();
+            QJsonObject run = o["run"].toObject();
+            run["max_steps"] = 2;
+            o["run"] = run;
+            QJsonObject workload = o["workload"].toObject();
+            if (workload["dataset"].toObject()["name"].toString() != "synthetic") // 3,000 images' worth, not 60,000
+                workload["dataset"] = QJsonObject{{"name", "synthetic"}, {"classes", 10}, {"features", 784},
+                                                  {"train_samples", 3000}, {"test_samples", 100}};
+            o["workload"] = workload;
+            runnable.push_back(QJsonDocument(o).toJson(QJsonDocument::Compact));
+        }
+        QVERIFY(runnable.size() >= 200);
+        QTemporaryDir dir;
+        const QString db = dir.filePath("mutants.sqlite");
+        int finished = 0, refused = 0, failed = 0;
+        double slowest = 0;
+        int slowestIndex = -1;
+        constexpr int kParallel = 2;
+        std::vector<std::unique_ptr<QProcess>> procs(runnable.size());
+        std::vector<QElapsedTimer> clocks(runnable.size());
+        std::size_t next = 0, done = 0;
+        std::vector<std::size_t> running;
+        auto start = [&](std::size_t i) {
+            const QString file = dir.filePath(QString("m%1.json").arg(i));
+            QFile f(file);
+            if (!f.open(QIODevice::WriteOnly) || f.write(runnable[i]) != runnable[i].size())
+                qFatal("cannot write %s", qPrintable(file));
+            f.close();
+            procs[i] = std::make_unique<QProcess>();
+            procs[i]->setChildProcessModifier([] {
+                const rlimit limit{4ull << 30, 4ull << 30};
+                ::setrlimit(RLIMIT_AS, &limit);
+            });
+            clocks[i].start();
+            procs[i]->start(DMLSIM_EXE, {"run", file, "--db", db});
+            running.push_back(i);
+        };
+        while (done < runnable.size()) {
+            while (running.size() < kParallel && next < runnable.size())
+                start(next++);
+            for (auto it = running.begin(); it != running.end();) {
+                QProcess& p = *procs[*it];
+                const std::size_t i = *it;
+                if (!p.waitForFinished(p.state() == QProcess::NotRunning ? 0 : 20) && clocks[i].elapsed() < 60000) {
+                    ++it;
+                    continue;
+                }
+                const QString what = QString("mutant %1 (%2)\n%3").arg(i).arg(QString(p.readAllStandardError()).left(400),
+                                                                           QString(runnable[i]));
+                if (p.state() != QProcess::NotRunning) {
+                    p.kill();
+                    p.waitForFinished();
+                    QFAIL(qPrintable("hangs (over 60 s): " + what));
+                }
+                QVERIFY2(p.exitStatus() == QProcess::NormalExit, qPrintable("crashes: " + what));
+                const int code = p.exitCode();
+                QVERIFY2(code == 0 || code == 1 || code == 2, qPrintable(QString("exit %1: ").arg(code) + what));
+                if (code != 0)
+                    QVERIFY2(what.contains("dmlsim run:"), qPrintable("fails without a message: " + what));
+                (code == 0 ? finished : code == 2 ? refused : failed) += 1;
+                const double seconds = double(clocks[i].elapsed()) / 1000.0;
+                if (seconds > slowest) {
+                    slowest = seconds;
+                    slowestIndex = int(i);
+                }
+                procs[i].reset();
+                it = running.erase(it);
+                ++done;
+            }
+        }
+        for (const RunRecord& r : RunStore(db.toStdString()).runs())
+            if (r.status == "finished")
+                QVERIFY2(std::isfinite(r.summary.simulatedTime), qPrintable(QString("run %1").arg(r.id)));
+        qInfo("%zu parsed mutants ran 2 steps: %d finished, %d refused (exit 2), %d failed (exit 1); slowest %.1f s "
+              "(mutant %d)", runnable.size(), finished, refused, failed, slowest, slowestIndex);
+        QVERIFY(finished > int(runnable.size()) / 2);
     }
 };
 
