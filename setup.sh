@@ -5,6 +5,8 @@
 #   ./setup.sh test         runs the test suite (what CI runs)
 #   ./setup.sh build        only installs and builds
 #   ./setup.sh bench        builds and runs the benchmarks (prints the figures quoted in the notes)
+#   ./setup.sh asan         builds with ASan + UBSan in build-asan and runs the test suite there
+#   ./setup.sh fuzz         builds the libFuzzer target with clang in build-fuzz and fuzzes the scenario parser
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -54,6 +56,26 @@ case "${1:-}" in
     "$BUILD_DIR/bench/bench_platforms"; echo
     "$BUILD_DIR/bench/bench_compression"; echo
     "$BUILD_DIR/bench/bench_compression_runs" ;;
+  asan)
+    # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan (README "Sanitizers and fuzzing").
+    install_missing
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMLSIM_SANITIZE=ON -DDMLSIM_TEST_PORTABLE_ISAS= >/dev/null
+    cmake --build build-asan -j "$JOBS"
+    DMLSIM_TEST_TIME_SCALE=${DMLSIM_TEST_TIME_SCALE:-4} \
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:detect_stack_use_after_return=0} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+      ctest --test-dir build-asan --output-on-failure -j "$JOBS" ${CTEST_ARGS:-} ;;
+  fuzz)
+    # libFuzzer on the scenario parser for FUZZ_SECONDS (default 600), in build-fuzz, seeded with every shipped
+    # scenario and lesson; new inputs go to fuzz-corpus/, findings to crash-* files.
+    PACKAGES+=(clang)
+    install_missing
+    CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMLSIM_LIBFUZZER=ON \
+      -DDMLSIM_BUILD_GUI=OFF -DDMLSIM_TEST_PORTABLE_ISAS= >/dev/null
+    cmake --build build-fuzz -j "$JOBS" --target fuzz_scenario
+    mkdir -p fuzz-corpus
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} build-fuzz/tests/fuzz_scenario -max_total_time="${FUZZ_SECONDS:-600}" \
+      -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 fuzz-corpus scenarios scenarios/lessons ;;
   *)
-    echo "usage: ./setup.sh quickstart|test|build|bench" >&2; exit 2 ;;
+    echo "usage: ./setup.sh quickstart|test|build|bench|asan|fuzz" >&2; exit 2 ;;
 esac

@@ -27,7 +27,15 @@ struct Result {
     QByteArray out, err;
 };
 
-/// Runs the built dmlsim with `args` and waits for it (2 minutes at most, else the test aborts).
+/// How much longer than usual waits may take: $DMLSIM_TEST_TIME_SCALE (>= 1; `./setup.sh asan` sets 4, sanitized
+/// builds being several times slower), else 1.
+inline int timeScale()
+{
+    const int s = qEnvironmentVariableIntValue("DMLSIM_TEST_TIME_SCALE");
+    return s >= 1 ? s : 1;
+}
+
+/// Runs the built dmlsim with `args` and waits for it (2 minutes x timeScale() at most, else the test aborts).
 inline Result dmlsim(const QStringList& args, const QString& workDir = {}, const QProcessEnvironment& env = {})
 {
     QProcess p;
@@ -36,7 +44,7 @@ inline Result dmlsim(const QStringList& args, const QString& workDir = {}, const
     if (!env.isEmpty())
         p.setProcessEnvironment(env);
     p.start(DMLSIM_EXE, args);
-    if (!p.waitForFinished(120000))
+    if (!p.waitForFinished(120000 * timeScale()))
         qFatal("dmlsim %s did not finish", qPrintable(args.join(' ')));
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
             p.readAllStandardError()};
