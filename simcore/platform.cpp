@@ -539,7 +539,8 @@ std::vector<std::string> mapRolesToHosts(const XmlSpec& xml, const std::vector<s
     for (const auto& role : roles)
         ++needed[role];
     for (const auto& [role, count] : needed) {
-        const auto it = std::find_if(xml.roles.begin(), xml.roles.end(), [&](const auto& m) { return m.first == role; });
+        const std::string& name = role; // clang 14 cannot capture a structured binding
+        const auto it = std::find_if(xml.roles.begin(), xml.roles.end(), [&](const auto& m) { return m.first == name; });
         if (it == xml.roles.end())
             throw ConfigError("platform.xml.roles", "no hosts given for role \"" + role + "\" (the strategy has " +
                                                         std::to_string(count) + ")");
