@@ -262,11 +262,13 @@ void checkCollective(const StrategySpec& spec)
     const std::string name = collectives::toString(c.algorithm);
     if (c.algorithm != Algorithm::Ring) {
         if (spec.kind != StrategyKind::RingAllReduce)
-            throw ConfigError("strategy.collective", "\"" + name + "\" is an all-reduce algorithm for ring-allreduce; " +
-                                                         toString(spec.kind) + " has no all-reduce (use \"ring\")");
+            throw ConfigError("strategy.collective", "\"" + name + "\" is an all-reduce algorithm for " +
+                                                         "ring-allreduce; " + toString(spec.kind) +
+                                                         " has no all-reduce (use \"ring\")");
         if (spec.compression.kind != compression::CompressionSpec::Kind::None)
-            throw ConfigError("strategy.collective", "\"" + name + "\" with compression: compressed gradients travel "
-                                                     "the ring's chunk schedule only (use \"ring\", or no compression)");
+            throw ConfigError("strategy.collective", "\"" + name + "\" with compression: compressed gradients "
+                                                     "travel the ring's chunk schedule only (use \"ring\", or no "
+                                                     "compression)");
         if (spec.recovery == StrategySpec::Recovery::Elastic)
             throw ConfigError("strategy.collective", "\"" + name + "\" with recovery elastic: the survivors re-form a "
                                                      "ring (use \"ring\")");

@@ -316,7 +316,8 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
     // Read for every strategy so that a misplaced one gets checkCollective's explanation, not "unknown key".
-    st.collective.algorithm = collectives::parseAlgorithm(r.choice("collective", collectives::algorithmNames(), "ring"));
+    st.collective.algorithm =
+        collectives::parseAlgorithm(r.choice("collective", collectives::algorithmNames(), "ring"));
     st.collective.ranksPerNode = int(r.integer("ranks_per_node", 1, 1, 1000000));
     for (const char* key : {"auto_latency", "auto_bandwidth"}) { // -1: from the platform (parseScenario)
         const bool latency = std::string(key) == "auto_latency";

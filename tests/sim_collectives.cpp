@@ -13,6 +13,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <optional>
+#include <stdexcept>
 
 using namespace dml;
 using namespace dml::test;
@@ -422,6 +425,47 @@ private slots:
         QVERIFY2(probe.duration(3) < probe.duration(2), "above S*, halving-doubling is faster in the simulation");
         QVERIFY2(probe.duration(4) < probe.duration(5) && probe.duration(4) < probe.duration(6),
                  "at P = 12 and 3.84 MB the ring is the fastest in the simulation");
+    }
+
+
+    /// Bad arguments are refused before anything is sent, naming the argument.
+    void badArgumentsRefused()
+    {
+        class NoNetwork final : public Transport {
+        public:
+            int rank() const override { return 0; }
+            void isend(int, int, Message) override { throw std::logic_error("sent"); }
+            void waitAll() override {}
+            Message recv(int) override { throw std::logic_error("received"); }
+            std::optional<Message> recv(int, double) override { throw std::logic_error("received"); }
+            void compute(double) override {}
+            double now() const override { return 0; }
+            void launch(int) override {}
+        } t;
+        collectives::Inbox inbox;
+        auto refused = [](const std::function<void()>& f, const std::string& word) {
+            try {
+                f();
+            } catch (const std::invalid_argument& e) {
+                return std::string(e.what()).find(word) != std::string::npos;
+            }
+            return false;
+        };
+        QVERIFY(refused([&] { collectives::halvingReduceScatter(t, 0, 6, nullptr, 1e3, 1, inbox); }, "P = 6"));
+        QVERIFY(refused([&] { collectives::doublingAllGather(t, 0, 12, nullptr, 1e3, 1, inbox); }, "P = 12"));
+        QVERIFY(refused([&] { collectives::hierarchicalAllReduce(t, 0, 8, 3, nullptr, 1e3, 1, inbox); },
+                        "ranksPerNode = 3"));
+        QVERIFY(refused([&] { collectives::ringAllGather(t, 4, 4, nullptr, 1e3, 1, inbox); }, "rank = 4"));
+        QVERIFY(refused([&] { collectives::allReduce(Algorithm::Auto, t, 0, 4, nullptr, 1e3, 1, inbox); }, "auto"));
+        QVERIFY(refused([&] { collectives::parseAlgorithm("tree"); }, "\"double-binary-tree\""));
+        QVERIFY(refused([&] { collectives::predictedTime(Algorithm::Ring, 4, 1e3, {.alpha = 1e-6}); }, "bandwidth"));
+        QVERIFY(refused([&] { collectives::predictedTime(Algorithm::Ring, 0, 1e3, {.bandwidth = 1}); }, "P = 0"));
+        for (const std::string& n : collectives::algorithmNames())
+            QCOMPARE(std::string(collectives::toString(collectives::parseAlgorithm(n))), n);
+        Eigen::VectorXf one = Eigen::VectorXf::Constant(3, 2.0f); // P = 1: nothing sent, the vector unchanged
+        for (Algorithm a : AllReduces)
+            QCOMPARE(collectives::allReduce(a, t, 0, 1, &one, 12, 1, inbox), 0.0);
+        QVERIFY(one.isApproxToConstant(2.0f));
     }
 };
 DML_SIM_CASE(CollectivesAutoSwitch);

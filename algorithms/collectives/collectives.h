@@ -15,21 +15,23 @@
 //    arrival order), and then copied to the others, or (recursive doubling) summed by both partners of an exchange
 //    from the same two operands (IEEE addition is commutative): every rank ends with bit-identical vectors.
 //  - Every message goes over channel `tagBase` only; Message::kind numbers the steps (each rank receives each step
-//    from one sender). A rank may
-//    receive from several peers on that channel, and a fast peer's next step (or next call) may arrive first: such
-//    messages wait in `inbox`, which the caller keeps per rank and channel across calls (one Inbox per rank).
+//    from one sender). A rank may receive from several peers on that channel, and a fast peer's next step (or next
+//    call) may arrive first: such messages wait in `inbox`, which the caller keeps per rank and channel across calls.
+//    The first call posts the rank's receive on the channel (Inbox::bind).
 //  - Returns the bytes this rank sent.
 //  - `scalars` (optional; RingScalars in strategies/ringallreduce.h) ride along at no extra bytes: out, every rank
 //    holds the same sum (added in the algorithm's order, documented per function; not necessarily rank order) and
 //    the OR of the flags.
-//  - Bad arguments (P < 1, rank outside [0, P), a power of two required, ranksPerNode not dividing P, data of
-//    another length than the other ranks' cannot be detected) throw std::invalid_argument naming the argument.
+//  - Bad arguments (P < 1, rank outside [0, P), P not a power of two where one is required, ranksPerNode not
+//    dividing P) throw std::invalid_argument naming the argument; vectors of different lengths on different ranks
+//    cannot be detected.
 //
 // Cost formulas (alpha-beta-gamma model of Thakur, Rabenseifner & Gropp 2005, "Optimization of collective
-// communication operations in MPICH", Sec. 2 (cost model) and 4 (algorithms); Patarasuk & Yuan 2009): a message of m bytes between two ranks
-// takes alpha + m / B (alpha: route latency, s; B: bandwidth, bytes/s), an addition of n elements n / F s (F: the
-// rank's flop rate). S = totalBytes, N = S/4 elements. Exact for the stated P on a full-duplex star of private
-// links (SimGrid CM02 without cross-traffic: tests/sim_collectives.cpp), when P (and p', G, M) divide N.
+// communication operations in MPICH", Sec. 2 (cost model) and 4 (algorithms); Patarasuk & Yuan 2009): a message of m
+// bytes between two ranks takes alpha + m / B (alpha: route latency, s; B: bandwidth, bytes/s), an addition of n
+// elements n / F s (F: the rank's flop rate). S = totalBytes, N = S/4 elements. The formulas are the simulated times
+// for the stated P on a full-duplex star of private links (SimGrid CM02 without cross-traffic; checked by
+// tests/sim_collectives.cpp) when P (and p', G, M) divide N.
 #include "transport.h"
 
 #include <Eigen/Core>
@@ -112,16 +114,16 @@ double predictedTime(Algorithm a, int P, double bytes, const CostModel& m, int r
 /// `auto`: the algorithm of least predictedTime among Ring, HalvingDoubling, RecursiveDoubling, BinomialTree and
 /// DoubleBinaryTree (ties go to the earlier one; Hierarchical is never chosen: on one flat network it only trades
 /// latency against HalvingDoubling, and it needs the node size). The choice is that of MPICH (Thakur et al. 2005,
-/// Sec. 4, Allreduce: recursive doubling for short messages, Rabenseifner's algorithm for long ones) with the switch point
-/// computed from the formulas instead of a fixed 2 KiB: for P = p' and free additions, recursive doubling wins
+/// Sec. 4, Allreduce: recursive doubling for short messages, Rabenseifner's algorithm for long ones) with the switch
+/// point computed from the formulas instead of a fixed 2 KiB: for P = p' and free additions, recursive doubling wins
 /// below S* = D alpha B / (D - 2(p'-1)/p') (about 1.49 alpha B at P = 64, 4 alpha B at P = 4; P = 2: always),
-/// halving-doubling above; for P not a power of two the ring takes over from the folded algorithms for large S.
-/// Throws as predictedTime.
+/// halving-doubling above; for P not a power of two the ring takes over from the folded algorithms for large S. Throws
+/// as predictedTime.
 Algorithm chooseAllReduce(int P, double bytes, const CostModel& m);
 
 /// Recursive halving-doubling all-reduce (Rabenseifner's algorithm; Thakur, Rabenseifner & Gropp 2005, Sec. 4,
-/// Allreduce; as MPICH's MPIR_Allreduce_intra_reduce_scatter_allgather): a reduce-scatter by recursive halving followed by an
-/// all-gather by recursive doubling, over p' = 2^floor(log2 P) ranks.
+/// Allreduce; as MPICH's MPIR_Allreduce_intra_reduce_scatter_allgather): a reduce-scatter by recursive halving followed
+/// by an all-gather by recursive doubling, over p' = 2^floor(log2 P) ranks.
 ///  - The vector is cut into p' chunks (ringChunk(N, p', c)). Reduce-scatter step k = 0..D-1: the partner is at
 ///    distance d = p'/2^(k+1) (virtual rank v XOR d); the current range of chunks is halved, v keeps the lower half
 ///    if v & d == 0, sends the other half and adds the partner's copy of its own half. Afterwards v holds the sum of
@@ -143,13 +145,13 @@ double recursiveDoublingAllReduce(Transport& t, int rank, int P, Eigen::VectorXf
                                   int tagBase, Inbox& inbox, RingScalars* scalars = nullptr);
 
 /// Binomial-tree all-reduce: a binomial-tree reduce to rank 0 followed by a binomial-tree broadcast from it, as
-/// MPICH's reduce + bcast (Thakur, Rabenseifner & Gropp 2005, Sec. 4, Allreduce and Broadcast: MPICH's all-reduce before
-/// Rabenseifner's). Reduce: for mask = 1, 2, 4, ...: a rank with rank & mask sends its partial sum to rank - mask
-/// and stops; the others receive from rank + mask (if < P) and add it to theirs (rank r's sum is thus r's own,
-/// then r+1's subtree, r+2's, ...). Broadcast: each rank receives from its parent, then sends to rank + mask for
-/// mask = (its highest bit) / 2 down to 1, one message at a time (a blocking send each). Time for P = 2^L:
-/// L (2 alpha + 2 S/B + N/F). For other P, ranks whose subtrees are smaller finish early and their messages
-/// overlap at the receiver: the formula with L = ceil(log2 P) is then an estimate.
+/// MPICH's reduce + bcast (Thakur, Rabenseifner & Gropp 2005, Sec. 4, Allreduce and Broadcast: MPICH's all-reduce
+/// before Rabenseifner's). Reduce: for mask = 1, 2, 4, ...: a rank with rank & mask sends its partial sum to rank -
+/// mask and stops; the others receive from rank + mask (if < P) and add it to theirs (rank r's sum is thus r's own,
+/// then r+1's subtree, r+2's, ...). Broadcast: each rank receives from its parent, then sends to rank + mask for mask =
+/// (its highest bit) / 2 down to 1, one message at a time (a blocking send each). Time for P = 2^L: L (2 alpha + 2 S/B
+/// + N/F). For other P, ranks whose subtrees are smaller finish early and their messages overlap at the receiver: the
+/// formula with L = ceil(log2 P) is then an estimate.
 double binomialTreeAllReduce(Transport& t, int rank, int P, Eigen::VectorXf* data, double totalBytes, int tagBase,
                              Inbox& inbox, RingScalars* scalars = nullptr);
 
@@ -192,7 +194,9 @@ double hierarchicalAllReduce(Transport& t, int rank, int P, int ranksPerNode, Ei
 
 /// The all-reduce `a` (not Auto: resolve it with chooseAllReduce first; std::invalid_argument otherwise). Ring is
 /// ringAllReduce itself (strategies/ringallreduce.h: channel tagBase without the inbox, bit for bit the ring of
-/// earlier versions); the others are the functions above (ranksPerNode only for Hierarchical).
+/// earlier versions); the others are the functions above (ranksPerNode only for Hierarchical). Keep Ring and the
+/// others on different channels: the ring reads its channel without the inbox, so it would miss a message stashed
+/// there.
 double allReduce(Algorithm a, Transport& t, int rank, int P, Eigen::VectorXf* data, double totalBytes, int tagBase,
                  Inbox& inbox, RingScalars* scalars = nullptr, int ranksPerNode = 1);
 
@@ -211,9 +215,9 @@ double ringReduceScatter(Transport& t, int rank, int P, Eigen::VectorXf* data, d
 double ringAllGather(Transport& t, int rank, int P, Eigen::VectorXf* data, double totalBytes, int tagBase,
                      Inbox& inbox);
 
-/// Reduce-scatter by recursive halving (Thakur, Rabenseifner & Gropp 2005, Sec. 4, Reduce-Scatter, commutative operations;
-/// the first half of halvingDoublingAllReduce): the same input and output as ringReduceScatter (rank r ends with
-/// the sum of chunk ringChunk(N, P, r)) in log2 P steps. Time: log2(P) alpha + (P-1)/P (S/B + N/F). P must be a
+/// Reduce-scatter by recursive halving (Thakur, Rabenseifner & Gropp 2005, Sec. 4, Reduce-Scatter, commutative
+/// operations; the first half of halvingDoublingAllReduce): the same input and output as ringReduceScatter (rank r ends
+/// with the sum of chunk ringChunk(N, P, r)) in log2 P steps. Time: log2(P) alpha + (P-1)/P (S/B + N/F). P must be a
 /// power of two (std::invalid_argument "P" otherwise).
 double halvingReduceScatter(Transport& t, int rank, int P, Eigen::VectorXf* data, double totalBytes, int tagBase,
                             Inbox& inbox);
