@@ -45,8 +45,8 @@ Message Inbox::takeAny(Transport& t, int tag, const std::vector<int>& kinds)
 
 namespace {
 
-constexpr const char* Names[] = {"ring",        "halving-doubling",   "recursive-doubling", "binomial-tree",
-                                 "double-binary-tree", "hierarchical", "auto"};
+constexpr const char* Names[] = {"ring",          "halving-doubling",   "recursive-doubling", "binomial-tree",
+                                 "double-binary-tree", "hierarchical", "auto"}; // in Algorithm's order
 
 bool isPowerOfTwo(int p)
 {
@@ -62,12 +62,13 @@ int floorPow2(int p)
     return q;
 }
 
-int log2Exact(int p)
+/// ceil(log2 p), p >= 1 (log2 p for a power of two).
+int ceilLog2(int p)
 {
     int d = 0;
     while ((1 << d) < p)
         ++d;
-    return d; // ceil(log2 p)
+    return d;
 }
 
 void checkRanks(const char* fn, int rank, int P)
@@ -391,7 +392,7 @@ double predictedTime(Algorithm a, int P, double S, const CostModel& m, int G)
     const double alpha = m.alpha, beta = 1.0 / m.bandwidth;
     const double gamma = m.flopRate > 0 && std::isfinite(m.flopRate) ? 1.0 / m.flopRate : 0.0;
     const double N = S / 4.0, p = P;
-    const int pof2 = floorPow2(P), D = log2Exact(pof2), L = log2Exact(P);
+    const int pof2 = floorPow2(P), D = ceilLog2(pof2), L = ceilLog2(P);
     const double q = pof2;
     const double fold = P == pof2 ? 0.0 : 2 * (alpha + S * beta) + N * gamma;
     switch (a) {
@@ -437,7 +438,7 @@ double halvingDoublingAllReduce(Transport& t, int rank, int P, Eigen::VectorXf* 
         return 0;
     Call c(t, P, rank, data, totalBytes, tagBase, inbox);
     const Fold f(P);
-    const int D = log2Exact(f.pof2);
+    const int D = ceilLog2(f.pof2);
     if (f.in(c, 0, scalars)) {
         const int v = f.virtualRank(rank);
         recursiveHalving(c, f, v, 1, scalars);
@@ -468,7 +469,7 @@ double recursiveDoublingAllReduce(Transport& t, int rank, int P, Eigen::VectorXf
                 addScalars(*scalars, m);
         }
     }
-    f.out(c, 1 + log2Exact(f.pof2), scalars);
+    f.out(c, 1 + ceilLog2(f.pof2), scalars);
     return c.sent;
 }
 
@@ -495,7 +496,7 @@ double binomialTreeAllReduce(Transport& t, int rank, int P, Eigen::VectorXf* dat
         }
     }
     // Broadcast from rank 0 (step L for every message): receive from the parent, then send to the children.
-    const int L = log2Exact(P);
+    const int L = ceilLog2(P);
     mask = 1;
     for (; mask < P; mask <<= 1)
         if (rank & mask) {
