@@ -255,6 +255,41 @@ void checkRecovery(const StrategySpec& spec)
                                                "count");
 }
 
+void checkCollective(const StrategySpec& spec)
+{
+    using collectives::Algorithm;
+    const collectives::AllReduceSpec& c = spec.collective;
+    const std::string name = collectives::toString(c.algorithm);
+    if (c.algorithm != Algorithm::Ring) {
+        if (spec.kind != StrategyKind::RingAllReduce)
+            throw ConfigError("strategy.collective", "\"" + name + "\" is an all-reduce algorithm for " +
+                                                         "ring-allreduce; " + toString(spec.kind) +
+                                                         " has no all-reduce (use \"ring\")");
+        if (spec.compression.kind != compression::CompressionSpec::Kind::None)
+            throw ConfigError("strategy.collective", "\"" + name + "\" with compression: compressed gradients "
+                                                     "travel the ring's chunk schedule only (use \"ring\", or no "
+                                                     "compression)");
+        if (spec.recovery == StrategySpec::Recovery::Elastic)
+            throw ConfigError("strategy.collective", "\"" + name + "\" with recovery elastic: the survivors re-form a "
+                                                     "ring (use \"ring\")");
+    }
+    if (c.ranksPerNode != 1 && c.algorithm != Algorithm::Hierarchical)
+        throw ConfigError("strategy.ranks_per_node", "is the node size of collective \"hierarchical\"; expected 1 "
+                                                     "with \"" + name + "\", got " + std::to_string(c.ranksPerNode));
+    if (c.algorithm == Algorithm::Hierarchical && (c.ranksPerNode < 1 || spec.workers % c.ranksPerNode != 0))
+        throw ConfigError("strategy.ranks_per_node",
+                          "expected a node size that divides the " + std::to_string(spec.workers) +
+                              " workers (nodes of consecutive ranks), got " + std::to_string(c.ranksPerNode));
+    if (c.algorithm == Algorithm::Auto) {
+        if (!(c.cost.bandwidth > 0) || !std::isfinite(c.cost.bandwidth))
+            throw ConfigError("strategy.auto_bandwidth", "collective \"auto\" needs the bandwidth between two "
+                                                         "workers (bytes/s > 0) to choose by the cost formulas");
+        if (!(c.cost.alpha >= 0) || !std::isfinite(c.cost.alpha))
+            throw ConfigError("strategy.auto_latency", "collective \"auto\" needs the latency between two workers "
+                                                       "(a time >= 0) to choose by the cost formulas");
+    }
+}
+
 std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingConfig& cfg, const TrainTest& data,
                                        MetricsSink& sink)
 {
@@ -269,6 +304,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     checkPrivacy(spec, cfg);
     checkSecureAggregation(spec, cfg);
     checkRecovery(spec);
+    checkCollective(spec);
     switch (spec.kind) {
     case StrategyKind::SyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
@@ -307,6 +343,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         ring->setCompression(spec.compression, spec.localSteps);
         ring->setPrivacy(spec.privacy);
         ring->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
+        ring->setCollective(spec.collective);
         if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) {
             CheckpointSpec c = spec.checkpoint;
             c.failureDetection = spec.failureDetection;

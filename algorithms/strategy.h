@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "collectives/collectives.h"
 #include "data/dataset.h"
 #include "compression/spec.h"
 #include "metrics.h"
@@ -110,6 +111,10 @@ struct StrategySpec {
     int edgeServers = 1;        ///< hierfavg: S edge servers (on the edge platform, one per site)
     int edgeInterval = 0;       ///< hierfavg: kappa1, local steps per edge aggregation; 0 = one local epoch
     int cloudInterval = 1;      ///< hierfavg: kappa2, edge aggregations per cloud aggregation
+    /// ring-allreduce: the all-reduce algorithm (strategy.collective), the node size of "hierarchical"
+    /// (strategy.ranks_per_node) and the network "auto" chooses for (strategy.auto_latency, auto_bandwidth, or the
+    /// platform's; see checkCollective)
+    collectives::AllReduceSpec collective{};
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg", "fedbuff".
@@ -199,6 +204,16 @@ void checkCompression(const StrategySpec& spec, const TrainingConfig& cfg);
 /// per-worker state is not saved yet), with a positive interval ("strategy.checkpoint.every_steps" or ".every"),
 /// bandwidths, restart delay and failure detection.
 void checkRecovery(const StrategySpec& spec);
+
+/// Throws ConfigError naming the field when the all-reduce algorithm (spec.collective) does not fit:
+///  - "strategy.collective": another algorithm than "ring" for a strategy without all-reduce (anything but
+///    ring-allreduce), with compression (the compressed all-reduce runs the ring's chunk schedule) or with recovery
+///    elastic (the survivors re-form a ring);
+///  - "strategy.ranks_per_node": a node size other than 1 without "hierarchical", or one that does not divide the
+///    workers;
+///  - "strategy.auto_bandwidth" / "strategy.auto_latency": "auto" without a positive bandwidth or with a negative
+///    latency in spec.collective.cost.
+void checkCollective(const StrategySpec& spec);
 
 /// Throws ConfigError naming the field ("strategy.privacy.<field>") when the privacy settings are out of range or
 /// do not fit the strategy: dp-fedavg only with fedavg, dp-sgd only with sync-ps and ring-allreduce (and without

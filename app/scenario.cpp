@@ -321,6 +321,19 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         st.rounds = int(r.integer("rounds", st.rounds, 0, 100000000));
         st.failureDetection = r.unit("failure_detection", UnitKind::Time, 1, true);
     }
+    // Read for every strategy so that a misplaced one gets checkCollective's explanation, not "unknown key".
+    st.collective.algorithm =
+        collectives::parseAlgorithm(r.choice("collective", collectives::algorithmNames(), "ring"));
+    st.collective.ranksPerNode = int(r.integer("ranks_per_node", 1, 1, 1000000));
+    for (const char* key : {"auto_latency", "auto_bandwidth"}) { // -1: from the platform (parseScenario)
+        const bool latency = std::string(key) == "auto_latency";
+        const double v = r.unit(key, latency ? UnitKind::Time : UnitKind::Bandwidth, -1, !latency);
+        if (st.collective.algorithm == collectives::Algorithm::Auto)
+            (latency ? st.collective.cost.alpha : st.collective.cost.bandwidth) = v;
+        else if (r.has(key))
+            r.fail(key, "is the network of collective \"auto\"; not used with \"" +
+                            std::string(collectives::toString(st.collective.algorithm)) + "\"");
+    }
     // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
     st.localSteps = int(r.integer("local_steps", 1, 1, kMaxLocalSteps));
     readCompression(r.child("compression"), st.compression);
@@ -461,12 +474,37 @@ Scenario parseScenario(const std::string& text, const std::string& file)
                                   " (one per site of platform.edge.sites: each site's edge server aggregates its "
                                   "devices), got " + std::to_string(s.sim.strategy.edgeServers)});
     }
+    if (s.sim.strategy.collective.algorithm == collectives::Algorithm::Auto) {
+        // The network "auto" chooses for (README-collectives-draft.md): a star's route between two workers (link,
+        // backbone, link); on a fat-tree, torus or dragonfly two links' latency (a lower bound: routes cross more);
+        // an XML or edge platform has no single figure: strategy.auto_latency and auto_bandwidth are required.
+        const sim::PlatformSpec& p = s.sim.platform;
+        collectives::CostModel& cost = s.sim.strategy.collective.cost;
+        const bool star = p.topology == sim::Topology::Star;
+        const bool cluster = p.topology == sim::Topology::FatTree || p.topology == sim::Topology::Torus ||
+                             p.topology == sim::Topology::Dragonfly;
+        if (cost.alpha < 0 && (star || cluster))
+            cost.alpha = star ? 2 * p.linkLatency + p.backboneLatency : 2 * p.linkLatency;
+        if (cost.bandwidth < 0 && (star || cluster))
+            cost.bandwidth = p.linkBandwidth;
+        cost.flopRate = p.workerSpeed;
+        const std::string topology = sim::toString(p.topology);
+        if (cost.alpha < 0)
+            issues.push_back({"strategy.auto_latency", "missing: collective \"auto\" on a " + topology +
+                                                           " platform needs the latency between two workers (such "
+                                                           "as \"10us\") to choose by the cost formulas"});
+        if (cost.bandwidth < 0)
+            issues.push_back({"strategy.auto_bandwidth", "missing: collective \"auto\" on a " + topology +
+                                                             " platform needs the bandwidth between two workers "
+                                                             "(such as \"100Gbps\") to choose by the cost formulas"});
+    }
     if (issues.empty()) { // the cross-field rules of compression and local SGD, before anything runs
         try {
             checkCompression(s.sim.strategy, s.sim.training);
             checkPrivacy(s.sim.strategy, s.sim.training);
             checkSecureAggregation(s.sim.strategy, s.sim.training);
             checkRecovery(s.sim.strategy);
+            checkCollective(s.sim.strategy);
         } catch (const ConfigError& e) {
             const std::string prefix = e.path() + ": ";
             const std::string what = e.what();

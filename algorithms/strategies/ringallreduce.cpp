@@ -219,6 +219,24 @@ RingAllReduceStrategy::RingAllReduceStrategy(int workers, const TrainingConfig& 
     checkBatchFits(m_partition, cfg.batchSize);
 }
 
+void RingAllReduceStrategy::setCollective(const collectives::AllReduceSpec& spec)
+{
+    using collectives::Algorithm;
+    if (spec.algorithm != Algorithm::Ring && (m_elastic || m_compressor ||
+                                              m_compression.kind != compression::CompressionSpec::Kind::None))
+        throw ConfigError("strategy.collective", std::string("\"") + collectives::toString(spec.algorithm) +
+                                                     "\" runs the dense all-reduce only: not with compression or "
+                                                     "elastic recovery (use \"ring\")");
+    if (spec.algorithm == Algorithm::Hierarchical && (spec.ranksPerNode < 1 || m_workers % spec.ranksPerNode != 0))
+        throw ConfigError("strategy.ranks_per_node", "expected a node size that divides the " +
+                                                         std::to_string(m_workers) + " workers, got " +
+                                                         std::to_string(spec.ranksPerNode));
+    m_collective = spec.algorithm == Algorithm::Auto
+                       ? collectives::chooseAllReduce(m_workers, m_workload.modelBytes(), spec.cost)
+                       : spec.algorithm;
+    m_ranksPerNode = spec.ranksPerNode;
+}
+
 void RingAllReduceStrategy::setCompression(const compression::CompressionSpec& spec, int localSteps)
 {
     m_compression = spec;
@@ -577,6 +595,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
     std::vector<SharedEncoding> encodings;
     std::vector<float> weights(std::size_t(P), scale);
     Eigen::VectorXf pFactors, qFactors, chunk;
+    collectives::Inbox inbox; // messages of the all-reduce that came early (setCollective's algorithms)
 
     // v (this rank's gradient, or its local SGD update) becomes the mean over the ranks, the same bits on every
     // rank, or the sum when `divides` (the caller divides). `round`: the optimizer steps done before (the same on
@@ -648,7 +667,11 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             }
             return true;
         }
-        ringAllReduce(rt, me, P, arch ? &v : nullptr, m_workload.modelBytes(), Ring, &scalars);
+        if (m_collective == collectives::Algorithm::Ring)
+            ringAllReduce(rt, me, P, arch ? &v : nullptr, m_workload.modelBytes(), Ring, &scalars);
+        else // another algorithm (setCollective): not with elastic recovery, so rt is t and me is rank
+            collectives::allReduce(m_collective, rt, me, P, arch ? &v : nullptr, m_workload.modelBytes(), Ring,
+                                   inbox, &scalars, m_ranksPerNode);
         return !(scalars.flags & StopFlag);
     };
 

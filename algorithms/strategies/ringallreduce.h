@@ -229,6 +229,14 @@ public:
     /// before the first step 1000 x its gradient's time, at least 3600 s) fails the run with a message that says
     /// so. Not with powersgd, local SGD or dp-sgd (checkRecovery). Off: the plain ring, bit for bit.
     void setRecovery(bool elastic, double failureDetection);
+    /// The all-reduce of the gradients (strategy.collective; makeStrategy checked it: checkCollective): "ring"
+    /// (default) is ringAllReduce; the others are collectives::allReduce's algorithms (collectives/collectives.h),
+    /// used for the dense all-reduce only (no compression, no elastic recovery); "auto" is resolved here, once, by
+    /// collectives::chooseAllReduce for P workers and modelBytes() (collective()). The scalars (losses, stop flag)
+    /// ride along as with the ring.
+    void setCollective(const collectives::AllReduceSpec& spec);
+    /// The all-reduce algorithm the workers run ("auto" resolved).
+    collectives::Algorithm collective() const { return m_collective; }
     std::vector<std::string> failureTolerantRoles() const override
     {
         return m_elastic || m_clock ? std::vector<std::string>{"worker"} : std::vector<std::string>{};
@@ -269,6 +277,8 @@ private:
     privacy::PrivacyLedger m_privacy;
     bool m_elastic = false;
     double m_failureDetection = 1.0;
+    collectives::Algorithm m_collective = collectives::Algorithm::Ring;
+    int m_ranksPerNode = 1;
     // Elastic recovery's bookkeeping for the reports (the Evaluator's side, shared by the ranks).
     bool m_finished = false;           ///< a leader ended the run
     /// What a leader hands a failed worker it relaunches (the arguments of the new body, read at its start).
