@@ -13,10 +13,7 @@
 
 namespace dml::app::report {
 
-namespace {
-
-/// A value at a dotted path of a JSON object (undefined if absent).
-QJsonValue at(QJsonObject o, const QString& path)
+QJsonValue jsonAt(QJsonObject o, const QString& path)
 {
     const QStringList parts = path.split('.');
     for (int i = 0; i + 1 < parts.size(); ++i)
@@ -24,15 +21,17 @@ QJsonValue at(QJsonObject o, const QString& path)
     return o.value(parts.back());
 }
 
+namespace {
+
 /// Hosts that fail at random in this run's scenario: the ranks whose role is in faults.random.roles.
 int failingHosts(const QJsonObject& sc)
 {
-    const QJsonValue roles = at(sc, "faults.random.roles");
+    const QJsonValue roles = jsonAt(sc, "faults.random.roles");
     QStringList names;
     for (const QJsonValue& r : roles.isArray() ? roles.toArray() : QJsonArray{"worker"})
         names << r.toString();
-    const int workers = at(sc, "platform.workers").toInt(1);
-    const QString type = at(sc, "strategy.type").toString();
+    const int workers = jsonAt(sc, "platform.workers").toInt(1);
+    const QString type = jsonAt(sc, "strategy.type").toString();
     const bool server = type == "sync-ps" || type == "async-ps" || type == "fedavg" || type == "fedbuff" ||
                         type == "hierfavg";
     return (names.contains(type == "fedavg" || type == "fedbuff" || type == "hierfavg" ? "client" : "worker") ? workers : 0) +
@@ -68,7 +67,7 @@ std::optional<CheckpointPlan> checkpointPlan(const Data& d)
         p.points.push_back(pt);
     }
     const QJsonObject sc = QJsonDocument::fromJson(QByteArray::fromStdString(d.runs.front().record.scenarioText)).object();
-    const auto mtbf = parseUnit(at(sc, "faults.random.mtbf").toString().toStdString(), UnitKind::Time);
+    const auto mtbf = parseUnit(jsonAt(sc, "faults.random.mtbf").toString().toStdString(), UnitKind::Time);
     p.failingHosts = failingHosts(sc);
     if (p.points.size() < 2 || written <= 0 || !mtbf || p.failingHosts <= 0)
         return std::nullopt;

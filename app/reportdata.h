@@ -6,6 +6,8 @@
 #include "runstore.h"
 
 #include <QImage>
+#include <QJsonObject>
+#include <QJsonValue>
 #include <QString>
 
 #include <limits>
@@ -15,6 +17,9 @@
 #include <vector>
 
 namespace dml::app::report {
+
+/// The value at a dotted path of a JSON object ("workload.dataset.name"); undefined if absent.
+QJsonValue jsonAt(QJsonObject o, const QString& path);
 
 struct Run {
     RunRecord record;

@@ -121,20 +121,13 @@ std::optional<Objective> parseObjective(const std::string& name)
 
 namespace {
 
-QJsonValue at(QJsonObject o, const QString& path)
-{
-    const QStringList parts = path.split('.');
-    for (int i = 0; i + 1 < parts.size(); ++i)
-        o = o.value(parts[i]).toObject();
-    return o.value(parts.back());
-}
 
 /// The training set's size as the scenario gives it (the defaults of DatasetSpec), or NaN if unreadable.
 double trainingSamples(const std::string& scenarioText)
 {
     const QJsonObject sc = QJsonDocument::fromJson(QByteArray::fromStdString(scenarioText)).object();
-    const QString name = at(sc, "workload.dataset.name").toString("fashion-mnist");
-    const QJsonValue n = at(sc, "workload.dataset.train_samples");
+    const QString name = jsonAt(sc, "workload.dataset.name").toString("fashion-mnist");
+    const QJsonValue n = jsonAt(sc, "workload.dataset.train_samples");
     if (name == "fashion-mnist")
         return n.toDouble(0) > 0 ? n.toDouble() : 60000.0;
     if (name == "synthetic")
