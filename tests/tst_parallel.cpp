@@ -9,7 +9,12 @@
 #include "optim/optimizer.h"
 #include "parallel.h"
 #include "rng.h"
+#include "threadsoption.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <atomic>
@@ -17,6 +22,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace dml;
@@ -240,5 +246,93 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestParallel)
+namespace {
+
+/// Runs dmlsim with `args`; returns its exit code, stdout and stderr.
+std::tuple<int, QByteArray, QByteArray> dmlsim(const QStringList& args)
+{
+    QProcess p;
+    p.start(DMLSIM_EXE, args);
+    if (!p.waitForFinished(120000))
+        return {-1, {}, {}};
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
+            p.readAllStandardError()};
+}
+
+} // namespace
+
+/// --threads on the command line: refused outside [1, 256] with a message naming the option and the limits; the
+/// share of the cores a compare or sweep child gets; a run's numbers whatever the thread count.
+class TestThreadsOption : public QObject {
+    Q_OBJECT
+private slots:
+    void badValuesRefused()
+    {
+        for (const char* cmd : {"run", "compare", "sweep"})
+            for (const char* v : {"0", "257", "100000", "two", "-1"}) {
+                const auto [rc, out, err] = dmlsim({cmd, "whatever.json", "--threads", v});
+                QCOMPARE(rc, 2);
+                QVERIFY2(err.contains("--threads: expected a whole number from 1 to 256, got '" + QByteArray(v) + "'"),
+                         err.constData());
+            }
+    }
+
+    void childrenShareTheCores()
+    {
+        QCOMPARE(app::threadsPerChild(8, 2, 12), 4); // two runs at once on 8 cores
+        QCOMPARE(app::threadsPerChild(8, 8, 3), 2);  // only 3 runs: 3 at once
+        QCOMPARE(app::threadsPerChild(2, 2, 12), 1);
+        QCOMPARE(app::threadsPerChild(1, 4, 4), 1);
+        QCOMPARE(app::threadsPerChild(64, 1, 1), 64);
+        QCOMPARE(app::threadsPerChild(1000, 1, 1), parallel::kMaxThreads);
+    }
+
+    /// The same synthetic sync-ps scenario with --threads 1 and --threads 3: the same summary, hosts and links.
+    void runSameWithAnyThreads()
+    {
+        QTemporaryDir dir;
+        const QString scenario = dir.filePath("s.json");
+        QFile f(scenario);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"name": "threads", "seed": 3,
+                    "platform": {"topology": "star", "workers": 4, "worker_speed": "1Gf", "server_speed": "2Gf",
+                                 "link_bandwidth": "10Gbps", "link_latency": "50us", "network_model": "tcp"},
+                    "workload": {"dataset": {"name": "synthetic", "classes": 4, "features": 32,
+                                             "train_samples": 1024, "test_samples": 4100},
+                                 "model": {"type": "mlp", "hidden": [64]}, "batch_size": 16,
+                                 "optimizer": {"type": "adam"}},
+                    "strategy": {"type": "sync-ps"},
+                    "run": {"epochs": 1, "eval_interval_epochs": 0.5}})");
+        f.close();
+        QJsonObject first;
+        for (const char* threads : {"1", "3"}) {
+            const auto [rc, out, err] =
+                dmlsim({"run", scenario, "--db", dir.filePath("runs.sqlite"), "--json", "--threads", threads});
+            QVERIFY2(rc == 0, err.constData());
+            QJsonObject o = QJsonDocument::fromJson(out).object();
+            QVERIFY(o["final_accuracy"].toDouble() > 0.5);
+            o.remove("run_id");
+            o.remove("wall_time");
+            if (first.isEmpty())
+                first = o;
+            else
+                QVERIFY2(o == first, "the run with --threads 3 differs from the run with --threads 1");
+        }
+    }
+};
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    int rc = 0;
+    {
+        TestParallel t;
+        rc |= QTest::qExec(&t, argc, argv);
+    }
+    {
+        TestThreadsOption t;
+        rc |= QTest::qExec(&t, argc, argv);
+    }
+    return rc;
+}
 #include "tst_parallel.moc"
