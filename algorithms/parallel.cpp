@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cfenv>
 #include <condition_variable>
 #include <deque>
@@ -13,9 +14,12 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sched.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 namespace dml::parallel {
 namespace detail {
@@ -38,12 +42,149 @@ namespace {
 
 using detail::TaskState;
 
+#if defined(__x86_64__) && defined(__ELF__)
+// Switches stacks without a system call (ucontext's swapcontext saves the signal mask: a syscall, 2 to 5 us on a
+// virtual machine, per job): saves the callee-saved registers on the current stack, stores its pointer in *from,
+// continues on the stack `to` where the same switch left it (or as prepared by JobStack::prepare). The MXCSR and
+// x87 control words are thread state and stay as they are (a pool thread sets them per job, see execute()).
+extern "C" void dml_parallel_switch(void** from, void* to);
+asm(R"(
+    .text
+    .globl dml_parallel_switch
+    .hidden dml_parallel_switch
+    .type dml_parallel_switch, @function
+dml_parallel_switch:
+    .cfi_startproc
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .cfi_endproc
+    .size dml_parallel_switch, .-dml_parallel_switch
+)");
+#define DML_PARALLEL_FAST_SWITCH 1
+#endif
+
+/// A stack that jobs run on instead of the stack of the code that runs them (one per thread, reused). SimGrid gives
+/// every actor a fresh stack, and a job run inline on it faults in the pages its matrix products touch: a page fault
+/// costs 15 to 20 us on a virtual machine, more than a small client's arithmetic. A job run here touches pages that
+/// are already there.
+class JobStack {
+public:
+    /// Runs fn() on this thread's job stack; its exception is rethrown on the caller's stack.
+    static void run(const std::function<void()>& fn)
+    {
+        JobStack& s = current();
+        if (s.m_active || !s.reserve()) { // a job that runs a job (forEach in a job), or no memory: run here
+            fn();
+            return;
+        }
+        s.m_fn = &fn;
+        s.m_active = true;
+        s.enter();
+        s.m_active = false;
+        if (s.m_error)
+            std::rethrow_exception(std::exchange(s.m_error, nullptr));
+    }
+    JobStack() = default;
+    JobStack(const JobStack&) = delete;
+    JobStack& operator=(const JobStack&) = delete;
+    ~JobStack()
+    {
+        if (m_memory)
+            munmap(m_memory, kSize);
+    }
+
+private:
+    static constexpr std::size_t kSize = std::size_t(8) << 20; // as SimGrid's actors' (reserved, not touched)
+    static constexpr std::size_t kGuard = 4096;
+    static JobStack& current()
+    {
+        thread_local JobStack s;
+        return s;
+    }
+    bool reserve()
+    {
+        if (m_memory)
+            return true;
+        void* m = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                       -1, 0);
+        if (m == MAP_FAILED)
+            return false;
+        mprotect(m, kGuard, PROT_NONE); // below the stack: an overflow faults instead of writing elsewhere
+        m_memory = m;
+#ifdef DML_PARALLEL_FAST_SWITCH
+        // The first switch "returns" into entry(): at the top, entry's address (16-byte aligned slot, so that entry
+        // starts as if called) under a null return address that ends backtraces, and six zero registers below it.
+        auto* top = reinterpret_cast<std::uintptr_t*>((reinterpret_cast<std::uintptr_t>(m) + kSize) & ~std::uintptr_t(15));
+        top[-1] = 0;                                           // entry's return address: none
+        top[-2] = reinterpret_cast<std::uintptr_t>(&entry);    // where the switch's ret goes
+        for (int r = 3; r <= 8; ++r)
+            top[-r] = 0;                                       // r15 ... rbp
+        m_jobSp = top - 8;
+#endif
+        return true;
+    }
+#ifdef DML_PARALLEL_FAST_SWITCH
+    void enter() { dml_parallel_switch(&m_callerSp, m_jobSp); }
+    [[noreturn]] static void entry()
+    {
+        for (;;) {
+            JobStack& s = current();
+            try {
+                (*s.m_fn)();
+            } catch (...) {
+                s.m_error = std::current_exception();
+            }
+            dml_parallel_switch(&s.m_jobSp, s.m_callerSp); // resumes here with the next job
+        }
+    }
+    void* m_callerSp = nullptr;
+    void* m_jobSp = nullptr;
+#else
+    void enter()
+    {
+        getcontext(&m_job);
+        m_job.uc_stack.ss_sp = static_cast<char*>(m_memory) + kGuard;
+        m_job.uc_stack.ss_size = kSize - kGuard;
+        m_job.uc_link = &m_caller;
+        makecontext(&m_job, &JobStack::entry, 0);
+        swapcontext(&m_caller, &m_job);
+    }
+    static void entry()
+    {
+        JobStack& s = current();
+        try {
+            (*s.m_fn)();
+        } catch (...) {
+            s.m_error = std::current_exception();
+        }
+    } // returns to m_caller (uc_link)
+    ucontext_t m_job{}, m_caller{};
+#endif
+    void* m_memory = nullptr;
+    const std::function<void()>* m_fn = nullptr;
+    std::exception_ptr m_error;
+    bool m_active = false;
+};
+
 void execute(TaskState& s)
 {
     if (std::this_thread::get_id() != s.submitter)
         std::fesetenv(&s.env);
     try {
-        s.job();
+        JobStack::run(s.job);
     } catch (...) {
         s.error = std::current_exception();
     }
@@ -218,7 +359,7 @@ Task submit(std::function<void()> job)
 {
     Task t;
     if (!g_pool) {
-        job();
+        JobStack::run(job);
         return t;
     }
     t.m_state = std::make_shared<TaskState>();
@@ -232,8 +373,10 @@ Task submit(std::function<void()> job)
 void forEach(long n, const std::function<void(long)>& body)
 {
     if (!g_pool || n <= 1) {
-        for (long i = 0; i < n; ++i)
-            body(i);
+        JobStack::run([&] {
+            for (long i = 0; i < n; ++i)
+                body(i);
+        });
         return;
     }
     std::vector<Task> tasks;

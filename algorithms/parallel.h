@@ -9,6 +9,9 @@
 // reduction keeps its fixed order. With one thread (the default) submit() runs the job at once on the caller, as
 // sequential code does. Nothing here knows SimGrid: a job must never call the simulation, and the thread that waits
 // blocks in wall time only (SimGrid's actors are contexts on one thread, so no other actor runs meanwhile).
+//
+// Every job runs on a stack of its thread's own, reused from job to job, not on the stack of the code that runs it:
+// SimGrid gives each actor a fresh stack, whose pages would fault in anew under every client's matrix products.
 #include <functional>
 #include <memory>
 
@@ -52,7 +55,8 @@ private:
     std::shared_ptr<detail::TaskState> m_state;
 };
 
-/// Queues `job` for the pool; with threads() == 1 runs it at once (and lets its exception through). The job's
+/// Queues `job` for the pool; with threads() == 1 runs it at once, on this thread's job stack (and lets its
+/// exception through). The job's
 /// captures are destroyed by wait() or ~Task() on the submitting side, never on a pool thread, so they may own
 /// buffers of a (not thread-safe) VectorPool.
 Task submit(std::function<void()> job);
