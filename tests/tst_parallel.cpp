@@ -170,7 +170,7 @@ private slots:
         }
     }
 
-    /// Optimizer::stepParallel == step, bit for bit, for every kind, size and thread count.
+    /// Optimizer::stepParallel and stepFused == step, bit for bit, for every kind, size and thread count.
     void optimizerStepSameBits()
     {
         using K = OptimizerSpec::Kind;
@@ -178,16 +178,22 @@ private slots:
             for (Eigen::Index n : {Eigen::Index(5), Eigen::Index(1024), Eigen::Index(5003), Eigen::Index(203530)})
                 for (int threads : {2, 3, 4}) {
                     const OptimizerSpec spec{.kind = kind, .learningRate = 0.01f};
-                    Eigen::VectorXf a = randomVector(n, 1), b = a;
-                    Optimizer oa(spec, n), ob(spec, n);
+                    Eigen::VectorXf a = randomVector(n, 1), b = a, c = a;
+                    Optimizer oa(spec, n), ob(spec, n), oc(spec, n);
                     for (int step = 0; step < 3; ++step) {
                         const Eigen::VectorXf g = randomVector(n, 10 + std::uint64_t(step));
                         parallel::setThreads(1);
                         oa.step(a.data(), g.data());
                         parallel::setThreads(threads);
                         ob.stepParallel(b.data(), g.data());
+                        Eigen::VectorXf filled(n); // stepFused: the gradient made piece by piece
+                        oc.stepFused(c.data(), filled.data(), [&](long begin, long end) {
+                            filled.segment(begin, end - begin) = g.segment(begin, end - begin);
+                        });
                     }
                     QVERIFY2(sameBits(a, b), qPrintable(QString("kind %1, n %2, %3 threads")
+                                                            .arg(int(kind)).arg(n).arg(threads)));
+                    QVERIFY2(sameBits(a, c), qPrintable(QString("stepFused: kind %1, n %2, %3 threads")
                                                             .arg(int(kind)).arg(n).arg(threads)));
                     QVERIFY(!sameBits(a, randomVector(n, 1))); // the steps changed something
                 }

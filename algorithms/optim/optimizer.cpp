@@ -3,6 +3,7 @@
 
 #include "parallel.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace dml {
@@ -62,6 +63,19 @@ void Optimizer::stepParallel(float* params, const float* grad)
     const Coefficients c = advance();
     // Ranges of whole 4 KiB pages: every element goes through the same SIMD instructions as in step().
     parallel::forRanges(long(m_n), 1024, [&](long begin, long end) { update(params, grad, begin, end, c); });
+}
+
+void Optimizer::stepFused(float* params, float* grad, const std::function<void(long, long)>& fill)
+{
+    const Coefficients c = advance();
+    constexpr long block = 4096; // 16 KiB per array: the gradients summed into a block and the state stay in cache
+    parallel::forRanges(long(m_n), 1024, [&](long begin, long end) {
+        for (long b = begin; b < end; b += block) {
+            const long e = std::min(end, b + block);
+            fill(b, e);
+            update(params, grad, b, e, c);
+        }
+    });
 }
 
 long Optimizer::saveState(float* out) const

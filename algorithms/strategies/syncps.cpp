@@ -178,6 +178,15 @@ void SyncParameterServer::runServer(Transport& t)
     // it is split over the pool in ranges of whole pages (parallel::forRanges): each element sees the same
     // additions in the same order whatever the thread count.
     std::vector<const Eigen::VectorXf*> parts;
+    // The sum (mean) of the dense vectors over elements [b, e) of `out` (parts as denseReduce gathers them).
+    auto reduceRange = [&](Eigen::VectorXf& out, bool mean, long b, long e) {
+        auto o = out.segment(b, e - b);
+        o = parts.front()->segment(b, e - b);
+        for (std::size_t k = 1; k < parts.size(); ++k)
+            o += parts[k]->segment(b, e - b);
+        if (mean)
+            o *= scale;
+    };
     auto denseReduce = [&](Eigen::VectorXf& out, bool mean) {
         parts.clear();
         for (int w = 0; w < m_workers; ++w)
@@ -186,14 +195,7 @@ void SyncParameterServer::runServer(Transport& t)
         if (parts.empty())
             return;
         out.resize(parts.front()->size());
-        parallel::forRanges(long(out.size()), 1024, [&](long b, long e) {
-            auto o = out.segment(b, e - b);
-            o = parts.front()->segment(b, e - b);
-            for (std::size_t k = 1; k < parts.size(); ++k)
-                o += parts[k]->segment(b, e - b);
-            if (mean)
-                o *= scale;
-        });
+        parallel::forRanges(long(out.size()), 1024, [&](long b, long e) { reduceRange(out, mean, b, e); });
     };
     auto denseSum = [&](Eigen::VectorXf& out) { denseReduce(out, false); };
     auto denseMean = [&](Eigen::VectorXf& out) { denseReduce(out, true); };
@@ -229,6 +231,7 @@ void SyncParameterServer::runServer(Transport& t)
     broadcast(Model, done);
     for (;;) {
         collect(done, true);
+        bool stepped = false; // the plain path applied the optimizer with the mean
         if (m_elastic && needed == 0) { // every worker failed: the model is what it is
             m_evaluator.requestStop("workers_failed");
             m_evaluator.afterStep(t.now(), done, proxy ? nullptr : params.data(), true);
@@ -258,6 +261,18 @@ void SyncParameterServer::runServer(Transport& t)
                 avg *= float(1.0 / lot);
             }
             t.compute(privacy::noiseFlops(nf) + nf);
+        } else if (!proxy && !local) {
+            // The mean and the optimizer step in one pass, block by block while the block is in cache (its time is
+            // charged below, as before).
+            parts.clear();
+            for (int w = 0; w < m_workers; ++w)
+                if (in[std::size_t(w)])
+                    parts.push_back(msgs[std::size_t(w)].data.get());
+            if (!parts.empty()) {
+                avg.resize(parts.front()->size());
+                opt.stepFused(params.data(), avg.data(), [&](long b, long e) { reduceRange(avg, true, b, e); });
+                stepped = true;
+            }
         } else if (!proxy) {
             denseMean(avg);
         }
@@ -274,7 +289,7 @@ void SyncParameterServer::runServer(Transport& t)
                 params -= avg;
         } else {
             t.compute((m_compressor || power ? 0.0 : double(needed) * nf) + Optimizer::stepFlops(serverOpt, nf));
-            if (!proxy)
+            if (!proxy && !stepped)
                 opt.stepParallel(params.data(), avg.data());
         }
         if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
