@@ -48,6 +48,8 @@ public:
     /// Returns once the job has run: runs it on this thread if no pool thread has started it, else runs other queued
     /// jobs (or sleeps) until it is done. Rethrows the job's exception. No effect on an empty or already waited Task.
     void wait();
+    /// True if wait() would return at once: the job has run (or the Task is empty). Never blocks, never runs it.
+    bool ready() const;
 
 private:
     friend Task submit(std::function<void()> job);
