@@ -7,8 +7,9 @@
 // Prints wall(simulated run) / wall(plain loop) as the ratio of the medians of N interleaved measurements of
 // each (default 5), for 1, 2, 4, ... threads up to the cores available (parallel.h; --threads T: only 1 and T).
 // The plain loop is single-threaded. SimGrid allows one simulation per process, so every simulated run is a fresh
-// child process (this program with --simulate), as `dmlsim run` is; each loads the dataset before its clock
-// starts. The dataset load is outside every timing. A third series, the plain loop plus the same test-set
+// child process (this program with --simulate), as `dmlsim run` is; every plain loop is one too (--plain), so
+// that both meet the same conditions (on a virtual machine a process's fresh memory costs 15 to 20 us a page).
+// Each child loads the dataset before its clock starts. The dataset load is outside every timing. A third series, the plain loop plus the same test-set
 // evaluations as the simulated run, splits the overhead into evaluations and simulation. Every simulated run's
 // model must be bit-identical to the plain loop's, whatever its thread count.
 #include "evaluator.h"
@@ -96,6 +97,43 @@ int simulateOnce(const char* scenario, int threads)
     return 0;
 }
 
+/// Child mode: the plain loop (with the test-set evaluations if `evaluate`), timed after the dataset load. Prints
+/// "wall fingerprint" for the parent.
+int plainOnce(const char* scenario, bool evaluate)
+{
+    const app::Scenario sc = app::loadScenario(scenario);
+    const TrainTest data = app::loadDataset(sc);
+    double wall = 0;
+    const Eigen::VectorXf model = plainLoop(sc.sim, data, evaluate, wall);
+    std::printf("%.6f %" PRIu64 "\n", wall, fingerprint(model));
+    return 0;
+}
+
+std::string shellQuoted(const std::string& s)
+{
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+/// The plain loop in a fresh child process, as the simulated runs are: the same process conditions for both.
+std::pair<double, std::uint64_t> spawnPlain(const std::string& scenario, bool evaluate)
+{
+    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --plain " + shellQuoted(scenario) +
+                            (evaluate ? " 1" : " 0");
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p)
+        throw std::runtime_error("cannot start " + cmd);
+    double wall = 0;
+    std::uint64_t model = 0;
+    const int got = std::fscanf(p, "%lf %" SCNu64, &wall, &model);
+    const int status = pclose(p);
+    if (got != 2 || status != 0)
+        throw std::runtime_error("the plain loop failed (" + cmd + ")");
+    return {wall, model};
+}
+
 struct SimRun {
     double wall = 0;
     long steps = 0;
@@ -107,12 +145,8 @@ struct SimRun {
 
 SimRun spawnSimulation(const std::string& scenario, int threads)
 {
-    std::string quoted = "'";
-    for (char c : scenario)
-        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    quoted += "'";
-    const std::string cmd =
-        "/proc/" + std::to_string(getpid()) + "/exe --simulate " + quoted + " " + std::to_string(threads);
+    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --simulate " + shellQuoted(scenario) + " " +
+                            std::to_string(threads);
     FILE* p = popen(cmd.c_str(), "r");
     if (!p)
         throw std::runtime_error("cannot start " + cmd);
@@ -154,6 +188,14 @@ std::string list(const std::vector<double>& v)
 
 int main(int argc, char** argv)
 {
+    if (argc == 4 && std::strcmp(argv[1], "--plain") == 0) {
+        try {
+            return plainOnce(argv[2], std::atoi(argv[3]) != 0);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "bench_quickstart --plain: %s\n", e.what());
+            return 2;
+        }
+    }
     if (argc == 4 && std::strcmp(argv[1], "--simulate") == 0) {
         try {
             return simulateOnce(argv[2], std::atoi(argv[3]));
@@ -206,18 +248,19 @@ int main(int argc, char** argv)
         Eigen::VectorXf plainModel;
         SimRun last;
         bool same = true;
+        double w = 0;
+        plainModel = plainLoop(sc.sim, data, false, w); // in this process: the reference model
         for (int i = 0; i < repeat; ++i) { // interleaved, so a slow phase of the machine hits every series
-            double w = 0;
-            plainModel = plainLoop(sc.sim, data, false, w);
-            plain.push_back(w);
+            const auto [plainWall, plainFingerprint] = spawnPlain(argv[1], false);
+            plain.push_back(plainWall);
+            same = same && plainFingerprint == fingerprint(plainModel);
             for (std::size_t k = 0; k < counts.size(); ++k) {
                 last = spawnSimulation(argv[1], counts[k]);
                 simulated[k].push_back(last.wall);
                 rss[k] = std::max(rss[k], last.rss);
                 same = same && last.model == fingerprint(plainModel);
             }
-            plainLoop(sc.sim, data, true, w);
-            plainEval.push_back(w);
+            plainEval.push_back(spawnPlain(argv[1], true).first);
         }
         const double p = median(plain), pe = median(plainEval);
         std::printf("scenario: %s\n", sc.name.c_str());

@@ -5,8 +5,9 @@
 //                                           FedAvg, 10,000 clients, 100 per round, 20 rounds, on Fashion-MNIST:
 //                                           wall(simulated) / wall(plain single-threaded loop doing the same local
 //                                           steps), for 1, 2, 4, ... threads up to the cores available (issue 16;
-//                                           --threads T: 1 and T), each simulated run a child process; the peak
-//                                           memory of each; the final models must be bit-identical.
+//                                           --threads T: 1 and T), each simulated run and the plain loop a child
+//                                           process; the peak memory of each; the final models must be
+//                                           bit-identical.
 //   bench_strategies ring                   ring all-reduce of a 16.7M-parameter proxy (64 MiB) over 64 workers:
 //                                           wall time and simulated time per all-reduce.
 #include "strategies/fedavg.h"
@@ -68,6 +69,14 @@ double loadAverage()
     return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
+std::string shellQuoted(const std::string& s)
+{
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
 /// FNV-1a over the model's bytes.
 std::uint64_t fingerprint(const Eigen::VectorXf& v)
 {
@@ -127,11 +136,7 @@ struct FedAvgRun {
 
 FedAvgRun spawnFedAvg(const char* dir, int threads)
 {
-    std::string quoted = "'";
-    for (const char* c = dir; *c; ++c)
-        quoted += *c == '\'' ? std::string("'\\''") : std::string(1, *c);
-    quoted += "'";
-    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --fedavg-child " + quoted + " " +
+    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --fedavg-child " + shellQuoted(dir) + " " +
                             std::to_string(threads);
     FILE* p = popen(cmd.c_str(), "r");
     if (!p)
@@ -145,21 +150,24 @@ FedAvgRun spawnFedAvg(const char* dir, int threads)
     return r;
 }
 
-int fedavg(const char* dir, int onlyThreads)
+/// What the plain loop measured.
+struct PlainRun {
+    double wall = 0, cpu = 0;
+    long faults = 0, localSteps = 0;
+    int evaluations = 0, perRound = 0;
+};
+
+/// The plain loop: the same clients, partitions, local epochs and batches, sample-weighted averaging and the same
+/// evaluations, without SimGrid, on one thread.
+PlainRun plainFedAvg(const TrainTest& data)
 {
-    const double t0 = now();
-    const TrainTest data = loadFashionMnist(dir);
-    const double loaded = now() - t0;
-    const double load0 = loadAverage();
-    const double rssData = peakRssMiB();
     const sim::SimulationSpec spec = fedavgSpec();
     const TrainingConfig& cfg = spec.training;
-
-    // The plain loop: the same clients, partitions, local epochs and batches, sample-weighted averaging and
-    // the same evaluations, without SimGrid, on one thread.
     MetricsSink none;
     const FederatedAveraging plan(10000, spec.strategy.clientFraction, spec.strategy.localEpochs, 0, 20, cfg, data,
                                   none);
+    PlainRun r;
+    r.perRound = plan.clientsPerRound();
     const double tp = now();
     const double cpu0 = cpuSeconds();
     const long faults0 = minorFaults();
@@ -169,8 +177,7 @@ int fedavg(const char* dir, int onlyThreads)
     std::map<int, BatchSampler> samplers;
     Eigen::MatrixXf x;
     std::vector<std::uint8_t> y;
-    long localSteps = 0;
-    int evaluations = 1;
+    r.evaluations = 1;
     model.evaluate(global.data(), data.test.features, data.test.labels.data());
     for (long round = 1; round <= 20; ++round) {
         sum.setZero();
@@ -181,7 +188,7 @@ int fedavg(const char* dir, int onlyThreads)
             auto it = samplers.try_emplace(c, part, batch, workerSeed(cfg.seed, c)).first;
             Eigen::VectorXf w = global;
             Optimizer opt(cfg.optimizer, w.size());
-            for (long s = 0; s < long(spec.strategy.localEpochs) * it->second.batchesPerEpoch(); ++s, ++localSteps) {
+            for (long s = 0; s < long(spec.strategy.localEpochs) * it->second.batchesPerEpoch(); ++s, ++r.localSteps) {
                 gatherBatch(data.train, it->second.next(), batch, x, y);
                 model.lossAndGradient(w.data(), x, y.data(), grad.data());
                 opt.step(w.data(), grad.data());
@@ -192,12 +199,51 @@ int fedavg(const char* dir, int onlyThreads)
         global = sum / samples;
         if (round % cfg.evalEverySteps == 0) {
             model.evaluate(global.data(), data.test.features, data.test.labels.data());
-            ++evaluations;
+            ++r.evaluations;
         }
     }
-    const double plainWall = now() - tp;
-    const double plainCpu = cpuSeconds() - cpu0;
-    const long faults1 = minorFaults();
+    r.wall = now() - tp;
+    r.cpu = cpuSeconds() - cpu0;
+    r.faults = minorFaults() - faults0;
+    return r;
+}
+
+/// Child mode: the plain loop in a fresh process, as the simulated runs are (the same process conditions: on a
+/// virtual machine a process's fresh memory costs 15 to 20 us a page). One line for the parent.
+int plainChild(const char* dir)
+{
+    const TrainTest data = loadFashionMnist(dir);
+    const PlainRun r = plainFedAvg(data);
+    std::printf("%.6f %.6f %ld %ld %d %d\n", r.wall, r.cpu, r.faults, r.localSteps, r.evaluations, r.perRound);
+    return 0;
+}
+
+PlainRun spawnPlain(const char* dir)
+{
+    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --fedavg-plain-child " + shellQuoted(dir);
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p)
+        throw std::runtime_error("cannot start " + cmd);
+    PlainRun r;
+    const int got = std::fscanf(p, "%lf %lf %ld %ld %d %d", &r.wall, &r.cpu, &r.faults, &r.localSteps,
+                                &r.evaluations, &r.perRound);
+    const int status = pclose(p);
+    if (got != 6 || status != 0)
+        throw std::runtime_error("the plain loop failed (" + cmd + ")");
+    return r;
+}
+
+int fedavg(const char* dir, int onlyThreads)
+{
+    const double t0 = now();
+    const TrainTest data = loadFashionMnist(dir);
+    const double loaded = now() - t0;
+    const double load0 = loadAverage();
+    const double rssData = peakRssMiB();
+    const PlainRun plainRun = spawnPlain(dir);
+    const double plainWall = plainRun.wall, plainCpu = plainRun.cpu;
+    const long localSteps = plainRun.localSteps;
+    const int evaluations = plainRun.evaluations;
 
     std::vector<int> counts;
     const int cores = parallel::availableCores();
@@ -219,12 +265,12 @@ int fedavg(const char* dir, int onlyThreads)
         rss = std::max(rss, r.rss);
     }
     std::printf("FedAvg: 10,000 clients, %d per round, 20 rounds, E = 5, B = 10 (Fashion-MNIST, MLP 784-128-10)\n",
-                plan.clientsPerRound());
+                plainRun.perRound);
     std::printf("dataset loaded in %.2f s; peak RSS after loading %.0f MiB\n", loaded, rssData);
     std::printf("local gradient steps: %ld; test-set evaluations: %d; cores available: %d; machine load (1-min "
                 "average) %.2f at the start, %.2f at the end\n", localSteps, evaluations, cores, load0, loadAverage());
-    std::printf("plain loop (1 thread), same local steps and evaluations: %.3f s wall, %.3f s CPU, %ld minor page "
-                "faults\n", plainWall, plainCpu, faults1 - faults0);
+    std::printf("plain loop (1 thread, a child process), same local steps and evaluations: %.3f s wall, %.3f s CPU, "
+                "%ld minor page faults\n", plainWall, plainCpu, plainRun.faults);
     for (std::size_t k = 0; k < runs.size(); ++k)
         std::printf("simulated, %3d thread(s): %.3f s wall, %.3f s CPU, %.1f s simulated, final test accuracy %.4f, "
                     "%ld minor page faults, peak RSS %.0f MiB; wall / plain loop = %.3f\n",
@@ -284,6 +330,8 @@ int ring()
 int main(int argc, char** argv)
 {
     try {
+        if (argc == 3 && std::strcmp(argv[1], "--fedavg-plain-child") == 0)
+            return plainChild(argv[2]);
         if (argc == 4 && std::strcmp(argv[1], "--fedavg-child") == 0)
             return fedavgChild(argv[2], std::atoi(argv[3]));
         if (argc >= 2 && std::strcmp(argv[1], "fedavg") == 0) {

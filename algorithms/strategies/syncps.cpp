@@ -174,11 +174,9 @@ void SyncParameterServer::runServer(Transport& t)
             scale = got > 0 ? 1.0f / float(got) : 0.0f;
         }
     };
-    // The sum (or mean) of the dense vectors that arrived, in rank order (never arrival order). Element-wise, so
-    // it is split over the pool in ranges of whole pages (parallel::forRanges): each element sees the same
-    // additions in the same order whatever the thread count.
-    std::vector<const Eigen::VectorXf*> parts;
-    // The sum (mean) of the dense vectors over elements [b, e) of `out` (parts as denseReduce gathers them).
+    std::vector<const Eigen::VectorXf*> parts; // the dense vectors that arrived, in rank order
+    // Their sum (or mean) over elements [b, e) of `out`: the same additions in the same order for every element,
+    // however the elements are split.
     auto reduceRange = [&](Eigen::VectorXf& out, bool mean, long b, long e) {
         auto o = out.segment(b, e - b);
         o = parts.front()->segment(b, e - b);
@@ -187,6 +185,8 @@ void SyncParameterServer::runServer(Transport& t)
         if (mean)
             o *= scale;
     };
+    // The sum (or mean) of the dense vectors that arrived, in rank order (never arrival order), split over the pool
+    // in ranges of whole pages (parallel::forRanges).
     auto denseReduce = [&](Eigen::VectorXf& out, bool mean) {
         parts.clear();
         for (int w = 0; w < m_workers; ++w)
