@@ -1,11 +1,22 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "evaluator.h"
 
+#include "parallel.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace dml {
+
+/// An evaluation running in the background: its sample (without the test loss and accuracy), the model it
+/// evaluates (a copy: the strategy goes on changing its own) and the job.
+struct PendingEvaluation {
+    Sample sample;
+    Eigen::VectorXf params;
+    std::pair<double, int> result{0.0, 0};
+    parallel::Task job; // last: destroyed (so finished) before what it reads and writes
+};
 
 Evaluator::Evaluator(const Dataset& test, const Mlp& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
                      MetricsSink& sink)
@@ -28,6 +39,8 @@ Evaluator::Evaluator(const Dataset& test, const Mlp* architecture, const Trainin
                                          : (cfg.evalEveryEpochs > 0 ? cfg.evalEveryEpochs : 1.0) * stepsPerEpoch;
 }
 
+Evaluator::~Evaluator() = default;
+
 void Evaluator::addTrainLoss(double loss)
 {
     m_lossSum += loss;
@@ -47,12 +60,36 @@ void Evaluator::evaluate(double time, long step, const float* params)
         return;
     }
     s.trainLoss = m_lossCount ? m_lossSum / double(m_lossCount) : nan;
+    m_lossSum = 0;
+    m_lossCount = 0;
+    flush();
+    if (parallel::threads() > 1 && !(m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0)) {
+        m_pending = std::make_unique<PendingEvaluation>();
+        PendingEvaluation& p = *m_pending;
+        p.sample = s;
+        p.params = Eigen::Map<const Eigen::VectorXf>(params, m_model->numParams());
+        p.job = parallel::submit([this, &p] {
+            p.result = m_model->evaluate(p.params.data(), m_test.features, m_test.labels.data());
+        });
+        return;
+    }
     const auto [loss, correct] = m_model->evaluate(params, m_test.features, m_test.labels.data());
     s.testLoss = loss / m_test.numSamples();
     s.testAccuracy = double(correct) / m_test.numSamples();
     m_lastAccuracy = s.testAccuracy;
-    m_lossSum = 0;
-    m_lossCount = 0;
+    m_sink.sample(s);
+}
+
+void Evaluator::flush() const
+{
+    if (!m_pending)
+        return;
+    const std::unique_ptr<PendingEvaluation> p = std::move(m_pending);
+    p->job.wait();
+    Sample s = p->sample;
+    s.testLoss = p->result.first / m_test.numSamples();
+    s.testAccuracy = double(p->result.second) / m_test.numSamples();
+    m_lastAccuracy = s.testAccuracy;
     m_sink.sample(s);
 }
 
@@ -94,6 +131,8 @@ void Evaluator::changeStepsPerEpoch(long atStep, double stepsPerEpoch)
 
 bool Evaluator::afterStep(double time, long step, const float* params, bool force)
 {
+    if (m_pending && m_pending->job.ready()) // a background evaluation is done: its sample goes out now
+        flush();
     m_sink.progress(step, m_totalSteps, time); // may block: a paused or paced run waits here
     const bool stopped = m_sink.stopRequested();
     const bool last = step >= m_totalSteps;
@@ -123,6 +162,8 @@ bool Evaluator::afterStep(double time, long step, const float* params, bool forc
         m_stopReason = "max_simulated_time";
     else if (last)
         m_stopReason = m_cfg.maxSteps > 0 && m_cfg.maxSteps == m_totalSteps ? "max_steps" : m_endReason;
+    if (!m_stopReason.empty())
+        flush(); // the run ends: its last sample is out before the strategy returns
     return !m_stopReason.empty();
 }
 

@@ -6,10 +6,13 @@
 #include "strategy.h"
 
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace dml {
+
+struct PendingEvaluation;
 
 /// Observes the global model: evaluates it on the whole test set at the points of one evaluation grid and at the
 /// end, and emits Samples to the sink. An observer: it charges no simulated time.
@@ -34,12 +37,22 @@ public:
     /// cap is what ended it. `stepName` names a step in the summary's evaluation note ("round" for fedavg).
     Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
               long plannedSteps, std::string endReason, MetricsSink& sink, std::string stepName = "step");
+    /// Waits for an evaluation still running in the background (its sample is not emitted).
+    ~Evaluator();
+    Evaluator(const Evaluator&) = delete;
+    Evaluator& operator=(const Evaluator&) = delete;
 
     /// Adds one worker's mini-batch loss to the running train loss.
     void addTrainLoss(double loss);
     /// Call after each global step (step >= 1) with the current global model (numParams floats; nullptr for a
     /// proxy). Evaluates if due (or if `force`), emits a Sample and reports progress. Returns true when the run
     /// should stop (stop criteria of TrainingConfig); stopReason() then says why.
+    ///
+    /// With more than one thread (parallel.h), and unless the run stops at a target accuracy (which needs the result
+    /// at once), the evaluation runs in the background on a copy of the model, and its Sample is emitted at the first
+    /// afterStep() that finds it done (or when the next evaluation starts, when state() or restore() is called, and
+    /// before afterStep() returns true): the same samples in the same order, a step or so later. Nothing that decides
+    /// the run reads them meanwhile.
     bool afterStep(double time, long step, const float* params, bool force = false);
     /// The strategy's own stop criterion (e.g. "privacy_budget"): the next afterStep() evaluates and returns true
     /// with this stop reason (unless the target accuracy or the user's stop came first).
@@ -61,9 +74,14 @@ public:
         long lossCount = 0;
         double lastAccuracy = 0;
     };
-    State state() const { return {m_nextGrid, m_lossSum, m_lossCount, m_lastAccuracy}; }
+    State state() const
+    {
+        flush();
+        return {m_nextGrid, m_lossSum, m_lossCount, m_lastAccuracy};
+    }
     void restore(const State& s)
     {
+        flush();
         m_nextGrid = s.nextGrid;
         m_lossSum = s.lossSum;
         m_lossCount = s.lossCount;
@@ -76,6 +94,8 @@ public:
 
 private:
     void evaluate(double time, long step, const float* params);
+    /// Emits the sample of the background evaluation, if one is pending, once it is done.
+    void flush() const;
     const Dataset& m_test;
     std::optional<Mlp> m_model; ///< empty for a proxy workload
     TrainingConfig m_cfg;
@@ -92,7 +112,8 @@ private:
     MetricsSink& m_sink;
     double m_lossSum = 0;
     long m_lossCount = 0;
-    double m_lastAccuracy = 0;
+    mutable double m_lastAccuracy = 0;
+    mutable std::unique_ptr<PendingEvaluation> m_pending; ///< a background evaluation and its sample
     std::string m_stopReason;
     std::string m_requested;
 };

@@ -10,6 +10,8 @@
 #include "scenario.h"
 #include "scenario_platform.h"
 #include "sweep.h"
+#include "threadsoption.h"
+#include "parallel.h"
 #include "units.h"
 
 #include <QCommandLineParser>
@@ -211,13 +213,18 @@ int cmdRun(const QStringList& args)
     const QCommandLineOption json("json", "Print the summary as one JSON object on stdout.");
     const QCommandLineOption tag("tag", "Tag the run as part of a sweep: sweep=ID,point=N,rep=R (set by "
                                         "'dmlsim sweep').", "tag");
-    p.addOptions({db, stream, json, tag});
+    const QCommandLineOption threads = threadsOption("the cores available");
+    p.addOptions({db, stream, json, tag, threads});
     if (auto rc = parseArgs(p, "run",
                             "Simulate a scenario: train its model under its strategy on its simulated platform, "
                             "print a summary and store the run.",
                             args))
         return *rc;
     const bool streaming = p.isSet(stream);
+    const std::optional<int> nThreads = threadsValue(p, threads, "run", parallel::availableCores());
+    if (!nThreads)
+        return BadInput;
+    parallel::setThreads(*nThreads);
     if (p.positionalArguments().size() != 1)
         return inputError(streaming, "expected one scenario file; try 'dmlsim run --help'");
     const std::string file = p.positionalArguments().front().toStdString();

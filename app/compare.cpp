@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `dmlsim compare`: the same platform and workload under several strategies, as parallel child runs.
 #include "childpool.h"
+#include "threadsoption.h"
 #include "commands.h"
 #include "runstore.h"
 #include "scenario.h"
@@ -232,7 +233,8 @@ int cmdCompare(const QStringList& args)
     const QCommandLineOption jobs("jobs", "Runs at the same time (default: the number of cores).", "n");
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption json("json", "Print the summaries as a JSON array.");
-    p.addOptions({strategies, jobs, db, json});
+    const QCommandLineOption threads = threadsOption("the cores divided among the runs at once");
+    p.addOptions({strategies, jobs, db, json, threads});
     if (auto rc = parseCommandLine(p, "compare", args))
         return *rc;
     if (p.positionalArguments().size() != 1) {
@@ -250,6 +252,11 @@ int cmdCompare(const QStringList& args)
             return BadInput;
         }
     }
+    const std::optional<int> childThreads = threadsValue(p, threads, "compare", 0); // 0: cores / runs at once
+    if (!childThreads)
+        return BadInput;
+    if (*childThreads > 0 && !p.isSet(jobs)) // jobs x threads within the cores
+        parallel = std::max(1, availableCores() / *childThreads);
 
     // Build and validate every variant before anything runs.
     std::vector<Variant> variants;
@@ -312,6 +319,9 @@ int cmdCompare(const QStringList& args)
         job.args = {"run", path, "--db", p.value(db), "--json"};
         children.push_back(std::move(job));
     }
+    for (ChildJob& c : children)
+        c.args = withThreads(c.args, *childThreads > 0 ? *childThreads
+                                                       : threadsPerChild(availableCores(), parallel, int(children.size())));
     std::fprintf(stderr, "dmlsim compare: %zu runs, %d at a time, store %s\n", children.size(), parallel,
                  qPrintable(p.value(db)));
     std::size_t finished = 0;

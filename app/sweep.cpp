@@ -3,6 +3,7 @@
 #include "sweep.h"
 
 #include "childpool.h"
+#include "threadsoption.h"
 #include "commands.h"
 #include "jsonreader.h"
 #include "runstore.h"
@@ -419,7 +420,8 @@ int cmdSweep(const QStringList& args)
     const QCommandLineOption db("db", "Run store (SQLite). Default: ./dmlsim.sqlite.", "file", "dmlsim.sqlite");
     const QCommandLineOption shard("shard", "Run only shard I of K (0 <= I < K) into its own store.", "I/K");
     const QCommandLineOption dry("dry-run", "List the runs (and which are already done) without running them.");
-    p.addOptions({jobs, db, shard, dry});
+    const QCommandLineOption threads = threadsOption("the cores divided among the runs at once");
+    p.addOptions({jobs, db, shard, dry, threads});
     if (auto rc = parseCommandLine(p, "sweep", args))
         return *rc;
     if (p.positionalArguments().size() != 1) {
@@ -436,6 +438,11 @@ int cmdSweep(const QStringList& args)
             return BadInput;
         }
     }
+    const std::optional<int> childThreads = threadsValue(p, threads, "sweep", 0); // 0: cores / runs at once
+    if (!childThreads)
+        return BadInput;
+    if (*childThreads > 0 && !p.isSet(jobs)) // jobs x threads within the cores
+        parallel = std::max(1, defaultJobs() / *childThreads);
     Shard part;
     try {
         if (p.isSet(shard)) {
@@ -526,6 +533,9 @@ int cmdSweep(const QStringList& args)
                     QString("sweep=%1,point=%2,rep=%3").arg(QString::fromStdString(sw.id)).arg(r.point).arg(r.rep)};
         children.push_back(std::move(job));
     }
+    for (ChildJob& c : children)
+        c.args = withThreads(c.args, *childThreads > 0 ? *childThreads
+                                                       : threadsPerChild(defaultJobs(), parallel, int(children.size())));
     SweepProgress progress(children.size(), isatty(STDERR_FILENO) == 1);
     QTimer tick;
     QObject::connect(&tick, &QTimer::timeout, [&] { progress.draw(); });

@@ -1,24 +1,35 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Issue-3 benchmarks (one simulation per process, so one mode per invocation):
 //
-//   bench_strategies fedavg [DATASET_DIR]   FedAvg, 10,000 clients, 100 per round, 20 rounds, on Fashion-MNIST:
-//                                           wall(simulated) / wall(plain loop doing the same local steps), and
-//                                           peak memory.
+//   bench_strategies fedavg [DATASET_DIR] [--threads T]
+//                                           FedAvg, 10,000 clients, 100 per round, 20 rounds, on Fashion-MNIST:
+//                                           wall(simulated) / wall(plain single-threaded loop doing the same local
+//                                           steps), for 1, 2, 4, ... threads up to the cores available (issue 16;
+//                                           --threads T: 1 and T), each simulated run and the plain loop a child
+//                                           process; the peak memory of each; the final models must be
+//                                           bit-identical.
 //   bench_strategies ring                   ring all-reduce of a 16.7M-parameter proxy (64 MiB) over 64 workers:
 //                                           wall time and simulated time per all-reduce.
 #include "strategies/fedavg.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
 #include "data/partition.h"
+#include "parallel.h"
 #include "simulation.h"
 
 #include <sys/resource.h>
 
 #include <chrono>
+#include <algorithm>
+#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
 
 using namespace dml;
 
@@ -36,6 +47,14 @@ long minorFaults()
     return u.ru_minflt;
 }
 
+/// CPU seconds (user + system) of this process so far, all threads.
+double cpuSeconds()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double peakRssMiB()
 {
     rusage u{};
@@ -43,13 +62,33 @@ double peakRssMiB()
     return double(u.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
 }
 
-int fedavg(const char* dir)
+/// The 1-minute load average of the machine (other processes compete for the cores the benchmark measures).
+double loadAverage()
 {
-    const double t0 = now();
-    const TrainTest data = loadFashionMnist(dir);
-    const double loaded = now() - t0;
-    const double rssData = peakRssMiB();
+    double l[1] = {0};
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
 
+std::string shellQuoted(const std::string& s)
+{
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+/// FNV-1a over the model's bytes.
+std::uint64_t fingerprint(const Eigen::VectorXf& v)
+{
+    std::uint64_t h = 1469598103934665603ull;
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+    for (std::size_t i = 0; i < sizeof(float) * std::size_t(v.size()); ++i)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+sim::SimulationSpec fedavgSpec()
+{
     sim::SimulationSpec spec;
     spec.platform.workers = 10000;
     spec.platform.workerSpeed = 5e9;  // phones and laptops
@@ -68,13 +107,69 @@ int fedavg(const char* dir)
     cfg.batchSize = 10;
     cfg.evalEverySteps = 5;
     cfg.seed = 7;
+    return spec;
+}
 
-    // The plain loop: the same clients, partitions, local epochs and batches, sample-weighted averaging and
-    // the same evaluations, without SimGrid.
+/// Child mode: the simulated FedAvg run with `threads` threads, timed around sim::simulate. One line for the parent.
+int fedavgChild(const char* dir, int threads)
+{
+    const TrainTest data = loadFashionMnist(dir);
+    const double rssData = peakRssMiB();
+    parallel::setThreads(threads);
+    MetricsSink none;
+    const long faults0 = minorFaults();
+    const double cpu0 = cpuSeconds();
+    const double ts = now();
+    const sim::SimulationResult r = sim::simulate(fedavgSpec(), data, none);
+    const double simWall = now() - ts;
+    std::printf("%.6f %.6f %.6f %" PRIu64 " %.1f %.1f %ld %.6f\n", simWall, r.summary.simulatedTime,
+                r.summary.finalAccuracy, fingerprint(r.finalModel), peakRssMiB(), rssData, minorFaults() - faults0,
+                cpuSeconds() - cpu0);
+    return 0;
+}
+
+struct FedAvgRun {
+    double wall = 0, simulatedTime = 0, accuracy = 0, rss = 0, rssData = 0, cpu = 0;
+    std::uint64_t model = 0;
+    long faults = 0;
+};
+
+FedAvgRun spawnFedAvg(const char* dir, int threads)
+{
+    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --fedavg-child " + shellQuoted(dir) + " " +
+                            std::to_string(threads);
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p)
+        throw std::runtime_error("cannot start " + cmd);
+    FedAvgRun r;
+    const int got = std::fscanf(p, "%lf %lf %lf %" SCNu64 " %lf %lf %ld %lf", &r.wall, &r.simulatedTime,
+                                &r.accuracy, &r.model, &r.rss, &r.rssData, &r.faults, &r.cpu);
+    const int status = pclose(p);
+    if (got != 8 || status != 0)
+        throw std::runtime_error("the simulated run failed (" + cmd + ")");
+    return r;
+}
+
+/// What the plain loop measured.
+struct PlainRun {
+    double wall = 0, cpu = 0;
+    long faults = 0, localSteps = 0;
+    int evaluations = 0, perRound = 0;
+};
+
+/// The plain loop: the same clients, partitions, local epochs and batches, sample-weighted averaging and the same
+/// evaluations, without SimGrid, on one thread.
+PlainRun plainFedAvg(const TrainTest& data)
+{
+    const sim::SimulationSpec spec = fedavgSpec();
+    const TrainingConfig& cfg = spec.training;
     MetricsSink none;
     const FederatedAveraging plan(10000, spec.strategy.clientFraction, spec.strategy.localEpochs, 0, 20, cfg, data,
                                   none);
+    PlainRun r;
+    r.perRound = plan.clientsPerRound();
     const double tp = now();
+    const double cpu0 = cpuSeconds();
     const long faults0 = minorFaults();
     Mlp model(data.train.numFeatures(), cfg.hidden, data.train.classes);
     Eigen::VectorXf global(model.numParams()), sum(model.numParams()), grad(model.numParams());
@@ -82,8 +177,7 @@ int fedavg(const char* dir)
     std::map<int, BatchSampler> samplers;
     Eigen::MatrixXf x;
     std::vector<std::uint8_t> y;
-    long localSteps = 0;
-    int evaluations = 1;
+    r.evaluations = 1;
     model.evaluate(global.data(), data.test.features, data.test.labels.data());
     for (long round = 1; round <= 20; ++round) {
         sum.setZero();
@@ -94,7 +188,7 @@ int fedavg(const char* dir)
             auto it = samplers.try_emplace(c, part, batch, workerSeed(cfg.seed, c)).first;
             Eigen::VectorXf w = global;
             Optimizer opt(cfg.optimizer, w.size());
-            for (long s = 0; s < long(spec.strategy.localEpochs) * it->second.batchesPerEpoch(); ++s, ++localSteps) {
+            for (long s = 0; s < long(spec.strategy.localEpochs) * it->second.batchesPerEpoch(); ++s, ++r.localSteps) {
                 gatherBatch(data.train, it->second.next(), batch, x, y);
                 model.lossAndGradient(w.data(), x, y.data(), grad.data());
                 opt.step(w.data(), grad.data());
@@ -105,28 +199,93 @@ int fedavg(const char* dir)
         global = sum / samples;
         if (round % cfg.evalEverySteps == 0) {
             model.evaluate(global.data(), data.test.features, data.test.labels.data());
-            ++evaluations;
+            ++r.evaluations;
         }
     }
-    const double plainWall = now() - tp;
-    const long faults1 = minorFaults();
+    r.wall = now() - tp;
+    r.cpu = cpuSeconds() - cpu0;
+    r.faults = minorFaults() - faults0;
+    return r;
+}
 
-    const double ts = now();
-    const sim::SimulationResult r = sim::simulate(spec, data, none);
-    const double simWall = now() - ts;
-    const long faults2 = minorFaults();
-    std::printf("FedAvg: 10,000 clients, %d per round, 20 rounds, E = 5, B = 10 (Fashion-MNIST, MLP 784-128-10)\n",
-                plan.clientsPerRound());
-    std::printf("dataset loaded in %.2f s; peak RSS after loading %.0f MiB\n", loaded, rssData);
-    std::printf("local gradient steps: %ld; test-set evaluations: %d\n", localSteps, evaluations);
-    std::printf("simulated: %.3f s wall, %.1f s simulated, final test accuracy %.4f\n", simWall,
-                r.summary.simulatedTime, r.summary.finalAccuracy);
-    std::printf("plain loop, same local steps and evaluations: %.3f s wall\n", plainWall);
-    std::printf("minor page faults: plain loop %ld, simulated %ld\n", faults1 - faults0, faults2 - faults1);
-    std::printf("wall(simulated) / wall(plain loop) = %.3f   (target <= 1.5)\n", simWall / plainWall);
-    std::printf("peak RSS of the whole process = %.0f MiB   (target < 2048; the dataset alone takes %.0f)\n",
-                peakRssMiB(), rssData);
+/// Child mode: the plain loop in a fresh process, as the simulated runs are (the same process conditions: on a
+/// virtual machine a process's fresh memory costs 15 to 20 us a page). One line for the parent.
+int plainChild(const char* dir)
+{
+    const TrainTest data = loadFashionMnist(dir);
+    const PlainRun r = plainFedAvg(data);
+    std::printf("%.6f %.6f %ld %ld %d %d\n", r.wall, r.cpu, r.faults, r.localSteps, r.evaluations, r.perRound);
     return 0;
+}
+
+PlainRun spawnPlain(const char* dir)
+{
+    const std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --fedavg-plain-child " + shellQuoted(dir);
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p)
+        throw std::runtime_error("cannot start " + cmd);
+    PlainRun r;
+    const int got = std::fscanf(p, "%lf %lf %ld %ld %d %d", &r.wall, &r.cpu, &r.faults, &r.localSteps,
+                                &r.evaluations, &r.perRound);
+    const int status = pclose(p);
+    if (got != 6 || status != 0)
+        throw std::runtime_error("the plain loop failed (" + cmd + ")");
+    return r;
+}
+
+int fedavg(const char* dir, int onlyThreads)
+{
+    const double t0 = now();
+    const TrainTest data = loadFashionMnist(dir);
+    const double loaded = now() - t0;
+    const double load0 = loadAverage();
+    const double rssData = peakRssMiB();
+    const PlainRun plainRun = spawnPlain(dir);
+    const PlainRun plainHere = plainFedAvg(data); // in this long-lived process, for reference
+    const double plainWall = plainRun.wall, plainCpu = plainRun.cpu;
+    const long localSteps = plainRun.localSteps;
+    const int evaluations = plainRun.evaluations;
+
+    std::vector<int> counts;
+    const int cores = parallel::availableCores();
+    if (onlyThreads > 0) {
+        counts = {1, onlyThreads};
+    } else {
+        for (int n = 1; n < cores; n *= 2)
+            counts.push_back(n);
+        counts.push_back(cores);
+    }
+    counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+    std::vector<FedAvgRun> runs;
+    for (int n : counts)
+        runs.push_back(spawnFedAvg(dir, n));
+    bool same = true;
+    double rss = 0;
+    for (const FedAvgRun& r : runs) {
+        same = same && r.model == runs.front().model;
+        rss = std::max(rss, r.rss);
+    }
+    std::printf("FedAvg: 10,000 clients, %d per round, 20 rounds, E = 5, B = 10 (Fashion-MNIST, MLP 784-128-10)\n",
+                plainRun.perRound);
+    std::printf("dataset loaded in %.2f s; peak RSS after loading %.0f MiB\n", loaded, rssData);
+    std::printf("local gradient steps: %ld; test-set evaluations: %d; cores available: %d; machine load (1-min "
+                "average) %.2f at the start, %.2f at the end\n", localSteps, evaluations, cores, load0, loadAverage());
+    std::printf("plain loop (1 thread, a child process), same local steps and evaluations: %.3f s wall, %.3f s CPU, "
+                "%ld minor page faults\n", plainWall, plainCpu, plainRun.faults);
+    std::printf("(plain loop in this long-lived process: %.3f s wall, %ld minor page faults; not used in the ratios)\n",
+                plainHere.wall, plainHere.faults);
+    for (std::size_t k = 0; k < runs.size(); ++k)
+        std::printf("simulated, %3d thread(s): %.3f s wall, %.3f s CPU, %.1f s simulated, final test accuracy %.4f, "
+                    "%ld minor page faults, peak RSS %.0f MiB; wall / plain loop = %.3f\n",
+                    counts[k], runs[k].wall, runs[k].cpu, runs[k].simulatedTime, runs[k].accuracy, runs[k].faults,
+                    runs[k].rss, runs[k].wall / plainWall);
+    std::printf("final models bit-identical across thread counts: %s\n", same ? "yes" : "NO");
+    std::printf("wall(simulated, 1 thread) / wall(plain loop) = %.3f\n", runs.front().wall / plainWall);
+    std::printf("wall(simulated, %d threads) / wall(plain loop) = %.3f   (target <= 0.80 with all cores)\n",
+                counts.back(), runs.back().wall / plainWall);
+    std::printf("peak RSS of a simulating process = %.0f MiB   (target < 2048; the dataset alone takes %.0f)\n", rss,
+                runs.front().rssData);
+    return same ? 0 : 1;
 }
 
 int ring()
@@ -174,14 +333,32 @@ int ring()
 int main(int argc, char** argv)
 {
     try {
-        if (argc >= 2 && std::strcmp(argv[1], "fedavg") == 0)
-            return fedavg(argc >= 3 ? argv[2] : "/usr/share/datasets/fashion-mnist");
+        if (argc == 3 && std::strcmp(argv[1], "--fedavg-plain-child") == 0)
+            return plainChild(argv[2]);
+        if (argc == 4 && std::strcmp(argv[1], "--fedavg-child") == 0)
+            return fedavgChild(argv[2], std::atoi(argv[3]));
+        if (argc >= 2 && std::strcmp(argv[1], "fedavg") == 0) {
+            const char* dir = "/usr/share/datasets/fashion-mnist";
+            int threads = 0;
+            bool ok = true;
+            for (int i = 2; i < argc && ok; ++i) {
+                if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+                    threads = std::atoi(argv[++i]);
+                    ok = threads >= 1 && threads <= parallel::kMaxThreads;
+                } else {
+                    dir = argv[i];
+                }
+            }
+            if (ok)
+                return fedavg(dir, threads);
+        }
         if (argc >= 2 && std::strcmp(argv[1], "ring") == 0)
             return ring();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_strategies: %s\n", e.what());
         return 2;
     }
-    std::fprintf(stderr, "usage: bench_strategies fedavg [DATASET_DIR] | ring\n");
+    std::fprintf(stderr, "usage: bench_strategies fedavg [DATASET_DIR] [--threads T (1..%d)] | ring\n",
+                 parallel::kMaxThreads);
     return 2;
 }

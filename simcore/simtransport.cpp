@@ -254,16 +254,20 @@ void World::span(const Span& s)
     if (m_lastCompute.size() <= std::size_t(s.rank))
         m_lastCompute.resize(accounts.size(), std::size_t(-1));
     std::size_t& last = m_lastCompute[std::size_t(s.rank)];
-    if (s.kind == Span::Compute && last != std::size_t(-1) && last >= m_flushed && timeline[last].end == s.start) {
+    if (s.kind == Span::Compute && last != std::size_t(-1) && timeline[last].end == s.start) {
         timeline[last].end = s.end; // back-to-back computation (e.g. local epochs) is one span
         timeline[last].amount += s.amount;
-        return;
+        if (last < m_flushed) // the sink has the span as it was: it gets the added part
+            m_grown.push_back(s);
+    } else {
+        if (s.kind == Span::Compute)
+            last = timeline.size();
+        timeline.push_back(s);
     }
-    if (s.kind == Span::Compute)
-        last = timeline.size();
-    timeline.push_back(s);
+    // The sink (the workbench's live timeline) gets batches every 50 ms of wall time; what they hold depends on
+    // the wall clock, the timeline itself does not.
     const auto now = std::chrono::steady_clock::now();
-    if (timeline.size() - m_flushed >= 4096 || now - m_lastFlush > std::chrono::milliseconds(50)) {
+    if (timeline.size() - m_flushed + m_grown.size() >= 4096 || now - m_lastFlush > std::chrono::milliseconds(50)) {
         m_lastFlush = now;
         flushSpans();
     }
@@ -271,10 +275,13 @@ void World::span(const Span& s)
 
 void World::flushSpans()
 {
-    if (!sink || m_flushed == timeline.size())
+    if (!sink || (m_flushed == timeline.size() && m_grown.empty()))
         return;
-    sink->spans(std::vector<Span>(timeline.begin() + std::ptrdiff_t(m_flushed), timeline.end()));
+    std::vector<Span> batch(timeline.begin() + std::ptrdiff_t(m_flushed), timeline.end());
+    batch.insert(batch.end(), m_grown.begin(), m_grown.end());
+    sink->spans(batch);
     m_flushed = timeline.size();
+    m_grown.clear();
 }
 
 void SimTransport::record(const sg4::CommPtr& c, Span::Kind kind, int peer, double bytes)

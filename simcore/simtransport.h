@@ -83,9 +83,11 @@ struct World {
     std::exception_ptr failure; ///< the first exception an actor threw
     MetricsSink* sink = nullptr;  ///< receives span batches
     std::vector<Span> timeline;   ///< every span of the run, in the order they ended
-    /// Records a finished activity; merges a compute span into the rank's previous one when they touch.
+    /// Records a finished activity; merges a compute span into the rank's previous one when they touch. The merges
+    /// depend on simulated times only, so the timeline does not depend on the wall clock (nor on the thread count).
     void span(const Span& s);
-    /// Sends the spans not yet sent to the sink.
+    /// Sends the spans not yet sent to the sink. A compute span that grew after it was sent reaches the sink as a
+    /// second, back-to-back span with the added part.
     void flushSpans();
 
     /// Creates the actor of `rank` on its host, running strategy->run(rank, ...). If the host is off, nothing
@@ -141,6 +143,7 @@ struct World {
 
 private:
     std::size_t m_flushed = 0;
+    std::vector<Span> m_grown; ///< the parts added to spans already sent, for the next flush
     std::vector<std::size_t> m_lastCompute; ///< per rank: index in timeline of its last compute span, or npos
     std::chrono::steady_clock::time_point m_lastFlush{};
     std::map<std::pair<simgrid::s4u::Host*, simgrid::s4u::Host*>, std::vector<simgrid::s4u::Link*>> m_routes;

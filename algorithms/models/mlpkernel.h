@@ -30,7 +30,7 @@ inline std::vector<Eigen::Index> offsets(const std::vector<int>& sizes)
     return o;
 }
 
-/// Per-model scratch buffers (one per worker).
+/// Scratch buffers of the passes (one per thread: Mlp keeps one per thread).
 template <class S>
 struct Scratch {
     std::vector<Mat<S>> act; ///< act[l]: output of layer l (ReLU'd for hidden layers; logits for the last)
@@ -128,8 +128,12 @@ double lossAndGradient(const std::vector<int>& sizes, const std::vector<Eigen::I
     return loss;
 }
 
+/// Samples per forward pass of evaluate(). Part of the numbers: Eigen's GEMM may block (and so round) a product
+/// differently for another number of columns.
+inline constexpr Eigen::Index kEvaluationChunk = 2000;
+
 /// Sum of the cross-entropy losses and number of correct predictions (largest logit at the label) over x
-/// (sizes.front() x N), labels y. Works in chunks of 2000 samples to bound the activations' memory.
+/// (sizes.front() x N), labels y. Works in chunks of kEvaluationChunk samples to bound the activations' memory.
 template <class S>
 std::pair<double, int> evaluate(const std::vector<int>& sizes, const std::vector<Eigen::Index>& off,
                                 const S* params, const ConstRef<S>& x, const std::uint8_t* y,
@@ -137,7 +141,7 @@ std::pair<double, int> evaluate(const std::vector<int>& sizes, const std::vector
 {
     double loss = 0.0;
     int correct = 0;
-    constexpr Eigen::Index chunk = 2000;
+    constexpr Eigen::Index chunk = kEvaluationChunk;
     for (Eigen::Index first = 0; first < x.cols(); first += chunk) {
         const Eigen::Index n = std::min(chunk, x.cols() - first);
         forward(sizes, off, params, x.middleCols(first, n), s);

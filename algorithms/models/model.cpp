@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "models/model.h"
 
+#include "parallel.h"
 #include "rng.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -51,16 +53,59 @@ void Mlp::initParams(float* params, std::uint64_t seed) const
     }
 }
 
-float Mlp::lossAndGradient(const float* params, const Eigen::MatrixXf& x, const std::uint8_t* y, float* grad)
+namespace {
+
+/// The activations of the training passes this thread runs, whatever Mlp they are for (resized as needed).
+mlpkernel::Scratch<float>& threadScratch()
 {
-    const double loss = mlpkernel::lossAndGradient(m_sizes, m_offsets, params, x, y, grad, m_scratch);
+    thread_local mlpkernel::Scratch<float> scratch;
+    return scratch;
+}
+
+/// The same for evaluations: kept apart, so that neither a mini-batch nor a 2,000-sample chunk reallocates the
+/// other's buffers (fresh memory faults its pages in again).
+mlpkernel::Scratch<float>& evaluationScratch()
+{
+    thread_local mlpkernel::Scratch<float> scratch;
+    return scratch;
+}
+
+} // namespace
+
+float Mlp::lossAndGradient(const float* params, const Eigen::MatrixXf& x, const std::uint8_t* y, float* grad) const
+{
+    const double loss = mlpkernel::lossAndGradient(m_sizes, m_offsets, params, x, y, grad, threadScratch());
     return float(loss / double(x.cols()));
 }
 
 std::pair<double, int> Mlp::evaluate(const float* params, const Eigen::Ref<const Eigen::MatrixXf>& x,
-                                     const std::uint8_t* y)
+                                     const std::uint8_t* y) const
 {
-    return mlpkernel::evaluate(m_sizes, m_offsets, params, x, y, m_scratch);
+    constexpr Eigen::Index chunk = mlpkernel::kEvaluationChunk;
+    const long chunks = long((x.cols() + chunk - 1) / chunk);
+    if (parallel::threads() == 1 || chunks <= 1) { // one pass, on the job stack (parallel.h) like every job
+        std::pair<double, int> result;
+        parallel::forEach(1, [&](long) {
+            result = mlpkernel::evaluate(m_sizes, m_offsets, params, x, y, evaluationScratch());
+        });
+        return result;
+    }
+    // The kernel's own chunks, each a job; their sums are added in chunk order, as the kernel adds them
+    // (0.0 + first chunk's sum + ...), so the result does not depend on which thread ran which chunk.
+    std::vector<std::pair<double, int>> parts(static_cast<std::size_t>(chunks));
+    parallel::forEach(chunks, [&](long c) {
+        const Eigen::Index first = Eigen::Index(c) * chunk;
+        const Eigen::Index n = std::min(chunk, x.cols() - first);
+        parts[std::size_t(c)] =
+            mlpkernel::evaluate(m_sizes, m_offsets, params, x.middleCols(first, n), y + first, evaluationScratch());
+    });
+    double loss = 0.0;
+    int correct = 0;
+    for (const auto& [l, c] : parts) {
+        loss += l;
+        correct += c;
+    }
+    return {loss, correct};
 }
 
 } // namespace dml

@@ -15,8 +15,9 @@ namespace dml {
 /// Parameters live in one flat float vector (as in MiniDNN), layer by layer: W_l (out x in, column-major)
 /// followed by b_l (out). Batches are features x batch matrices, one sample per column.
 ///
-/// The arithmetic is mlpkernel.h's, run on float. Methods use scratch buffers held by the object: one Mlp per
-/// worker, not shared between workers.
+/// The arithmetic is mlpkernel.h's, run on float. The methods are const and thread-safe: their activations live in
+/// a scratch held by the calling thread (one per thread, never shared), so pool jobs (parallel.h) may train and
+/// evaluate with one Mlp at once.
 class Mlp {
 public:
     /// inputs > 0, every hidden width > 0, classes >= 2.
@@ -53,19 +54,19 @@ public:
     /// Mean cross-entropy over the batch, in nats, and its gradient with respect to the parameters.
     /// x: inputs() x B; y: B labels, each < classes(); grad: numParams() floats, overwritten.
     /// The loss is computed as log-sum-exp (mlpkernel::softmaxCrossEntropy): finite for any logits.
-    float lossAndGradient(const float* params, const Eigen::MatrixXf& x, const std::uint8_t* y, float* grad);
+    float lossAndGradient(const float* params, const Eigen::MatrixXf& x, const std::uint8_t* y, float* grad) const;
 
     /// Sum of the cross-entropy losses (nats) and number of correct predictions (the largest logit is at the
-    /// label) over x (inputs() x N), labels y.
+    /// label) over x (inputs() x N), labels y. The chunks of mlpkernel::kEvaluationChunk samples run as parallel
+    /// jobs (parallel::forEach) and their sums are added in chunk order: the same bits as one sequential pass.
     std::pair<double, int> evaluate(const float* params, const Eigen::Ref<const Eigen::MatrixXf>& x,
-                                    const std::uint8_t* y);
+                                    const std::uint8_t* y) const;
 
 private:
     std::vector<int> m_sizes;
     std::vector<Eigen::Index> m_offsets; // mlpkernel::offsets(m_sizes): start of W_l; b_l follows W_l
     Eigen::Index m_numParams = 0;
     double m_forwardFlops = 0, m_trainFlops = 0;
-    mlpkernel::Scratch<float> m_scratch;
 };
 
 } // namespace dml

@@ -3,6 +3,7 @@
 
 #include "privacy/dp.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace dml {
@@ -28,30 +29,61 @@ Eigen::VectorXf Workload::initialParams(std::uint64_t seed) const
     return p;
 }
 
-float Workload::gradient(const float* params, BatchSampler& sampler, float* grad) const
+namespace {
+
+/// The batches (and clippedGradientSum's one-example batch and gradient) of the calling thread.
+struct BatchScratch {
+    Eigen::MatrixXf x;
+    std::vector<std::uint8_t> y;
+    Eigen::MatrixXf example;
+    Eigen::VectorXf exampleGrad;
+};
+
+BatchScratch& threadScratch()
+{
+    thread_local BatchScratch scratch;
+    return scratch;
+}
+
+} // namespace
+
+std::vector<int> drawBatches(BatchSampler& sampler, long steps)
+{
+    const std::size_t b = std::size_t(sampler.batchSize());
+    std::vector<int> idx(std::size_t(steps) * b);
+    for (long s = 0; s < steps; ++s) {
+        const int* next = sampler.next();
+        std::copy(next, next + b, idx.begin() + std::ptrdiff_t(std::size_t(s) * b));
+    }
+    return idx;
+}
+
+float Workload::gradient(const float* params, const int* batch, int n, float* grad) const
 {
     if (!m_arch)
         throw std::logic_error("Workload::gradient: a proxy workload has no model to differentiate");
-    gatherBatch(*m_train, sampler.next(), sampler.batchSize(), m_batchX, m_batchY);
-    return m_arch->lossAndGradient(params, m_batchX, m_batchY.data(), grad);
+    BatchScratch& s = threadScratch();
+    gatherBatch(*m_train, batch, n, s.x, s.y);
+    return m_arch->lossAndGradient(params, s.x, s.y.data(), grad);
 }
 
-float Workload::clippedGradientSum(const float* params, BatchSampler& sampler, double clip, float* grad) const
+float Workload::clippedGradientSum(const float* params, const int* batch, int n, double clip, float* grad) const
 {
     if (!m_arch)
         throw std::logic_error("Workload::clippedGradientSum: a proxy workload has no model to differentiate");
-    gatherBatch(*m_train, sampler.next(), sampler.batchSize(), m_batchX, m_batchY);
+    BatchScratch& s = threadScratch();
+    gatherBatch(*m_train, batch, n, s.x, s.y);
     Eigen::Map<Eigen::VectorXf> sum(grad, m_numParams);
     sum.setZero();
-    m_exampleGrad.resize(m_numParams);
+    s.exampleGrad.resize(m_numParams);
     double loss = 0;
-    for (Eigen::Index i = 0; i < m_batchX.cols(); ++i) {
-        m_example = m_batchX.col(i);
-        loss += m_arch->lossAndGradient(params, m_example, &m_batchY[std::size_t(i)], m_exampleGrad.data());
-        privacy::clipToNorm(m_exampleGrad, clip);
-        sum += m_exampleGrad;
+    for (Eigen::Index i = 0; i < s.x.cols(); ++i) {
+        s.example = s.x.col(i);
+        loss += m_arch->lossAndGradient(params, s.example, &s.y[std::size_t(i)], s.exampleGrad.data());
+        privacy::clipToNorm(s.exampleGrad, clip);
+        sum += s.exampleGrad;
     }
-    return float(loss / double(m_batchX.cols()));
+    return float(loss / double(s.x.cols()));
 }
 
 } // namespace dml

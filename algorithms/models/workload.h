@@ -14,6 +14,10 @@ namespace dml {
 ///
 /// A proxy has no MLP and no parameter vector: strategies charge the same compute (trainFlopsPerSample() x
 /// batch) and send messages of the same size (modelBytes()) with Message::data = nullptr.
+/// The sample indices of `sampler`'s next `steps` batches, one after the other (steps x sampler.batchSize() ints).
+/// Strategies draw them in the actor, in simulation order, and hand them to a pool job.
+std::vector<int> drawBatches(BatchSampler& sampler, long steps);
+
 class Workload {
 public:
     /// Real: an Mlp of `cfg.hidden` over `train`'s features and classes (std::invalid_argument from Mlp if the
@@ -33,20 +37,25 @@ public:
     /// Real workloads only: throws std::logic_error for a proxy (which has no parameter vector).
     Eigen::VectorXf initialParams(std::uint64_t seed) const;
 
-    /// One rank's mini-batch gradient: gathers `sampler`'s next batch from the training set and writes the
-    /// gradient of the mean cross-entropy at `params` (numParams() floats) to `grad`. Returns the mean loss.
-    /// Real workloads only (throws std::logic_error for a proxy).
+    /// One rank's mini-batch gradient: gathers the training samples `batch[0..n)` (n >= 1) and writes the gradient
+    /// of the mean cross-entropy at `params` (numParams() floats) to `grad`. Returns the mean loss. Real workloads
+    /// only (throws std::logic_error for a proxy).
     ///
-    /// Every rank shares one scratch (the batch and the activations): SimGrid runs one actor at a time and this
-    /// call never yields, so no two ranks are ever inside it together, and P workers in turn touch one batch
-    /// buffer that stays in cache instead of P. Not thread-safe, like a simulation.
-    float gradient(const float* params, BatchSampler& sampler, float* grad) const;
+    /// Thread-safe (const; the batch and the activations are scratch of the calling thread), so the strategies run it
+    /// as a pool job (parallel::submit). A thread reuses one batch buffer for every gradient it computes, which stays
+    /// in cache.
+    float gradient(const float* params, const int* batch, int n, float* grad) const;
+    /// The same on `sampler`'s next batch (advances the sampler: call it where the sampler's order is decided).
+    float gradient(const float* params, BatchSampler& sampler, float* grad) const
+    {
+        return gradient(params, sampler.next(), sampler.batchSize(), grad);
+    }
 
     /// DP-SGD's per-example step (Abadi et al. 2016, Algorithm 1, "compute gradient" and "clip gradient"): gathers
-    /// `sampler`'s next batch and writes to `grad` the SUM over its B examples of each example's gradient clipped
+    /// the samples `batch[0..n)` and writes to `grad` the SUM over these n examples of each example's gradient clipped
     /// to L2 norm `clip` (privacy::clipToNorm), computed one example at a time. Returns the mean loss. Real
-    /// workloads only (std::logic_error for a proxy). Flops: clippedGradientFlops(B).
-    float clippedGradientSum(const float* params, BatchSampler& sampler, double clip, float* grad) const;
+    /// workloads only (std::logic_error for a proxy). Flops: clippedGradientFlops(n). Thread-safe, like gradient().
+    float clippedGradientSum(const float* params, const int* batch, int n, double clip, float* grad) const;
     /// B x (trainFlopsPerSample + 4 numParams): each example's pass, its clipping and its addition to the sum.
     double clippedGradientFlops(int batch) const
     {
@@ -55,11 +64,7 @@ public:
 
 private:
     const Dataset* m_train = nullptr;
-    mutable std::optional<Mlp> m_arch; // mutable: its activations are gradient()'s scratch
-    mutable Eigen::MatrixXf m_batchX;
-    mutable std::vector<std::uint8_t> m_batchY;
-    mutable Eigen::MatrixXf m_example;      // clippedGradientSum's one-example batch
-    mutable Eigen::VectorXf m_exampleGrad;  // and its gradient
+    std::optional<Mlp> m_arch;
     Eigen::Index m_numParams = 0;
     double m_trainFlopsPerSample = 0;
 };

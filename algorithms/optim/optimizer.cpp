@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "optim/optimizer.h"
 
+#include "parallel.h"
+
+#include <algorithm>
 #include <cmath>
 
 namespace dml {
@@ -13,30 +16,66 @@ Optimizer::Optimizer(const OptimizerSpec& spec, Eigen::Index numParams) : m_spec
         m_v = Eigen::ArrayXf::Zero(numParams);
 }
 
-void Optimizer::step(float* params, const float* grad)
+Optimizer::Coefficients Optimizer::advance()
 {
-    Eigen::Map<Eigen::ArrayXf> p(params, m_n);
-    Eigen::Map<const Eigen::ArrayXf> g(grad, m_n);
+    if (m_spec.kind != OptimizerSpec::Kind::Adam)
+        return {};
+    ++m_t;
+    return {1.0f - std::pow(m_spec.beta1, float(m_t)), std::sqrt(1.0f - std::pow(m_spec.beta2, float(m_t)))};
+}
+
+void Optimizer::update(float* params, const float* grad, Eigen::Index begin, Eigen::Index end,
+                       const Coefficients& c)
+{
+    const Eigen::Index len = end - begin;
+    Eigen::Map<Eigen::ArrayXf> p(params + begin, len);
+    Eigen::Map<const Eigen::ArrayXf> g(grad + begin, len);
     const float lr = m_spec.learningRate;
     switch (m_spec.kind) {
     case OptimizerSpec::Kind::Sgd:
         p -= lr * g;
         break;
-    case OptimizerSpec::Kind::Momentum:
-        m_m = m_spec.momentum * m_m + g;
-        p -= lr * m_m;
+    case OptimizerSpec::Kind::Momentum: {
+        auto m = m_m.segment(begin, len);
+        m = m_spec.momentum * m + g;
+        p -= lr * m;
         break;
+    }
     case OptimizerSpec::Kind::Adam: {
-        ++m_t;
         const float b1 = m_spec.beta1, b2 = m_spec.beta2;
-        m_m = b1 * m_m + (1.0f - b1) * g;
-        m_v = b2 * m_v + (1.0f - b2) * g.square();
-        const float c1 = 1.0f - std::pow(b1, float(m_t));
-        const float c2 = std::sqrt(1.0f - std::pow(b2, float(m_t)));
-        p -= (lr / c1) * m_m / (m_v.sqrt() / c2 + m_spec.epsilon);
+        auto m = m_m.segment(begin, len);
+        auto v = m_v.segment(begin, len);
+        m = b1 * m + (1.0f - b1) * g;
+        v = b2 * v + (1.0f - b2) * g.square();
+        p -= (lr / c.c1) * m / (v.sqrt() / c.c2 + m_spec.epsilon);
         break;
     }
     }
+}
+
+void Optimizer::step(float* params, const float* grad)
+{
+    update(params, grad, 0, m_n, advance());
+}
+
+void Optimizer::stepParallel(float* params, const float* grad)
+{
+    const Coefficients c = advance();
+    // Ranges of whole 4 KiB pages: every element goes through the same SIMD instructions as in step().
+    parallel::forRanges(long(m_n), 1024, [&](long begin, long end) { update(params, grad, begin, end, c); });
+}
+
+void Optimizer::stepFused(float* params, float* grad, const std::function<void(long, long)>& fill)
+{
+    const Coefficients c = advance();
+    constexpr long block = 4096; // 16 KiB per array: the gradients summed into a block and the state stay in cache
+    parallel::forRanges(long(m_n), 1024, [&](long begin, long end) {
+        for (long b = begin; b < end; b += block) {
+            const long e = std::min(end, b + block);
+            fill(b, e);
+            update(params, grad, b, e, c);
+        }
+    });
 }
 
 long Optimizer::saveState(float* out) const

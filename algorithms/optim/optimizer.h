@@ -2,6 +2,8 @@
 #pragma once
 #include <Eigen/Core>
 
+#include <functional>
+
 namespace dml {
 
 struct OptimizerSpec {
@@ -23,6 +25,14 @@ public:
     Optimizer(const OptimizerSpec& spec, Eigen::Index numParams);
     /// Applies one update. params, grad: numParams floats.
     void step(float* params, const float* grad);
+    /// The same update, the element-wise arithmetic split over the pool (parallel::forRanges): the same bits as
+    /// step() whatever the thread count, for params and grad that Eigen allocated (aligned), as a server's are.
+    void stepParallel(float* params, const float* grad);
+    /// One step whose gradient is made piece by piece as the update consumes it: fill(begin, end) writes
+    /// grad[begin, end) (e.g. the mean of the workers' gradients over those elements), then those elements are updated,
+    /// while they are in cache; the pieces are split over the pool as in stepParallel(). The same bits as filling all
+    /// of grad, then step(). `fill` is called from pool threads, on disjoint pieces.
+    void stepFused(float* params, float* grad, const std::function<void(long begin, long end)>& fill);
     /// Analytic flops of one step() (per parameter: Sgd 2, Momentum 4, Adam 12).
     double flopsPerStep() const;
     /// The same count for an optimizer of kind `spec.kind` over `numParams` parameters, without building one
@@ -38,6 +48,12 @@ public:
     void loadState(const float* in, long stepCount);
 
 private:
+    struct Coefficients {
+        float c1 = 1, c2 = 1; ///< Adam's bias corrections 1 - b1^t and sqrt(1 - b2^t)
+    };
+    Coefficients advance();
+    /// The update of elements [begin, end).
+    void update(float* params, const float* grad, Eigen::Index begin, Eigen::Index end, const Coefficients& c);
     OptimizerSpec m_spec;
     Eigen::Index m_n;
     Eigen::ArrayXf m_m, m_v;

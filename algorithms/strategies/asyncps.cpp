@@ -2,6 +2,7 @@
 #include "strategies/asyncps.h"
 
 #include "error.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -182,8 +183,8 @@ void AsyncParameterServer::runServer(Transport& t)
             }
         }
         t.compute(serverFlopsPerUpdate());
-        if (!proxy)
-            opt.step(params.data(), grad);
+        if (!proxy) // element-wise, split over the pool: the same bits whatever the thread count
+            opt.stepParallel(params.data(), grad);
         ++version;
         ++clock[std::size_t(w)];
         m_stalenessSum += double(staleness);
@@ -245,11 +246,17 @@ void AsyncParameterServer::runWorker(int rank, Transport& t)
             return;
         std::shared_ptr<Eigen::VectorXf> grad;
         float loss = std::numeric_limits<float>::quiet_NaN();
+        std::vector<int> batch;
+        parallel::Task job; // the gradient, a pool job while its compute time passes (parallel.h); destroyed first
         if (real) {
             grad = m_pool.acquire(m_workload.numParams());
-            loss = m_workload.gradient(m.data->data(), sampler, grad->data());
+            batch = drawBatches(sampler, 1); // in simulation order
+            job = parallel::submit([&, model = m.data->data(), B = sampler.batchSize()] {
+                loss = m_workload.gradient(model, batch.data(), B, grad->data());
+            });
         }
         t.compute(flops);
+        job.wait();
         Message out{.kind = Gradient, .bytes = m_workload.modelBytes(), .version = m.version, .value = loss};
         if (encoder) {
             encoder->encodeMessage(grad.get(), double(m_workload.numParams()),

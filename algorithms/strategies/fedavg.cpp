@@ -2,6 +2,7 @@
 #include "strategies/fedavg.h"
 
 #include "error.h"
+#include "parallel.h"
 #include "privacy/dp.h"
 #include "strategies/localtraining.h"
 
@@ -456,9 +457,18 @@ void FederatedAveraging::averageReports(Transport& t, long round, const std::vec
             params += update;
         }
     } else if (!proxy && !counted.empty()) { // nobody replied: the global model stays as it was
-        params = float(double(counted[0]->version) / total) * *counted[0]->data;
-        for (std::size_t i = 1; i < counted.size(); ++i)
-            params += float(double(counted[i]->version) / total) * *counted[i]->data;
+        // Element-wise, in client-rank order for every element: split over the pool in ranges of whole pages
+        // (parallel::forRanges), the same bits whatever the thread count.
+        std::vector<float> weights;
+        for (const Message* m : counted)
+            weights.push_back(float(double(m->version) / total));
+        params.resize(counted[0]->data->size());
+        parallel::forRanges(long(params.size()), 1024, [&](long b, long e) {
+            auto p = params.segment(b, e - b);
+            p = weights[0] * counted[0]->data->segment(b, e - b);
+            for (std::size_t i = 1; i < counted.size(); ++i)
+                p += weights[i] * counted[i]->data->segment(b, e - b);
+        });
     }
 }
 
@@ -600,17 +610,26 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     }
     std::shared_ptr<Eigen::VectorXf> w;
     double lossSum = 0;
+    std::vector<int> batches;
+    parallel::Task training; // after what it writes: destroyed (so finished) first if this body is killed
     if (arch) {
-        w = m_pool.copyOf(*global.data);
-        lossSum = trainLocally(m_workload, sampler, m_cfg.optimizer, localSteps, *w, m_pool, float(m_mu),
-                               global.data.get());
+        // The batches are drawn here, in simulation order; the arithmetic runs as one pool job while the
+        // training's simulated time passes, beside the other clients of the round (parallel.h).
+        w = m_pool.acquire(global.data->size());
+        batches = drawBatches(sampler, localSteps);
+        training = parallel::submit([&, model = global.data.get()] {
+            *w = *model;
+            lossSum = trainLocally(m_workload, batches.data(), sampler.batchSize(), m_cfg.optimizer, localSteps, *w,
+                                   float(m_mu), model);
+        });
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
     }
-    // The whole local training is charged at once, after its arithmetic: the simulated time is the same (the
-    // client is alone on its host), and the real arithmetic of one client runs start to finish in a warm cache
-    // instead of interleaving step by step with every other sampled client (2x slower at 100 per round).
+    // The whole local training is charged at once: the simulated time is the same (the client is alone on its
+    // host), and the real arithmetic of one client runs start to finish in a warm cache instead of interleaving
+    // step by step with every other sampled client (2x slower at 100 per round).
     t.compute(double(localSteps) * flopsPerLocalStep);
+    training.wait();
     if (m_secAgg.enabled) { // MaskedInputCollection, then Unmasking
         const privacy::SecAggCost c2 =
             privacy::secAggCost(long(sec->u2.size()), long(secLen), 0, m_secAgg.bits, m_secCosts, m_secThreshold);

@@ -2,6 +2,7 @@
 #include "strategies/fedbuff.h"
 
 #include "error.h"
+#include "parallel.h"
 #include "strategies/localtraining.h"
 
 #include <algorithm>
@@ -234,16 +235,23 @@ void FedBuff::runClient(int rank, Transport& t)
     Message global = t.recv(ToClient);
     std::shared_ptr<Eigen::VectorXf> delta;
     double lossSum = 0;
+    std::vector<int> batches;
+    parallel::Task training; // destroyed first: a body that returns early (the run ended) cancels or awaits it
     if (arch) {
-        const Eigen::VectorXf& y0 = *global.data;
-        delta = m_pool.copyOf(y0); // y, trained in place, then turned into y_0 - y_Q
-        Eigen::VectorXf& y = *delta;
-        lossSum = trainLocally(m_workload, sampler, m_cfg.optimizer, localSteps, y, m_pool);
-        y = y0 - y;
+        delta = m_pool.acquire(global.data->size()); // y, trained in place, then turned into y_0 - y_Q
+        batches = drawBatches(sampler, localSteps);  // drawn here, in simulation order
+        training = parallel::submit([&, start = global.data.get()] {
+            const Eigen::VectorXf& y0 = *start;
+            Eigen::VectorXf& y = *delta;
+            y = y0;
+            lossSum = trainLocally(m_workload, batches.data(), sampler.batchSize(), m_cfg.optimizer, localSteps, y);
+            y = y0 - y;
+        });
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
     }
-    // The arithmetic ran start to finish (warm cache, as FedAvg's client); its time is charged step by step.
+    // The arithmetic runs start to finish as one pool job (warm cache, as FedAvg's client); its time is charged
+    // step by step.
     for (long s = 0; s < localSteps; ++s) {
         if (m_stopping)
             return;
@@ -252,6 +260,7 @@ void FedBuff::runClient(int rank, Transport& t)
     if (m_stopping)
         return;
     t.compute(nParams); // Delta
+    training.wait();
     t.send(m_clients, ToServer,
            Message{.kind = Update, .bytes = m_workload.modelBytes(), .data = std::move(delta),
                    .version = global.version, .value = lossSum / double(localSteps), .generation = t.incarnation(rank)});

@@ -2,6 +2,7 @@
 #include "strategies/hierfavg.h"
 
 #include "error.h"
+#include "parallel.h"
 #include "strategies/localtraining.h"
 
 #include <algorithm>
@@ -217,13 +218,21 @@ void HierarchicalFedAvg::runClient(int rank, Transport& t)
     Message model = t.recv(ToClient);
     std::shared_ptr<Eigen::VectorXf> w;
     double lossSum = 0;
+    std::vector<int> batches;
+    parallel::Task training; // a pool job, as FedAvg's clients' (fedavg.cpp); destroyed first
     if (arch) {
-        w = m_pool.copyOf(*model.data);
-        lossSum = trainLocally(m_workload, sampler, m_cfg.optimizer, localSteps, *w, m_pool); // fresh optimizer
+        w = m_pool.acquire(model.data->size());
+        batches = drawBatches(sampler, localSteps);
+        training = parallel::submit([&, start = model.data.get()] {
+            *w = *start;
+            lossSum = trainLocally(m_workload, batches.data(), sampler.batchSize(), m_cfg.optimizer, localSteps,
+                                   *w); // fresh optimizer
+        });
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
     }
     t.compute(double(localSteps) * flopsPerLocalStep); // charged at once, as FedAvg's clients (fedavg.cpp)
+    training.wait();
     t.send(edge, ToEdge,
            Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = std::move(w), .version = long(part.size()),
                    .value = lossSum / double(localSteps), .generation = model.version});

@@ -5,15 +5,15 @@
 
 namespace dml {
 
-double trainLocally(const Workload& workload, BatchSampler& sampler, const OptimizerSpec& optimizer, long steps,
-                    Eigen::VectorXf& w, VectorPool& pool, float mu, const Eigen::VectorXf* anchor)
+double trainLocally(const Workload& workload, const int* batches, int batch, const OptimizerSpec& optimizer,
+                    long steps, Eigen::VectorXf& w, float mu, const Eigen::VectorXf* anchor)
 {
-    const auto gradBuffer = pool.acquire(w.size());
-    Eigen::VectorXf& grad = *gradBuffer;
+    thread_local Eigen::VectorXf grad; // kept: a fresh buffer per client would page-fault on every use
+    grad.resize(w.size());
     Optimizer opt(optimizer, w.size()); // fresh optimizer state every task
     double lossSum = 0;
     for (long s = 0; s < steps; ++s) {
-        lossSum += workload.gradient(w.data(), sampler, grad.data());
+        lossSum += workload.gradient(w.data(), batches + std::ptrdiff_t(s) * batch, batch, grad.data());
         if (mu > 0 && anchor) // FedProx: gradient of mu/2 ||w - w_t||^2
             grad += mu * (w - *anchor);
         opt.step(w.data(), grad.data());

@@ -4,7 +4,6 @@
 #include "data/partition.h"
 #include "models/workload.h"
 #include "optim/optimizer.h"
-#include "vectorpool.h"
 
 #include <memory>
 #include <vector>
@@ -13,12 +12,13 @@ namespace dml {
 
 /// A client's local training, ClientUpdate of McMahan et al. 2017 ("Communication-efficient learning of deep
 /// networks from decentralized data", Algorithm 1): `steps` mini-batch steps of `optimizer` with fresh state from
-/// `w` (numParams floats, trained in place), on the batches `sampler` draws. With mu > 0 every gradient gets the
-/// FedProx term mu (w - *anchor) (Li et al. 2020, "Federated optimization in heterogeneous networks", Eq. 2).
-/// Returns the sum of the mini-batch losses. Real workloads only; no simulated time passes (the caller charges
-/// steps x localStepFlops() as one computation).
-double trainLocally(const Workload& workload, BatchSampler& sampler, const OptimizerSpec& optimizer, long steps,
-                    Eigen::VectorXf& w, VectorPool& pool, float mu = 0, const Eigen::VectorXf* anchor = nullptr);
+/// `w` (numParams floats, trained in place), step s on the samples batches[s B .. (s + 1) B) (B = `batch`; see
+/// drawBatches). With mu > 0 every gradient gets the FedProx term mu (w - *anchor) (Li et al. 2020, "Federated
+/// optimization in heterogeneous networks", Eq. 2). Returns the sum of the mini-batch losses. Real workloads only; no
+/// simulated time passes (the caller charges steps x localStepFlops() as one computation). Thread-safe (the gradient
+/// buffer is the calling thread's): the clients run it as a pool job (parallel::submit).
+double trainLocally(const Workload& workload, const int* batches, int batch, const OptimizerSpec& optimizer,
+                    long steps, Eigen::VectorXf& w, float mu = 0, const Eigen::VectorXf* anchor = nullptr);
 
 /// Flops of one local step: batch x the workload's training flops per sample, the optimizer's step, and 3N more
 /// for the FedProx term.

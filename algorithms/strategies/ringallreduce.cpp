@@ -3,6 +3,7 @@
 
 #include "compression/powersgd.h"
 #include "error.h"
+#include "parallel.h"
 #include "privacy/dp.h"
 #include "rng.h"
 
@@ -948,25 +949,39 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         const long h = local ? std::min<long>(m_localSteps, m_evaluator.totalSteps() - done) : 1;
         double loss = std::numeric_limits<double>::quiet_NaN();
         const double computing = t.now();
-        if (dpSgd) {
-            if (arch)
-                loss = m_workload.clippedGradientSum(params.data(), sampler, dp.clip, grad.data());
-            t.compute(m_workload.clippedGradientFlops(m_cfg.batchSize));
-        } else if (!local) {
-            if (arch)
-                loss = m_workload.gradient(params.data(), sampler, grad.data());
-            t.compute(workerFlopsPerStep());
-        } else {
+        {
+            // The arithmetic is a pool job while the compute time passes, beside the other ranks' (parallel.h). The
+            // batches are drawn here, in simulation order. `job` is destroyed (finished) before anything it writes.
+            std::vector<int> batches;
+            parallel::Task job;
+            const int B = sampler.batchSize();
             if (arch) {
-                double sum = 0;
-                for (long i = 0; i < h; ++i) {
-                    sum += m_workload.gradient(params.data(), sampler, grad.data());
-                    localOpt->step(params.data(), grad.data());
-                }
-                loss = sum / double(h);
-                grad = anchor - params; // the update Delta = w_anchor - w_local
+                batches = drawBatches(sampler, local ? h : 1);
+                if (dpSgd)
+                    job = parallel::submit([&] {
+                        loss = m_workload.clippedGradientSum(params.data(), batches.data(), B, dp.clip, grad.data());
+                    });
+                else if (!local)
+                    job = parallel::submit(
+                        [&] { loss = m_workload.gradient(params.data(), batches.data(), B, grad.data()); });
+                else
+                    job = parallel::submit([&] {
+                        double sum = 0;
+                        for (long i = 0; i < h; ++i) {
+                            sum += m_workload.gradient(params.data(), batches.data() + i * B, B, grad.data());
+                            localOpt->step(params.data(), grad.data());
+                        }
+                        loss = sum / double(h);
+                        grad = anchor - params; // the update Delta = w_anchor - w_local
+                    });
             }
-            t.compute(double(h) * (workerFlopsPerStep() + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf);
+            if (dpSgd)
+                t.compute(m_workload.clippedGradientFlops(m_cfg.batchSize));
+            else if (!local)
+                t.compute(workerFlopsPerStep());
+            else
+                t.compute(double(h) * (workerFlopsPerStep() + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf);
+            job.wait();
         }
         if (elastic) // a wait a hundred times this rank's longest step is no straggler's: the ring is cut
             elastic->setStallLimit(longestStep > 0
@@ -1012,10 +1027,13 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
             }
             t.compute((divides ? nf : 0.0) + nf);
         } else {
+            // Every rank applies the mean: a pool job while the update's time passes, beside the other ranks'.
+            parallel::Task update;
             if (arch)
-                opt.step(params.data(), grad.data());
+                update = parallel::submit([&] { opt.step(params.data(), grad.data()); });
             t.compute(!codec && !power ? updateFlopsPerStep()
                                        : (divides ? nf : 0.0) + Optimizer::stepFlops(applySpec, nf));
+            update.wait();
         }
         done += h;
         longestStep = std::max(longestStep, t.now() - lastStep);

@@ -2,6 +2,7 @@
 #include "strategies/syncps.h"
 
 #include "error.h"
+#include "parallel.h"
 #include "privacy/dp.h"
 
 #include <algorithm>
@@ -173,23 +174,31 @@ void SyncParameterServer::runServer(Transport& t)
             scale = got > 0 ? 1.0f / float(got) : 0.0f;
         }
     };
-    // The sum (or mean) of the dense vectors that arrived, in rank order (never arrival order).
-    auto denseSum = [&](Eigen::VectorXf& out) {
-        bool first = true;
-        for (int w = 0; w < m_workers; ++w) {
-            if (!in[std::size_t(w)])
-                continue;
-            if (first)
-                out = *msgs[std::size_t(w)].data;
-            else
-                out += *msgs[std::size_t(w)].data;
-            first = false;
-        }
+    std::vector<const Eigen::VectorXf*> parts; // the dense vectors that arrived, in rank order
+    // Their sum (or mean) over elements [b, e) of `out`: the same additions in the same order for every element,
+    // however the elements are split.
+    auto reduceRange = [&](Eigen::VectorXf& out, bool mean, long b, long e) {
+        auto o = out.segment(b, e - b);
+        o = parts.front()->segment(b, e - b);
+        for (std::size_t k = 1; k < parts.size(); ++k)
+            o += parts[k]->segment(b, e - b);
+        if (mean)
+            o *= scale;
     };
-    auto denseMean = [&](Eigen::VectorXf& out) {
-        denseSum(out);
-        out *= scale;
+    // The sum (or mean) of the dense vectors that arrived, in rank order (never arrival order), split over the pool
+    // in ranges of whole pages (parallel::forRanges).
+    auto denseReduce = [&](Eigen::VectorXf& out, bool mean) {
+        parts.clear();
+        for (int w = 0; w < m_workers; ++w)
+            if (in[std::size_t(w)])
+                parts.push_back(msgs[std::size_t(w)].data.get());
+        if (parts.empty())
+            return;
+        out.resize(parts.front()->size());
+        parallel::forRanges(long(out.size()), 1024, [&](long b, long e) { reduceRange(out, mean, b, e); });
     };
+    auto denseSum = [&](Eigen::VectorXf& out) { denseReduce(out, false); };
+    auto denseMean = [&](Eigen::VectorXf& out) { denseReduce(out, true); };
     const privacy::PrivacySpec& dp = m_privacy.spec();
     const bool dpSgd = dp.kind == privacy::PrivacySpec::Kind::DpSgd;
     double lot = double(m_workers) * double(m_cfg.batchSize); // DP-SGD: examples per step
@@ -222,6 +231,7 @@ void SyncParameterServer::runServer(Transport& t)
     broadcast(Model, done);
     for (;;) {
         collect(done, true);
+        bool stepped = false; // the plain path applied the optimizer with the mean
         if (m_elastic && needed == 0) { // every worker failed: the model is what it is
             m_evaluator.requestStop("workers_failed");
             m_evaluator.afterStep(t.now(), done, proxy ? nullptr : params.data(), true);
@@ -251,6 +261,18 @@ void SyncParameterServer::runServer(Transport& t)
                 avg *= float(1.0 / lot);
             }
             t.compute(privacy::noiseFlops(nf) + nf);
+        } else if (!proxy && !local) {
+            // The mean and the optimizer step in one pass, block by block while the block is in cache (its time is
+            // charged below, as before).
+            parts.clear();
+            for (int w = 0; w < m_workers; ++w)
+                if (in[std::size_t(w)])
+                    parts.push_back(msgs[std::size_t(w)].data.get());
+            if (!parts.empty()) {
+                avg.resize(parts.front()->size());
+                opt.stepFused(params.data(), avg.data(), [&](long b, long e) { reduceRange(avg, true, b, e); });
+                stepped = true;
+            }
         } else if (!proxy) {
             denseMean(avg);
         }
@@ -267,8 +289,8 @@ void SyncParameterServer::runServer(Transport& t)
                 params -= avg;
         } else {
             t.compute((m_compressor || power ? 0.0 : double(needed) * nf) + Optimizer::stepFlops(serverOpt, nf));
-            if (!proxy)
-                opt.step(params.data(), avg.data());
+            if (!proxy && !stepped)
+                opt.stepParallel(params.data(), avg.data());
         }
         if (dpSgd && m_privacy.step(lot / double(m_data.train.numSamples()), t.now(), m_sink))
             m_evaluator.requestStop("privacy_budget"); // the next step would exceed the budget
@@ -344,27 +366,41 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         const long h = std::min<long>(m_localSteps, m_evaluator.totalSteps() - m.version);
         std::shared_ptr<Eigen::VectorXf> vec; // the gradient, or with local SGD the update w_t - w_local
         float loss = std::numeric_limits<float>::quiet_NaN();
+        std::vector<int> batches;
+        // The arithmetic is a pool job that runs while the step's compute time passes, beside the other workers'
+        // (parallel.h); it is awaited before anything reads its results. Declared after what it writes, so that a
+        // body killed meanwhile finishes it before they are freed.
+        parallel::Task job;
         if (real) {
             vec = m_pool.acquire(n);
+            batches = drawBatches(sampler, local ? h : 1); // in simulation order, as the sampler always was
+            const float* model = m.data->data();
+            const int B = sampler.batchSize();
             if (dpSgd) {
-                loss = m_workload.clippedGradientSum(m.data->data(), sampler, m_privacy.spec().clip, vec->data());
+                job = parallel::submit([&, model, B] {
+                    loss = m_workload.clippedGradientSum(model, batches.data(), B, m_privacy.spec().clip, vec->data());
+                });
             } else if (!local) {
-                loss = m_workload.gradient(m.data->data(), sampler, vec->data());
+                job = parallel::submit(
+                    [&, model, B] { loss = m_workload.gradient(model, batches.data(), B, vec->data()); });
             } else {
-                w = *m.data;
-                grad.resize(n);
-                double sum = 0;
-                for (long i = 0; i < h; ++i) {
-                    sum += m_workload.gradient(w.data(), sampler, grad.data());
-                    localOpt->step(w.data(), grad.data());
-                }
-                *vec = *m.data - w;
-                loss = float(sum / double(h));
+                job = parallel::submit([&, B] {
+                    w = *m.data;
+                    grad.resize(n);
+                    double sum = 0;
+                    for (long i = 0; i < h; ++i) {
+                        sum += m_workload.gradient(w.data(), batches.data() + i * B, B, grad.data());
+                        localOpt->step(w.data(), grad.data());
+                    }
+                    *vec = *m.data - w;
+                    loss = float(sum / double(h));
+                });
             }
         }
         t.compute(local   ? double(h) * (flops + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf
                   : dpSgd ? m_workload.clippedGradientFlops(m_cfg.batchSize)
                           : flops);
+        job.wait();
         Message out{.kind = Gradient, .bytes = m_workload.modelBytes(), .version = m.version, .value = loss};
         if (power) { // PowerSGD: P up, mean P down, Q up, mean Q down (the server is the all-reduce)
             Eigen::VectorXf p, q, approx;

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The pool of algorithms/parallel.h (issue 16) and the arithmetic that runs on it: jobs run once, at most N at a
+// time, errors reach the waiter, an abandoned job is cancelled or awaited; the split element-wise updates, the
+// chunked evaluation and concurrent gradients give the same bits as the sequential code.
+#include "data/dataset.h"
+#include "data/partition.h"
+#include "models/model.h"
+#include "models/workload.h"
+#include "optim/optimizer.h"
+#include "parallel.h"
+#include "rng.h"
+#include "threadsoption.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+using namespace dml;
+
+namespace {
+
+Eigen::VectorXf randomVector(Eigen::Index n, std::uint64_t seed)
+{
+    Rng rng(seed);
+    Eigen::VectorXf v(n);
+    for (Eigen::Index i = 0; i < n; ++i)
+        v[i] = float(rng.normal());
+    return v;
+}
+
+bool sameBits(const Eigen::VectorXf& a, const Eigen::VectorXf& b)
+{
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.size())) == 0;
+}
+
+} // namespace
+
+class TestParallel : public QObject {
+    Q_OBJECT
+private slots:
+    void cleanup() { parallel::setThreads(1); }
+
+    void badThreadCountsRefused()
+    {
+        for (int n : {0, -1, parallel::kMaxThreads + 1, 100000}) {
+            try {
+                parallel::setThreads(n);
+                QFAIL(qPrintable(QString("setThreads(%1) was accepted").arg(n)));
+            } catch (const std::invalid_argument& e) {
+                QVERIFY2(std::strstr(e.what(), "from 1 to 256"), e.what());
+            }
+        }
+        QCOMPARE(parallel::threads(), 1);
+        QVERIFY(parallel::availableCores() >= 1);
+    }
+
+    void oneThreadRunsInline()
+    {
+        bool ran = false;
+        parallel::Task t = parallel::submit([&] { ran = true; });
+        QVERIFY2(ran, "with one thread the job runs inside submit()");
+        t.wait();
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, parallel::submit([] { throw std::runtime_error("x"); }));
+    }
+
+    void everyJobRunsOnce_data()
+    {
+        QTest::addColumn<int>("threads");
+        for (int n : {1, 2, 3, 8})
+            QTest::newRow(qPrintable(QString("%1 threads").arg(n))) << n;
+    }
+    void everyJobRunsOnce()
+    {
+        QFETCH(int, threads);
+        parallel::setThreads(threads);
+        std::vector<std::atomic<int>> runs(500);
+        std::vector<parallel::Task> tasks;
+        for (std::size_t i = 0; i < runs.size(); ++i)
+            tasks.push_back(parallel::submit([&runs, i] { runs[i].fetch_add(1); }));
+        for (std::size_t i = tasks.size(); i-- > 0;) // in reverse: the waiter runs queued jobs itself
+            tasks[i].wait();
+        for (const auto& r : runs)
+            QCOMPARE(r.load(), 1);
+    }
+
+    void atMostNInFlight()
+    {
+        parallel::setThreads(3);
+        std::atomic<int> running{0}, most{0};
+        auto job = [&] {
+            const int now = running.fetch_add(1) + 1;
+            int seen = most.load();
+            while (now > seen && !most.compare_exchange_weak(seen, now)) {
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            running.fetch_sub(1);
+        };
+        std::vector<parallel::Task> tasks;
+        for (int i = 0; i < 40; ++i)
+            tasks.push_back(parallel::submit(job));
+        for (auto& t : tasks)
+            t.wait();
+        QVERIFY2(most.load() <= 3, qPrintable(QString("%1 jobs ran at once with 3 threads").arg(most.load())));
+        QVERIFY2(most.load() >= 2, "sleeping jobs overlap on the pool");
+    }
+
+    void errorReachesTheWaiter()
+    {
+        parallel::setThreads(2);
+        parallel::Task t = parallel::submit([] { throw std::runtime_error("broken job"); });
+        try {
+            t.wait();
+            QFAIL("the job's exception was lost");
+        } catch (const std::runtime_error& e) {
+            QCOMPARE(std::string(e.what()), std::string("broken job"));
+        }
+        QVERIFY_THROWS_EXCEPTION(std::out_of_range,
+                                 parallel::forEach(6, [](long i) {
+                                     if (i == 4)
+                                         throw std::out_of_range("4");
+                                 }));
+    }
+
+    void abandonedJobCancelledOrAwaited()
+    {
+        parallel::setThreads(2); // one pool thread, busy with the first job
+        std::atomic<bool> firstDone{false}, secondRan{false};
+        {
+            parallel::Task first = parallel::submit([&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                firstDone = true;
+            });
+            std::this_thread::sleep_for(std::chrono::milliseconds(10)); // the pool thread took it
+            {
+                parallel::Task second = parallel::submit([&] { secondRan = true; });
+            } // destroyed unstarted: cancelled
+        } // first destroyed while running: waits for it
+        QVERIFY2(firstDone.load(), "destroying a running Task waits for its job");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        QVERIFY2(!secondRan.load(), "a Task destroyed before it started never runs");
+    }
+
+    void rangesCoverOnce()
+    {
+        for (int threads : {1, 2, 3, 4, 7}) {
+            parallel::setThreads(threads);
+            for (long n : {0L, 1L, 1023L, 1024L, 1025L, 5000L, 203530L}) {
+                std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+                std::atomic<bool> aligned{true};
+                parallel::forRanges(n, 1024, [&](long b, long e) {
+                    if (b % 1024 != 0)
+                        aligned = false;
+                    for (long i = b; i < e; ++i)
+                        hits[std::size_t(i)].fetch_add(1);
+                });
+                QVERIFY2(aligned.load(), "every range starts on a multiple of the grain");
+                for (const auto& h : hits)
+                    QCOMPARE(h.load(), 1);
+            }
+        }
+    }
+
+    /// Optimizer::stepParallel and stepFused == step, bit for bit, for every kind, size and thread count.
+    void optimizerStepSameBits()
+    {
+        using K = OptimizerSpec::Kind;
+        for (K kind : {K::Sgd, K::Momentum, K::Adam})
+            for (Eigen::Index n : {Eigen::Index(5), Eigen::Index(1024), Eigen::Index(5003), Eigen::Index(203530)})
+                for (int threads : {2, 3, 4}) {
+                    const OptimizerSpec spec{.kind = kind, .learningRate = 0.01f};
+                    Eigen::VectorXf a = randomVector(n, 1), b = a, c = a;
+                    Optimizer oa(spec, n), ob(spec, n), oc(spec, n);
+                    for (int step = 0; step < 3; ++step) {
+                        const Eigen::VectorXf g = randomVector(n, 10 + std::uint64_t(step));
+                        parallel::setThreads(1);
+                        oa.step(a.data(), g.data());
+                        parallel::setThreads(threads);
+                        ob.stepParallel(b.data(), g.data());
+                        Eigen::VectorXf filled(n); // stepFused: the gradient made piece by piece
+                        oc.stepFused(c.data(), filled.data(), [&](long begin, long end) {
+                            filled.segment(begin, end - begin) = g.segment(begin, end - begin);
+                        });
+                    }
+                    QVERIFY2(sameBits(a, b), qPrintable(QString("kind %1, n %2, %3 threads")
+                                                            .arg(int(kind)).arg(n).arg(threads)));
+                    QVERIFY2(sameBits(a, c), qPrintable(QString("stepFused: kind %1, n %2, %3 threads")
+                                                            .arg(int(kind)).arg(n).arg(threads)));
+                    QVERIFY(!sameBits(a, randomVector(n, 1))); // the steps changed something
+                }
+    }
+
+    /// The test-set evaluation in chunk jobs gives the sequential pass's loss and count, bit for bit.
+    void evaluationSameBits()
+    {
+        SyntheticSpec d;
+        d.classes = 5;
+        d.features = 40;
+        d.trainSamples = 100;
+        d.testSamples = 7100; // four chunks of 2,000, the last one short
+        const TrainTest data = makeSyntheticBlobs(d, 3);
+        const Mlp mlp(40, {64}, 5);
+        Eigen::VectorXf p(mlp.numParams());
+        mlp.initParams(p.data(), 9);
+        parallel::setThreads(1);
+        const auto [loss1, correct1] = mlp.evaluate(p.data(), data.test.features, data.test.labels.data());
+        for (int threads : {2, 3, 5}) {
+            parallel::setThreads(threads);
+            const auto [loss, correct] = mlp.evaluate(p.data(), data.test.features, data.test.labels.data());
+            QCOMPARE(correct, correct1);
+            QVERIFY2(std::memcmp(&loss, &loss1, sizeof loss) == 0, qPrintable(QString::number(loss, 'g', 17)));
+        }
+    }
+
+    /// Gradients computed by four threads at once (each with its own scratch) equal those computed one by one.
+    void concurrentGradientsSameBits()
+    {
+        SyntheticSpec d;
+        d.features = 50;
+        d.trainSamples = 2000;
+        const TrainTest data = makeSyntheticBlobs(d, 4);
+        TrainingConfig cfg;
+        cfg.hidden = {96, 32};
+        const Workload w(cfg, data.train);
+        const Eigen::VectorXf p = w.initialParams(2);
+        const int jobs = 24, batch = 32;
+        std::vector<int> batches(std::size_t(jobs * batch));
+        for (std::size_t i = 0; i < batches.size(); ++i)
+            batches[i] = int((i * 7919) % 2000);
+        std::vector<Eigen::VectorXf> seq(jobs, Eigen::VectorXf(w.numParams())), par = seq;
+        std::vector<float> lossSeq(jobs), lossPar(jobs);
+        for (int j = 0; j < jobs; ++j)
+            lossSeq[std::size_t(j)] = w.gradient(p.data(), &batches[std::size_t(j * batch)], batch, seq[std::size_t(j)].data());
+        parallel::setThreads(4);
+        parallel::forEach(jobs, [&](long j) {
+            lossPar[std::size_t(j)] = w.gradient(p.data(), &batches[std::size_t(j * batch)], batch, par[std::size_t(j)].data());
+        });
+        for (int j = 0; j < jobs; ++j) {
+            QVERIFY(sameBits(seq[std::size_t(j)], par[std::size_t(j)]));
+            QCOMPARE(lossSeq[std::size_t(j)], lossPar[std::size_t(j)]);
+        }
+        QVERIFY(!sameBits(seq[0], seq[1])); // different batches, different gradients: the comparison can fail
+    }
+};
+
+namespace {
+
+/// Runs dmlsim with `args`; returns its exit code, stdout and stderr.
+std::tuple<int, QByteArray, QByteArray> dmlsim(const QStringList& args)
+{
+    QProcess p;
+    p.start(DMLSIM_EXE, args);
+    if (!p.waitForFinished(120000))
+        return {-1, {}, {}};
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
+            p.readAllStandardError()};
+}
+
+} // namespace
+
+/// --threads on the command line: refused outside [1, 256] with a message naming the option and the limits; the
+/// share of the cores a compare or sweep child gets; a run's numbers whatever the thread count.
+class TestThreadsOption : public QObject {
+    Q_OBJECT
+private slots:
+    void badValuesRefused()
+    {
+        for (const char* cmd : {"run", "compare", "sweep"})
+            for (const char* v : {"0", "257", "100000", "two", "-1"}) {
+                const auto [rc, out, err] = dmlsim({cmd, "whatever.json", "--threads", v});
+                QCOMPARE(rc, 2);
+                QVERIFY2(err.contains("--threads: expected a whole number from 1 to 256, got '" + QByteArray(v) + "'"),
+                         err.constData());
+            }
+    }
+
+    void childrenShareTheCores()
+    {
+        QCOMPARE(app::threadsPerChild(8, 2, 12), 4); // two runs at once on 8 cores
+        QCOMPARE(app::threadsPerChild(8, 8, 3), 2);  // only 3 runs: 3 at once
+        QCOMPARE(app::threadsPerChild(2, 2, 12), 1);
+        QCOMPARE(app::threadsPerChild(1, 4, 4), 1);
+        QCOMPARE(app::threadsPerChild(64, 1, 1), 64);
+        QCOMPARE(app::threadsPerChild(1000, 1, 1), parallel::kMaxThreads);
+    }
+
+    /// The same synthetic sync-ps scenario with --threads 1 and --threads 3: the same summary, hosts and links.
+    void runSameWithAnyThreads()
+    {
+        QTemporaryDir dir;
+        const QString scenario = dir.filePath("s.json");
+        QFile f(scenario);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"name": "threads", "seed": 3,
+                    "platform": {"topology": "star", "workers": 4, "worker_speed": "1Gf", "server_speed": "2Gf",
+                                 "link_bandwidth": "10Gbps", "link_latency": "50us", "network_model": "tcp"},
+                    "workload": {"dataset": {"name": "synthetic", "classes": 4, "features": 32,
+                                             "train_samples": 1024, "test_samples": 4100},
+                                 "model": {"type": "mlp", "hidden": [64]}, "batch_size": 16,
+                                 "optimizer": {"type": "adam"}},
+                    "strategy": {"type": "sync-ps"},
+                    "run": {"epochs": 1, "eval_interval_epochs": 0.5}})");
+        f.close();
+        QJsonObject first;
+        for (const char* threads : {"1", "3"}) {
+            const auto [rc, out, err] =
+                dmlsim({"run", scenario, "--db", dir.filePath("runs.sqlite"), "--json", "--threads", threads});
+            QVERIFY2(rc == 0, err.constData());
+            QJsonObject o = QJsonDocument::fromJson(out).object();
+            QVERIFY(o["final_accuracy"].toDouble() > 0.5);
+            o.remove("run_id");
+            o.remove("wall_time");
+            if (first.isEmpty())
+                first = o;
+            else
+                QVERIFY2(o == first, "the run with --threads 3 differs from the run with --threads 1");
+        }
+    }
+};
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    int rc = 0;
+    {
+        TestParallel t;
+        rc |= QTest::qExec(&t, argc, argv);
+    }
+    {
+        TestThreadsOption t;
+        rc |= QTest::qExec(&t, argc, argv);
+    }
+    return rc;
+}
+#include "tst_parallel.moc"
