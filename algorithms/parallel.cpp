@@ -46,7 +46,7 @@ using detail::TaskState;
 #if defined(__x86_64__) && defined(__ELF__)
 // Switches stacks without a system call (ucontext's swapcontext saves the signal mask: a syscall, 2 to 5 us on a
 // virtual machine, per job): saves the callee-saved registers on the current stack, stores its pointer in *from,
-// continues on the stack `to` where the same switch left it (or as prepared by JobStack::prepare). The MXCSR and
+// continues on the stack `to` where the same switch left it (or as JobStack::reserve prepared it). The MXCSR and
 // x87 control words are thread state and stay as they are (a pool thread sets them per job, see execute()).
 extern "C" void dml_parallel_switch(void** from, void* to);
 asm(R"(
@@ -253,7 +253,8 @@ private:
         for (;;) {
             // A simulation hands out jobs in bursts (a step's gradients, a round's clients) a fraction of a
             // millisecond apart; waking a sleeping thread takes tens of microseconds on a virtual machine. So look
-            // for work for a while before sleeping, yielding the core to anyone else who wants it.
+            // for work for 200 us before sleeping, yielding the core to anyone else who wants it (an idle core
+            // loses nothing; a busy machine gets it back at once).
             const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
             while (m_queued.load(std::memory_order_relaxed) == 0 && !m_stopping.load(std::memory_order_relaxed) &&
                    std::chrono::steady_clock::now() < until)
