@@ -20,6 +20,8 @@
 #include "scenario.h"
 #include "simulation.h"
 
+#include "benchutil.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -33,22 +35,9 @@
 
 using namespace dml;
 
+using namespace dml::bench;
+
 namespace {
-
-double now()
-{
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-/// FNV-1a over the model's bytes: the parent checks that each child's model is bit-identical to its own.
-std::uint64_t fingerprint(const Eigen::VectorXf& v)
-{
-    std::uint64_t h = 1469598103934665603ull;
-    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-    for (std::size_t i = 0; i < sizeof(float) * std::size_t(v.size()); ++i)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 /// The plain loop (plainDataParallelSgd over the scenario's IID parts), timed. With `evaluate`, it also
 /// evaluates on the test set at the same steps as the simulation.
@@ -72,13 +61,6 @@ Eigen::VectorXf plainLoop(const sim::SimulationSpec& spec, const TrainTest& data
                                                   eval.totalSteps(), observe);
     wall = now() - t0;
     return params;
-}
-
-double peakRssMiB()
-{
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_maxrss) / 1024.0; // KiB on Linux
 }
 
 /// Child mode: one simulated run with `threads` threads, timed around sim::simulate only. Prints one line for the
@@ -107,14 +89,6 @@ int plainOnce(const char* scenario, bool evaluate)
     const Eigen::VectorXf model = plainLoop(sc.sim, data, evaluate, wall);
     std::printf("%.6f %" PRIu64 "\n", wall, fingerprint(model));
     return 0;
-}
-
-std::string shellQuoted(const std::string& s)
-{
-    std::string q = "'";
-    for (char c : s)
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
 }
 
 /// The plain loop in a fresh child process, as the simulated runs are: the same process conditions for both.
@@ -157,13 +131,6 @@ SimRun spawnSimulation(const std::string& scenario, int threads)
     if (got != 7 || status != 0)
         throw std::runtime_error("the simulated run failed (" + cmd + ")");
     return r;
-}
-
-/// The 1-minute load average of the machine (other processes compete for the cores the benchmark measures).
-double loadAverage()
-{
-    double l[1] = {0};
-    return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
 double median(std::vector<double> v)

@@ -17,6 +17,8 @@
 #include "parallel.h"
 #include "simulation.h"
 
+#include "benchutil.h"
+
 #include <sys/resource.h>
 
 #include <chrono>
@@ -33,12 +35,9 @@
 
 using namespace dml;
 
-namespace {
+using namespace dml::bench;
 
-double now()
-{
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+namespace {
 
 long minorFaults()
 {
@@ -53,38 +52,6 @@ double cpuSeconds()
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-double peakRssMiB()
-{
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
-}
-
-/// The 1-minute load average of the machine (other processes compete for the cores the benchmark measures).
-double loadAverage()
-{
-    double l[1] = {0};
-    return getloadavg(l, 1) == 1 ? l[0] : -1;
-}
-
-std::string shellQuoted(const std::string& s)
-{
-    std::string q = "'";
-    for (char c : s)
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-/// FNV-1a over the model's bytes.
-std::uint64_t fingerprint(const Eigen::VectorXf& v)
-{
-    std::uint64_t h = 1469598103934665603ull;
-    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-    for (std::size_t i = 0; i < sizeof(float) * std::size_t(v.size()); ++i)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
 }
 
 sim::SimulationSpec fedavgSpec()
