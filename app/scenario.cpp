@@ -474,6 +474,18 @@ Scenario parseScenario(const std::string& text, const std::string& file)
                                   " (one per site of platform.edge.sites: each site's edge server aggregates its "
                                   "devices), got " + std::to_string(s.sim.strategy.edgeServers)});
     }
+    // On multi-accelerator nodes the hierarchical all-reduce's node is the platform's, unless ranks_per_node says.
+    if (s.sim.strategy.collective.algorithm == collectives::Algorithm::Hierarchical &&
+        s.sim.strategy.collective.ranksPerNode == 1 && s.sim.platform.node.enabled()) {
+        if (s.sim.platform.workers % s.sim.platform.node.gpus == 0)
+            s.sim.strategy.collective.ranksPerNode = s.sim.platform.node.gpus;
+        else
+            issues.push_back({"platform.node.gpus",
+                              "the hierarchical all-reduce needs whole nodes: " +
+                                  std::to_string(s.sim.platform.workers) + " workers are not a multiple of " +
+                                  std::to_string(s.sim.platform.node.gpus) +
+                                  " accelerators per node (or set strategy.ranks_per_node)"});
+    }
     if (s.sim.strategy.collective.algorithm == collectives::Algorithm::Auto) {
         // The network "auto" chooses for (README-collectives-draft.md): a star's route between two workers (link,
         // backbone, link); on a fat-tree, torus or dragonfly two links' latency (a lower bound: routes cross more);

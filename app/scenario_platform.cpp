@@ -98,6 +98,37 @@ void readDeviceBandwidth(ObjectReader& r, sim::PlatformSpec& p)
         b.list.push_back(single);
 }
 
+/// "node": {"gpus": 8, "interconnect": "nvlink3", "bandwidth": ..., "latency": ...} (sim::NodeSpec). The
+/// interconnect presets give the per-direction bandwidth of one accelerator's links (NVIDIA's datasheets quote both
+/// directions together: NVLink 2 on V100 300 GB/s, NVLink 3 on A100 600 GB/s, NVLink 4 on H100 900 GB/s; PCIe x16
+/// 15.75, 31.5 and 63 GB/s each way for generations 3 to 5) and NCCL's per-hop latency of its LL protocol
+/// (src/graph/tuning.cc, hwLat: NVLink 0.4 us, PCI 1 us); bandwidth and latency override them.
+void readNode(ObjectReader&& r, sim::NodeSpec& n)
+{
+    struct Interconnect {
+        const char* name;
+        double bandwidth, latency;
+    };
+    static const Interconnect presets[] = {{"nvlink2", 1.5e11, 4e-7},   {"nvlink3", 3e11, 4e-7},
+                                           {"nvlink4", 4.5e11, 4e-7},   {"pcie3", 1.575e10, 1e-6},
+                                           {"pcie4", 3.15e10, 1e-6},    {"pcie5", 6.3e10, 1e-6}};
+    n.gpus = int(r.integer("gpus", 0, 1, sim::kMaxGpusPerNode));
+    if (!r.has("gpus"))
+        r.fail("gpus", "missing; expected the accelerators per node (an integer from 1 to " +
+                           std::to_string(sim::kMaxGpusPerNode) + ")");
+    std::vector<std::string> names;
+    for (const Interconnect& i : presets)
+        names.push_back(i.name);
+    const std::string chosen = r.choice("interconnect", names, "nvlink3");
+    for (const Interconnect& i : presets)
+        if (chosen == i.name) {
+            n.bandwidth = i.bandwidth;
+            n.latency = i.latency;
+        }
+    n.bandwidth = r.unit("bandwidth", UnitKind::Bandwidth, n.bandwidth, true);
+    n.latency = r.unit("latency", UnitKind::Time, n.latency, false);
+}
+
 void readEdge(ObjectReader&& r, sim::EdgeSpec& e)
 {
     e.sites = int(r.integer("sites", e.sites, 1, 10000));
@@ -297,6 +328,13 @@ void readPlatform(ObjectReader&& r, sim::PlatformSpec& p)
     } else if (r.has("topology_parameters")) {
         r.fail("topology_parameters", "only for the fat-tree, torus and dragonfly topologies");
     }
+    if (r.has("node")) {
+        if (p.topology == sim::Topology::Edge || p.topology == sim::Topology::Xml)
+            r.fail("node", "only for the star, fat-tree, torus and dragonfly topologies (an XML platform describes "
+                           "its own nodes)");
+        else
+            readNode(r.child("node"), p.node);
+    }
     if (p.topology == sim::Topology::Edge)
         readEdge(r.child("edge", true), p.edge);
     else if (r.has("edge"))
@@ -309,6 +347,9 @@ void readPlatform(ObjectReader&& r, sim::PlatformSpec& p)
         readStragglers(r.child("stragglers"), p.stragglers);
     readProfiles(r, p.profiles);
     readDeviceBandwidth(r, p);
+    if (p.node.enabled() && !p.deviceBandwidth.empty())
+        r.fail("device_bandwidth", "not with \"node\": the accelerators of a node share its network interface "
+                                   "(link_bandwidth)");
     if (r.has("device_capacity")) {
         ObjectReader c = r.child("device_capacity");
         p.capacity.file = c.string("file", "", true); // read by preparePlatform()

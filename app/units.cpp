@@ -60,8 +60,29 @@ const Table& table(UnitKind kind)
 
 } // namespace
 
+const std::vector<AcceleratorPreset>& acceleratorPresets()
+{
+    // Dense peak rates from NVIDIA's datasheets (Tesla V100 SXM2, A100 SXM4, H100 SXM5); the sparsity figures
+    // NVIDIA also prints are twice these.
+    static const std::vector<AcceleratorPreset> presets{
+        {"v100", 15.7e12, "NVIDIA V100 SXM2, FP32"},
+        {"v100-fp16", 125e12, "NVIDIA V100 SXM2, FP16 tensor cores"},
+        {"a100", 19.5e12, "NVIDIA A100 SXM4, FP32"},
+        {"a100-tf32", 156e12, "NVIDIA A100 SXM4, TF32 tensor cores"},
+        {"a100-bf16", 312e12, "NVIDIA A100 SXM4, BF16 tensor cores"},
+        {"h100", 67e12, "NVIDIA H100 SXM5, FP32"},
+        {"h100-tf32", 494.5e12, "NVIDIA H100 SXM5, TF32 tensor cores"},
+        {"h100-bf16", 989.5e12, "NVIDIA H100 SXM5, BF16 tensor cores"},
+    };
+    return presets;
+}
+
 std::optional<double> parseUnit(const std::string& text, UnitKind kind)
 {
+    if (kind == UnitKind::Speed)
+        for (const AcceleratorPreset& a : acceleratorPresets())
+            if (text == a.name)
+                return a.flops;
     if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())))
         return std::nullopt;
     char* end = nullptr;
@@ -90,7 +111,7 @@ std::pair<double, double> unitLimits(UnitKind kind)
 const char* unitExample(UnitKind kind)
 {
     switch (kind) {
-    case UnitKind::Speed: return "a speed such as \"100Gf\"";
+    case UnitKind::Speed: return "a speed such as \"100Gf\" or an accelerator such as \"a100\"";
     case UnitKind::Flops: return "an amount of flops such as \"4.1Gf\"";
     case UnitKind::Bandwidth: return "a bandwidth such as \"10Gbps\"";
     case UnitKind::Time: return "a duration such as \"50us\"";

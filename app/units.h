@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace dml::app {
 
@@ -16,7 +17,17 @@ enum class UnitKind {
     Size,      ///< bytes: "B", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "b" (bits), "kb", ...
 };
 
-/// Value in base units (flops/s, bytes/s, s, bytes), or nullopt if `text` is not a number with a known suffix.
+/// A named accelerator speed, accepted wherever a speed is (worker_speed, server_speed): its dense peak rate.
+struct AcceleratorPreset {
+    const char* name;   ///< "a100", "h100-bf16", ...
+    double flops;       ///< flops/s
+    const char* source; ///< the datasheet and precision the rate is quoted for
+};
+/// Every preset, in a fixed order (README "Multi-GPU nodes" lists them).
+const std::vector<AcceleratorPreset>& acceleratorPresets();
+
+/// Value in base units (flops/s, bytes/s, s, bytes), or nullopt if `text` is not a number with a known suffix
+/// (a speed may also be an accelerator preset's name).
 std::optional<double> parseUnit(const std::string& text, UnitKind kind);
 
 /// "a bandwidth such as \"10Gbps\"", for error messages.

@@ -212,10 +212,6 @@ std::vector<int> stragglerIndices(const PlatformSpec& p, int n)
     return all;
 }
 
-/// Applies the bandwidth profiles whose pattern matches a link; called on each link before it is sealed (SimGrid
-/// refuses profiles on sealed links).
-using LinkHook = std::function<void(sg4::Link*)>;
-
 /// Nominal speed of every rank's host: servers serverSpeed; the others (index i among them) list[i % size], a
 /// seeded uniform draw in [min, max], or workerSpeed.
 std::vector<double> rankSpeeds(const PlatformSpec& p, const std::vector<std::string>& roles)
@@ -282,13 +278,30 @@ std::vector<sg4::Host*> buildStarWith(const PlatformSpec& spec, const std::vecto
     return hosts;
 }
 
-/// Fat-tree, torus or dragonfly: rank r on leaf r; the leaves no rank uses are hosts "node-<leaf>".
+/// The switch inside a node on a fat-tree, torus or dragonfly leaf: a fat pipe that never limits (the accelerators'
+/// links and the leaf's links do), bytes/s.
+constexpr double kSwitchBandwidth = 1e15;
+
+/// Fat-tree, torus or dragonfly: rank r on leaf r (with p.node, leaf i holds nodeLeaves()[i]); the leaves no rank
+/// uses are hosts "node-<leaf>".
 std::vector<sg4::Host*> buildCluster(const PlatformSpec& p, const std::vector<std::string>& names,
-                                     const std::vector<double>& speeds)
+                                     const std::vector<std::string>& roles, const std::vector<double>& speeds)
 {
     std::vector<sg4::Host*> hosts(names.size(), nullptr);
+    // With multi-accelerator nodes, leaf i holds nodeLeaves()[i] as a zone "node-<i>" behind a switch link of its
+    // own (the leaf's links are the node's interface); an aggregator's leaf too, as a node of one host (SimGrid
+    // 3.32's torus finds no route between a host leaf and a zone leaf).
+    const std::vector<NodeLeaf> leaves = p.node.enabled() ? nodeLeaves(p.node, roles) : std::vector<NodeLeaf>{};
     auto leaf = [&](sg4::NetZone* zone, const std::vector<unsigned long>&, unsigned long id)
         -> std::pair<simgrid::kernel::routing::NetPoint*, simgrid::kernel::routing::NetPoint*> {
+        if (id < leaves.size()) {
+            sg4::Link* sw = zone->create_link("node-" + std::to_string(id) + "_switch", kSwitchBandwidth)
+                                ->set_sharing_policy(sg4::Link::SharingPolicy::FATPIPE)
+                                ->seal();
+            return buildNode(zone, int(id), leaves[id], p.node, names, speeds, sw, hosts, {});
+        }
+        if (p.node.enabled()) // a leaf no rank uses
+            return {zone->create_host("node-" + std::to_string(id), p.workerSpeed)->seal()->get_netpoint(), nullptr};
         const bool rank = id < names.size();
         sg4::Host* h = zone->create_host(rank ? names[id] : "node-" + std::to_string(id),
                                          rank ? speeds[id] : p.workerSpeed)
@@ -626,9 +639,20 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
     case Topology::Torus:
     case Topology::Dragonfly: {
         const int n = clusterHostCount(p.topology, p.topologyParameters);
-        if (n < ranks)
+        if (p.node.enabled()) {
+            const std::vector<NodeLeaf> leaves = nodeLeaves(p.node, roles);
+            const long nodes = std::count_if(leaves.begin(), leaves.end(), [](const NodeLeaf& l) { return l.node; });
+            if (n < int(leaves.size()))
+                throw ConfigError(kParams, std::string("the ") + toString(p.topology) + " \"" + p.topologyParameters +
+                                               "\" has " + std::to_string(n) + " hosts; the strategy needs " +
+                                               std::to_string(leaves.size()) + " (" + std::to_string(nodes) +
+                                               " nodes of " + std::to_string(p.node.gpus) + " accelerators" +
+                                               (servers ? " + " + std::to_string(servers) + " server" : std::string()) +
+                                               ")");
+        } else if (n < ranks) {
             throw ConfigError(kParams, std::string("the ") + toString(p.topology) + " \"" + p.topologyParameters +
                                            "\" has " + std::to_string(n) + " hosts; the strategy needs " + need);
+        }
         break;
     }
     case Topology::Edge: {
@@ -649,6 +673,17 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
     }
     case Topology::Star:
     case Topology::Xml: break;
+    }
+    if (p.node.enabled()) {
+        if (p.node.gpus > kMaxGpusPerNode)
+            throw ConfigError("platform.node.gpus", "at most " + std::to_string(kMaxGpusPerNode) + ", got " +
+                                                        std::to_string(p.node.gpus));
+        if (p.topology == Topology::Edge || p.topology == Topology::Xml)
+            throw ConfigError("platform.node", "only for the star, fat-tree, torus and dragonfly topologies (an "
+                                               "XML platform describes its own nodes)");
+        if (!p.deviceBandwidth.empty())
+            throw ConfigError("platform.device_bandwidth",
+                              "not with platform.node: the accelerators of a node share its network interface");
     }
     for (const ProfileSpec& prof : p.profiles)
         if (prof.target == ProfileSpec::Target::LinkBandwidth && p.topology != Topology::Star &&
@@ -906,10 +941,13 @@ BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string
         }
     };
     switch (p.topology) {
-    case Topology::Star: b.rankHosts = buildStarWith(p, names, speeds, rankLinkBandwidths(p, roles), hook); break;
+    case Topology::Star:
+        b.rankHosts = p.node.enabled() ? buildStarOfNodes(p, names, roles, speeds, hook)
+                                       : buildStarWith(p, names, speeds, rankLinkBandwidths(p, roles), hook);
+        break;
     case Topology::FatTree:
     case Topology::Torus:
-    case Topology::Dragonfly: b.rankHosts = buildCluster(p, names, speeds); break;
+    case Topology::Dragonfly: b.rankHosts = buildCluster(p, names, roles, speeds); break;
     case Topology::Edge: b.rankHosts = buildEdge(p, names, roles, speeds, hook); break;
     case Topology::Xml: {
         // The scenario reader checked the file with SimGrid's own parser in a child process (validatePlatformXml);

@@ -165,6 +165,28 @@ struct XmlSpec {
     std::vector<std::pair<std::string, std::vector<std::string>>> roles;
 };
 
+/// The most accelerators per node that NodeSpec accepts.
+inline constexpr int kMaxGpusPerNode = 1024;
+
+/// Multi-accelerator nodes (scenario "platform.node", issue 17): the workers (every rank that is not an
+/// aggregator) fill nodes of `gpus` hosts in rank order, device d on node d / gpus, the last node possibly not full.
+/// Inside a node each accelerator has a full-duplex link of `bandwidth` and `latency` to the node's switch
+/// (NVSwitch-like: any two accelerators of a node talk at full rate at once); the node reaches the rest of the
+/// platform through one network interface, which is the topology's host link: on a star, a full-duplex link of
+/// link_bandwidth and link_latency to the backbone; on a fat-tree, torus or dragonfly, the leaf's links, each node
+/// taking one leaf. Aggregators (a parameter server) keep a host of their own, as without nodes. gpus == 1: no
+/// node level, the platform of earlier versions bit for bit.
+///
+/// The intra-node defaults are NVLink 3 (A100): 600 GB/s per GPU in both directions together, so 300 GB/s
+/// (2.4 Tbps) each way (NVIDIA A100 datasheet), and 0.4 us, NCCL's per-hop NVLink latency for its LL protocol
+/// (src/graph/tuning.cc, hwLat).
+struct NodeSpec {
+    int gpus = 1;
+    double bandwidth = 3e11; ///< bytes/s per direction, each accelerator's link to its node's switch
+    double latency = 4e-7;   ///< s
+    bool enabled() const { return gpus > 1; }
+};
+
 /// The platform of one simulation. Units: speed in flops/s, bandwidth in bytes/s, latency in seconds.
 struct PlatformSpec {
     Topology topology = Topology::Star;
@@ -181,6 +203,7 @@ struct PlatformSpec {
     std::string topologyParameters;  ///< fat-tree, torus, dragonfly: SimGrid's topo_parameters syntax
     EdgeSpec edge;
     XmlSpec xml;
+    NodeSpec node;                   ///< star, fat-tree, torus, dragonfly: accelerators per node (NodeSpec)
     NetworkModel network = NetworkModel::Tcp;
     double tcpWindow = -1;           ///< TCP-gamma, bytes; -1 = SimGrid's default 4 MiB (tcp/smpi); 0 = no cap
     StragglerSpec stragglers;

@@ -6,11 +6,16 @@
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
 
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
 
 namespace dml::sim {
+
+/// Applies the bandwidth profiles whose pattern matches a link; called on each link before it is sealed (SimGrid
+/// refuses profiles on sealed links).
+using LinkHook = std::function<void(simgrid::s4u::Link*)>;
 
 /// Applies the network model settings (model, cross-traffic, TCP-gamma); call before the platform is built.
 void configureNetwork(const PlatformSpec& p);
@@ -53,5 +58,31 @@ void applyFaults(const PlatformSpec& p, const std::vector<simgrid::s4u::Host*>& 
 /// when its routes to every other rank's host cross it.
 std::vector<int> ranksCutOff(const std::vector<simgrid::s4u::Host*>& rankHosts, const std::vector<std::string>& roles,
                              const simgrid::s4u::Link* link);
+
+/// One leaf of a platform with multi-accelerator nodes (NodeSpec): a node holding `ranks` (consecutive workers),
+/// or one aggregator rank on a host of its own. In rank order of each leaf's first rank.
+struct NodeLeaf {
+    std::vector<int> ranks;
+    bool node = false;
+};
+
+/// The leaves of p.node for ranks with these roles (platform_nodes.cpp).
+std::vector<NodeLeaf> nodeLeaves(const NodeSpec& node, const std::vector<std::string>& roles);
+
+/// Builds node `index` (NodeSpec) as a star zone "node-<index>" inside `parent`: the hosts of leaf.ranks (named
+/// names[rank], speeds[rank]), each with a full-duplex link "<host>_node-link" to the node's router
+/// "node-<index>", whose own route is `exit` (the node's network interface on a star, a switch link in a cluster).
+/// Sets hosts[rank] for its ranks; returns the zone and its gateway, as SimGrid's cluster callbacks want them.
+std::pair<simgrid::kernel::routing::NetPoint*, simgrid::kernel::routing::NetPoint*>
+buildNode(const simgrid::s4u::NetZone* parent, int index, const NodeLeaf& leaf, const NodeSpec& node,
+          const std::vector<std::string>& names, const std::vector<double>& speeds, simgrid::s4u::Link* exit,
+          std::vector<simgrid::s4u::Host*>& hosts, const LinkHook& hook);
+
+/// The star of PlatformSpec with p.node enabled: leaf k of nodeLeaves() a zone "node-<k>" joined to the backbone by
+/// its network interface "node-<k>_link" (link_bandwidth, link_latency); an aggregator's leaf a node of one host
+/// whose interface keeps the plain star's name, "<host>_link".
+std::vector<simgrid::s4u::Host*> buildStarOfNodes(const PlatformSpec& p, const std::vector<std::string>& names,
+                                                  const std::vector<std::string>& roles,
+                                                  const std::vector<double>& speeds, const LinkHook& hook);
 
 } // namespace dml::sim

@@ -278,6 +278,58 @@ private slots:
 };
 DML_SIM_CASE(CollectivesTimeIdeal);
 
+/// Multi-accelerator nodes (platform.node): G accelerators per node on fast links to the node's switch, M nodes on a
+/// star whose node interfaces are slower. The hierarchical all-reduce's inter-node phase runs all G shards at once,
+/// so each node's interface carries G flows: 2(M-1)(alpha_out + S/(M B_nic)), not S/(G M B). The flat ring crosses
+/// a node boundary at every step (one flow per interface and direction), each step bounded by it:
+/// 2(P-1)(alpha_out + S/(P B_nic)). Written out here from the topology, with alpha_in = two node links' latency
+/// and alpha_out = node link, interface, backbone, interface, node link. Ideal network: exact within 0.1 %.
+class CollectivesOnNodes : public QObject {
+    Q_OBJECT
+private slots:
+    void hierarchicalAndRingMatchTheNodeFormulas()
+    {
+        sim::PlatformSpec p = idealStar(32);
+        p.workerSpeed = 1e13;
+        p.node.gpus = 4;
+        p.node.bandwidth = 3e11; // NVLink 3, each way
+        p.node.latency = 4e-7;
+        p.linkBandwidth = 1.25e10; // a 100 Gb/s interface per node
+        const double Bin = p.node.bandwidth, Bnic = p.linkBandwidth, F = p.workerSpeed;
+        const double alphaIn = 2 * p.node.latency;
+        const double alphaOut = 2 * p.node.latency + 2 * p.linkLatency + p.backboneLatency;
+        const std::vector<int> Ms{2, 4, 8};
+        const double S = 4.0 * 3840 * 1000; // 15.4 MB
+        std::vector<Call> calls;
+        double start = 0;
+        for (int M : Ms)
+            for (Algorithm a : {Algorithm::Hierarchical, Algorithm::Ring})
+                calls.push_back({.op = Op::AllReduce, .algorithm = a, .P = 4 * M, .G = 4, .proxyBytes = S,
+                                 .start = start += 0.1});
+        CollectiveProbe probe(32, calls, 1);
+        sim::simulateStrategy(p, probe, 0, true);
+        const double N = S / 4, G = 4;
+        for (std::size_t c = 0; c < calls.size(); ++c) {
+            const Call& k = calls[c];
+            const double P = k.P, M = P / G;
+            const double want =
+                k.algorithm == Algorithm::Hierarchical
+                    ? 2 * (G - 1) * (alphaIn + S / (G * Bin)) + (G - 1) * (N / G) / F +
+                          2 * (M - 1) * (alphaOut + S / (M * Bnic)) + (M - 1) * (N / (G * M)) / F
+                    : 2 * (P - 1) * (alphaOut + S / (P * Bnic)) + (P - 1) * (N / P) / F;
+            const double got = probe.duration(c);
+            qInfo("%-12s on %d nodes of 4: %.7f s, formula %.7f s (%+.2e)", opName(k.op, k.algorithm), int(M), got,
+                  want, got / want - 1);
+            QVERIFY2(nearRel(got, want, 1e-3), qPrintable(QString("%1 P=%2: ").arg(name(k.algorithm)).arg(k.P) +
+                                                          mismatch(got, want)));
+        }
+        // What the nodes are for: the hierarchical all-reduce beats the flat ring once the interface is the limit.
+        for (std::size_t c = 0; c < calls.size(); c += 2)
+            QVERIFY(probe.duration(c) < probe.duration(c + 1));
+    }
+};
+DML_SIM_CASE(CollectivesOnNodes);
+
 /// Every collective's result on real vectors equals the element-wise sum (divided by P: the mean) of a
 /// double-precision reference within 1e-6 relative, every rank holds bit-identical results (all-reduce: the whole
 /// vector; reduce-scatter: its chunk, all-gather: exact copies of every rank's chunk), the scalars come out the same

@@ -2,7 +2,7 @@
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
-// recovery settings grafted onto the strategy, cluster shapes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
+// recovery settings grafted onto the strategy, cluster shapes and multi-accelerator nodes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash; and every mutant that parses runs for 2 steps in a child process (ctest
 // fuzz_runs). The same seed gives the same mutants, so a failure replays: the test prints the mutant's number and
 // text.
@@ -192,6 +192,23 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
     return strategy;
 }
 
+/// Issue 17: multi-accelerator nodes (platform.node) of a random size, interconnect, bandwidth and latency, or a
+/// pooled value.
+QJsonValue nodeGraft(Rng& rng)
+{
+    if (rng.below(6) == 0)
+        return randomScalar(rng);
+    static const char* interconnects[] = {"nvlink2", "nvlink3", "nvlink4", "pcie3", "pcie4", "pcie5", "nvlink9"};
+    QJsonObject node{{"gpus", rng.below(6) == 0 ? randomScalar(rng) : QJsonValue(int(1 + rng.below(9)))}};
+    if (rng.below(2))
+        node["interconnect"] = interconnects[rng.below(std::size(interconnects))];
+    if (rng.below(4) == 0)
+        node["bandwidth"] = rng.below(2) ? QJsonValue("900GBps") : randomScalar(rng);
+    if (rng.below(4) == 0)
+        node["latency"] = rng.below(2) ? QJsonValue("1us") : randomScalar(rng);
+    return node;
+}
+
 /// Issue 18: a cluster topology of a random small shape (SimGrid 3.32 crashes on some), or a pooled value.
 QJsonObject clusterGraft(Rng& rng, QJsonObject platform)
 {
@@ -213,6 +230,8 @@ QJsonObject clusterGraft(Rng& rng, QJsonObject platform)
     platform["topology_parameters"] = rng.below(8) == 0 ? randomScalar(rng) : QJsonValue(shape);
     platform.remove("edge");
     platform.remove("xml");
+    if (rng.below(3) == 0)
+        platform["node"] = nodeGraft(rng);
     return platform;
 }
 
@@ -222,7 +241,11 @@ QJsonObject platformGraft(Rng& rng, QJsonObject platform)
 {
     const QJsonValue bandwidths[] = {"20Mbps", QJsonArray{"1Mbps", "54Mbps"}, QJsonObject{{"min", "1Mbps"}, {"max", "9Mbps"}},
                                      QJsonObject{{"min", "9Mbps"}, {"max", "1Mbps"}}, QJsonArray{}, "-3Mbps"};
-    switch (rng.below(4)) {
+    switch (rng.below(5)) {
+    case 4: // issue 17: a star of multi-accelerator nodes, on accelerator presets
+        platform["node"] = nodeGraft(rng);
+        platform["worker_speed"] = rng.below(2) ? QJsonValue("a100-bf16") : QJsonValue("h100");
+        break;
     case 3: platform = clusterGraft(rng, platform); break;
     case 0:
         platform["device_bandwidth"] = rng.below(4) == 0 ? randomScalar(rng) : bandwidths[rng.below(std::size(bandwidths))];

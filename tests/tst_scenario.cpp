@@ -50,6 +50,8 @@ private slots:
         QTest::newRow("s") << "1.5s" << int(UnitKind::Time) << 1.5;
         QTest::newRow("Gf") << "2Gf" << int(UnitKind::Speed) << 2e9;
         QTest::newRow("Tflops") << "1.5Tflops" << int(UnitKind::Speed) << 1.5e12;
+        QTest::newRow("a100 preset") << "a100-bf16" << int(UnitKind::Speed) << 312e12;
+        QTest::newRow("h100 preset") << "h100" << int(UnitKind::Speed) << 67e12;
         QTest::newRow("MiB") << "64MiB" << int(UnitKind::Size) << 67108864.0;
     }
     void units()
@@ -69,6 +71,33 @@ private slots:
         QVERIFY(!parseUnit("Gbps", UnitKind::Bandwidth));
         QVERIFY(!parseUnit("10Gbps", UnitKind::Time));         // wrong kind
         QVERIFY(!parseUnit(" 5s", UnitKind::Time));
+    }
+
+    void nodesParseAndSetTheHierarchicalNodeSize()
+    {
+        std::string text = edited("\"worker_speed\": \"10Gf\"",
+                                  "\"worker_speed\": \"h100-bf16\", \"node\": {\"gpus\": 4, \"interconnect\": "
+                                  "\"pcie4\", \"latency\": \"2us\"}");
+        const Scenario plain = parseScenario(text, "q.json");
+        QCOMPARE(plain.sim.platform.node.gpus, 4);
+        QCOMPARE(plain.sim.platform.node.bandwidth, 3.15e10);
+        QCOMPARE(plain.sim.platform.node.latency, 2e-6);
+        QCOMPARE(plain.sim.platform.workerSpeed, 989.5e12);
+        QCOMPARE(plain.sim.strategy.collective.ranksPerNode, 1);
+        const std::string from = "\"strategy\": { \"type\": \"sync-ps\" }";
+        QVERIFY(text.find(from) != std::string::npos);
+        text.replace(text.find(from), from.size(),
+                     "\"strategy\": { \"type\": \"ring-allreduce\", \"collective\": \"hierarchical\" }");
+        const Scenario hier = parseScenario(text, "q.json");
+        QCOMPARE(hier.sim.strategy.collective.ranksPerNode, 4); // the platform's node
+        text.replace(text.find("\"gpus\": 4"), 9, "\"gpus\": 3");
+        try {
+            parseScenario(text, "q.json");
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QVERIFY2(QString(e.what()).contains("platform.node.gpus: the hierarchical all-reduce needs whole nodes: 8 "
+                                                "workers are not a multiple of 3"), e.what());
+        }
     }
 
     void quickstartIsValid()
@@ -100,7 +129,7 @@ private slots:
             << "q.json: platform.link_latency: expected a duration such as \"50us\" between 1e-12 and 1e+09";
         QTest::newRow("overflowing speed")
             << "\"worker_speed\": \"10Gf\"" << "\"worker_speed\": \"1e308Tf\""
-            << "q.json: platform.worker_speed: expected a speed such as \"100Gf\" (greater than zero), got \"1e308Tf\"";
+            << "q.json: platform.worker_speed: expected a speed such as \"100Gf\" or an accelerator such as \"a100\" (greater than zero), got \"1e308Tf\"";
         QTest::newRow("NUL in a string") // issue 18: it used to cut the error messages that quote it
             << "\"path\": \"/usr/share/datasets/fashion-mnist\"" << "\"path\": \"/usr/share/dat\\u0000a\""
             << "q.json: workload.dataset.path: expected a string without NUL characters";
@@ -283,6 +312,28 @@ private slots:
         QTest::newRow("presentation tab")
             << "\"seed\": 42," << "\"seed\": 42, \"presentation\": {\"tab\": \"Loss\"},"
             << "q.json: presentation.tab: expected one of";
+        const char* ws = "\"worker_speed\": \"10Gf\"";
+        QTest::newRow("node without gpus")
+            << ws << "\"worker_speed\": \"10Gf\", \"node\": {\"interconnect\": \"nvlink4\"}"
+            << "q.json: platform.node.gpus: missing; expected the accelerators per node (an integer from 1 to 1024)";
+        QTest::newRow("node gpus out of range")
+            << ws << "\"worker_speed\": \"10Gf\", \"node\": {\"gpus\": 2000}"
+            << "q.json: platform.node.gpus: expected an integer";
+        QTest::newRow("node interconnect")
+            << ws << "\"worker_speed\": \"10Gf\", \"node\": {\"gpus\": 8, \"interconnect\": \"nvlink5\"}"
+            << "q.json: platform.node.interconnect: expected one of";
+        QTest::newRow("node bandwidth")
+            << ws << "\"worker_speed\": \"10Gf\", \"node\": {\"gpus\": 8, \"bandwidth\": \"fast\"}"
+            << "q.json: platform.node.bandwidth: expected a bandwidth such as \"10Gbps\"";
+        QTest::newRow("node with device bandwidth")
+            << ws << "\"worker_speed\": \"10Gf\", \"node\": {\"gpus\": 2}, \"device_bandwidth\": \"1Gbps\""
+            << "q.json: platform.device_bandwidth: not with \"node\"";
+        QTest::newRow("node on an edge platform")
+            << ws << "\"worker_speed\": \"10Gf\", \"topology\": \"edge\", \"node\": {\"gpus\": 2}"
+            << "q.json: platform.node: only for the star, fat-tree, torus and dragonfly topologies";
+        QTest::newRow("unknown accelerator")
+            << ws << "\"worker_speed\": \"a10\""
+            << "q.json: platform.worker_speed: expected a speed such as \"100Gf\" or an accelerator such as \"a100\"";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }
