@@ -273,10 +273,18 @@ void checkCollective(const StrategySpec& spec)
             throw ConfigError("strategy.collective", "\"" + name + "\" with recovery elastic: the survivors re-form a "
                                                      "ring (use \"ring\")");
     }
-    if (c.ranksPerNode != 1 && c.algorithm != Algorithm::Hierarchical)
+    const bool amongHierarchical =
+        c.algorithm == Algorithm::Auto && std::count(c.candidates.begin(), c.candidates.end(), Algorithm::Hierarchical);
+    const bool hierarchical = c.algorithm == Algorithm::Hierarchical || amongHierarchical;
+    if (c.ranksPerNode != 1 && !hierarchical)
         throw ConfigError("strategy.ranks_per_node", "is the node size of collective \"hierarchical\"; expected 1 "
                                                      "with \"" + name + "\", got " + std::to_string(c.ranksPerNode));
-    if (c.algorithm == Algorithm::Hierarchical && (c.ranksPerNode < 1 || spec.workers % c.ranksPerNode != 0))
+    if (!c.candidates.empty() && c.algorithm != Algorithm::Auto)
+        throw ConfigError("strategy.auto_among", "is the choice of collective \"auto\"; not used with \"" + name +
+                                                     "\"");
+    if (std::count(c.candidates.begin(), c.candidates.end(), Algorithm::Auto))
+        throw ConfigError("strategy.auto_among", "expected algorithms for \"auto\" to choose among, not \"auto\"");
+    if (hierarchical && (c.ranksPerNode < 1 || spec.workers % c.ranksPerNode != 0))
         throw ConfigError("strategy.ranks_per_node",
                           "expected a node size that divides the " + std::to_string(spec.workers) +
                               " workers (nodes of consecutive ranks), got " + std::to_string(c.ranksPerNode));

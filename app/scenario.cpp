@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -334,6 +335,25 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
             r.fail(key, "is the network of collective \"auto\"; not used with \"" +
                             std::string(collectives::toString(st.collective.algorithm)) + "\"");
     }
+    if (r.has("auto_among")) { // the algorithms "auto" chooses among (checkCollective: only with "auto")
+        const QJsonValue v = r.value("auto_among");
+        const QJsonArray a = v.toArray();
+        if (!v.isArray() || a.isEmpty() || a.size() > 16) {
+            r.fail("auto_among", "expected a list of 1 to 16 algorithm names such as [\"ring\", "
+                                 "\"double-binary-tree\"], got " + show(v));
+        } else {
+            for (qsizetype i = 0; i < a.size(); ++i) {
+                const std::string at = "auto_among[" + std::to_string(i) + "]";
+                try {
+                    if (!a[i].isString())
+                        throw std::invalid_argument("expected an algorithm name, got " + show(a[i]));
+                    st.collective.candidates.push_back(collectives::parseAlgorithm(a[i].toString().toStdString()));
+                } catch (const std::invalid_argument& e) {
+                    r.fail(at, e.what());
+                }
+            }
+        }
+    }
     // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
     st.localSteps = int(r.integer("local_steps", 1, 1, kMaxLocalSteps));
     readCompression(r.child("compression"), st.compression);
@@ -475,8 +495,12 @@ Scenario parseScenario(const std::string& text, const std::string& file)
                                   "devices), got " + std::to_string(s.sim.strategy.edgeServers)});
     }
     // On multi-accelerator nodes the hierarchical all-reduce's node is the platform's, unless ranks_per_node says.
-    if (s.sim.strategy.collective.algorithm == collectives::Algorithm::Hierarchical &&
-        s.sim.strategy.collective.ranksPerNode == 1 && s.sim.platform.node.enabled()) {
+    const collectives::AllReduceSpec& coll = s.sim.strategy.collective;
+    const bool hierarchical =
+        coll.algorithm == collectives::Algorithm::Hierarchical ||
+        (coll.algorithm == collectives::Algorithm::Auto &&
+         std::count(coll.candidates.begin(), coll.candidates.end(), collectives::Algorithm::Hierarchical));
+    if (hierarchical && s.sim.strategy.collective.ranksPerNode == 1 && s.sim.platform.node.enabled()) {
         if (s.sim.platform.workers % s.sim.platform.node.gpus == 0)
             s.sim.strategy.collective.ranksPerNode = s.sim.platform.node.gpus;
         else

@@ -422,6 +422,61 @@ private slots:
 };
 DML_SIM_CASE(CollectivesMeanExactly);
 
+/// `auto` among NCCL's two algorithms (strategy.auto_among: ["ring", "double-binary-tree"]): the tree below
+/// S* = 2(P-1-L) alpha / ((2L-1 - 2(P-1)/P) beta + (L - 1/2 - (P-1)/P) gamma/4), where the formulas cross, the ring
+/// above; so the tree for small messages at large scale, the ring for large messages. At P = 64 the simulated times
+/// agree: at 0.8 S* the tree is faster than the ring, at 1.25 S* slower.
+class CollectivesAutoNccl : public QObject {
+    Q_OBJECT
+private slots:
+    void treeForSmallMessagesAtScaleRingForLarge()
+    {
+        sim::PlatformSpec p = idealStar(64);
+        p.workerSpeed = 1e12;
+        const collectives::CostModel m{.alpha = routeLatency(p), .bandwidth = p.linkBandwidth, .flopRate = p.workerSpeed};
+        const std::vector<Algorithm> nccl{Algorithm::Ring, Algorithm::DoubleBinaryTree};
+        const double beta = 1 / m.bandwidth, gamma = 1 / m.flopRate;
+        auto crossing = [&](int P) {
+            const double L = ceilLog2(P), q = P;
+            return 2 * (q - 1 - L) * m.alpha / ((2 * L - 1 - 2 * (q - 1) / q) * beta + (L - 0.5 - (q - 1) / q) * gamma / 4);
+        };
+        for (int P : {4, 8, 16, 64, 256, 1024}) {
+            const double star = crossing(P);
+            qInfo("P = %4d: double binary tree up to S* = %.0f bytes (%.1f alpha B), then ring", P, star,
+                  star / (m.alpha * m.bandwidth));
+            QCOMPARE(name(collectives::chooseAllReduce(P, star * (1 - 1e-9), m, nccl)), name(Algorithm::DoubleBinaryTree));
+            QCOMPARE(name(collectives::chooseAllReduce(P, star * (1 + 1e-9), m, nccl)), name(Algorithm::Ring));
+        }
+        QCOMPARE(name(collectives::chooseAllReduce(2, 64, m, nccl)), name(Algorithm::Ring)); // L = 1: never the tree
+        QCOMPARE(name(collectives::chooseAllReduce(64, 1e9, m, nccl)), name(Algorithm::Ring));
+        QCOMPARE(name(collectives::chooseAllReduce(64, 1e9, m, {Algorithm::DoubleBinaryTree})),
+                 name(Algorithm::DoubleBinaryTree));
+        bool refused = false;
+        try {
+            collectives::chooseAllReduce(64, 1e3, m, {Algorithm::Ring, Algorithm::Auto});
+        } catch (const std::invalid_argument&) {
+            refused = true;
+        }
+        QVERIFY(refused);
+
+        const int P = 64;
+        auto round256 = [](double s) { return 256.0 * std::round(s / 256.0); };
+        std::vector<Call> calls;
+        double start = 0;
+        for (double S : {round256(0.8 * crossing(P)), round256(1.25 * crossing(P))})
+            for (Algorithm a : nccl)
+                calls.push_back({.algorithm = a, .P = P, .proxyBytes = S, .start = start += 0.1});
+        CollectiveProbe probe(64, calls, 3);
+        sim::simulateStrategy(p, probe, 0, true);
+        for (std::size_t c = 0; c < calls.size(); ++c)
+            qInfo("%-20s P=%2d S=%8.0f B: %.7f s", collectives::toString(calls[c].algorithm), calls[c].P,
+                  calls[c].proxyBytes, probe.duration(c));
+        QVERIFY2(probe.duration(1) < probe.duration(0), "below S*, the tree is faster in the simulation");
+        QVERIFY2(probe.duration(2) < probe.duration(3), "above S*, the ring is faster in the simulation");
+    }
+};
+DML_SIM_CASE(CollectivesAutoNccl);
+
 /// `auto` (collectives::chooseAllReduce) against the formulas and the simulation. At P = 64 on the ideal star it
 /// picks recursive doubling below S* = D alpha / ((D - 2(P-1)/P) beta + (D - (P-1)/P) gamma / 4) (the point where
 /// the two formulas cross) and halving-doubling above; at P = 12 (not a power of two) the ring for large vectors.

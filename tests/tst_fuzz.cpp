@@ -2,7 +2,7 @@
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
-// recovery settings grafted onto the strategy, cluster shapes and multi-accelerator nodes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
+// recovery settings and all-reduce algorithms grafted onto the strategy, cluster shapes and multi-accelerator nodes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash; and every mutant that parses runs for 2 steps in a child process (ctest
 // fuzz_runs). The same seed gives the same mutants, so a failure replays: the test prints the mutant's number and
 // text.
@@ -181,6 +181,25 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
         strategy["recovery"] = "elastic";
         strategy["failure_detection"] =
             rng.below(2) ? randomScalar(rng) : QJsonValue(QString::number(1 + rng.below(900)) + "ms");
+    }
+    if (rng.below(6) == 0) { // issue 17: the all-reduce algorithm, its node size and auto's choice and network
+        static const char* algorithms[] = {"ring", "halving-doubling", "recursive-doubling", "binomial-tree",
+                                           "double-binary-tree", "hierarchical", "auto", "tree"};
+        if (rng.below(2))
+            strategy["type"] = "ring-allreduce";
+        strategy["collective"] = rng.below(5) == 0 ? randomScalar(rng) : QJsonValue(algorithms[rng.below(8)]);
+        if (rng.below(3) == 0)
+            strategy["ranks_per_node"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(1 + rng.below(8)));
+        if (rng.below(3) == 0) {
+            QJsonArray among;
+            for (int i = int(rng.below(4)); i > 0; --i)
+                among.append(rng.below(6) == 0 ? randomScalar(rng) : QJsonValue(algorithms[rng.below(8)]));
+            strategy["auto_among"] = rng.below(5) == 0 ? randomScalar(rng) : QJsonValue(among);
+        }
+        if (rng.below(4) == 0)
+            strategy["auto_latency"] = rng.below(2) ? randomScalar(rng) : QJsonValue("10us");
+        if (rng.below(4) == 0)
+            strategy["auto_bandwidth"] = rng.below(2) ? randomScalar(rng) : QJsonValue("100Gbps");
     }
     if (rng.below(8) == 0) { // issue 12: hierarchical FL and its intervals
         strategy["type"] = "hierfavg";

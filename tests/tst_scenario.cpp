@@ -334,6 +334,19 @@ private slots:
         QTest::newRow("unknown accelerator")
             << ws << "\"worker_speed\": \"a10\""
             << "q.json: platform.worker_speed: expected a speed such as \"100Gf\" or an accelerator such as \"a100\"";
+        const char* ps = "\"strategy\": { \"type\": \"sync-ps\" }";
+        QTest::newRow("auto_among without auto")
+            << ps << "\"strategy\": { \"type\": \"ring-allreduce\", \"auto_among\": [\"ring\"] }"
+            << "q.json: strategy.auto_among: is the choice of collective \"auto\"; not used with \"ring\"";
+        QTest::newRow("auto_among auto")
+            << ps << "\"strategy\": { \"type\": \"ring-allreduce\", \"collective\": \"auto\", \"auto_among\": [\"auto\"] }"
+            << "q.json: strategy.auto_among: expected algorithms for \"auto\" to choose among, not \"auto\"";
+        QTest::newRow("auto_among not a list")
+            << ps << "\"strategy\": { \"type\": \"ring-allreduce\", \"collective\": \"auto\", \"auto_among\": \"ring\" }"
+            << "q.json: strategy.auto_among: expected a list of 1 to 16 algorithm names";
+        QTest::newRow("auto_among unknown")
+            << ps << "\"strategy\": { \"type\": \"ring-allreduce\", \"collective\": \"auto\", \"auto_among\": [\"ring\", \"tree\"] }"
+            << "q.json: strategy.auto_among[1]: unknown collective \"tree\"";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }

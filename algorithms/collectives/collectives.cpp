@@ -415,13 +415,21 @@ double predictedTime(Algorithm a, int P, double S, const CostModel& m, int G)
     return 0;
 }
 
-Algorithm chooseAllReduce(int P, double bytes, const CostModel& m)
+Algorithm chooseAllReduce(int P, double bytes, const CostModel& m, const std::vector<Algorithm>& among,
+                          int ranksPerNode)
 {
-    Algorithm best = Algorithm::Ring;
-    double bestTime = predictedTime(best, P, bytes, m);
-    for (Algorithm a : {Algorithm::HalvingDoubling, Algorithm::RecursiveDoubling, Algorithm::BinomialTree,
-                        Algorithm::DoubleBinaryTree}) {
-        const double t = predictedTime(a, P, bytes, m);
+    static const std::vector<Algorithm> flat{Algorithm::Ring, Algorithm::HalvingDoubling,
+                                             Algorithm::RecursiveDoubling, Algorithm::BinomialTree,
+                                             Algorithm::DoubleBinaryTree};
+    std::vector<Algorithm> order = among.empty() ? flat : among;
+    if (std::find(order.begin(), order.end(), Algorithm::Auto) != order.end())
+        throw std::invalid_argument("chooseAllReduce: \"auto\" cannot be one of the algorithms auto chooses among");
+    std::sort(order.begin(), order.end());
+    order.erase(std::unique(order.begin(), order.end()), order.end());
+    Algorithm best = order.front();
+    double bestTime = predictedTime(best, P, bytes, m, ranksPerNode);
+    for (Algorithm a : order) {
+        const double t = predictedTime(a, P, bytes, m, ranksPerNode);
         if (t < bestTime) {
             best = a;
             bestTime = t;

@@ -94,6 +94,9 @@ struct AllReduceSpec {
     Algorithm algorithm = Algorithm::Ring;
     int ranksPerNode = 1; ///< Hierarchical: G, consecutive ranks per node (P must be a multiple)
     CostModel cost{};     ///< Auto: the network the choice is made for (from the platform, or strategy.auto_*)
+    /// Auto: the algorithms it chooses among (strategy.auto_among), in any order; empty: the five flat ones
+    /// (chooseAllReduce). {Ring, DoubleBinaryTree} is NCCL's choice between its ring and tree.
+    std::vector<Algorithm> candidates;
 };
 
 /// Predicted time (s) of one all-reduce of S = `bytes` bytes over P ranks (N = S/4 elements), the formulas of the
@@ -119,7 +122,14 @@ double predictedTime(Algorithm a, int P, double bytes, const CostModel& m, int r
 /// below S* = D alpha B / (D - 2(p'-1)/p') (about 1.49 alpha B at P = 64, 4 alpha B at P = 4; P = 2: always),
 /// halving-doubling above; for P not a power of two the ring takes over from the folded algorithms for large S. Throws
 /// as predictedTime.
-Algorithm chooseAllReduce(int P, double bytes, const CostModel& m);
+///
+/// `among` (not empty) restricts the choice to those algorithms, ties going to the earlier one in the order of
+/// Algorithm; Hierarchical among them uses `ranksPerNode`. {Ring, DoubleBinaryTree} is NCCL's choice (its ring and
+/// tree; NCCL's own tuning model, src/graph/tuning.cc, also weighs protocols and per-channel bandwidths): the tree's
+/// 2L alpha wins for small messages at scale, the ring's 2(P-1)/P S/B for large ones. Throws std::invalid_argument
+/// if `among` holds Auto, or Hierarchical with a ranksPerNode that does not divide P.
+Algorithm chooseAllReduce(int P, double bytes, const CostModel& m, const std::vector<Algorithm>& among = {},
+                          int ranksPerNode = 1);
 
 /// Recursive halving-doubling all-reduce (Rabenseifner's algorithm; Thakur, Rabenseifner & Gropp 2005, Sec. 4,
 /// Allreduce; as MPICH's MPIR_Allreduce_intra_reduce_scatter_allgather): a reduce-scatter by recursive halving followed

@@ -228,12 +228,16 @@ void RingAllReduceStrategy::setCollective(const collectives::AllReduceSpec& spec
         throw ConfigError("strategy.collective", std::string("\"") + collectives::toString(spec.algorithm) +
                                                      "\" runs the dense all-reduce only: not with compression or "
                                                      "elastic recovery (use \"ring\")");
-    if (spec.algorithm == Algorithm::Hierarchical && (spec.ranksPerNode < 1 || m_workers % spec.ranksPerNode != 0))
+    const bool hierarchical = spec.algorithm == Algorithm::Hierarchical ||
+                              (spec.algorithm == Algorithm::Auto &&
+                               std::count(spec.candidates.begin(), spec.candidates.end(), Algorithm::Hierarchical));
+    if (hierarchical && (spec.ranksPerNode < 1 || m_workers % spec.ranksPerNode != 0))
         throw ConfigError("strategy.ranks_per_node", "expected a node size that divides the " +
                                                          std::to_string(m_workers) + " workers, got " +
                                                          std::to_string(spec.ranksPerNode));
     m_collective = spec.algorithm == Algorithm::Auto
-                       ? collectives::chooseAllReduce(m_workers, m_workload.modelBytes(), spec.cost)
+                       ? collectives::chooseAllReduce(m_workers, m_workload.modelBytes(), spec.cost,
+                                                      spec.candidates, spec.ranksPerNode)
                        : spec.algorithm;
     m_ranksPerNode = spec.ranksPerNode;
 }
