@@ -292,14 +292,15 @@ private slots:
         };
         QElapsedTimer clock;
         clock.start();
-        while (statuses().size() < 2 && clock.elapsed() < 30000)
+        while (statuses().size() < 2 && clock.elapsed() < 30000 * timeScale())
             QTest::qWait(20);
         QCOMPARE(int(statuses().size()), 2);
         QCOMPARE(statuses(), (std::vector<std::string>{"running", "running"}));
         ::kill(pid_t(p.processId()), SIGKILL);
         p.waitForFinished();
         // The orphans go on to their end: both runs finished, none left interrupted.
-        while (statuses() != std::vector<std::string>{"finished", "finished"} && clock.elapsed() < 60000)
+        while (statuses() != std::vector<std::string>{"finished", "finished"} &&
+               clock.elapsed() < 60000 * timeScale())
             QTest::qWait(50);
         QCOMPARE(statuses(), (std::vector<std::string>{"finished", "finished"}));
         for (const RunRecord& r : RunStore(db.toStdString()).runs())
