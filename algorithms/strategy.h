@@ -4,7 +4,7 @@
 #include "data/dataset.h"
 #include "compression/spec.h"
 #include "metrics.h"
-#include "models/cnn.h"
+#include "models/cnnspec.h"
 #include "privacy/spec.h"
 #include "optim/optimizer.h"
 #include "transport.h"

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "jsonreader.h"
+#include "models/cnn.h"
 #include "units.h"
 
 #include <QCryptographicHash>

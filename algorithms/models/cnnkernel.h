@@ -9,6 +9,7 @@
 // (C H W) x B matrix without copying. A convolution is one GEMM over the whole batch on the unrolled input
 // (Chellapilla, Puri & Simard 2006, "High performance convolutional neural networks for document processing",
 // Sec. 3: "unrolling" the input windows into the columns of a matrix, im2col).
+#include "models/cnnspec.h"
 #include "models/mlpkernel.h"
 
 #include <Eigen/Core>
@@ -26,7 +27,7 @@ using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 
 /// One layer of the network with its shapes resolved (Cnn builds them from a CnnSpec).
 struct Layer {
-    enum class Kind { Conv, MaxPool, Relu, Dense };
+    using Kind = CnnLayerKind;
     Kind kind = Kind::Relu;
     int inC = 0, inH = 1, inW = 1;    ///< input: channels, height, width (dense: inC features, 1 x 1)
     int outC = 0, outH = 1, outW = 1; ///< output
@@ -70,8 +71,16 @@ inline void windowRow(int x0, int kernel, int width, int& lo, int& hi)
 /// window of each output pixel, one column per pixel (same order as the output), rows (ky kernel + kx) inC + c;
 /// pixels of the zero padding read 0. `in`: l.inC x B inH inW (NHWC), so each window row is one contiguous run of
 /// kernel inC values (copied as one run; the padding's part filled with zeros).
+// The runs im2col copies are a few values long (kernel x in-channels: 5 for a first layer): GCC would turn its loops
+// into calls of memmove and memset, which cost more than the copies.
+#if defined(__GNUC__) && !defined(__clang__)
+#define DML_NO_LIBC_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DML_NO_LIBC_LOOPS
+#endif
+
 template <class S>
-void im2col(const Layer& l, const S* in, Eigen::Index batch, Mat<S>& col)
+DML_NO_LIBC_LOOPS void im2col(const Layer& l, const S* in, Eigen::Index batch, Mat<S>& col)
 {
     const int k = l.kernel, C = l.inC;
     const Eigen::Index run = Eigen::Index(k) * C;
