@@ -18,19 +18,19 @@ struct PendingEvaluation {
     parallel::Task job; // last: destroyed (so finished) before what it reads and writes
 };
 
-Evaluator::Evaluator(const Dataset& test, const Mlp& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
+Evaluator::Evaluator(const Dataset& test, const Model& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
                      MetricsSink& sink)
     : Evaluator(test, &architecture, cfg, double(stepsPerEpoch), long(cfg.epochs) * stepsPerEpoch, "epochs", sink)
 {
 }
 
-Evaluator::Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
+Evaluator::Evaluator(const Dataset& test, const Model* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
                      long plannedSteps, std::string endReason, MetricsSink& sink, std::string stepName)
     : m_test(test), m_cfg(cfg), m_stepsPerEpoch(stepsPerEpoch), m_endReason(std::move(endReason)),
       m_stepName(std::move(stepName)), m_sink(sink)
 {
     if (architecture)
-        m_model.emplace(*architecture);
+        m_model = architecture->clone();
     m_totalSteps = plannedSteps;
     m_plannedEpochs = double(plannedSteps) / stepsPerEpoch;
     if (cfg.maxSteps > 0 && cfg.maxSteps < m_totalSteps)

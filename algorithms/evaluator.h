@@ -27,7 +27,7 @@ class Evaluator {
 public:
     /// `stepsPerEpoch` steps make one pass over the training set; the run plans cfg.epochs * stepsPerEpoch steps
     /// (capped by cfg.maxSteps) and ends with reason "epochs".
-    Evaluator(const Dataset& test, const Mlp& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
+    Evaluator(const Dataset& test, const Model& architecture, const TrainingConfig& cfg, long stepsPerEpoch,
               MetricsSink& sink);
     /// General form. `architecture` == nullptr means a proxy workload: nothing is evaluated and every Sample
     /// carries NaN train loss, test loss and accuracy (time, step and epoch are real). `stepsPerEpoch` (> 0, may
@@ -35,7 +35,7 @@ public:
     /// evaluation interval (max(1, round(stepsPerEpoch)) steps). The run plans `plannedSteps` steps, capped by
     /// cfg.maxSteps, and ends after them with reason `endReason` ("epochs", "rounds"), or "max_steps" when the
     /// cap is what ended it. `stepName` names a step in the summary's evaluation note ("round" for fedavg).
-    Evaluator(const Dataset& test, const Mlp* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
+    Evaluator(const Dataset& test, const Model* architecture, const TrainingConfig& cfg, double stepsPerEpoch,
               long plannedSteps, std::string endReason, MetricsSink& sink, std::string stepName = "step");
     /// Waits for an evaluation still running in the background (its sample is not emitted).
     ~Evaluator();
@@ -97,7 +97,7 @@ private:
     /// Emits the sample of the background evaluation, if one is pending, once it is done.
     void flush() const;
     const Dataset& m_test;
-    std::optional<Mlp> m_model; ///< empty for a proxy workload
+    std::unique_ptr<Model> m_model; ///< a copy of the architecture; empty for a proxy workload
     TrainingConfig m_cfg;
     double m_stepsPerEpoch;
     long m_totalSteps;

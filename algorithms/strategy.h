@@ -4,6 +4,7 @@
 #include "data/dataset.h"
 #include "compression/spec.h"
 #include "metrics.h"
+#include "models/cnnspec.h"
 #include "privacy/spec.h"
 #include "optim/optimizer.h"
 #include "transport.h"
@@ -41,6 +42,7 @@ struct ProxyModel {
 /// The workload and run settings shared by every strategy.
 struct TrainingConfig {
     std::vector<int> hidden;        ///< MLP hidden widths; empty = logistic regression
+    CnnSpec cnn;                    ///< cnn.layers non-empty: this CNN instead of the MLP (hidden is ignored)
     OptimizerSpec optimizer;
     int batchSize = 32;             ///< per worker, samples
     int epochs = 1;                 ///< passes over the training set

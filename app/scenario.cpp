@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "jsonreader.h"
+#include "models/cnn.h"
 #include "units.h"
 
 #include <QCryptographicHash>
@@ -38,6 +39,9 @@ namespace {
 // (issue 18: "local_epochs": 65536 made a 2-round run take hours of real arithmetic).
 constexpr long long kMaxLocalEpochs = 1000;
 constexpr long long kMaxLocalSteps = 100000;
+// A CNN's buffers on one thread (Cnn::trainingBytes at the larger of the batch and the evaluation chunk, plus the
+// parameters, their gradient and two optimizer states): more than this is refused before anything is allocated.
+constexpr double kMaxCnnBytes = 2.0 * (1 << 30);
 
 using namespace detail;
 
@@ -81,14 +85,105 @@ void readOptimizer(ObjectReader&& r, OptimizerSpec& o)
     }
 }
 
+/// workload.model of type "cnn": "input" [C, H, W] and "layers" ("lenet5" or an array of layer objects).
+void readCnn(ObjectReader& m, CnnSpec& c)
+{
+    const QJsonValue in = m.value("input");
+    if (!in.isUndefined()) {
+        const QJsonArray a = in.toArray();
+        bool ok = in.isArray() && a.size() == 3;
+        for (qsizetype i = 0; ok && i < 3; ++i)
+            ok = a[i].isDouble() && a[i].toDouble() == std::floor(a[i].toDouble()) && a[i].toDouble() >= 1 &&
+                 a[i].toDouble() <= 65536;
+        if (!ok)
+            m.fail("input", "expected [channels, height, width], three integers in [1, 65536] such as [1, 28, 28], "
+                            "got " + show(in));
+        else {
+            c.channels = a[0].toInt();
+            c.height = a[1].toInt();
+            c.width = a[2].toInt();
+        }
+    }
+    const QJsonValue layers = m.value("layers");
+    if (layers.isUndefined() || layers == QJsonValue("lenet5")) {
+        c.layers = CnnSpec::lenet5().layers;
+        return;
+    }
+    if (!layers.isArray() || layers.toArray().isEmpty() || layers.toArray().size() > 1000) {
+        m.fail("layers", "expected \"lenet5\" or an array of 1 to 1000 layers such as [{\"type\": \"conv\", "
+                         "\"filters\": 6, \"kernel\": 5}, {\"type\": \"relu\"}, {\"type\": \"maxpool\", "
+                         "\"kernel\": 2}, {\"type\": \"dense\", \"units\": 120}], got " + show(layers));
+        return;
+    }
+    using K = CnnLayerSpec::Kind;
+    const QJsonArray a = layers.toArray();
+    for (qsizetype i = 0; i < a.size(); ++i) {
+        const std::string path = m.at("layers") + "[" + std::to_string(i) + "]";
+        if (!a[i].isObject()) {
+            m.issues().push_back({path, "expected a layer object such as {\"type\": \"relu\"}, got " + show(a[i])});
+            continue;
+        }
+        ObjectReader l(a[i].toObject(), path, m.issues());
+        const std::string type = l.choice("type", {"conv", "maxpool", "relu", "dense"}, "");
+        CnnLayerSpec s;
+        s.kind = type == "conv" ? K::Conv : type == "maxpool" ? K::MaxPool : type == "dense" ? K::Dense : K::Relu;
+        if (type == "conv") {
+            s.units = int(l.integer("filters", 0, 1, 65536));
+            if (!l.has("filters"))
+                l.fail("filters", "missing; expected the number of filters (output channels), e.g. 6");
+        }
+        if (type == "dense") {
+            s.units = int(l.integer("units", 0, 1, 65536));
+            if (!l.has("units"))
+                l.fail("units", "missing; expected the layer's width, e.g. 120");
+        }
+        if (type == "conv" || type == "maxpool") {
+            s.kernel = int(l.integer("kernel", type == "maxpool" ? 2 : 0, 1, 4096));
+            if (type == "conv" && !l.has("kernel"))
+                l.fail("kernel", "missing; expected the side of the square filter in pixels, e.g. 5");
+            s.stride = int(l.integer("stride", 0, 1, 4096));
+        }
+        if (type == "conv")
+            s.padding = int(l.integer("padding", 0, 0, 4095));
+        c.layers.push_back(s);
+    }
+}
+
+/// The CNN's shapes and its memory: issues against the layer that does not fit, or the model as a whole.
+void checkCnn(ObjectReader& m, const Scenario& s)
+{
+    const TrainingConfig& t = s.sim.training;
+    const DatasetSpec& d = s.dataset;
+    const int classes = d.kind == DatasetSpec::Kind::Synthetic   ? d.synthetic.classes
+                        : d.kind == DatasetSpec::Kind::SizesOnly ? d.sizesOnlyClasses : 10;
+    try {
+        const Cnn cnn(t.cnn, std::max(2, classes));
+        const double bytes = cnn.trainingBytes(std::max<Eigen::Index>(t.batchSize, cnnkernel::kEvaluationChunk)) +
+                             16.0 * double(cnn.numParams());
+        if (bytes > kMaxCnnBytes) {
+            char b[200];
+            std::snprintf(b, sizeof b, "the model needs about %.3g GiB of buffers per thread at batch size %d (%lld "
+                                       "parameters); at most 2 GiB: use fewer or smaller layers or a smaller batch",
+                          bytes / double(1 << 30), t.batchSize, (long long)cnn.numParams());
+            m.fail("layers", b);
+        }
+    } catch (const CnnShapeError& e) {
+        m.issues().push_back({e.layer < 0 ? m.at("input") : m.at("layers") + "[" + std::to_string(e.layer) + "]",
+                              e.what()});
+    }
+}
+
 void readWorkload(ObjectReader&& r, Scenario& s)
 {
     TrainingConfig& t = s.sim.training;
     readDataset(r.child("dataset"), s.dataset);
     {
         ObjectReader m = r.child("model");
-        const std::string type = m.choice("type", {"mlp", "logistic", "proxy"}, "mlp");
+        const std::string type = m.choice("type", {"mlp", "logistic", "cnn", "proxy"}, "mlp");
         t.hidden.clear();
+        t.cnn = CnnSpec{};
+        if (type == "cnn")
+            readCnn(m, t.cnn);
         if (type == "proxy") {
             t.proxy.parameters = (long long)m.number("parameters", 0, 1, 1e12, true);
             if (!m.has("parameters"))
@@ -119,6 +214,13 @@ void readWorkload(ObjectReader&& r, Scenario& s)
         }
     }
     t.batchSize = int(r.integer("batch_size", t.batchSize, 1, 1 << 20));
+    if (!t.cnn.layers.empty()) {
+        // Once its fields read cleanly: the shapes and the memory need the batch size, read after the model.
+        ObjectReader m(QJsonObject{}, r.at("model"), r.issues()); // for the paths; it reads nothing
+        if (std::none_of(r.issues().begin(), r.issues().end(),
+                         [&](const ScenarioIssue& i) { return i.path.rfind(m.at(""), 0) == 0; }))
+            checkCnn(m, s);
+    }
     readOptimizer(r.child("optimizer"), t.optimizer);
     {
         ObjectReader p = r.child("partitioning");

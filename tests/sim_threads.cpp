@@ -225,6 +225,16 @@ class ThreadsRing : public QObject {
     Q_OBJECT
 private slots:
     void plain() { checkThreads(base(StrategyKind::RingAllReduce), {}, true); }
+    void cnn() // issue 17: the convolutional model, its evaluation chunks as parallel jobs
+    {
+        using K = CnnLayerSpec::Kind;
+        sim::SimulationSpec s = base(StrategyKind::RingAllReduce);
+        s.training.cnn.channels = 2; // the 32 features as 2 x 4 x 4 images
+        s.training.cnn.height = s.training.cnn.width = 4;
+        s.training.cnn.layers = {{K::Conv, 6, 3, 1, 1}, {K::Relu, 0, 0, 0, 0}, {K::MaxPool, 0, 2, 0, 0},
+                                 {K::Dense, 48, 0, 0, 0}, {K::Relu, 0, 0, 0, 0}};
+        checkThreads(s, {}, true);
+    }
     void summableQsgd()
     {
         sim::SimulationSpec s = base(StrategyKind::RingAllReduce);

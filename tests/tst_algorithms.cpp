@@ -2,6 +2,7 @@
 // algorithms/: gradient check, loss, flop counts, optimizers, dataset files, partitioning and sampling.
 #include "data/dataset.h"
 #include "error.h"
+#include "models/cnn.h"
 #include "models/mlpkernel.h"
 #include "models/model.h"
 #include "optim/optimizer.h"
@@ -167,6 +168,135 @@ std::vector<std::uint8_t> idxHeader(std::uint32_t magic, std::vector<std::uint32
 
 } // namespace
 
+
+namespace cnntest {
+
+using K = CnnLayerSpec::Kind;
+
+/// The test networks (issue 17): small, with every layer kind, padding, strides, several channels, non-square and
+/// overlapping pooling windows, and a first layer without parameters.
+CnnSpec net(int variant)
+{
+    CnnSpec c;
+    if (variant == 0) { // LeNet-like: conv, ReLU, max-pool, conv, ReLU, dense, ReLU
+        c.channels = 1;
+        c.height = c.width = 8;
+        c.layers = {{K::Conv, 3, 3, 1, 1}, {K::Relu, 0, 0, 0, 0}, {K::MaxPool, 0, 2, 0, 0}, {K::Conv, 4, 2, 1, 0},
+                    {K::Relu, 0, 0, 0, 0}, {K::Dense, 6, 0, 0, 0}, {K::Relu, 0, 0, 0, 0}};
+    } else if (variant == 1) { // 2 channels, 9 x 7, stride 2 with padding, overlapping 3 x 3 windows at stride 1
+        c.channels = 2;
+        c.height = 9;
+        c.width = 7;
+        c.layers = {{K::Conv, 3, 3, 2, 1}, {K::Relu, 0, 0, 0, 0}, {K::MaxPool, 0, 3, 1, 0}, {K::Dense, 5, 0, 0, 0}};
+    } else { // a ReLU and a max-pool before the first parameters: nothing flows back into them
+        c.channels = 1;
+        c.height = c.width = 6;
+        c.layers = {{K::Relu, 0, 0, 0, 0}, {K::MaxPool, 0, 2, 0, 0}, {K::Conv, 2, 2, 1, 0}};
+    }
+    return c;
+}
+
+/// The network of `cnn` on one sample x (channels x height x width, row by row), computed directly from the
+/// definitions with the documented parameter layouts: each output of a convolution as a sum over every tap of its
+/// window (zero outside the image), each max-pool output as the maximum of its window, each dense output as a sum
+/// over its inputs taken pixel by pixel, channels fastest. Works out every layer's output size itself (ok = false
+/// if Cnn's differs) and adds to `flops` what it executes in Cnn's convention: 2 per multiply-add (padding taps
+/// included: the GEMM multiplies them too), 1 per bias, ReLU and window element, 5 per class for the softmax.
+std::vector<double> direct(const Cnn& cnn, const std::vector<double>& p, const double* x, double& flops, bool& ok)
+{
+    const cnnkernel::Layer& first = cnn.layers().front();
+    int C = first.inC, H = first.inH, W = first.inW;
+    std::vector<double> t(x, x + std::size_t(C) * H * W); // CHW
+    for (const cnnkernel::Layer& l : cnn.layers()) {
+        std::vector<double> o;
+        if (l.kind == K::Conv || l.kind == K::MaxPool) {
+            const int k = l.kernel, s = l.stride, pad = l.padding;
+            const int oh = (H + 2 * pad - k) / s + 1, ow = (W + 2 * pad - k) / s + 1;
+            const int oc = l.kind == K::Conv ? l.outC : C;
+            ok = ok && oh == l.outH && ow == l.outW;
+            o.assign(std::size_t(oc) * oh * ow, 0.0);
+            for (int c2 = 0; c2 < oc; ++c2)
+                for (int y = 0; y < oh; ++y)
+                    for (int xx = 0; xx < ow; ++xx) {
+                        double v = l.kind == K::Conv ? p[std::size_t(l.offset + Eigen::Index(oc) * k * k * C + c2)]
+                                                     : -std::numeric_limits<double>::infinity();
+                        flops += 1; // the bias, or the first element of the window
+                        for (int ky = 0; ky < k; ++ky)
+                            for (int kx = 0; kx < k; ++kx) {
+                                const int iy = y * s - pad + ky, ix = xx * s - pad + kx;
+                                const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                                if (l.kind == K::MaxPool) {
+                                    v = std::max(v, t[std::size_t((c2 * H + iy) * W + ix)]);
+                                    continue;
+                                }
+                                for (int c = 0; c < C; ++c) {
+                                    const std::size_t r = std::size_t((ky * k + kx) * C + c);
+                                    const double w = p[std::size_t(l.offset) + std::size_t(c2) + std::size_t(oc) * r];
+                                    v += w * (inside ? t[std::size_t((c * H + iy) * W + ix)] : 0.0);
+                                    flops += 2;
+                                }
+                            }
+                        if (l.kind == K::MaxPool)
+                            flops += k * k - 1;
+                        o[std::size_t((c2 * oh + y) * ow + xx)] = v;
+                    }
+            C = oc;
+            H = oh;
+            W = ow;
+        } else if (l.kind == K::Relu) {
+            o = t;
+            for (double& v : o) {
+                v = std::max(v, 0.0);
+                flops += 1;
+            }
+        } else { // dense over the pixel-by-pixel, channels-fastest order
+            const int in = C * H * W, out = l.outC;
+            ok = ok && in == l.inC;
+            o.assign(std::size_t(out), 0.0);
+            for (int j = 0; j < out; ++j) {
+                double v = p[std::size_t(l.offset + Eigen::Index(out) * in + j)];
+                flops += 1;
+                for (int y = 0; y < H; ++y)
+                    for (int xx = 0; xx < W; ++xx)
+                        for (int c = 0; c < C; ++c) {
+                            const std::size_t f = std::size_t((y * W + xx) * C + c);
+                            v += p[std::size_t(l.offset) + std::size_t(j) + std::size_t(out) * f] *
+                                 t[std::size_t((c * H + y) * W + xx)];
+                            flops += 2;
+                        }
+                o[std::size_t(j)] = v;
+            }
+            C = out;
+            H = W = 1;
+        }
+        t = std::move(o);
+    }
+    flops += 5.0 * double(t.size()); // softmax
+    return t;
+}
+
+/// x (inputs x B) in (0, 1) and labels cycling through the classes.
+void batch(const Cnn& cnn, int b, Eigen::MatrixXd& x, std::vector<std::uint8_t>& y)
+{
+    x = (Eigen::MatrixXd::Random(cnn.inputs(), b).array() + 1.0) * 0.5;
+    y.resize(std::size_t(b));
+    for (int j = 0; j < b; ++j)
+        y[std::size_t(j)] = std::uint8_t(j % cnn.classes());
+}
+
+/// He-initialised parameters with non-zero biases (so that their gradients are exercised), in double.
+std::vector<double> params(const Cnn& cnn)
+{
+    Eigen::VectorXf p(cnn.numParams());
+    cnn.initParams(p.data(), 9);
+    std::vector<double> d(std::size_t(p.size()));
+    for (Eigen::Index i = 0; i < p.size(); ++i)
+        d[std::size_t(i)] = double(p[i]) + 0.05;
+    return d;
+}
+
+} // namespace cnntest
+
 class TestAlgorithms : public QObject {
     Q_OBJECT
 private slots:
@@ -203,6 +333,160 @@ private slots:
             ++checked;
         }
         QCOMPARE(checked, int(model.numParams()));
+    }
+
+    void cnnGradientMatchesFiniteDifferences_data()
+    {
+        QTest::addColumn<int>("variant");
+        QTest::newRow("lenet-like") << 0;
+        QTest::newRow("strided, 2 channels, overlapping pool") << 1;
+        QTest::newRow("no parameters before the conv") << 2;
+    }
+    void cnnGradientMatchesFiniteDifferences()
+    {
+        // cnnkernel.h's backward pass, run in double, against central differences of its loss (the mean over a
+        // batch of 3) for every parameter: within 1e-6 relative (plus 1e-9 absolute), where the differences' own
+        // error is about 1e-10. A wrong index in im2col, col2im or the max-pool routing shows as a mismatch of order 1.
+        QFETCH(int, variant);
+        const Cnn cnn(cnntest::net(variant), 3);
+        std::vector<double> p = cnntest::params(cnn);
+        Eigen::MatrixXd x;
+        std::vector<std::uint8_t> y;
+        std::srand(unsigned(17 + variant));
+        cnntest::batch(cnn, 3, x, y);
+        cnnkernel::Scratch<double> s;
+        std::vector<double> grad(p.size()), scratchGrad(p.size());
+        cnnkernel::lossAndGradient<double>(cnn.layers(), p.data(), x, y.data(), grad.data(), s);
+        const double eps = 1e-6, B = double(x.cols());
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            const double keep = p[i];
+            p[i] = keep + eps;
+            const double up = cnnkernel::lossAndGradient<double>(cnn.layers(), p.data(), x, y.data(), scratchGrad.data(), s);
+            p[i] = keep - eps;
+            const double down =
+                cnnkernel::lossAndGradient<double>(cnn.layers(), p.data(), x, y.data(), scratchGrad.data(), s);
+            p[i] = keep;
+            const double numeric = (up - down) / (2 * eps * B);
+            QVERIFY2(std::fabs(numeric - grad[i]) <= 1e-6 * std::fabs(numeric) + 1e-9,
+                     qPrintable(QString("param %1 of %2: analytic %3, numeric %4").arg(i).arg(p.size())
+                                    .arg(grad[i], 0, 'g', 12).arg(numeric, 0, 'g', 12)));
+        }
+        // The float model runs the same arithmetic: its loss and gradient agree to float rounding.
+        Eigen::VectorXf pf(cnn.numParams()), gf(cnn.numParams());
+        for (Eigen::Index i = 0; i < pf.size(); ++i)
+            pf[i] = float(p[std::size_t(i)]);
+        const Eigen::MatrixXf xf = x.cast<float>();
+        const double loss = cnnkernel::lossAndGradient<double>(cnn.layers(), p.data(), x, y.data(), grad.data(), s) / B;
+        QVERIFY(std::fabs(cnn.lossAndGradient(pf.data(), xf, y.data(), gf.data()) - loss) <= 1e-5 * loss);
+        const double gMax = Eigen::Map<const Eigen::VectorXd>(grad.data(), Eigen::Index(grad.size())).cwiseAbs().maxCoeff();
+        QVERIFY(gMax > 0);
+        for (Eigen::Index i = 0; i < gf.size(); ++i)
+            QVERIFY2(std::fabs(gf[i] - grad[std::size_t(i)]) <= 1e-4 * gMax, qPrintable(QString("float gradient %1").arg(i)));
+    }
+
+    void cnnForwardAndFlopsMatchDirectComputation_data()
+    {
+        QTest::addColumn<int>("variant");
+        QTest::newRow("lenet-like") << 0;
+        QTest::newRow("strided, 2 channels, overlapping pool") << 1;
+        QTest::newRow("no parameters before the conv") << 2;
+        QTest::newRow("LeNet-5 on 28 x 28") << 3;
+    }
+    void cnnForwardAndFlopsMatchDirectComputation()
+    {
+        // The im2col forward pass (in double) against a direct computation of every output from the definitions
+        // (cnntest::direct), sample by sample; and Cnn's analytic flop counts against an independent count:
+        //  - forward: the operations the direct computation executes, tallied as it runs;
+        //  - backward: the GEMMs and element-wise passes backpropagation runs, from the shapes of the buffers the
+        //    kernel actually filled (s.col, s.act): per conv layer dW = delta col^T (2 C' K N, N = B P pixels),
+        //    db (C' N) and, if an earlier layer has parameters, W^T delta (2 K C' N) and col2im (K N); per dense
+        //    layer 2 C' C B + C' B (+ 2 C C' B); per ReLU or max-pool with an earlier parametrised layer, one per
+        //    output; 1 per class and sample for the softmax's error.
+        QFETCH(int, variant);
+        const Cnn cnn(variant == 3 ? CnnSpec::lenet5() : cnntest::net(variant), variant == 3 ? 10 : 3);
+        const std::vector<double> p = cnntest::params(cnn);
+        Eigen::MatrixXd x;
+        std::vector<std::uint8_t> y;
+        std::srand(unsigned(29 + variant));
+        const int B = 3;
+        cnntest::batch(cnn, B, x, y);
+        cnnkernel::Scratch<double> s;
+        std::vector<double> grad(p.size());
+        cnnkernel::lossAndGradient<double>(cnn.layers(), p.data(), x, y.data(), grad.data(), s);
+        double forward = 0;
+        for (int b = 0; b < B; ++b) {
+            bool ok = true;
+            double flops = 0;
+            const std::vector<double> logits = cnntest::direct(cnn, p, x.col(b).data(), flops, ok);
+            QVERIFY2(ok, "an output size differs from the direct computation's");
+            QCOMPARE(int(logits.size()), cnn.classes());
+            for (int c = 0; c < cnn.classes(); ++c)
+                QVERIFY2(std::fabs(logits[std::size_t(c)] - s.act.back()(c, b)) <= 1e-12 * (1 + std::fabs(logits[std::size_t(c)])),
+                         qPrintable(QString("sample %1, logit %2: direct %3, im2col %4").arg(b).arg(c)
+                                        .arg(logits[std::size_t(c)]).arg(s.act.back()(c, b))));
+            forward += flops;
+        }
+        QCOMPARE(forward, B * cnn.forwardFlopsPerSample());
+
+        using K = CnnLayerSpec::Kind;
+        double backward = double(cnn.classes()) * B;
+        bool paramsBefore = false;
+        std::vector<bool> earlier; // earlier[i]: a layer before i has parameters
+        for (const cnnkernel::Layer& l : cnn.layers()) {
+            earlier.push_back(paramsBefore);
+            paramsBefore = paramsBefore || l.kind == K::Conv || l.kind == K::Dense;
+        }
+        for (std::size_t i = 0; i < cnn.layers().size(); ++i) {
+            const cnnkernel::Layer& l = cnn.layers()[i];
+            const double out = double(s.act[i].size()), co = double(s.act[i].rows());
+            if (l.kind == K::Conv) {
+                const double k = double(s.col[i].rows()), n = double(s.col[i].cols());
+                QCOMPARE(n * co, out);
+                backward += 2 * co * k * n + out + (earlier[i] ? 2 * k * co * n + k * n : 0);
+            } else if (l.kind == K::Dense) {
+                const double in = i > 0 ? double(s.act[i - 1].size()) / B : double(x.rows());
+                backward += 2 * co * in * B + out + (earlier[i] ? 2 * in * co * B : 0);
+            } else if (earlier[i]) {
+                backward += out;
+            }
+        }
+        QCOMPARE(forward + backward, B * cnn.trainFlopsPerSample());
+        double perLayer = 0;
+        for (const Cnn::LayerFlops& f : cnn.layerFlops())
+            perLayer += f.train;
+        QCOMPARE(perLayer + 6.0 * cnn.classes(), cnn.trainFlopsPerSample());
+        qDebug("%.0f flops forward, %.0f forward + backward per sample", cnn.forwardFlopsPerSample(),
+               cnn.trainFlopsPerSample());
+    }
+
+    void lenet5Shapes()
+    {
+        // LeNet-5 (LeCun et al. 1998, Sec. II.B) on a 28 x 28 image padded to 32 x 32, with full connection tables:
+        // C1 6 x 28 x 28 (6 x (25 + 1) parameters), S2 6 x 14 x 14, C3 16 x 10 x 10 (16 x (150 + 1)), S4 16 x 5 x 5,
+        // F5 120 (120 x (400 + 1)), F6 84 (84 x (120 + 1)), output 10 (10 x (84 + 1)).
+        const Cnn cnn(CnnSpec::lenet5(), 10);
+        QCOMPARE(cnn.inputs(), 784);
+        QCOMPARE(cnn.numParams(), Eigen::Index(6 * 26 + 16 * 151 + 120 * 401 + 84 * 121 + 10 * 85));
+        const std::vector<cnnkernel::Layer>& l = cnn.layers();
+        QCOMPARE(int(l.size()), 11);
+        QCOMPARE(l[0].outSize(), Eigen::Index(6 * 28 * 28));
+        QCOMPARE(l[2].outSize(), Eigen::Index(6 * 14 * 14));
+        QCOMPARE(l[3].outSize(), Eigen::Index(16 * 10 * 10));
+        QCOMPARE(l[5].outSize(), Eigen::Index(16 * 5 * 5));
+        Eigen::Index blocks = 0;
+        for (const auto& [rows, cols] : cnn.parameterBlocks())
+            blocks += rows * cols;
+        QCOMPARE(blocks, cnn.numParams());
+        // Shapes that cannot be built name their layer.
+        CnnSpec bad = CnnSpec::lenet5();
+        bad.layers[3].kernel = 15; // 15 x 15 on the 14 x 14 map
+        try {
+            Cnn c(bad, 10);
+            QFAIL("no error");
+        } catch (const CnnShapeError& e) {
+            QCOMPARE(e.layer, 3);
+            QCOMPARE(QString(e.what()), QString("the 15 x 15 window does not fit its 14 x 14 input"));
+        }
     }
 
     void countingScalarSeesEigenProducts_data()

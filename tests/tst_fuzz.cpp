@@ -2,7 +2,9 @@
 // Seeded mutation test of the scenario parser and validator (a start on issue 18's fuzz target): every shipped
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
-// recovery settings and all-reduce algorithms grafted onto the strategy, cluster shapes and multi-accelerator nodes onto the platform, a cost section of prices), must either parse or be refused with a ScenarioError whose every issue has a message,
+// recovery settings and all-reduce algorithms grafted onto the strategy, cluster shapes and multi-accelerator nodes
+// onto the platform, a cost section of prices, a convolutional model onto the workload), must either parse or be
+// refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash; and every mutant that parses runs for 2 steps in a child process (ctest
 // fuzz_runs). The same seed gives the same mutants, so a failure replays: the test prints the mutant's number and
 // text.
@@ -359,6 +361,34 @@ QJsonValue costGraft(Rng& rng)
     return c;
 }
 
+/// A random workload.model of type "cnn" (issue 17): the preset or a list of layers, with an input shape; legal
+/// values (small, so that the mutants that parse run quickly) mixed with the pool's.
+QJsonObject cnnGraft(Rng& rng)
+{
+    static const char* layerTypes[] = {"conv", "maxpool", "relu", "dense", "avgpool"};
+    static const char* layerKeys[] = {"type", "filters", "kernel", "stride", "padding", "units", "unknown"};
+    QJsonObject m{{"type", "cnn"}};
+    if (rng.below(3) == 0)
+        m["input"] = rng.below(3) == 0 ? randomScalar(rng)
+                     : rng.below(2)    ? QJsonValue(QJsonArray{1, 28, 28})
+                                       : QJsonValue(QJsonArray{int(rng.below(5)), 14, int(rng.below(30))});
+    if (rng.below(4) == 0) {
+        m["layers"] = rng.below(2) ? QJsonValue("lenet5") : randomScalar(rng);
+        return m;
+    }
+    QJsonArray layers;
+    for (int i = 1 + int(rng.below(6)); i > 0; --i) {
+        QJsonObject l{{"type", layerTypes[rng.below(std::size(layerTypes))]}};
+        for (int k = int(rng.below(4)); k > 0; --k) {
+            const QString key = layerKeys[rng.below(std::size(layerKeys))];
+            l[key] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(8)));
+        }
+        layers.append(rng.below(10) == 0 ? randomScalar(rng) : QJsonValue(l));
+    }
+    m["layers"] = layers;
+    return m;
+}
+
 QString mutate(const QJsonObject& seed, Rng& rng)
 {
     QJsonValue doc = seed;
@@ -399,6 +429,14 @@ QString mutate(const QJsonObject& seed, Rng& rng)
             if (rng.below(3) == 0) {
                 QJsonObject o = doc.toObject();
                 o["faults"] = faultsGraft(rng);
+                doc = o;
+                break;
+            }
+            if (rng.below(6) == 0) { // issue 17's convolutional model
+                QJsonObject o = doc.toObject();
+                QJsonObject w = o["workload"].toObject();
+                w["model"] = cnnGraft(rng);
+                o["workload"] = w;
                 doc = o;
                 break;
             }

@@ -149,6 +149,43 @@ private slots:
         QTest::newRow("bad hidden width") << "[256]" << "[256, -1]"
                                           << "q.json: workload.model.hidden[1]: expected an integer width in "
                                              "[1, 65536], got -1";
+        // Issue 17: the CNN's fields.
+        QTest::newRow("cnn: input not three integers")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"input\": [1, 28]}"
+            << "q.json: workload.model.input: expected [channels, height, width], three integers in [1, 65536] such "
+               "as [1, 28, 28], got an array";
+        QTest::newRow("cnn: layers neither preset nor array")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": \"lenet\"}"
+            << "q.json: workload.model.layers: expected \"lenet5\" or an array of 1 to 1000 layers";
+        QTest::newRow("cnn: unknown layer type")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"relu\"}, {\"type\": \"avgpool\"}]}"
+            << "q.json: workload.model.layers[1].type: expected one of \"conv\", \"maxpool\", \"relu\", \"dense\", got "
+               "\"avgpool\"";
+        QTest::newRow("cnn: conv without filters")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"conv\", \"kernel\": 5}]}"
+            << "q.json: workload.model.layers[0].filters: missing; expected the number of filters (output channels)";
+        QTest::newRow("cnn: zero filters")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"conv\", \"filters\": 0, \"kernel\": 5}]}"
+            << "q.json: workload.model.layers[0].filters: expected an integer in [1, 65536], got 0";
+        QTest::newRow("cnn: key of another layer type")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"relu\", \"units\": 5}]}"
+            << "q.json: workload.model.layers[0].units: unknown key";
+        QTest::newRow("cnn: layer not an object")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"relu\"}, 3]}"
+            << "q.json: workload.model.layers[1]: expected a layer object such as {\"type\": \"relu\"}, got 3";
+        QTest::newRow("cnn: window larger than its input")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"maxpool\", \"kernel\": 4}, "
+                      "{\"type\": \"conv\", \"filters\": 4, \"kernel\": 9}]}"
+            << "q.json: workload.model.layers[1]: the 9 x 9 window does not fit its 7 x 7 input";
+        QTest::newRow("cnn: padding as large as the kernel")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"conv\", \"filters\": 4, "
+                      "\"kernel\": 3, \"padding\": 3}]}"
+            << "q.json: workload.model.layers[0]: padding 3 must be less than the kernel 3";
+        QTest::newRow("cnn: absurd size")
+            << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"layers\": [{\"type\": \"conv\", \"filters\": 4096, "
+                      "\"kernel\": 5, \"padding\": 2}]}"
+            << "q.json: workload.model.layers: the model needs about 9.71 GiB of buffers per thread at batch size 32 "
+               "(32219146 parameters); at most 2 GiB";
         QTest::newRow("unknown strategy") << "\"sync-ps\"" << "\"gossip\""
                                           << "q.json: strategy.type: expected one of";
         QTest::newRow("misspelt partitioning")
@@ -399,6 +436,52 @@ private slots:
         } catch (const ScenarioError& e) {
             QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("workload.batch_size"));
             QVERIFY2(QString(e.what()).contains("expected between 1 and 125"), e.what());
+        }
+    }
+
+    void cnnFields()
+    {
+        // Issue 17: the preset, explicit layers with their defaults, and the input checked against the data.
+        const Scenario lenet = parseScenario(
+            edited("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }", "\"model\": {\"type\": \"cnn\"}"), "q.json");
+        QCOMPARE(int(lenet.sim.training.cnn.layers.size()), int(CnnSpec::lenet5().layers.size()));
+        QVERIFY(lenet.sim.training.hidden.empty());
+        const Scenario s = parseScenario(
+            edited("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }",
+                   "\"model\": {\"type\": \"cnn\", \"input\": [4, 14, 14], \"layers\": [{\"type\": \"conv\", "
+                   "\"filters\": 8, \"kernel\": 3, \"stride\": 2, \"padding\": 1}, {\"type\": \"maxpool\"}, "
+                   "{\"type\": \"relu\"}, {\"type\": \"dense\", \"units\": 12}]}"),
+            "q.json");
+        const CnnSpec& c = s.sim.training.cnn;
+        QCOMPARE(c.channels, 4);
+        QCOMPARE(c.height, 14);
+        QCOMPARE(c.width, 14);
+        QCOMPARE(int(c.layers.size()), 4);
+        QVERIFY(c.layers[0].kind == CnnLayerSpec::Kind::Conv);
+        QCOMPARE(c.layers[0].units, 8);
+        QCOMPARE(c.layers[0].kernel, 3);
+        QCOMPARE(c.layers[0].stride, 2);
+        QCOMPARE(c.layers[0].padding, 1);
+        QVERIFY(c.layers[1].kind == CnnLayerSpec::Kind::MaxPool);
+        QCOMPARE(c.layers[1].kernel, 2); // the default window; stride 0 = the window
+        QCOMPARE(c.layers[1].stride, 0);
+        QCOMPARE(c.layers[3].units, 12);
+        // 4 x 14 x 14 = 784 features, as the synthetic data below; 3 x 28 x 28 is not.
+        SyntheticSpec spec;
+        spec.trainSamples = 1000;
+        spec.features = 784;
+        const TrainTest data = makeSyntheticBlobs(spec, 1);
+        QVERIFY(!checkAgainstData(s, data).empty());
+        Scenario wrong = s;
+        wrong.sim.training.cnn.channels = 3;
+        wrong.sim.training.cnn.height = wrong.sim.training.cnn.width = 28;
+        try {
+            checkAgainstData(wrong, data);
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QCOMPARE(QString::fromStdString(e.issues()[0].path), QString("workload.model.input"));
+            QVERIFY2(QString(e.what()).contains("the input image 3 x 28 x 28 (channels x height x width) must have the "
+                                                "784 features of a sample"), e.what());
         }
     }
 

@@ -83,6 +83,14 @@ std::vector<LayerShape> PowerSgd::mlpShapes(const std::vector<int>& layerSizes)
     return shapes;
 }
 
+std::vector<LayerShape> PowerSgd::blockShapes(const std::vector<std::pair<Eigen::Index, Eigen::Index>>& blocks)
+{
+    std::vector<LayerShape> shapes;
+    for (const auto& [rows, cols] : blocks)
+        shapes.push_back({rows, cols});
+    return shapes;
+}
+
 void PowerSgd::computeP(const Eigen::Ref<const Eigen::VectorXf>& grad, Eigen::VectorXf& p)
 {
     if (m_phase != Phase::P)

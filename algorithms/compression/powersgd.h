@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace dml::compression {
@@ -48,6 +49,8 @@ public:
     PowerSgd(std::vector<LayerShape> layers, int rank, std::uint64_t seed, bool errorFeedback = true);
     /// The layer shapes of an Mlp with these layer sizes (inputs, hidden..., classes): W_l (out x in), b_l (out x 1).
     static std::vector<LayerShape> mlpShapes(const std::vector<int>& layerSizes);
+    /// The layers of any model's flat parameter vector, from Model::parameterBlocks() (rows, cols pairs).
+    static std::vector<LayerShape> blockShapes(const std::vector<std::pair<Eigen::Index, Eigen::Index>>& blocks);
 
     Eigen::Index numParams() const { return m_numParams; }
     int rank() const { return m_rank; }

@@ -53,6 +53,16 @@ void Mlp::initParams(float* params, std::uint64_t seed) const
     }
 }
 
+std::vector<std::pair<Eigen::Index, Eigen::Index>> Mlp::parameterBlocks() const
+{
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> blocks;
+    for (std::size_t l = 0; l + 1 < m_sizes.size(); ++l) {
+        blocks.emplace_back(m_sizes[l + 1], m_sizes[l]);
+        blocks.emplace_back(m_sizes[l + 1], 1);
+    }
+    return blocks;
+}
+
 namespace {
 
 /// The activations of the training passes this thread runs, whatever Mlp they are for (resized as needed).

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "models/workload.h"
 
+#include "error.h"
+#include "models/cnn.h"
 #include "privacy/dp.h"
 
 #include <algorithm>
@@ -15,7 +17,23 @@ Workload::Workload(const TrainingConfig& cfg, const Dataset& train) : m_train(&t
         m_trainFlopsPerSample = cfg.proxy.trainFlopsPerSample;
         return;
     }
-    m_arch.emplace(train.numFeatures(), cfg.hidden, train.classes);
+    if (!cfg.cnn.layers.empty()) {
+        const CnnSpec& c = cfg.cnn;
+        if (double(c.channels) * c.height * c.width != double(train.numFeatures()))
+            throw ConfigError("workload.model.input",
+                              "the input image " + std::to_string(c.channels) + " x " + std::to_string(c.height) +
+                                  " x " + std::to_string(c.width) + " (channels x height x width) must have the " +
+                                  std::to_string(train.numFeatures()) + " features of a sample of the dataset");
+        try {
+            m_arch = std::make_shared<Cnn>(c, train.classes);
+        } catch (const CnnShapeError& e) {
+            throw ConfigError(e.layer < 0 ? "workload.model.input"
+                                          : "workload.model.layers[" + std::to_string(e.layer) + "]",
+                              e.what());
+        }
+    } else {
+        m_arch = std::make_shared<Mlp>(train.numFeatures(), cfg.hidden, train.classes);
+    }
     m_numParams = m_arch->numParams();
     m_trainFlopsPerSample = m_arch->trainFlopsPerSample();
 }

@@ -5,14 +5,14 @@
 #include "data/partition.h"
 #include "strategy.h"
 
-#include <optional>
+#include <memory>
 
 namespace dml {
 
 /// The model a strategy trains, as the strategies see it: its size, its cost and, unless it is a proxy
-/// (TrainingConfig::proxy.parameters > 0), the real MLP.
+/// (TrainingConfig::proxy.parameters > 0), the real model: a Cnn if TrainingConfig::cnn has layers, else an Mlp.
 ///
-/// A proxy has no MLP and no parameter vector: strategies charge the same compute (trainFlopsPerSample() x
+/// A proxy has no model and no parameter vector: strategies charge the same compute (trainFlopsPerSample() x
 /// batch) and send messages of the same size (modelBytes()) with Message::data = nullptr.
 /// The sample indices of `sampler`'s next `steps` batches, one after the other (steps x sampler.batchSize() ints).
 /// Strategies draw them in the actor, in simulation order, and hand them to a pool job.
@@ -20,20 +20,22 @@ std::vector<int> drawBatches(BatchSampler& sampler, long steps);
 
 class Workload {
 public:
-    /// Real: an Mlp of `cfg.hidden` over `train`'s features and classes (std::invalid_argument from Mlp if the
-    /// dataset has no features). Proxy: `cfg.proxy` only; `train` may have 0 feature rows.
+    /// Real: a Cnn of `cfg.cnn` or an Mlp of `cfg.hidden` over `train`'s features and classes
+    /// (std::invalid_argument from Mlp if the dataset has no features; ConfigError "workload.model.input" if the
+    /// CNN's input image is not the dataset's features, "workload.model.layers" if its layers do not fit the
+    /// image). Proxy: `cfg.proxy` only; `train` may have 0 feature rows.
     Workload(const TrainingConfig& cfg, const Dataset& train);
 
-    bool isProxy() const { return !m_arch.has_value(); }
+    bool isProxy() const { return !m_arch; }
     /// Parameters of the model (real or proxy).
     Eigen::Index numParams() const { return m_numParams; }
     /// Size of one model or gradient message: 4 bytes (float32) x numParams().
     double modelBytes() const { return 4.0 * double(m_numParams); }
-    /// Forward+backward flops per sample (Mlp's analytic count, or proxy.trainFlopsPerSample).
+    /// Forward+backward flops per sample (the model's analytic count, or proxy.trainFlopsPerSample).
     double trainFlopsPerSample() const { return m_trainFlopsPerSample; }
-    /// The real MLP; nullptr for a proxy.
-    const Mlp* mlp() const { return m_arch ? &*m_arch : nullptr; }
-    /// He-initialised parameters (numParams() floats) seeded with `seed`, as Mlp::initParams.
+    /// The real model (Mlp or Cnn); nullptr for a proxy.
+    const Model* model() const { return m_arch.get(); }
+    /// He-initialised parameters (numParams() floats) seeded with `seed`, as Model::initParams.
     /// Real workloads only: throws std::logic_error for a proxy (which has no parameter vector).
     Eigen::VectorXf initialParams(std::uint64_t seed) const;
 
@@ -64,7 +66,7 @@ public:
 
 private:
     const Dataset* m_train = nullptr;
-    std::optional<Mlp> m_arch;
+    std::shared_ptr<const Model> m_arch; ///< shared by copies of the Workload (the model is immutable)
     Eigen::Index m_numParams = 0;
     double m_trainFlopsPerSample = 0;
 };

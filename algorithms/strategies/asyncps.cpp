@@ -17,7 +17,7 @@ AsyncParameterServer::AsyncParameterServer(int workers, int stalenessBound, cons
       m_partition(makePartition(cfg.partition, data.train, workers, cfg.seed)),
       m_updatesPerEpoch(long(workers) * stepsPerEpoch(data.train.numSamples(), workers, cfg.batchSize)),
       m_sink(sink),
-      m_evaluator(data.test, m_workload.mlp(), cfg, double(m_updatesPerEpoch), long(cfg.epochs) * m_updatesPerEpoch,
+      m_evaluator(data.test, m_workload.model(), cfg, double(m_updatesPerEpoch), long(cfg.epochs) * m_updatesPerEpoch,
                   "epochs", sink)
 {
     checkBatchFits(m_partition, cfg.batchSize);

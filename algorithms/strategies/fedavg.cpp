@@ -49,7 +49,7 @@ FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int l
       m_mu(proxMu), m_cfg(cfg), m_data(data), m_workload(cfg, data.train),
       m_partition(makePartition(cfg.partition, data.train, clients, cfg.seed)),
       m_plannedRounds(dml::plannedRounds(rounds, cfg.epochs, clients, m_perRound, localEpochs)),
-      m_evaluator(data.test, m_workload.mlp(), cfg, double(clients) / (double(m_perRound) * localEpochs),
+      m_evaluator(data.test, m_workload.model(), cfg, double(clients) / (double(m_perRound) * localEpochs),
                   m_plannedRounds, rounds > 0 ? "rounds" : "epochs", sink, "round"),
       m_samplers(static_cast<std::size_t>(clients)), m_sink(sink), m_busy(static_cast<std::size_t>(clients), 0)
 {
@@ -569,7 +569,7 @@ void FederatedAveraging::runClient(int rank, Transport& t)
 {
     const std::vector<int>& part = m_partition[std::size_t(rank)];
     BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
-    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
+    const dml::Model* arch = m_workload.model(); // nullptr for a proxy: no arithmetic on data
     const double nParams = double(m_workload.numParams());
     const double flopsPerLocalStep = localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer, m_mu > 0);
     const long localSteps = long(m_localEpochs) * sampler.batchesPerEpoch();

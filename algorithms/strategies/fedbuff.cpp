@@ -63,7 +63,7 @@ FedBuff::FedBuff(int clients, const Settings& settings, const TrainingConfig& cf
     : m_clients(clients), m_settings(checked(clients, settings)), m_cfg(cfg), m_data(data),
       m_workload(cfg, data.train), m_partition(makePartition(cfg.partition, data.train, clients, cfg.seed)),
       m_planned(planned(m_settings, cfg.epochs, clients)),
-      m_evaluator(data.test, m_workload.mlp(), cfg,
+      m_evaluator(data.test, m_workload.model(), cfg,
                   double(clients) / (double(m_settings.bufferSize) * m_settings.localEpochs), m_planned,
                   settings.aggregations > 0 ? "rounds" : "epochs", sink, "aggregation"),
       m_samplers(static_cast<std::size_t>(clients)), m_sink(sink)
@@ -227,7 +227,7 @@ void FedBuff::runServer(Transport& t)
 void FedBuff::runClient(int rank, Transport& t)
 {
     BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
-    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no arithmetic on data
+    const dml::Model* arch = m_workload.model(); // nullptr for a proxy: no arithmetic on data
     const double nParams = double(m_workload.numParams());
     const double flopsPerLocalStep = localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer);
     const long localSteps = long(m_settings.localEpochs) * sampler.batchesPerEpoch();

@@ -54,7 +54,7 @@ HierarchicalFedAvg::HierarchicalFedAvg(int clients, int edgeServers, int edgeInt
       m_workload(cfg, data.train), m_partition(makePartition(cfg.partition, data.train, clients, cfg.seed)),
       m_roundsPerEpoch(cloudRoundsPerEpoch(edgeInterval, cloudInterval, rounds, clients, cfg, data.train.numSamples())),
       m_plannedRounds(rounds > 0 ? rounds : long(std::ceil(double(cfg.epochs) * m_roundsPerEpoch - 1e-9))),
-      m_evaluator(data.test, m_workload.mlp(), cfg, m_roundsPerEpoch, m_plannedRounds, rounds > 0 ? "rounds" : "epochs",
+      m_evaluator(data.test, m_workload.model(), cfg, m_roundsPerEpoch, m_plannedRounds, rounds > 0 ? "rounds" : "epochs",
                   sink, "cloud round"),
       m_samplers(std::size_t(clients))
 {
@@ -210,7 +210,7 @@ void HierarchicalFedAvg::runClient(int rank, Transport& t)
 {
     const std::vector<int>& part = m_partition[std::size_t(rank)];
     BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
-    const Mlp* arch = m_workload.mlp();
+    const dml::Model* arch = m_workload.model();
     const double flopsPerLocalStep = localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer);
     const long localSteps = m_edgeInterval > 0 ? long(m_edgeInterval) : long(sampler.batchesPerEpoch());
 

@@ -214,7 +214,7 @@ RingAllReduceStrategy::RingAllReduceStrategy(int workers, const TrainingConfig& 
     : m_workers(workers), m_sink(sink), m_cfg(cfg), m_data(data), m_workload(cfg, data.train),
       m_partition(makePartition(cfg.partition, data.train, workers, cfg.seed)),
       m_stepsPerEpoch(stepsPerEpoch(data.train.numSamples(), workers, cfg.batchSize)),
-      m_evaluator(data.test, m_workload.mlp(), cfg, double(m_stepsPerEpoch), long(cfg.epochs) * m_stepsPerEpoch,
+      m_evaluator(data.test, m_workload.model(), cfg, double(m_stepsPerEpoch), long(cfg.epochs) * m_stepsPerEpoch,
                   "epochs", sink)
 {
     checkBatchFits(m_partition, cfg.batchSize);
@@ -537,7 +537,7 @@ void RingAllReduceStrategy::checkpointPart(int rank, long step, const BatchSampl
 void RingAllReduceStrategy::run(int rank, Transport& t)
 {
     using Kind = compression::CompressionSpec::Kind;
-    const Mlp* arch = m_workload.mlp(); // nullptr for a proxy: no vectors, no arithmetic on data
+    const dml::Model* arch = m_workload.model(); // nullptr for a proxy: no vectors, no arithmetic on data
     const Eigen::Index n = arch ? m_workload.numParams() : 0;
     const double nf = double(m_workload.numParams());
     // The ring: every worker, or with elastic recovery the live workers of the current generation. P is its size
@@ -588,7 +588,7 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         encoder.emplace(*codec, m_compression, m_cfg.optimizer.momentum);
     std::optional<compression::PowerSgd> powerSgd;
     if (power) // checkCompression rejects a proxy
-        powerSgd.emplace(compression::PowerSgd::mlpShapes(arch->layerSizes()), m_compression.rank, m_cfg.seed,
+        powerSgd.emplace(compression::PowerSgd::blockShapes(arch->parameterBlocks()), m_compression.rank, m_cfg.seed,
                          m_compression.errorFeedback);
     BatchSampler sampler = m_clock && m_resumed ? m_committed.samplers[std::size_t(rank)]
                            : BatchSampler(m_partition[std::size_t(rank)], m_cfg.batchSize, workerSeed(m_cfg.seed, rank));

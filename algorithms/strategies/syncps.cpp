@@ -18,7 +18,7 @@ SyncParameterServer::SyncParameterServer(int workers, const TrainingConfig& cfg,
       m_workload(cfg, data.train),
       m_partition(makePartition(cfg.partition, data.train, workers, cfg.seed)),
       m_stepsPerEpoch(stepsPerEpoch(data.train.numSamples(), workers, cfg.batchSize)),
-      m_evaluator(data.test, m_workload.mlp(), cfg, double(m_stepsPerEpoch), long(cfg.epochs) * m_stepsPerEpoch,
+      m_evaluator(data.test, m_workload.model(), cfg, double(m_stepsPerEpoch), long(cfg.epochs) * m_stepsPerEpoch,
                   "epochs", sink)
 {
     if (backupWorkers < 0 || backupWorkers >= workers)
@@ -111,7 +111,7 @@ void SyncParameterServer::runServer(Transport& t)
     const bool vote = compression::majorityVote(m_compression);
     std::optional<compression::PowerSgd> layout; // PowerSGD: the server's view of the factors' layout
     if (power && !proxy)
-        layout.emplace(compression::PowerSgd::mlpShapes(m_workload.mlp()->layerSizes()), m_compression.rank, 0);
+        layout.emplace(compression::PowerSgd::blockShapes(m_workload.model()->parameterBlocks()), m_compression.rank, 0);
 
     auto broadcast = [&](int kind, long version) {
         // No copy: every worker reads the model before it sends its gradient, and the server changes the model
@@ -346,7 +346,7 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
         encoder.emplace(*m_compressor, m_compression, m_cfg.optimizer.momentum);
     std::optional<compression::PowerSgd> power;
     if (m_compression.kind == compression::CompressionSpec::Kind::PowerSgd)
-        power.emplace(compression::PowerSgd::mlpShapes(m_workload.mlp()->layerSizes()), m_compression.rank,
+        power.emplace(compression::PowerSgd::blockShapes(m_workload.model()->parameterBlocks()), m_compression.rank,
                       m_cfg.seed, m_compression.errorFeedback);
     for (;;) {
         Message m = t.recv(ToWorker);
