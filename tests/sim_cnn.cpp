@@ -66,24 +66,12 @@ private slots:
         const sim::SimulationResult r = sim::simulate(spec, data, none);
 
         const Cnn model(cfg.cnn, data.train.classes);
-        Eigen::VectorXf params(model.numParams()), grad(model.numParams());
-        model.initParams(params.data(), cfg.seed);
-        Optimizer opt(cfg.optimizer, model.numParams());
-        BatchSampler sampler(partitionIid(data.train.numSamples(), 1, cfg.seed)[0], cfg.batchSize,
-                             workerSeed(cfg.seed, 0));
-        Eigen::MatrixXf x;
-        std::vector<std::uint8_t> y;
-        const long steps = 2L * sampler.batchesPerEpoch();
-        for (long s = 0; s < steps; ++s) {
-            gatherBatch(data.train, sampler.next(), cfg.batchSize, x, y);
-            model.lossAndGradient(params.data(), x, y.data(), grad.data());
-            opt.step(params.data(), grad.data());
-        }
-        QCOMPARE(r.summary.steps, steps);
-        QCOMPARE(r.finalModel.size(), params.size());
-        QVERIFY2(std::memcmp(r.finalModel.data(), params.data(), sizeof(float) * std::size_t(params.size())) == 0,
+        const PlainSgd plain = plainSgd(model, data, cfg, 2);
+        QCOMPARE(r.summary.steps, plain.steps);
+        QCOMPARE(r.finalModel.size(), plain.params.size());
+        QVERIFY2(std::memcmp(r.finalModel.data(), plain.params.data(),
+                             sizeof(float) * std::size_t(plain.params.size())) == 0,
                  "the simulated model differs from plain SGD on the Cnn");
-        // The compute charged is the Cnn's analytic count: steps x batch x train flops per sample (+ optimizer).
         QVERIFY(r.summary.finalAccuracy > 0.6); // chance is 0.25
     }
 };

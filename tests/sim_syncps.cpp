@@ -41,22 +41,11 @@ private slots:
 
         // The plain loop: same initial model, same shard (all samples), same sampler seed, same optimizer.
         Mlp model(data.train.numFeatures(), cfg.hidden, data.train.classes);
-        Eigen::VectorXf params(model.numParams()), grad(model.numParams());
-        model.initParams(params.data(), cfg.seed);
-        Optimizer opt(cfg.optimizer, model.numParams());
-        BatchSampler sampler(partitionIid(data.train.numSamples(), 1, cfg.seed)[0], cfg.batchSize,
-                             workerSeed(cfg.seed, 0));
-        Eigen::MatrixXf x;
-        std::vector<std::uint8_t> y;
-        const long steps = 2L * sampler.batchesPerEpoch();
-        for (long s = 0; s < steps; ++s) {
-            gatherBatch(data.train, sampler.next(), cfg.batchSize, x, y);
-            model.lossAndGradient(params.data(), x, y.data(), grad.data());
-            opt.step(params.data(), grad.data());
-        }
-        QCOMPARE(r.summary.steps, steps);
-        QCOMPARE(r.finalModel.size(), params.size());
-        QVERIFY2(std::memcmp(r.finalModel.data(), params.data(), sizeof(float) * std::size_t(params.size())) == 0,
+        const PlainSgd plain = plainSgd(model, data, cfg, 2);
+        QCOMPARE(r.summary.steps, plain.steps);
+        QCOMPARE(r.finalModel.size(), plain.params.size());
+        QVERIFY2(std::memcmp(r.finalModel.data(), plain.params.data(),
+                             sizeof(float) * std::size_t(plain.params.size())) == 0,
                  "the simulated model differs from plain SGD");
         QVERIFY(r.summary.finalAccuracy > 0.5); // it actually learned something
     }

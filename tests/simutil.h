@@ -2,7 +2,10 @@
 #pragma once
 // Shared by the simulation cases (tests/sim_*.cpp): small datasets, an ideal star, comparisons.
 #include "data/dataset.h"
+#include "data/partition.h"
 #include "error.h"
+#include "models/model.h"
+#include "optim/optimizer.h"
 #include "strategies/fedavg.h"
 #include "simulation.h"
 
@@ -20,6 +23,33 @@
 #include <vector>
 
 namespace dml::test {
+
+/// Plain SGD, the loop a one-worker simulated run must match bit for bit: `model` He-initialised with cfg.seed, one
+/// iid shard of every training sample, worker 0's sampler, `epochs` epochs of cfg.batchSize batches and
+/// cfg.optimizer. Returns the parameters and the number of steps.
+struct PlainSgd {
+    Eigen::VectorXf params;
+    long steps = 0;
+};
+inline PlainSgd plainSgd(const Model& model, const TrainTest& data, const TrainingConfig& cfg, long epochs)
+{
+    PlainSgd out;
+    out.params.resize(model.numParams());
+    Eigen::VectorXf grad(model.numParams());
+    model.initParams(out.params.data(), cfg.seed);
+    Optimizer opt(cfg.optimizer, model.numParams());
+    BatchSampler sampler(partitionIid(data.train.numSamples(), 1, cfg.seed)[0], cfg.batchSize,
+                         workerSeed(cfg.seed, 0));
+    Eigen::MatrixXf x;
+    std::vector<std::uint8_t> y;
+    out.steps = epochs * sampler.batchesPerEpoch();
+    for (long s = 0; s < out.steps; ++s) {
+        gatherBatch(data.train, sampler.next(), cfg.batchSize, x, y);
+        model.lossAndGradient(out.params.data(), x, y.data(), grad.data());
+        opt.step(out.params.data(), grad.data());
+    }
+    return out;
+}
 
 /// Seeded Gaussian blobs: 4 classes, 20 features, `train` training and 200 test samples.
 inline TrainTest smallData(std::uint64_t seed, int train = 600)
