@@ -49,6 +49,12 @@ QString fieldTip(const QString& path)
     if (path == "strategy.local_steps")
         return path + "\nLocal SGD (Stich 2019; Lin et al. 2020): each worker takes this many optimizer steps on its own "
                       "copy, then the copies are averaged. 1 = average every step.";
+    if (path == "workload.model.type")
+        return path + "\ncnn: a LeNet-5-style convolutional network (README \"Convolutional model\"); its layers are "
+                      "edited in the JSON tab (\"layers\": \"lenet5\" by default).";
+    if (path == "platform.worker_speed" || path == "platform.server_speed")
+        return path + "\nA speed such as \"100Gf\", or an accelerator preset: v100, a100, a100-bf16, h100, "
+                      "h100-bf16, ... (README \"Multi-GPU nodes\"; nodes themselves are edited in the JSON tab).";
     if (path == "strategy.staleness_bound")
         return path + "\nStale-synchronous bound s, in clocks (updates per worker, Ho et al. 2013): a worker may be at "
                       "most s updates ahead of the slowest worker. Empty: unbounded.";
@@ -287,7 +293,7 @@ struct ScenarioEditor::Private {
         add(g, "Features", "workload.dataset.features", Kind::Number, {}, "", is(ds, {"synthetic"}, "fashion-mnist"));
         add(g, "Separation", "workload.dataset.separation", Kind::Number, {}, "", is(ds, {"synthetic"}, "fashion-mnist"));
         const QString model = "workload.model.type";
-        add(g, "Model", model, Kind::Choice, {"mlp", "logistic", "proxy"});
+        add(g, "Model", model, Kind::Choice, {"mlp", "logistic", "proxy", "cnn"});
         add(g, "Hidden layers", "workload.model.hidden", Kind::IntList, {}, "128", is(model, {"mlp"}, "mlp"));
         add(g, "Parameters", "workload.model.parameters", Kind::Number, {}, "e.g. 25600000", is(model, {"proxy"}, "mlp"));
         add(g, "Forward flops / sample", "workload.model.forward_flops", Kind::Text, {}, "e.g. 4.1Gf",
