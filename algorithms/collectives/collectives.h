@@ -96,7 +96,7 @@ struct AllReduceSpec {
     CostModel cost{};     ///< Auto: the network the choice is made for (from the platform, or strategy.auto_*)
     /// Auto: the algorithms it chooses among (strategy.auto_among), in any order; empty: the five flat ones
     /// (chooseAllReduce). {Ring, DoubleBinaryTree} is NCCL's choice between its ring and tree.
-    std::vector<Algorithm> candidates;
+    std::vector<Algorithm> candidates{};
 };
 
 /// Predicted time (s) of one all-reduce of S = `bytes` bytes over P ranks (N = S/4 elements), the formulas of the
