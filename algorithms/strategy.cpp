@@ -273,9 +273,7 @@ void checkCollective(const StrategySpec& spec)
             throw ConfigError("strategy.collective", "\"" + name + "\" with recovery elastic: the survivors re-form a "
                                                      "ring (use \"ring\")");
     }
-    const bool amongHierarchical =
-        c.algorithm == Algorithm::Auto && std::count(c.candidates.begin(), c.candidates.end(), Algorithm::Hierarchical);
-    const bool hierarchical = c.algorithm == Algorithm::Hierarchical || amongHierarchical;
+    const bool hierarchical = c.mayUseHierarchical();
     if (c.ranksPerNode != 1 && !hierarchical)
         throw ConfigError("strategy.ranks_per_node", "is the node size of collective \"hierarchical\"; expected 1 "
                                                      "with \"" + name + "\", got " + std::to_string(c.ranksPerNode));

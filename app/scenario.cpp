@@ -446,9 +446,11 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
         } else {
             for (qsizetype i = 0; i < a.size(); ++i) {
                 const std::string at = "auto_among[" + std::to_string(i) + "]";
+                if (!a[i].isString()) {
+                    r.fail(at, "expected an algorithm name, got " + show(a[i]));
+                    continue;
+                }
                 try {
-                    if (!a[i].isString())
-                        throw std::invalid_argument("expected an algorithm name, got " + show(a[i]));
                     st.collective.candidates.push_back(collectives::parseAlgorithm(a[i].toString().toStdString()));
                 } catch (const std::invalid_argument& e) {
                     r.fail(at, e.what());
@@ -597,12 +599,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
                                   "devices), got " + std::to_string(s.sim.strategy.edgeServers)});
     }
     // On multi-accelerator nodes the hierarchical all-reduce's node is the platform's, unless ranks_per_node says.
-    const collectives::AllReduceSpec& coll = s.sim.strategy.collective;
-    const bool hierarchical =
-        coll.algorithm == collectives::Algorithm::Hierarchical ||
-        (coll.algorithm == collectives::Algorithm::Auto &&
-         std::count(coll.candidates.begin(), coll.candidates.end(), collectives::Algorithm::Hierarchical));
-    if (hierarchical && s.sim.strategy.collective.ranksPerNode == 1 && s.sim.platform.node.enabled()) {
+    if (s.sim.strategy.collective.mayUseHierarchical() && s.sim.strategy.collective.ranksPerNode == 1 && s.sim.platform.node.enabled()) {
         if (s.sim.platform.workers % s.sim.platform.node.gpus == 0)
             s.sim.strategy.collective.ranksPerNode = s.sim.platform.node.gpus;
         else

@@ -265,11 +265,7 @@ std::vector<sg4::Host*> buildStarWith(const PlatformSpec& spec, const std::vecto
     std::vector<sg4::Host*> hosts;
     for (std::size_t r = 0; r < names.size(); ++r) {
         sg4::Host* host = zone->create_host(names[r], speeds[r])->seal();
-        sg4::SplitDuplexLink* link = zone->create_split_duplex_link(names[r] + "_link", bandwidths[r]);
-        link->set_latency(spec.linkLatency);
-        if (hook)
-            hook(link);
-        link->seal();
+        sg4::SplitDuplexLink* link = duplexLink(zone, names[r] + "_link", bandwidths[r], spec.linkLatency, hook);
         zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr,
                         {sg4::LinkInRoute(link, LinkDir::UP), sg4::LinkInRoute(backbone)}, true);
         hosts.push_back(host);
@@ -300,9 +296,7 @@ std::vector<sg4::Host*> buildCluster(const PlatformSpec& p, const std::vector<st
                                 ->seal();
             return buildNode(zone, int(id), leaves[id], p.node, names, speeds, sw, hosts, {});
         }
-        if (p.node.enabled()) // a leaf no rank uses
-            return {zone->create_host("node-" + std::to_string(id), p.workerSpeed)->seal()->get_netpoint(), nullptr};
-        const bool rank = id < names.size();
+        const bool rank = !p.node.enabled() && id < names.size(); // else a leaf no rank uses
         sg4::Host* h = zone->create_host(rank ? names[id] : "node-" + std::to_string(id),
                                          rank ? speeds[id] : p.workerSpeed)
                            ->seal();

@@ -17,6 +17,11 @@ namespace dml::sim {
 /// refuses profiles on sealed links).
 using LinkHook = std::function<void(simgrid::s4u::Link*)>;
 
+/// A full-duplex link `name` of `bandwidth` bytes/s and `latency` s in `zone`, passed to `hook` (may be empty), then
+/// sealed.
+simgrid::s4u::SplitDuplexLink* duplexLink(simgrid::s4u::NetZone* zone, const std::string& name, double bandwidth,
+                                          double latency, const LinkHook& hook);
+
 /// Applies the network model settings (model, cross-traffic, TCP-gamma); call before the platform is built.
 void configureNetwork(const PlatformSpec& p);
 

@@ -16,6 +16,17 @@ using LinkDir = sg4::LinkInRoute::Direction;
 
 namespace dml::sim {
 
+sg4::SplitDuplexLink* duplexLink(sg4::NetZone* zone, const std::string& name, double bandwidth, double latency,
+                                 const LinkHook& hook)
+{
+    sg4::SplitDuplexLink* link = zone->create_split_duplex_link(name, bandwidth);
+    link->set_latency(latency);
+    if (hook)
+        hook(link);
+    link->seal();
+    return link;
+}
+
 std::vector<NodeLeaf> nodeLeaves(const NodeSpec& node, const std::vector<std::string>& roles)
 {
     std::vector<NodeLeaf> leaves;
@@ -50,11 +61,7 @@ buildNode(const sg4::NetZone* parent, int index, const NodeLeaf& leaf, const Nod
     for (int r : leaf.ranks) {
         const std::string& host = names[std::size_t(r)];
         sg4::Host* h = zone->create_host(host, speeds[std::size_t(r)])->seal();
-        sg4::SplitDuplexLink* link = zone->create_split_duplex_link(host + "_node-link", node.bandwidth);
-        link->set_latency(node.latency);
-        if (hook)
-            hook(link);
-        link->seal();
+        sg4::SplitDuplexLink* link = duplexLink(zone, host + "_node-link", node.bandwidth, node.latency, hook);
         zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {sg4::LinkInRoute(link, LinkDir::UP)}, true);
         hosts[std::size_t(r)] = h;
     }
@@ -83,11 +90,7 @@ std::vector<sg4::Host*> buildStarOfNodes(const PlatformSpec& p, const std::vecto
         // of the node zone, then the backbone.
         const std::string nicName =
             leaf.node ? "node-" + std::to_string(k) + "_link" : names[std::size_t(leaf.ranks.front())] + "_link";
-        sg4::SplitDuplexLink* nic = zone->create_split_duplex_link(nicName, p.linkBandwidth);
-        nic->set_latency(p.linkLatency);
-        if (hook)
-            hook(nic);
-        nic->seal();
+        sg4::SplitDuplexLink* nic = duplexLink(zone, nicName, p.linkBandwidth, p.linkLatency, hook);
         const auto [netpoint, gateway] = buildNode(zone, int(k), leaf, p.node, names, speeds, nic, hosts, hook);
         zone->add_route(netpoint, nullptr, gateway, nullptr, {sg4::LinkInRoute(backbone)}, true);
     }

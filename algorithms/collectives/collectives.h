@@ -36,6 +36,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <vector>
@@ -97,6 +98,14 @@ struct AllReduceSpec {
     /// Auto: the algorithms it chooses among (strategy.auto_among), in any order; empty: the five flat ones
     /// (chooseAllReduce). {Ring, DoubleBinaryTree} is NCCL's choice between its ring and tree.
     std::vector<Algorithm> candidates{};
+    /// Whether the run may all-reduce hierarchically (so ranksPerNode applies): Hierarchical, or Auto with it
+    /// among the candidates.
+    bool mayUseHierarchical() const
+    {
+        return algorithm == Algorithm::Hierarchical ||
+               (algorithm == Algorithm::Auto &&
+                std::find(candidates.begin(), candidates.end(), Algorithm::Hierarchical) != candidates.end());
+    }
 };
 
 /// Predicted time (s) of one all-reduce of S = `bytes` bytes over P ranks (N = S/4 elements), the formulas of the

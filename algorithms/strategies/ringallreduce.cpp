@@ -228,10 +228,7 @@ void RingAllReduceStrategy::setCollective(const collectives::AllReduceSpec& spec
         throw ConfigError("strategy.collective", std::string("\"") + collectives::toString(spec.algorithm) +
                                                      "\" runs the dense all-reduce only: not with compression or "
                                                      "elastic recovery (use \"ring\")");
-    const bool hierarchical = spec.algorithm == Algorithm::Hierarchical ||
-                              (spec.algorithm == Algorithm::Auto &&
-                               std::count(spec.candidates.begin(), spec.candidates.end(), Algorithm::Hierarchical));
-    if (hierarchical && (spec.ranksPerNode < 1 || m_workers % spec.ranksPerNode != 0))
+    if (spec.mayUseHierarchical() && (spec.ranksPerNode < 1 || m_workers % spec.ranksPerNode != 0))
         throw ConfigError("strategy.ranks_per_node", "expected a node size that divides the " +
                                                          std::to_string(m_workers) + " workers, got " +
                                                          std::to_string(spec.ranksPerNode));
