@@ -255,6 +255,26 @@ void checkRecovery(const StrategySpec& spec)
                                                "count");
 }
 
+void checkOverlap(const StrategySpec& spec)
+{
+    const OverlapSpec& o = spec.overlap;
+    if (!(o.bucketCapBytes > 0) || !std::isfinite(o.bucketCapBytes))
+        throw ConfigError("strategy.bucket_cap_mb", "expected a bucket size greater than 0");
+    if (!o.enabled)
+        return;
+    if (spec.kind != StrategyKind::RingAllReduce)
+        throw ConfigError("strategy.overlap", std::string("overlaps the backward pass with the all-reduce of "
+                                                          "ring-allreduce; not with ") + toString(spec.kind));
+    if (spec.compression.kind != compression::CompressionSpec::Kind::None)
+        throw ConfigError("strategy.overlap", "not with compression: the buckets are all-reduced dense");
+    if (spec.localSteps != 1)
+        throw ConfigError("strategy.overlap", "not with local SGD (local_steps > 1): it averages whole models");
+    if (spec.privacy.kind != privacy::PrivacySpec::Kind::None)
+        throw ConfigError("strategy.overlap", "not with differential privacy: the noise is added to the whole sum");
+    if (spec.recovery != StrategySpec::Recovery::None)
+        throw ConfigError("strategy.overlap", "not with recovery: a failure would strand the buckets in flight");
+}
+
 void checkCollective(const StrategySpec& spec)
 {
     using collectives::Algorithm;
@@ -311,6 +331,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
     checkSecureAggregation(spec, cfg);
     checkRecovery(spec);
     checkCollective(spec);
+    checkOverlap(spec);
     switch (spec.kind) {
     case StrategyKind::SyncPs:
         stepsPerEpoch(data.train.numSamples(), spec.workers, cfg.batchSize); // validates
@@ -350,6 +371,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         ring->setPrivacy(spec.privacy);
         ring->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
         ring->setCollective(spec.collective);
+        ring->setOverlap(spec.overlap);
         if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) {
             CheckpointSpec c = spec.checkpoint;
             c.failureDetection = spec.failureDetection;

@@ -5,7 +5,9 @@
 #include "compression/spec.h"
 #include "metrics.h"
 #include "models/cnnspec.h"
+#include "models/layercost.h"
 #include "privacy/spec.h"
+#include "strategies/overlap.h"
 #include "optim/optimizer.h"
 #include "transport.h"
 
@@ -37,6 +39,9 @@ struct PartitionSpec {
 struct ProxyModel {
     long long parameters = 0;  ///< > 0 enables the proxy
     double trainFlopsPerSample = 0; ///< forward+backward, flops
+    /// Optional, for overlap: the layers in forward order (their parameters add up to `parameters`, their forward
+    /// + backward flops to trainFlopsPerSample). Empty: one layer, its backward pass 2/3 of trainFlopsPerSample.
+    std::vector<LayerCost> layers;
 };
 
 /// The workload and run settings shared by every strategy.
@@ -117,6 +122,9 @@ struct StrategySpec {
     /// (strategy.ranks_per_node) and the network "auto" chooses for (strategy.auto_latency, auto_bandwidth, or the
     /// platform's; see checkCollective)
     collectives::AllReduceSpec collective{};
+    /// ring-allreduce: the backward pass overlapped with bucketed all-reduces (strategy.overlap, bucket_cap_mb;
+    /// checkOverlap)
+    OverlapSpec overlap{};
 };
 
 /// "sync-ps", "async-ps", "ring-allreduce", "fedavg", "hierfavg", "fedbuff".
@@ -216,6 +224,11 @@ void checkRecovery(const StrategySpec& spec);
 ///  - "strategy.auto_bandwidth" / "strategy.auto_latency": "auto" without a positive bandwidth or with a negative
 ///    latency in spec.collective.cost.
 void checkCollective(const StrategySpec& spec);
+
+/// Throws ConfigError naming the field when the overlap settings do not fit: "strategy.bucket_cap_mb" for a
+/// bucket size that is not finite and > 0; "strategy.overlap" with a strategy other than ring-allreduce, or with
+/// compression, local SGD, differential privacy or recovery.
+void checkOverlap(const StrategySpec& spec);
 
 /// Throws ConfigError naming the field ("strategy.privacy.<field>") when the privacy settings are out of range or
 /// do not fit the strategy: dp-fedavg only with fedavg, dp-sgd only with sync-ps and ring-allreduce (and without

@@ -3,8 +3,10 @@
 // The narrow transport every strategy is written against (as ASTRA-sim's collectives see only
 // sim_send / sim_recv / sim_schedule). simcore/ implements it with SimGrid actors and mailboxes.
 #include <Eigen/Core>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 namespace dml {
 namespace compression {
@@ -82,6 +84,31 @@ public:
     virtual void writeCheckpoint(double /*bytes*/) {}
     /// Reads `bytes` (>= 0) from this rank's checkpoint storage (its read bandwidth).
     virtual void readCheckpoint(double /*bytes*/) {}
+
+    /// Overlap of computation and communication (README "Overlap"): starts `body` as a second actor of this rank on
+    /// the same host, a background communication thread as PyTorch DDP's reducer and Horovod's background thread
+    /// are (Li et al. 2020, Sec. 3.2.3; Sergeev & Del Balso 2018). It gets its own Transport: the same rank, its own
+    /// sends, and the channels it receives on (each channel is read by one actor only). It shares the host's
+    /// processor with the rank's body and its time counts as the rank's. The rank's body must not return before
+    /// the background body has (wait for its last local message); if the host goes off, both are killed; an
+    /// exception in it fails the simulation. Throws std::logic_error on a transport without background actors.
+    virtual void spawnBackground(std::function<void(Transport&)> /*body*/)
+    {
+        throw std::logic_error("Transport::spawnBackground: not supported by this transport");
+    }
+    /// Hands `m` to the other actor of this rank (the body or its background actor), which takes it with
+    /// takeLocal(tag): no network and no simulated time; never blocks; FIFO per tag.
+    virtual void postLocal(int /*tag*/, Message /*m*/)
+    {
+        throw std::logic_error("Transport::postLocal: not supported by this transport");
+    }
+    /// Blocks until a message posted with postLocal(tag) by the other actor of this rank is there, and returns it.
+    /// The rank's body counts the wait as blocked (communication while its messages are in flight, idle otherwise);
+    /// the background actor's wait for work counts as nothing.
+    virtual Message takeLocal(int /*tag*/)
+    {
+        throw std::logic_error("Transport::takeLocal: not supported by this transport");
+    }
 
     /// Blocking send: isend() then waitAll().
     void send(int dst, int tag, Message m)

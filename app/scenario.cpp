@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "scenario.h"
 
+#include "models/presets.h"
+
 #include "error.h"
 #include "jsonreader.h"
 #include "models/cnn.h"
@@ -173,6 +175,66 @@ void checkCnn(ObjectReader& m, const Scenario& s)
     }
 }
 
+/// A proxy given layer by layer (README "Overlap"): "preset" ("resnet50", "bert-base", "bert-large") or "layers", a
+/// list of {"name", "parameters", "forward_flops", "backward_flops"} (backward: twice forward by default). The
+/// model's parameters and flops are then the layers' sums; "parameters" may be given too and must agree.
+void readProxyLayers(ObjectReader& m, ProxyModel& p)
+{
+    p.layers.clear();
+    for (const char* key : {"forward_flops", "train_flops"})
+        if (m.has(key))
+            m.fail(key, std::string("is given by the ") + (m.has("preset") ? "preset" : "layers") +
+                            "; leave it out");
+    if (m.has("preset")) {
+        if (m.has("layers"))
+            m.fail("layers", "give either a preset or layers, not both");
+        const std::string name = m.choice("preset", proxyPresetNames(), "");
+        if (m.has("parameters"))
+            m.fail("parameters", "is given by the preset; leave it out");
+        p.layers = proxyPreset(name);
+    } else {
+        const QJsonValue v = m.value("layers");
+        const QJsonArray a = v.toArray();
+        if (!v.isArray() || a.isEmpty() || a.size() > 100000) {
+            m.fail("layers", "expected an array of 1 to 100000 layers such as [{\"name\": \"fc\", \"parameters\": "
+                             "1000000, \"forward_flops\": \"2Mf\"}], got " + show(v));
+            return;
+        }
+        for (qsizetype i = 0; i < a.size(); ++i) {
+            const std::string path = m.at("layers") + "[" + std::to_string(i) + "]";
+            if (!a[i].isObject()) {
+                m.issues().push_back({path, "expected a layer object such as {\"parameters\": 1000, "
+                                            "\"forward_flops\": \"2Mf\"}, got " + show(a[i])});
+                continue;
+            }
+            ObjectReader l(a[i].toObject(), path, m.issues());
+            LayerCost c;
+            c.name = l.string("name", "layer" + std::to_string(i + 1));
+            c.parameters = (long long)l.number("parameters", 0, 0, 1e12, true);
+            c.forward = l.unit("forward_flops", UnitKind::Flops, 0, false);
+            if (!l.has("forward_flops"))
+                l.fail("forward_flops", "missing; expected the flops of one sample's forward pass through the layer "
+                                        "such as \"2Mf\"");
+            c.backward = l.unit("backward_flops", UnitKind::Flops, 2 * c.forward, false);
+            p.layers.push_back(std::move(c));
+        }
+        const long long total = totalParameters(p.layers);
+        if (total > 1000000000000LL)
+            m.fail("layers", "the layers hold " + std::to_string(total) + " parameters; at most 1e12");
+        else if (total < 1)
+            m.fail("layers", "the layers hold no parameters: give at least one layer parameters");
+        else if (m.has("parameters") && (long long)m.number("parameters", 0, 1, 1e12, true) != total)
+            m.fail("parameters", "the layers' parameters add up to " + std::to_string(total) + ", not " +
+                                     show(m.value("parameters")));
+    }
+    p.parameters = std::max(1LL, std::min(totalParameters(p.layers), 1000000000000LL));
+    p.trainFlopsPerSample = totalTrain(p.layers);
+    if (!std::isfinite(p.trainFlopsPerSample) || p.trainFlopsPerSample > 1e18)
+        m.fail("layers", "the layers' flops per sample add up to more than 1e18");
+    if (p.layers.empty() || totalParameters(p.layers) != p.parameters)
+        p.layers.clear(); // an error was reported: keep the proxy consistent
+}
+
 void readWorkload(ObjectReader&& r, Scenario& s)
 {
     TrainingConfig& t = s.sim.training;
@@ -184,7 +246,9 @@ void readWorkload(ObjectReader&& r, Scenario& s)
         t.cnn = CnnSpec{};
         if (type == "cnn")
             readCnn(m, t.cnn);
-        if (type == "proxy") {
+        if (type == "proxy" && (m.has("preset") || m.has("layers"))) {
+            readProxyLayers(m, t.proxy);
+        } else if (type == "proxy") {
             t.proxy.parameters = (long long)m.number("parameters", 0, 1, 1e12, true);
             if (!m.has("parameters"))
                 m.fail("parameters", "missing; expected the parameter count of the proxy model, e.g. 25600000");
@@ -458,6 +522,12 @@ void readStrategy(ObjectReader&& r, StrategySpec& st)
             }
         }
     }
+    // Read for every strategy so that a misplaced one gets checkOverlap's explanation, not "unknown key".
+    st.overlap.enabled = r.boolean("overlap", false);
+    st.overlap.bucketCapBytes = r.number("bucket_cap_mb", 25, 1e-6, 1048576) * 1024 * 1024;
+    if (r.has("bucket_cap_mb") && !st.overlap.enabled)
+        r.fail("bucket_cap_mb", "is the bucket size of \"overlap\": true (MiB, as DDP's bucket_cap_mb); not used "
+                                "without it");
     // Read for every strategy so that a misplaced one gets checkCompression's explanation, not "unknown key".
     st.localSteps = int(r.integer("local_steps", 1, 1, kMaxLocalSteps));
     readCompression(r.child("compression"), st.compression);

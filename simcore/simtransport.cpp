@@ -76,7 +76,12 @@ RankAccount::Times RankAccount::accounting() const
     t.elapsed = length(w);
     t.compute = length(c);
     t.communication = lengthWithout(m, c);
-    t.idle = lengthWithout(b, m);
+    // Blocked time during which the rank's other actor computes (overlap: spawnBackground) is not idle.
+    t.idle = lengthWithout(b, merged([&] {
+        Intervals u = m;
+        u.insert(u.end(), c.begin(), c.end());
+        return u;
+    }()));
     return t;
 }
 
@@ -235,6 +240,35 @@ void World::start(int rank)
         running[std::size_t(rank)] = 0;
     });
     actors[std::size_t(rank)] = actor;
+}
+
+void World::startBackground(int rank, std::function<void(Transport&)> body)
+{
+    RankAccount& acc = accounts[std::size_t(rank)];
+    sg4::Actor::create(names[std::size_t(rank)] + "-background", acc.host, [this, rank, body = std::move(body)] {
+        SimTransport transport(rank, *this, /*background=*/true);
+        try {
+            body(transport);
+            transport.waitAll();
+            transport.cancelPendingReceives();
+        } catch (const simgrid::ForcefulKillException&) {
+            throw;
+        } catch (...) {
+            if (!failure)
+                failure = std::current_exception();
+            sg4::Actor::kill_all();
+        }
+    });
+}
+
+World::LocalQueue& World::localQueue(int rank, int tag)
+{
+    LocalQueue& q = m_local[(long long)rank << 20 | tag];
+    if (!q.mutex) {
+        q.mutex = sg4::Mutex::create();
+        q.ready = sg4::ConditionVariable::create();
+    }
+    return q;
 }
 
 void World::extendWindow(int rank)
@@ -448,6 +482,34 @@ void SimTransport::readCheckpoint(double bytes)
         return;
     IntervalScope blocked(m_acc.blocked);
     disk->read(sg_size_t(std::llround(bytes)));
+}
+
+void SimTransport::spawnBackground(std::function<void(Transport&)> body)
+{
+    m_world.startBackground(m_rank, std::move(body));
+}
+
+void SimTransport::postLocal(int tag, Message m)
+{
+    World::LocalQueue& q = m_world.localQueue(m_rank, tag);
+    std::unique_lock lock(*q.mutex);
+    m.source = m_rank;
+    q.messages.push_back(std::move(m));
+    q.ready->notify_all();
+}
+
+Message SimTransport::takeLocal(int tag)
+{
+    std::optional<IntervalScope> blocked;
+    if (!m_background)
+        blocked.emplace(m_acc.blocked);
+    World::LocalQueue& q = m_world.localQueue(m_rank, tag);
+    std::unique_lock lock(*q.mutex);
+    while (q.messages.empty())
+        q.ready->wait(lock);
+    Message m = std::move(q.messages.front());
+    q.messages.pop_front();
+    return m;
 }
 
 double SimTransport::now() const

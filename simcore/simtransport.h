@@ -9,9 +9,12 @@
 #include <simgrid/s4u/Disk.hpp>
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
+#include <simgrid/s4u/ConditionVariable.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
+#include <simgrid/s4u/Mutex.hpp>
 
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <map>
@@ -93,6 +96,15 @@ struct World {
     /// Creates the actor of `rank` on its host, running strategy->run(rank, ...). If the host is off, nothing
     /// runs and the rank is marked lost.
     void start(int rank);
+    /// Creates rank `rank`'s background actor (Transport::spawnBackground) on its host.
+    void startBackground(int rank, std::function<void(Transport&)> body);
+    /// The queue of Transport::postLocal / takeLocal on (rank, tag).
+    struct LocalQueue {
+        std::deque<Message> messages;
+        simgrid::s4u::MutexPtr mutex;
+        simgrid::s4u::ConditionVariablePtr ready;
+    };
+    LocalQueue& localQueue(int rank, int tag);
     /// Per rank: the actor of its current body (null before its first start).
     std::vector<simgrid::s4u::ActorPtr> actors;
     /// Per rank: its checkpoint storage (a SimGrid disk on its host), or null without checkpointing.
@@ -142,6 +154,7 @@ struct World {
     std::unordered_map<simgrid::s4u::Link*, double> linkBytes;
 
 private:
+    std::unordered_map<long long, LocalQueue> m_local;
     std::size_t m_flushed = 0;
     std::vector<Span> m_grown; ///< the parts added to spans already sent, for the next flush
     std::vector<std::size_t> m_lastCompute; ///< per rank: index in timeline of its last compute span, or npos
@@ -151,8 +164,9 @@ private:
 
 class SimTransport final : public Transport {
 public:
-    SimTransport(int rank, World& world) : m_rank(rank), m_world(world), m_boxes(world.boxes),
-        m_acc(world.accounts[std::size_t(rank)]) {}
+    /// `background`: the transport of a rank's background actor (spawnBackground).
+    SimTransport(int rank, World& world, bool background = false) : m_rank(rank), m_world(world),
+        m_boxes(world.boxes), m_acc(world.accounts[std::size_t(rank)]), m_background(background) {}
     int rank() const override { return m_rank; }
     void isend(int dst, int tag, Message m) override;
     void waitAll() override;
@@ -168,6 +182,9 @@ public:
     void compute(double flops) override;
     double now() const override;
     void launch(int rank) override { m_world.start(rank); }
+    void spawnBackground(std::function<void(Transport&)> body) override;
+    void postLocal(int tag, Message m) override;
+    Message takeLocal(int tag) override;
     void extendWindow(int rank) override { m_world.extendWindow(rank); }
     /// A body that is killed (its host went off) unwinds through here: sends still pending are counted as
     /// delivered if their transfer had finished, as lost otherwise.
@@ -181,6 +198,7 @@ private:
     World& m_world;
     Mailboxes& m_boxes;
     RankAccount& m_acc;
+    bool m_background = false;
     struct Pending {
         simgrid::s4u::CommPtr comm;
         int peer;

@@ -235,6 +235,12 @@ private slots:
                                  {K::Dense, 48, 0, 0, 0}, {K::Relu, 0, 0, 0, 0}};
         checkThreads(s, {}, true);
     }
+    void overlap() // issue 17: the background actors' bucket all-reduces beside the workers' backward passes
+    {
+        sim::SimulationSpec s = base(StrategyKind::RingAllReduce);
+        s.strategy.overlap = {true, 4.0 * 1200}; // two buckets
+        checkThreads(s, {}, true);
+    }
     void summableQsgd()
     {
         sim::SimulationSpec s = base(StrategyKind::RingAllReduce);

@@ -5,6 +5,8 @@
 #include "models/cnn.h"
 #include "models/mlpkernel.h"
 #include "models/model.h"
+#include "models/presets.h"
+#include "strategies/overlap.h"
 #include "optim/optimizer.h"
 #include "data/partition.h"
 #include "rng.h"
@@ -300,6 +302,78 @@ std::vector<double> params(const Cnn& cnn)
 class TestAlgorithms : public QObject {
     Q_OBJECT
 private slots:
+    // Overlap (issue 17 item 2): every model's layers add up to its own counts; DDP's bucketing; the proxy presets
+    // against the parameter counts their reference implementations report.
+    void layerCostsAddUpToTheModel()
+    {
+        using K = CnnLayerSpec::Kind;
+        CnnSpec c;
+        c.channels = 1;
+        c.height = c.width = 8;
+        c.layers = {{K::Conv, 4, 3, 1, 1}, {K::Relu, 0, 0, 0, 0}, {K::MaxPool, 0, 2, 0, 0}, {K::Dense, 16, 0, 0, 0}};
+        const Mlp mlp(784, {256, 64}, 10);
+        const Cnn cnn(c, 4);
+        for (const Model* m : std::initializer_list<const Model*>{&mlp, &cnn}) {
+            const std::vector<LayerCost> l = m->layerCosts();
+            QCOMPARE(totalParameters(l), (long long)m->numParams());
+            QVERIFY(std::fabs(totalForward(l) - m->forwardFlopsPerSample()) <= 1e-9 * m->forwardFlopsPerSample());
+            QVERIFY(std::fabs(totalTrain(l) - m->trainFlopsPerSample()) <= 1e-9 * m->trainFlopsPerSample());
+        }
+        const std::vector<LayerCost> l = mlp.layerCosts();
+        QCOMPARE(int(l.size()), 3);
+        QCOMPARE(l[0].parameters, 784LL * 256 + 256);
+        QCOMPARE(l[0].backward, 2.0 * 784 * 256 + 256); // the first layer computes no input gradient
+        QCOMPARE(int(cnn.layerCosts().size()), 5);      // conv, relu, pool, dense, output
+        QCOMPARE(cnn.layerCosts()[1].parameters, 0LL);
+    }
+    void bucketsFollowDdp()
+    {
+        // parameters per layer 10, 0, 20, 30, 5; cap 100 bytes = 25 floats
+        const std::vector<LayerCost> layers = {{"a", 10, 1, 2}, {"relu", 0, 1, 1}, {"b", 20, 1, 2}, {"c", 30, 1, 2},
+                                               {"d", 5, 1, 2}};
+        const std::vector<GradientBucket> b = makeBuckets(layers, 100);
+        QCOMPARE(int(b.size()), 2);
+        // d (5) + c (30) = 35 >= 25: closed after c's backward; b (20) < 25, + a (10) = 30: closed after a's
+        QCOMPARE(b[0].begin, 30LL);
+        QCOMPARE(b[0].end, 65LL);
+        QCOMPARE(b[0].readyAfter, 3);
+        QCOMPARE(b[1].begin, 0LL);
+        QCOMPARE(b[1].end, 30LL);
+        QCOMPARE(b[1].readyAfter, 0);
+        QCOMPARE(b[1].index, 1);
+    }
+    void bucketEdgeCases()
+    {
+        const std::vector<LayerCost> layers = {{"a", 10, 1, 2}, {"b", 20, 1, 2}, {"relu", 0, 1, 1}};
+        // one bucket for everything when the cap is larger than the model; it is ready after layer 0
+        std::vector<GradientBucket> b = makeBuckets(layers, 1e12);
+        QCOMPARE(int(b.size()), 1);
+        QCOMPARE(b[0].begin, 0LL);
+        QCOMPARE(b[0].end, 30LL);
+        QCOMPARE(b[0].readyAfter, 0);
+        // a cap of one float: a bucket per layer with parameters, last layer first
+        b = makeBuckets(layers, 4);
+        QCOMPARE(int(b.size()), 2);
+        QCOMPARE(b[0].readyAfter, 1);
+        QCOMPARE(b[1].readyAfter, 0);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, makeBuckets(layers, 0));
+        QVERIFY(makeBuckets({{"relu", 0, 1, 1}}, 100).empty());
+    }
+    void proxyPresetsMatchTheirReferences()
+    {
+        // torchvision's resnet50: 25,557,032 parameters, 4.09 G multiply-adds forward (its model card)
+        const std::vector<LayerCost> r = proxyPreset("resnet50");
+        QCOMPARE(totalParameters(r), 25557032LL);
+        QVERIFY(totalForward(r) > 2 * 4.08e9 && totalForward(r) < 2 * 4.14e9);
+        QCOMPARE(r.front().backward, r.front().forward); // no input gradient for the image
+        // Hugging Face BertForSequenceClassification (2 labels): bert-base-uncased 109,482,240 + 1,538
+        QCOMPARE(totalParameters(proxyPreset("bert-base")), 109483778LL);
+        QCOMPARE(totalParameters(proxyPreset("bert-large")), 335143938LL);
+        // about 2 x (non-embedding parameters) x 128 tokens forward (Kaplan et al. 2020, Sec. 2.1), plus attention
+        const double base = totalForward(proxyPreset("bert-base"));
+        QVERIFY(base > 2 * 85e6 * 128 && base < 1.15 * 2 * 85.6e6 * 128);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, proxyPreset("resnet-50"));
+    }
     void gradientMatchesFiniteDifferences_data()
     {
         QTest::addColumn<QList<int>>("hidden");

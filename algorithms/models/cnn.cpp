@@ -138,6 +138,23 @@ Cnn::Cnn(const CnnSpec& spec, int classes)
     m_trainFlops += 6.0 * classes;
 }
 
+std::vector<LayerCost> Cnn::layerCosts() const
+{
+    std::vector<LayerCost> out;
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+        const cnnkernel::Layer& l = m_layers[i];
+        using K = cnnkernel::Layer::Kind;
+        const char* kind = l.kind == K::Conv ? "conv" : l.kind == K::Dense ? "dense" : l.kind == K::Relu ? "relu"
+                                                                                                       : "pool";
+        const auto params = (long long)l.numParams();
+        out.push_back({kind + std::to_string(i + 1), params, m_layerFlops[i].forward,
+                       m_layerFlops[i].train - m_layerFlops[i].forward});
+    }
+    out.back().forward += 5.0 * classes();
+    out.back().backward += 1.0 * classes();
+    return out;
+}
+
 std::vector<std::pair<Eigen::Index, Eigen::Index>> Cnn::parameterBlocks() const
 {
     std::vector<std::pair<Eigen::Index, Eigen::Index>> blocks;

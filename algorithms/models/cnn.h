@@ -46,6 +46,8 @@ public:
     int inputs() const override { return int(m_layers.front().inSize()); }
     int classes() const override { return m_layers.back().outC; }
     std::vector<std::pair<Eigen::Index, Eigen::Index>> parameterBlocks() const override;
+    /// One entry per layer ("conv1", "relu2", "pool3", "dense4", ...) with its layerFlops().
+    std::vector<LayerCost> layerCosts() const override;
     /// The layers with their shapes; the last is the output layer.
     const std::vector<cnnkernel::Layer>& layers() const { return m_layers; }
 

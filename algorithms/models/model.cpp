@@ -40,6 +40,21 @@ Mlp::Mlp(int inputs, std::vector<int> hidden, int classes)
     m_trainFlops += 6.0 * classes;
 }
 
+std::vector<LayerCost> Mlp::layerCosts() const
+{
+    std::vector<LayerCost> out;
+    const std::size_t layers = m_sizes.size() - 1;
+    for (std::size_t l = 0; l < layers; ++l) { // the terms of the constructor's sums, layer by layer
+        const double in = m_sizes[l], out_ = m_sizes[l + 1];
+        const double fwd = 2 * in * out_ + out_ + (l + 1 < layers ? out_ : 0);
+        out.push_back({"dense" + std::to_string(l + 1), (long long)(m_offsets[l + 1] - m_offsets[l]), fwd,
+                       2 * in * out_ + out_ + (l > 0 ? 2 * in * out_ + in : 0)});
+    }
+    out.back().forward += 5.0 * classes();
+    out.back().backward += 1.0 * classes();
+    return out;
+}
+
 void Mlp::initParams(float* params, std::uint64_t seed) const
 {
     Rng rng(deriveSeed(seed, 0x1417));

@@ -2,6 +2,8 @@
 #pragma once
 #include "models/mlpkernel.h"
 
+#include "models/layercost.h"
+
 #include <Eigen/Core>
 #include <cstdint>
 #include <memory>
@@ -44,6 +46,11 @@ public:
     /// The blocks of the flat parameter vector in order, each rows x cols column-major (a weight matrix, or a bias
     /// as rows x 1); their sizes add up to numParams(). PowerSGD compresses the matrices among them.
     virtual std::vector<std::pair<Eigen::Index, Eigen::Index>> parameterBlocks() const = 0;
+    /// The layers in forward order with their parameters and their forward and backward flops per sample, for a
+    /// backward pass charged layer by layer (README "Overlap"). Their parameters add up to numParams(), their
+    /// forward flops to forwardFlopsPerSample() and forward + backward to trainFlopsPerSample() (the softmax is the
+    /// last layer's).
+    virtual std::vector<LayerCost> layerCosts() const = 0;
 };
 
 /// Multi-layer perceptron with ReLU hidden layers and a softmax cross-entropy output
@@ -67,6 +74,8 @@ public:
     const std::vector<int>& layerSizes() const { return m_sizes; }
     /// W_l (out x in) and b_l (out x 1), layer by layer.
     std::vector<std::pair<Eigen::Index, Eigen::Index>> parameterBlocks() const override;
+    /// One layer per weight matrix ("dense1", ...), with the terms of trainFlopsPerSample() that belong to it.
+    std::vector<LayerCost> layerCosts() const override;
 
     /// He initialisation (He et al. 2015): W ~ N(0, 2 / fan_in), b = 0. `params` holds numParams() floats.
     void initParams(float* params, std::uint64_t seed) const override;

@@ -15,6 +15,14 @@ Workload::Workload(const TrainingConfig& cfg, const Dataset& train) : m_train(&t
     if (cfg.proxy.parameters > 0) {
         m_numParams = Eigen::Index(cfg.proxy.parameters);
         m_trainFlopsPerSample = cfg.proxy.trainFlopsPerSample;
+        m_layers = cfg.proxy.layers;
+        if (m_layers.empty()) // backward about twice the forward pass (Kaplan et al. 2020, Sec. 2.1)
+            m_layers.push_back({"model", cfg.proxy.parameters, m_trainFlopsPerSample / 3,
+                                m_trainFlopsPerSample * 2 / 3});
+        if (totalParameters(m_layers) != cfg.proxy.parameters)
+            throw ConfigError("workload.model.layers", "the layers' parameters add up to " +
+                                                           std::to_string(totalParameters(m_layers)) + ", not the " +
+                                                           std::to_string(cfg.proxy.parameters) + " of the model");
         return;
     }
     if (!cfg.cnn.layers.empty()) {
@@ -36,6 +44,7 @@ Workload::Workload(const TrainingConfig& cfg, const Dataset& train) : m_train(&t
     }
     m_numParams = m_arch->numParams();
     m_trainFlopsPerSample = m_arch->trainFlopsPerSample();
+    m_layers = m_arch->layerCosts();
 }
 
 Eigen::VectorXf Workload::initialParams(std::uint64_t seed) const

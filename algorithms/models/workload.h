@@ -33,6 +33,9 @@ public:
     double modelBytes() const { return 4.0 * double(m_numParams); }
     /// Forward+backward flops per sample (the model's analytic count, or proxy.trainFlopsPerSample).
     double trainFlopsPerSample() const { return m_trainFlopsPerSample; }
+    /// The layers in forward order (Model::layerCosts, or the proxy's: ProxyModel::layers, or one layer whose backward
+    /// pass is 2/3 of trainFlopsPerSample). Their parameters add up to numParams().
+    const std::vector<LayerCost>& layers() const { return m_layers; }
     /// The real model (Mlp or Cnn); nullptr for a proxy.
     const Model* model() const { return m_arch.get(); }
     /// He-initialised parameters (numParams() floats) seeded with `seed`, as Model::initParams.
@@ -69,6 +72,7 @@ private:
     std::shared_ptr<const Model> m_arch; ///< shared by copies of the Workload (the model is immutable)
     Eigen::Index m_numParams = 0;
     double m_trainFlopsPerSample = 0;
+    std::vector<LayerCost> m_layers;
 };
 
 } // namespace dml

@@ -237,6 +237,7 @@ void RingAllReduceStrategy::setCollective(const collectives::AllReduceSpec& spec
                                                       spec.candidates, spec.ranksPerNode)
                        : spec.algorithm;
     m_ranksPerNode = spec.ranksPerNode;
+    m_collectiveSpec = spec;
 }
 
 void RingAllReduceStrategy::setCompression(const compression::CompressionSpec& spec, int localSteps)
@@ -677,6 +678,32 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         return !(scalars.flags & StopFlag);
     };
 
+    // Overlap (setOverlap): the background actor all-reduces the buckets of `grad`; the first carries the scalars.
+    RingScalars stepScalars;
+    std::optional<BackwardOverlap> overlap;
+    collectives::Inbox backgroundInbox;
+    Eigen::VectorXf bucket;
+    if (m_overlap.enabled) {
+        overlap.emplace(m_workload.layers(), m_overlap, m_cfg.batchSize);
+        overlap->start(t, [&](Transport& bt, const GradientBucket& b) {
+            using collectives::Algorithm;
+            const Algorithm a = m_collectiveSpec.algorithm == Algorithm::Auto
+                                    ? collectives::chooseAllReduce(P, b.bytes(), m_collectiveSpec.cost,
+                                                                   m_collectiveSpec.candidates, m_ranksPerNode)
+                                    : m_collective;
+            RingScalars* sc = b.index == 0 ? &stepScalars : nullptr;
+            if (arch)
+                bucket = grad.segment(Eigen::Index(b.begin), Eigen::Index(b.end - b.begin));
+            if (a == Algorithm::Ring)
+                ringAllReduce(bt, me, P, arch ? &bucket : nullptr, b.bytes(), Ring, sc);
+            else
+                collectives::allReduce(a, bt, me, P, arch ? &bucket : nullptr, b.bytes(), Ring, backgroundInbox, sc,
+                                       m_ranksPerNode);
+            if (arch)
+                grad.segment(Eigen::Index(b.begin), Eigen::Index(b.end - b.begin)) = bucket;
+        });
+    }
+
     long done = 0; // optimizer steps taken (local SGD: h per averaging)
     // Rank 0, or the leader with elastic recovery: reports step `done`, whose mean mini-batch loss was `loss`.
     auto report = [&](double loss) {
@@ -976,13 +1003,20 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
                         grad = anchor - params; // the update Delta = w_anchor - w_local
                     });
             }
-            if (dpSgd)
-                t.compute(m_workload.clippedGradientFlops(m_cfg.batchSize));
-            else if (!local)
-                t.compute(workerFlopsPerStep());
-            else
-                t.compute(double(h) * (workerFlopsPerStep() + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf);
-            job.wait();
+            if (overlap) { // forward, then backward layer by layer while the background actor reduces the buckets
+                overlap->step(t, [&] {
+                    job.wait();
+                    stepScalars = {.sum = loss, .flags = stopRequested ? StopFlag : 0};
+                });
+            } else {
+                if (dpSgd)
+                    t.compute(m_workload.clippedGradientFlops(m_cfg.batchSize));
+                else if (!local)
+                    t.compute(workerFlopsPerStep());
+                else
+                    t.compute(double(h) * (workerFlopsPerStep() + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf);
+                job.wait();
+            }
         }
         if (elastic) // a wait a hundred times this rank's longest step is no straggler's: the ring is cut
             elastic->setStallLimit(longestStep > 0
@@ -991,7 +1025,10 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         RingScalars scalars{.sum = loss, .flags = (stopRequested ? StopFlag : 0) | (rejoinPending ? RejoinFlag : 0)};
         rejoinPending = false;
         bool reduced = false;
-        if (elastic) {
+        if (overlap) { // already all-reduced, bucket by bucket
+            scalars = stepScalars;
+            reduced = !(scalars.flags & StopFlag);
+        } else if (elastic) {
             try {
                 reduced = allReduce(grad, done, scalars);
             } catch (const RingAborted&) { // a member failed: rendezvous, then on from the leader's state
@@ -1059,6 +1096,8 @@ void RingAllReduceStrategy::run(int rank, Transport& t)
         if (elastic && order.front() == rank && !stopRequested)
             rejoinPending = discover();
     }
+    if (overlap)
+        overlap->stop(t);
     if (rank == 0 && !elastic)
         m_final = params;
 }

@@ -235,6 +235,16 @@ public:
     /// collectives::chooseAllReduce for P workers and modelBytes() (collective()). The scalars (losses, stop flag)
     /// ride along as with the ring.
     void setCollective(const collectives::AllReduceSpec& spec);
+    /// Overlap (strategy.overlap; makeStrategy checked it: checkOverlap, dense all-reduce only, no recovery): each
+    /// worker charges its backward pass layer by layer (Workload::layers(), last layer first) and a background
+    /// actor all-reduces the gradient buckets (makeBuckets: DDP's bucket_cap_mb) one after the other as they become
+    /// ready, with the collective of setCollective ("auto" chooses per bucket, by its size, as NCCL chooses per
+    /// call); the worker applies the optimizer once every bucket is reduced (Li et al. 2020, "PyTorch Distributed",
+    /// Sec. 3.2.3). The scalars (losses, stop flag) ride with the first bucket. The arithmetic is that of the
+    /// all-reduce on each bucket's range of the vector, so the sums are added in the same fixed orders per range
+    /// (not bit-identical to the run without overlap, whose ring chunks differ). Off: the step as before, bit for
+    /// bit.
+    void setOverlap(const OverlapSpec& spec) { m_overlap = spec; }
     /// The all-reduce algorithm the workers run ("auto" resolved).
     collectives::Algorithm collective() const { return m_collective; }
     std::vector<std::string> failureTolerantRoles() const override
@@ -278,7 +288,9 @@ private:
     bool m_elastic = false;
     double m_failureDetection = 1.0;
     collectives::Algorithm m_collective = collectives::Algorithm::Ring;
+    collectives::AllReduceSpec m_collectiveSpec{}; ///< as given ("auto" unresolved)
     int m_ranksPerNode = 1;
+    OverlapSpec m_overlap{};
     // Elastic recovery's bookkeeping for the reports (the Evaluator's side, shared by the ranks).
     bool m_finished = false;           ///< a leader ended the run
     /// What a leader hands a failed worker it relaunches (the arguments of the new body, read at its start).
