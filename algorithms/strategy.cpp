@@ -262,9 +262,13 @@ void checkOverlap(const StrategySpec& spec)
         throw ConfigError("strategy.bucket_cap_mb", "expected a bucket size greater than 0");
     if (!o.enabled)
         return;
-    if (spec.kind != StrategyKind::RingAllReduce)
-        throw ConfigError("strategy.overlap", std::string("overlaps the backward pass with the all-reduce of "
-                                                          "ring-allreduce; not with ") + toString(spec.kind));
+    if (spec.kind != StrategyKind::RingAllReduce && spec.kind != StrategyKind::SyncPs)
+        throw ConfigError("strategy.overlap", std::string("overlaps the backward pass with the gradients' transfer "
+                                                          "in ring-allreduce and sync-ps; not with ") +
+                                                  toString(spec.kind));
+    if (spec.backupWorkers > 0)
+        throw ConfigError("strategy.overlap", "not with backup workers: a late worker's buckets would be dropped "
+                                              "piecemeal");
     if (spec.compression.kind != compression::CompressionSpec::Kind::None)
         throw ConfigError("strategy.overlap", "not with compression: the buckets are all-reduced dense");
     if (spec.localSteps != 1)
@@ -340,6 +344,7 @@ std::unique_ptr<Strategy> makeStrategy(const StrategySpec& spec, const TrainingC
         ps->setCompression(spec.compression, spec.localSteps);
         ps->setPrivacy(spec.privacy);
         ps->setRecovery(spec.recovery == StrategySpec::Recovery::Elastic, spec.failureDetection);
+        ps->setOverlap(spec.overlap);
         if (spec.recovery == StrategySpec::Recovery::CheckpointRestart) {
             CheckpointSpec c = spec.checkpoint;
             c.failureDetection = spec.failureDetection;

@@ -122,8 +122,8 @@ struct StrategySpec {
     /// (strategy.ranks_per_node) and the network "auto" chooses for (strategy.auto_latency, auto_bandwidth, or the
     /// platform's; see checkCollective)
     collectives::AllReduceSpec collective{};
-    /// ring-allreduce: the backward pass overlapped with bucketed all-reduces (strategy.overlap, bucket_cap_mb;
-    /// checkOverlap)
+    /// ring-allreduce and sync-ps: the backward pass overlapped with bucketed all-reduces or pushes
+    /// (strategy.overlap, bucket_cap_mb; checkOverlap)
     OverlapSpec overlap{};
 };
 
@@ -226,8 +226,8 @@ void checkRecovery(const StrategySpec& spec);
 void checkCollective(const StrategySpec& spec);
 
 /// Throws ConfigError naming the field when the overlap settings do not fit: "strategy.bucket_cap_mb" for a
-/// bucket size that is not finite and > 0; "strategy.overlap" with a strategy other than ring-allreduce, or with
-/// compression, local SGD, differential privacy or recovery.
+/// bucket size that is not finite and > 0; "strategy.overlap" with a strategy other than ring-allreduce and
+/// sync-ps, or with compression, local SGD, differential privacy, recovery or backup workers.
 void checkOverlap(const StrategySpec& spec);
 
 /// Throws ConfigError naming the field ("strategy.privacy.<field>") when the privacy settings are out of range or

@@ -710,6 +710,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
             checkSecureAggregation(s.sim.strategy, s.sim.training);
             checkRecovery(s.sim.strategy);
             checkCollective(s.sim.strategy);
+            checkOverlap(s.sim.strategy);
         } catch (const ConfigError& e) {
             const std::string prefix = e.path() + ": ";
             const std::string what = e.what();

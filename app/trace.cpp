@@ -45,8 +45,22 @@ QJsonObject chromeTrace(const std::vector<Span>& spans, const std::vector<HostSt
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
         return spans[a].start < spans[b].start || (spans[a].start == spans[b].start && spans[a].end < spans[b].end);
     });
-    std::vector<std::vector<double>> laneEnds(std::size_t(ranks) * 2); // [rank*2 + (receive?1:0)] -> lane ends
-    std::vector<int> laneCount(std::size_t(ranks) * 2, 0);
+    // [rank*3 + (0 send, 1 receive, 2 compute)] -> lane ends. A second compute lane holds what a rank's background
+    // actor computes while the rank computes (overlap: the all-reduce's additions beside the backward pass).
+    std::vector<std::vector<double>> laneEnds(std::size_t(ranks) * 3);
+    std::vector<int> laneCount(std::size_t(ranks) * 3, 0);
+    auto laneOf = [&](const Span& s, int kind) {
+        auto& ends = laneEnds[std::size_t(s.rank) * 3 + std::size_t(kind)];
+        std::size_t lane = 0;
+        while (lane < ends.size() && ends[lane] > s.start)
+            ++lane;
+        if (lane == ends.size())
+            ends.push_back(s.end);
+        else
+            ends[lane] = s.end;
+        laneCount[std::size_t(s.rank) * 3 + std::size_t(kind)] = int(ends.size());
+        return int(lane);
+    };
     QJsonArray events;
     for (std::size_t i : order) {
         const Span& s = spans[i];
@@ -58,18 +72,10 @@ QJsonObject chromeTrace(const std::vector<Span>& spans, const std::vector<HostSt
         if (s.kind == Span::Compute) {
             name = "compute";
             args.insert("flops", s.amount);
+            tid = kComputeTid + laneOf(s, 2);
         } else {
             const bool recv = s.kind == Span::Receive;
-            auto& ends = laneEnds[std::size_t(s.rank) * 2 + (recv ? 1 : 0)];
-            std::size_t lane = 0;
-            while (lane < ends.size() && ends[lane] > s.start)
-                ++lane;
-            if (lane == ends.size())
-                ends.push_back(s.end);
-            else
-                ends[lane] = s.end;
-            laneCount[std::size_t(s.rank) * 2 + (recv ? 1 : 0)] = int(ends.size());
-            tid = (recv ? kReceiveTid : kSendTid) + int(lane);
+            tid = (recv ? kReceiveTid : kSendTid) + laneOf(s, recv ? 1 : 0);
             name = recv ? "receive from " + peer : "send to " + peer;
             cat = recv ? "receive" : "send";
             args.insert("bytes", s.amount);
@@ -93,8 +99,12 @@ QJsonObject chromeTrace(const std::vector<Span>& spans, const std::vector<HostSt
         all.append(meta("process_sort_index", pid, 0, {{"sort_index", r}}));
         all.append(meta("thread_name", pid, kComputeTid, {{"name", "compute"}}));
         all.append(meta("thread_sort_index", pid, kComputeTid, {{"sort_index", 0}}));
+        for (int k = 1; k < laneCount[std::size_t(r) * 3 + 2]; ++k) {
+            all.append(meta("thread_name", pid, kComputeTid + k, {{"name", QString("compute %1").arg(k)}}));
+            all.append(meta("thread_sort_index", pid, kComputeTid + k, {{"sort_index", k}}));
+        }
         for (int dir = 0; dir < 2; ++dir)
-            for (int k = 0; k < laneCount[std::size_t(r) * 2 + std::size_t(dir)]; ++k) {
+            for (int k = 0; k < laneCount[std::size_t(r) * 3 + std::size_t(dir)]; ++k) {
                 const int tid = (dir ? kReceiveTid : kSendTid) + k;
                 all.append(meta("thread_name", pid, tid, {{"name", QString(dir ? "receive %1" : "send %1").arg(k)}}));
                 all.append(meta("thread_sort_index", pid, tid, {{"sort_index", tid}}));

@@ -221,7 +221,39 @@ QJsonObject graft(Rng& rng, QJsonObject strategy)
             strategy[keys[rng.below(std::size(keys))]] =
                 rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(int(rng.below(5)));
     }
+    if (rng.below(6) == 0) { // issue 17: overlap of the backward pass and its bucket size
+        if (rng.below(2))
+            strategy["type"] = rng.below(2) ? "ring-allreduce" : "sync-ps";
+        strategy["overlap"] = rng.below(5) == 0 ? randomScalar(rng) : QJsonValue(rng.below(4) != 0);
+        if (rng.below(2))
+            strategy["bucket_cap_mb"] = rng.below(3) == 0 ? randomScalar(rng) : QJsonValue(double(rng.below(50)) / 2);
+    }
     return strategy;
+}
+
+/// Issue 17: a proxy model given layer by layer: a preset or a list of layers, legal values mixed with the pool's.
+QJsonObject proxyLayersGraft(Rng& rng)
+{
+    static const char* presets[] = {"resnet50", "bert-base", "bert-large", "resnet-50", ""};
+    static const char* keys[] = {"name", "parameters", "forward_flops", "backward_flops", "unknown"};
+    QJsonObject m{{"type", "proxy"}};
+    if (rng.below(2)) {
+        m["preset"] = rng.below(5) == 0 ? randomScalar(rng) : QJsonValue(presets[rng.below(std::size(presets))]);
+        if (rng.below(6) == 0)
+            m["parameters"] = randomScalar(rng);
+        return m;
+    }
+    QJsonArray layers;
+    for (int i = 1 + int(rng.below(5)); i > 0; --i) {
+        QJsonObject l{{"parameters", int(rng.below(100000))}, {"forward_flops", "2Mf"}};
+        for (int k = int(rng.below(3)); k > 0; --k)
+            l[keys[rng.below(std::size(keys))]] = randomScalar(rng);
+        layers.append(rng.below(10) == 0 ? randomScalar(rng) : QJsonValue(l));
+    }
+    m["layers"] = rng.below(8) == 0 ? randomScalar(rng) : QJsonValue(layers);
+    if (rng.below(6) == 0)
+        m["parameters"] = rng.below(2) ? randomScalar(rng) : QJsonValue(int(rng.below(100000)));
+    return m;
 }
 
 /// Issue 17: multi-accelerator nodes (platform.node) of a random size, interconnect, bandwidth and latency, or a
@@ -435,7 +467,7 @@ QString mutate(const QJsonObject& seed, Rng& rng)
             if (rng.below(6) == 0) { // issue 17's convolutional model
                 QJsonObject o = doc.toObject();
                 QJsonObject w = o["workload"].toObject();
-                w["model"] = cnnGraft(rng);
+                w["model"] = rng.below(3) == 0 ? proxyLayersGraft(rng) : cnnGraft(rng);
                 o["workload"] = w;
                 doc = o;
                 break;

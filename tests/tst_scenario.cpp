@@ -384,6 +384,46 @@ private slots:
         QTest::newRow("auto_among unknown")
             << ps << "\"strategy\": { \"type\": \"ring-allreduce\", \"collective\": \"auto\", \"auto_among\": [\"ring\", \"tree\"] }"
             << "q.json: strategy.auto_among[1]: unknown collective \"tree\"";
+        QTest::newRow("overlap on fedavg")
+            << ps << "\"strategy\": { \"type\": \"fedavg\", \"overlap\": true }"
+            << "q.json: strategy.overlap: overlaps the backward pass with the gradients' transfer in ring-allreduce "
+               "and sync-ps; not with fedavg";
+        QTest::newRow("overlap not a boolean")
+            << ps << "\"strategy\": { \"type\": \"sync-ps\", \"overlap\": 1 }"
+            << "q.json: strategy.overlap: expected true or false, got 1";
+        QTest::newRow("bucket cap without overlap")
+            << ps << "\"strategy\": { \"type\": \"sync-ps\", \"bucket_cap_mb\": 25 }"
+            << "q.json: strategy.bucket_cap_mb: is the bucket size of \"overlap\": true (MiB, as DDP's bucket_cap_mb)";
+        QTest::newRow("bucket cap zero")
+            << ps << "\"strategy\": { \"type\": \"sync-ps\", \"overlap\": true, \"bucket_cap_mb\": 0 }"
+            << "q.json: strategy.bucket_cap_mb: expected a number in [1e-06, 1048576], got 0";
+        QTest::newRow("overlap with compression")
+            << ps << "\"strategy\": { \"type\": \"ring-allreduce\", \"overlap\": true, \"compression\": "
+                     "{\"type\": \"fp16\"} }"
+            << "q.json: strategy.overlap: not with compression";
+        QTest::newRow("overlap with backup workers")
+            << ps << "\"strategy\": { \"type\": \"sync-ps\", \"overlap\": true, \"backup_workers\": 1 }"
+            << "q.json: strategy.overlap: not with backup workers";
+        QTest::newRow("unknown proxy preset")
+            << "\"type\": \"mlp\", \"hidden\": [256]" << "\"type\": \"proxy\", \"preset\": \"resnet-50\""
+            << "q.json: workload.model.preset: expected one of \"resnet50\", \"bert-base\", \"bert-large\", got "
+               "\"resnet-50\"; did you mean \"resnet50\"?";
+        QTest::newRow("preset with parameters")
+            << "\"type\": \"mlp\", \"hidden\": [256]" << "\"type\": \"proxy\", \"preset\": \"resnet50\", \"parameters\": 5"
+            << "q.json: workload.model.parameters: is given by the preset; leave it out";
+        QTest::newRow("proxy layers without flops")
+            << "\"type\": \"mlp\", \"hidden\": [256]" << "\"type\": \"proxy\", \"layers\": [{\"parameters\": 10}]"
+            << "q.json: workload.model.layers[0].forward_flops: missing; expected the flops of one sample's forward";
+        QTest::newRow("proxy layers without parameters")
+            << "\"type\": \"mlp\", \"hidden\": [256]" << "\"type\": \"proxy\", \"layers\": [{\"forward_flops\": \"1Mf\"}]"
+            << "q.json: workload.model.layers: the layers hold no parameters";
+        QTest::newRow("proxy layers disagree")
+            << "\"type\": \"mlp\", \"hidden\": [256]" << "\"type\": \"proxy\", \"parameters\": 11, \"layers\": [{\"parameters\": 10, "
+               "\"forward_flops\": \"1Mf\"}]"
+            << "q.json: workload.model.parameters: the layers' parameters add up to 10, not 11";
+        QTest::newRow("proxy layers not a list")
+            << "\"type\": \"mlp\", \"hidden\": [256]" << "\"type\": \"proxy\", \"layers\": 3"
+            << "q.json: workload.model.layers: expected an array of 1 to 100000 layers";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
     }

@@ -75,6 +75,25 @@ private slots:
         QCOMPARE(byStart.at(500)["args"].toObject()["bytes"].toDouble(), 100.0);
     }
 
+    void overlappedComputeGetsASecondLane()
+    {
+        // Overlap (issue 17): the background actor's additions run while the rank's backward pass computes.
+        const std::vector<HostStats> hosts = {{"worker-0", "worker"}};
+        const std::vector<Span> spans = {{0, Span::Compute, -1, 0.0, 4e-3, 4e9},
+                                         {0, Span::Compute, -1, 1e-3, 1.2e-3, 1e6},
+                                         {0, Span::Compute, -1, 5e-3, 6e-3, 1e9}};
+        const QJsonObject trace = chromeTrace(spans, hosts, "t");
+        const QList<QJsonObject> x = checkStructure(trace);
+        const QByteArray json = QJsonDocument(trace).toJson(QJsonDocument::Compact);
+        std::map<double, int> tidByStart;
+        for (const QJsonObject& e : x)
+            tidByStart[e["ts"].toDouble()] = e["tid"].toInt();
+        QCOMPARE(tidByStart.at(0), 1);
+        QCOMPARE(tidByStart.at(1000), 2); // inside the first: a second compute lane
+        QCOMPARE(tidByStart.at(5000), 1);
+        QVERIFY(json.contains("\"compute 1\""));
+    }
+
     void exportedRunLoadsAsTraceEventJson()
     {
         QTemporaryDir dir;
@@ -119,7 +138,7 @@ private slots:
             const QString cat = e["cat"].toString();
             const int kind = cat == "compute" ? 0 : cat == "send" ? 1 : 2;
             const int tid = e["tid"].toInt();
-            QVERIFY(kind == 0 ? tid == 1 : kind == 1 ? (tid >= 100 && tid < 200) : tid >= 200);
+            QVERIFY(kind == 0 ? (tid >= 1 && tid < 100) : kind == 1 ? (tid >= 100 && tid < 200) : tid >= 200);
             got.insert({e["pid"].toInt(), kind, std::llround(e["ts"].toDouble() * 1e3),
                         std::llround(e["dur"].toDouble() * 1e3)});
             tracks[{e["pid"].toInt(), tid}].push_back({e["ts"].toDouble(), e["ts"].toDouble() + e["dur"].toDouble()});

@@ -58,21 +58,31 @@ void BackwardOverlap::start(Transport& t, Reduce reduce)
     });
 }
 
-void BackwardOverlap::step(Transport& t, const std::function<void()>& gradientReady)
+void BackwardOverlap::step(Transport& t, const std::function<void()>& gradientReady,
+                           const std::function<void(const GradientBucket&)>& handOff)
 {
+    if (!m_started && !handOff)
+        throw std::logic_error("BackwardOverlap::step: neither a background actor (start) nor a hand-off");
     t.compute(double(m_batch) * m_forward);
     if (gradientReady)
         gradientReady();
+    auto ready = [&](std::size_t b) {
+        if (m_started)
+            t.postLocal(Work, Message{.kind = BucketReady, .version = long(b)});
+        else
+            handOff(m_buckets[b]);
+    };
     std::size_t next = 0; // the next bucket to hand over
     for (int l = int(m_layers.size()) - 1; l >= 0; --l) {
         t.compute(double(m_batch) * m_layers[std::size_t(l)].backward);
         for (; next < m_buckets.size() && m_buckets[next].readyAfter == l; ++next)
-            t.postLocal(Work, Message{.kind = BucketReady, .version = long(next)});
+            ready(next);
     }
     for (; next < m_buckets.size(); ++next) // not reached: every bucket is ready after some layer
-        t.postLocal(Work, Message{.kind = BucketReady, .version = long(next)});
-    for (std::size_t b = 0; b < m_buckets.size(); ++b)
-        t.takeLocal(Done);
+        ready(next);
+    if (m_started)
+        for (std::size_t b = 0; b < m_buckets.size(); ++b)
+            t.takeLocal(Done);
 }
 
 void BackwardOverlap::stop(Transport& t)

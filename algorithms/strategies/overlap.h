@@ -50,11 +50,16 @@ public:
     /// Starts the background actor (Transport::spawnBackground) that runs `reduce` on each posted bucket.
     void start(Transport& t, Reduce reduce);
     /// One step's computation: the forward pass (batch x the layers' forward flops), then the backward pass
-    /// layer by layer from the last layer (batch x its backward flops each), handing every bucket to the background
-    /// actor once its last layer is done; then waits until every bucket is reduced. `gradientReady` is called
-    /// after the forward pass, before the first bucket is handed over (e.g. to wait for the real gradient's job).
-    /// Charges the same flops in all as batch x trainFlopsPerSample, in pieces.
-    void step(Transport& t, const std::function<void()>& gradientReady);
+    /// layer by layer from the last layer (batch x its backward flops each), handing every bucket over once its
+    /// last layer is done. `gradientReady` is called after the forward pass, before the first bucket is handed over
+    /// (e.g. to wait for the real gradient's job). Charges the same flops in all as batch x trainFlopsPerSample, in
+    /// pieces.
+    ///  - After start(): the buckets go to the background actor, and step() returns once every bucket is reduced.
+    ///  - Without start(): each bucket is handed to `handOff` in the rank's own actor, which must not block (e.g. an
+    ///    isend of the bucket to a parameter server, as per-layer push in PS frameworks: Zhang et al. 2017, "Poseidon",
+    ///    wait-free backpropagation); step() returns after the last layer.
+    void step(Transport& t, const std::function<void()>& gradientReady,
+              const std::function<void(const GradientBucket&)>& handOff = {});
     /// Ends the background actor and waits for it (call before the rank's body returns).
     void stop(Transport& t);
 

@@ -132,6 +132,10 @@ void SyncParameterServer::runServer(Transport& t)
     // The first N messages computed on the model of version `version` (a late one from an earlier step is
     // discarded; b = 0: none is ever late). in[w] says whose arrived.
     std::vector<char> in(static_cast<std::size_t>(m_workers), 0);
+    // Overlap: the buckets of each worker's gradient that arrived in this step.
+    const bool overlapped = m_overlap.enabled;
+    const int buckets = overlapped ? int(makeBuckets(m_workload.layers(), m_overlap.bucketCapBytes).size()) : 1;
+    std::vector<int> partsIn(static_cast<std::size_t>(m_workers), 0);
     // Elastic recovery: leaves out the workers whose host went off; the barrier shrinks to the survivors.
     // A failure is known failureDetection seconds after it happened (a heartbeat timeout).
     auto detectedAt = [&](int w) { return t.peerFailedAt(w) + m_failureDetection; };
@@ -163,6 +167,12 @@ void SyncParameterServer::runServer(Transport& t)
             }
             if (m.version != version || (m_elastic && in[std::size_t(m.source)]))
                 continue;
+            if (overlapped) { // one bucket of a worker's gradient (setOverlap): added into the sum as it arrives
+                t.compute(m.bytes / 4);
+                if (++partsIn[std::size_t(m.source)] < buckets)
+                    continue;
+                partsIn[std::size_t(m.source)] = 0; // its last bucket: the gradient is complete
+            }
             if (trainLoss)
                 m_evaluator.addTrainLoss(m.value);
             in[std::size_t(m.source)] = 1;
@@ -288,7 +298,8 @@ void SyncParameterServer::runServer(Transport& t)
             if (!proxy)
                 params -= avg;
         } else {
-            t.compute((m_compressor || power ? 0.0 : double(needed) * nf) + Optimizer::stepFlops(serverOpt, nf));
+            t.compute((m_compressor || power || overlapped ? 0.0 : double(needed) * nf) +
+                      Optimizer::stepFlops(serverOpt, nf));
             if (!proxy && !stepped)
                 opt.stepParallel(params.data(), avg.data());
         }
@@ -348,6 +359,9 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
     if (m_compression.kind == compression::CompressionSpec::Kind::PowerSgd)
         power.emplace(compression::PowerSgd::blockShapes(m_workload.model()->parameterBlocks()), m_compression.rank,
                       m_cfg.seed, m_compression.errorFeedback);
+    std::optional<BackwardOverlap> overlap;
+    if (m_overlap.enabled)
+        overlap.emplace(m_workload.layers(), m_overlap, m_cfg.batchSize);
     for (;;) {
         Message m = t.recv(ToWorker);
         // With backup workers a late worker may find several models waiting: it starts from the newest (Chen et
@@ -396,6 +410,14 @@ void SyncParameterServer::runWorker(int rank, Transport& t)
                     loss = float(sum / double(h));
                 });
             }
+        }
+        if (overlap) { // push each bucket as soon as its layers' backward pass is done (setOverlap)
+            overlap->step(t, [&] { job.wait(); }, [&](const GradientBucket& b) {
+                t.isend(m_workers, ToServer, Message{.kind = Gradient, .bytes = b.bytes(), .data = vec,
+                                                     .version = m.version, .value = loss});
+            });
+            t.waitAll();
+            continue;
         }
         t.compute(local   ? double(h) * (flops + Optimizer::stepFlops(m_cfg.optimizer, nf)) + nf
                   : dpSgd ? m_workload.clippedGradientFlops(m_cfg.batchSize)

@@ -70,6 +70,14 @@ public:
     /// implementation and most Opacus runs: lots are drawn by shuffling each worker's shard (BatchSampler), not by
     /// Poisson sampling, and accounted as Poisson. makeStrategy validated the spec (checkPrivacy).
     void setPrivacy(const privacy::PrivacySpec& spec) { m_privacy.setSpec(spec); }
+    /// Overlap (strategy.overlap; makeStrategy checked it: checkOverlap, the plain protocol only): each worker
+    /// charges its backward pass layer by layer (Workload::layers(), last layer first) and pushes each gradient
+    /// bucket (makeBuckets) to the server as soon as it is ready, while its backward pass goes on, as PS frameworks
+    /// push layer by layer (Zhang et al. 2017, "Poseidon: an efficient communication architecture for distributed
+    /// deep learning on GPU clusters", wait-free backpropagation; MXNet's KVStore). The server adds each bucket into
+    /// the sum as it arrives (its additions charged then), and applies the optimizer once every worker's buckets are
+    /// in; the model goes back whole. The arithmetic is unchanged: the same sum in rank order, bit for bit.
+    void setOverlap(const OverlapSpec& spec) { m_overlap = spec; }
     /// Elastic recovery (as Horovod Elastic and TorchElastic's elastic mode do for data parallelism): a worker's
     /// failure (its host went off, or a failed link cut it off: Transport::peerFailed) becomes known to the server
     /// exactly `failureDetection` seconds (> 0) after it happened (Transport::peerFailedAt; a heartbeat timeout, the
@@ -124,6 +132,7 @@ private:
     Eigen::VectorXf m_final;
     compression::CompressionSpec m_compression;
     int m_localSteps = 1;
+    OverlapSpec m_overlap{};
     std::unique_ptr<compression::Compressor> m_compressor; ///< nullptr: none or powersgd
     compression::CompressionCounters m_counters;
     privacy::PrivacyLedger m_privacy;
