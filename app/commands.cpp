@@ -54,6 +54,10 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     const bool fedavg = sc.sim.strategy.kind == StrategyKind::FedAvg || fedbuff || hier; // clients, not workers
     std::printf("  strategy                   %s, %d %s, network model %s\n", strategyTitle(sc.sim.strategy.kind),
                 sc.sim.strategy.workers, fedavg ? "clients" : "workers", sim::toString(sc.sim.platform.network));
+    if (sc.sim.strategy.overlap.enabled)
+        std::printf("  overlap                    backward pass with the gradients' %s, in buckets of %g MiB\n",
+                    sc.sim.strategy.kind == StrategyKind::SyncPs ? "pushes" : "all-reduces",
+                    sc.sim.strategy.overlap.bucketCapBytes / (1024.0 * 1024.0));
     if (s.accuracySimulated)
         std::printf("  final test accuracy        %.2f %%   (best %.2f %%)\n", 100 * s.finalAccuracy,
                     100 * s.bestAccuracy);
