@@ -3,6 +3,7 @@
 #include "scenario.h"
 #include "units.h"
 
+#include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -426,6 +427,26 @@ private slots:
             << "q.json: workload.model.layers: expected an array of 1 to 100000 layers";
         QTest::newRow("invalid JSON") << "\"seed\": 42," << "\"seed\": 42,,"
                                       << "q.json: invalid JSON at line 4";
+    }
+    void everyShippedScenarioAndComparisonParses()
+    {
+        int scenarios = 0, entries = 0;
+        for (const QString& dir : {QString(DMLSIM_SOURCE_DIR "/scenarios"), QString(DMLSIM_SOURCE_DIR "/scenarios/lessons")})
+            for (const QString& f : QDir(dir).entryList({"*.json"}, QDir::Files)) {
+                const std::string file = (dir + "/" + f).toStdString();
+                try {
+                    const Scenario sc = loadScenario(file);
+                    ++scenarios;
+                    for (const CompareEntry& e : sc.compare) {
+                        parseScenario(mergePatch(sc.text, e.patch), file + " [" + e.label + "]");
+                        ++entries;
+                    }
+                } catch (const ScenarioError& e) {
+                    QFAIL(e.what());
+                }
+            }
+        QVERIFY(scenarios >= 20);
+        QVERIFY(entries >= 50);
     }
     void errorsNameThePath()
     {
