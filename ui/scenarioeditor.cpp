@@ -55,6 +55,13 @@ QString fieldTip(const QString& path)
     if (path == "platform.worker_speed" || path == "platform.server_speed")
         return path + "\nA speed such as \"100Gf\", or an accelerator preset: v100, a100, a100-bf16, h100, "
                       "h100-bf16, ... (README \"Multi-GPU nodes\"; nodes themselves are edited in the JSON tab).";
+    if (path == "strategy.overlap")
+        return path + "\nOverlap the backward pass with the gradients' all-reduce (or push), bucket by bucket, as "
+                      "PyTorch DDP does (README \"Overlap of the backward pass\"). Proxies overlap as their layers "
+                      "say: \"preset\": \"resnet50\", \"bert-base\" or \"bert-large\", or \"layers\" (JSON tab).";
+    if (path == "strategy.collective")
+        return path + "\nHow the workers all-reduce (README \"Collective algorithms\"); auto chooses by the cost "
+                      "formulas for the model's size and the workers.";
     if (path == "strategy.staleness_bound")
         return path + "\nStale-synchronous bound s, in clocks (updates per worker, Ho et al. 2013): a worker may be at "
                       "most s updates ahead of the slowest worker. Empty: unbounded.";
@@ -118,11 +125,13 @@ const QStringList& keyOrder()
         "name", "description", "seed", "platform", "workload", "strategy", "run", "compare", "label", "patch",
         "topology", "workers", "worker_speed", "server_speed", "link_bandwidth", "link_latency", "backbone_bandwidth",
         "backbone_latency", "network_model", "dataset", "path", "classes", "features", "train_samples",
-        "test_samples", "separation", "model", "type", "hidden", "parameters", "forward_flops", "train_flops",
+        "test_samples", "separation", "model", "type", "hidden", "preset", "parameters", "forward_flops", "train_flops",
+        "backward_flops", "layers",
         "batch_size", "optimizer", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "partitioning", "alpha",
         "shards_per_client", "staleness_bound", "backup_workers", "client_fraction", "local_epochs", "prox_mu", "rounds",
         "round_deadline", "target_clients", "recovery", "failure_detection", "checkpoint", "every_steps", "every",
-        "write_bandwidth", "read_bandwidth", "restart_delay", "max_restarts", "local_steps", "compression", "ratio", "bits", "bucket",
+        "write_bandwidth", "read_bandwidth", "restart_delay", "max_restarts", "local_steps", "collective",
+        "ranks_per_node", "auto_among", "auto_latency", "auto_bandwidth", "overlap", "bucket_cap_mb", "compression", "ratio", "bits", "bucket",
         "rank", "error_feedback", "momentum_correction", "privacy", "clip", "noise_multiplier", "delta",
         "target_epsilon", "epochs",
         "max_steps", "eval_interval", "eval_interval_epochs", "target_accuracy", "stop_at_target",
@@ -347,6 +356,17 @@ struct ScenarioEditor::Private {
         add(g, "Restart delay", "strategy.checkpoint.restart_delay", Kind::Text, {}, "30s", checkpointing);
         add(g, "Local steps (local SGD)", "strategy.local_steps", Kind::Int, {}, "1", is(st, {"sync-ps", "ring-allreduce"}, ""),
             1, 1000000);
+        const QString coll = "strategy.collective";
+        add(g, "All-reduce algorithm", coll, Kind::Choice,
+            {"ring", "halving-doubling", "recursive-doubling", "binomial-tree", "double-binary-tree", "hierarchical",
+             "auto"},
+            {}, is(st, {"ring-allreduce"}, ""));
+        add(g, "Ranks per node", "strategy.ranks_per_node", Kind::Number, {}, "platform.node.gpus, or 1",
+            is(coll, {"hierarchical"}, "ring"));
+        add(g, "Overlap backward pass", "strategy.overlap", Kind::Bool, {}, {}, is(st, {"sync-ps", "ring-allreduce"}, ""));
+        add(g, "Bucket size (MiB)", "strategy.bucket_cap_mb", Kind::Number, {}, "25", [](const QJsonObject& root) {
+            return valueAt(root, "strategy.overlap").toBool(false);
+        });
         const QString comp = "strategy.compression.type";
         add(g, "Compression", comp, Kind::Choice, {"none", "topk", "randomk", "qsgd", "sign", "fp16", "bf16", "powersgd"});
         add(g, "Kept fraction", "strategy.compression.ratio", Kind::Number, {}, "0.01", is(comp, {"topk", "randomk"}, "none"));
