@@ -15,6 +15,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -54,6 +56,70 @@ double perStep(const Summary& s)
     return s.steps > 0 ? s.simulatedTime / double(s.steps) : 0;
 }
 
+/// The leaf of every rank on a fat-tree, torus or dragonfly when a job gives its "hosts" (empty otherwise: rank r on
+/// leaf r): a job with hosts takes them in rank order; the others take the lowest free leaves, in job order. Throws
+/// ScenarioError at "jobs[j].hosts" for a range that does not hold the job's ranks, lies beyond the platform or
+/// overlaps another job's.
+std::vector<int> placement(const Scenario& s, const std::vector<int>& ranks)
+{
+    if (std::all_of(s.jobs.begin(), s.jobs.end(), [](const ScenarioJob& j) { return j.firstHost < 0; }))
+        return {};
+    const sim::PlatformSpec& p = s.sim.platform;
+    const int n = sim::clusterHostCount(p.topology, p.topologyParameters);
+    std::vector<int> owner(std::size_t(n), -1); // leaf -> job
+    std::vector<ScenarioIssue> issues;
+    for (std::size_t j = 0; j < s.jobs.size(); ++j) {
+        const ScenarioJob& job = s.jobs[j];
+        if (job.firstHost < 0)
+            continue;
+        const std::string at = "jobs[" + std::to_string(j) + "].hosts";
+        const std::string range = std::to_string(job.firstHost) + "-" + std::to_string(job.lastHost);
+        if (job.lastHost >= n) {
+            issues.push_back({at, "hosts " + range + ": the " + std::string(sim::toString(p.topology)) + " \"" +
+                                      p.topologyParameters + "\" has hosts 0-" + std::to_string(n - 1)});
+            continue;
+        }
+        if (job.lastHost - job.firstHost + 1 < ranks[j]) {
+            issues.push_back({at, "hosts " + range + " are " + std::to_string(job.lastHost - job.firstHost + 1) +
+                                      "; the job has " + std::to_string(ranks[j]) + " ranks"});
+            continue;
+        }
+        for (int leaf = job.firstHost; leaf <= job.lastHost; ++leaf) { // the whole range is the job's
+            int& o = owner[std::size_t(leaf)];
+            if (o >= 0) {
+                issues.push_back({at, "host " + std::to_string(leaf) + " is job \"" + s.jobs[std::size_t(o)].name +
+                                          "\"'s too; jobs do not share hosts"});
+                break;
+            }
+            o = int(j);
+        }
+    }
+    std::vector<int> leafOf;
+    int next = 0; // the lowest leaf not yet examined for the jobs without hosts
+    for (std::size_t j = 0; j < s.jobs.size() && issues.empty(); ++j) {
+        const ScenarioJob& job = s.jobs[j];
+        for (int r = 0; r < ranks[j]; ++r) {
+            if (job.firstHost >= 0) {
+                leafOf.push_back(job.firstHost + r);
+                continue;
+            }
+            while (next < n && owner[std::size_t(next)] >= 0)
+                ++next;
+            if (next >= n) {
+                issues.push_back({"jobs[" + std::to_string(j) + "]", "no free hosts left on the " +
+                                                                        std::string(sim::toString(p.topology)) + " \"" +
+                                                                        p.topologyParameters + "\" for its ranks"});
+                break;
+            }
+            owner[std::size_t(next)] = int(j);
+            leafOf.push_back(next);
+        }
+    }
+    if (!issues.empty())
+        throw ScenarioError(s.file, std::move(issues));
+    return leafOf;
+}
+
 } // namespace
 
 PreparedJobs prepareJobs(const Scenario& s)
@@ -61,8 +127,10 @@ PreparedJobs prepareJobs(const Scenario& s)
     PreparedJobs out;
     std::map<std::string, std::shared_ptr<TrainTest>> datasets;
     std::vector<std::string> roles;
+    std::vector<int> ranks; // per job
     for (std::size_t j = 0; j < s.jobs.size(); ++j) {
         const Scenario& js = s.jobs[j].scenario;
+        const std::size_t before = roles.size();
         std::shared_ptr<TrainTest>& d = datasets[datasetKey(js)];
         if (!d)
             d = std::make_shared<TrainTest>(loadDataset(js));
@@ -76,9 +144,11 @@ PreparedJobs prepareJobs(const Scenario& s)
                 issues.push_back({"jobs[" + std::to_string(j) + "]." + is.path, is.message});
             throw ScenarioError(s.file, std::move(issues));
         }
+        ranks.push_back(int(roles.size() - before));
     }
     Scenario platform = s; // preparePlatform resolves the platform's files in place
     preparePlatform(platform, roles);
+    platform.sim.platform.rankLeaf = placement(s, ranks);
     out.spec.platform = platform.sim.platform;
     out.spec.platform.seed = s.sim.training.seed;
     for (std::size_t j = 0; j < s.jobs.size(); ++j) {
@@ -163,6 +233,8 @@ int runJobs(const Scenario& s, const std::string& db, bool json)
             o.insert("job", QString::fromStdString(s.jobs[j].name));
             o.insert("name", QString::fromStdString(s.jobs[j].scenario.name));
             o.insert("start", s.jobs[j].start);
+            o.insert("strategy", toString(s.jobs[j].scenario.sim.strategy.kind));
+            o.insert("workers", s.jobs[j].scenario.sim.strategy.workers);
             o.insert("time_per_step", perStep(result.jobs[j].summary));
             QJsonArray hosts;
             for (const auto& h : result.jobs[j].hosts)
@@ -193,7 +265,8 @@ int runJobs(const Scenario& s, const std::string& db, bool json)
         std::printf("\n=== job %s (starts at %s) ===", s.jobs[j].name.c_str(), formatSeconds(s.jobs[j].start).c_str());
         printSummaryTable(ids[j], s.jobs[j].scenario, result.jobs[j], wall);
     }
-    std::printf("\n%zu jobs on one platform: %s   (group %s)\n", ids.size(), s.name.c_str(), group.c_str());
+    std::printf("\n%zu job%s on one platform: %s   (group %s)\n", ids.size(), ids.size() == 1 ? "" : "s",
+                s.name.c_str(), group.c_str());
     std::printf("  %-12s %-15s %7s %10s %10s %10s %9s %7s %6s %11s\n", "job", "strategy", "workers", "start", "time",
                 "per step", "accuracy", "comm", "util", "bytes");
     for (std::size_t j = 0; j < ids.size(); ++j) {

@@ -68,6 +68,9 @@ struct Scenario {
 struct ScenarioJob {
     std::string name;  ///< 1 to 40 of [A-Za-z0-9_.-], unique in the scenario
     double start = 0;  ///< simulated s, in [0, 1e9]
+    /// Fat-tree, torus, dragonfly: the hosts (leaves, 0-based) its ranks take in rank order, "first-last" inclusive;
+    /// -1 (no "hosts"): the lowest hosts no other job takes, in job order.
+    int firstHost = -1, lastHost = -1;
     Scenario scenario; ///< name "<scenario> / <job>"
 };
 

@@ -75,6 +75,23 @@ void readJobs(const QJsonValue& v, const std::string& baseText, Scenario& s, std
                     r.fail("name", "duplicate job name \"" + job.name + "\"");
             }
             job.start = r.unit("start", UnitKind::Time, 0, false);
+            if (r.has("hosts")) {
+                static const QRegularExpression range("^([0-9]{1,7})-([0-9]{1,7})$");
+                const QJsonValue h = r.value("hosts");
+                const QRegularExpressionMatch m = range.match(h.toString());
+                const bool cluster = p.topology == sim::Topology::FatTree || p.topology == sim::Topology::Torus ||
+                                     p.topology == sim::Topology::Dragonfly;
+                if (!h.isString() || !m.hasMatch() || m.captured(1).toInt() > m.captured(2).toInt())
+                    r.fail("hosts", "expected a range of host indices \"first-last\" such as \"0-7\" (first <= last), "
+                                    "got " + show(h));
+                else if (!cluster)
+                    r.fail("hosts", std::string("only on the fat-tree, torus and dragonfly platforms (on the ") +
+                                        sim::toString(p.topology) + " platform every rank has a host of its own)");
+                else {
+                    job.firstHost = m.captured(1).toInt();
+                    job.lastHost = m.captured(2).toInt();
+                }
+            }
             if (r.has("workers")) {
                 const long workers = r.integer("workers", p.workers, 1, 1000000);
                 patch.insert("platform", QJsonObject{{"workers", double(workers)}});

@@ -109,8 +109,8 @@ JobsResult simulateJobs(const JobsSpec& spec, const std::vector<MetricsSink*>& j
         r.summary.partitionLargestClassShare = ps.largestClassShare;
         r.labelHistogram = std::move(histograms[j]);
         r.finalModel = strategy.finalModel();
-        if (j < c.linksByJob.size()) { // the job's own bytes, loads over the job's own time
-            r.links = c.linksByJob[j];
+        if (j < c.linksByJob.size() || K == 1) { // the job's own bytes, loads over the job's own time
+            r.links = K == 1 ? c.links : c.linksByJob[j]; // (one job: every byte is its own)
             for (LinkStats& l : r.links) {
                 l.averageLoad = r.summary.simulatedTime > 0 ? l.bytes / r.summary.simulatedTime : 0;
                 l.utilization = l.bandwidth > 0 ? l.averageLoad / l.bandwidth : 0;
