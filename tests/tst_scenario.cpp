@@ -199,6 +199,18 @@ private slots:
             << seed << jobs("[{\"name\": \"a\"}, {\"name\": \"b\", \"run\": {\"stop_at_target\": true, "
                             "\"target_accuracy\": 0}}]")
             << "q.json: jobs[1].run.stop_at_target: needs run.target_accuracy greater than 0";
+        QTest::newRow("jobs: hosts on a star")
+            << seed << jobs("[{\"name\": \"a\", \"hosts\": \"0-8\"}]")
+            << "q.json: jobs[0].hosts: only on the fat-tree, torus and dragonfly platforms (on the star platform every "
+               "rank has a host of its own)";
+        QTest::newRow("jobs: hosts not a range")
+            << seed << jobs("[{\"name\": \"a\", \"hosts\": \"8-0\"}]")
+            << "q.json: jobs[0].hosts: expected a range of host indices \"first-last\" such as \"0-7\" (first <= last), "
+               "got \"8-0\"";
+        QTest::newRow("jobs: hosts as a list")
+            << seed << jobs("[{\"name\": \"a\", \"hosts\": [0, 8]}]")
+            << "q.json: jobs[0].hosts: expected a range of host indices \"first-last\" such as \"0-7\" (first <= last), "
+               "got an array";
         QTest::newRow("jobs: checkpoint-restart")
             << seed << jobs("[{\"name\": \"a\", \"strategy\": {\"recovery\": \"checkpoint-restart\", "
                             "\"checkpoint\": {\"every_steps\": 10}}}]")
