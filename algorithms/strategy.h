@@ -148,6 +148,16 @@ public:
     virtual void run(int rank, Transport& t) = 0;
     /// Whether rank `rank` starts with the simulation (true) or only when another rank launches it.
     virtual bool launchedAtStart(int /*rank*/) const { return true; }
+    /// When a rank launched at the start begins, simulated s (>= 0, finite): its participation window opens then, and
+    /// the time before counts as nothing (neither idle nor compute). 0 for every single strategy; several jobs on one
+    /// platform (strategies/jobs.h) start a job's ranks at the job's start time.
+    virtual double startTime(int /*rank*/) const { return 0; }
+    /// The name of rank `rank`'s host, or "" for the default by role ("worker-3", "server"; sim::hostNames). Several
+    /// jobs on one platform prefix their jobs' names ("a/worker-3").
+    virtual std::string hostName(int /*rank*/) const { return {}; }
+    /// Which job rank `rank` belongs to, in [0, jobs): 0 for every single strategy (strategies/jobs.h has several).
+    /// The simulation counts each job's link traffic on its own (SimulationResult::linksByJob).
+    virtual int jobOf(int /*rank*/) const { return 0; }
     /// Why the run ended (see Summary::stopReason); valid after every rank returned.
     virtual std::string stopReason() const = 0;
     /// The trained global model (numParams floats; empty for proxy workloads); valid after every rank returned.

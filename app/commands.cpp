@@ -9,6 +9,7 @@
 #include "runstore.h"
 #include "scenario.h"
 #include "scenario_platform.h"
+#include "scenario_jobs.h"
 #include "sweep.h"
 #include "threadsoption.h"
 #include "parallel.h"
@@ -44,6 +45,8 @@ double wallClock()
 {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+} // namespace
 
 void printSummaryTable(long long runId, const Scenario& sc, const sim::SimulationResult& r, double wall)
 {
@@ -157,6 +160,8 @@ void printSummaryTable(long long runId, const Scenario& sc, const sim::Simulatio
     }
 }
 
+namespace {
+
 /// Reports an input error on stderr (and as an error event when streaming).
 int inputError(bool stream, const std::string& message, const std::string& path = {},
                const std::string& file = {})
@@ -241,6 +246,12 @@ int cmdRun(const QStringList& args)
     TrainTest data;
     try {
         sc = loadScenario(file);
+        if (!sc.jobs.empty()) { // several jobs on one platform (scenario_jobs.h)
+            if (streaming || sweepTag)
+                return inputError(streaming, file + ": jobs: --stream and --tag do not take a scenario with jobs yet "
+                                                    "(README \"Several jobs on one platform\")", "jobs", file);
+            return runJobs(sc, p.value(db).toStdString(), p.isSet(json));
+        }
         data = loadDataset(sc);
         preparePlatform(sc, checkAgainstData(sc, data));
     } catch (const ScenarioError& e) {

@@ -6,6 +6,10 @@
 
 class QCommandLineParser;
 
+namespace dml::sim {
+struct SimulationResult;
+}
+
 namespace dml::app {
 
 /// Adds -h/--help to `p` and parses `args` for subcommand `name`. Prints the help (returns Ok) or the error
@@ -33,5 +37,9 @@ int cmdMerge(const QStringList& args);
 int cmdTrace(const QStringList& args);
 /// The top-level usage text.
 QString usage();
+
+struct Scenario;
+/// The summary table `dmlsim run` prints for run `runId` of `sc` (wall: wall-clock s).
+void printSummaryTable(long long runId, const Scenario& sc, const sim::SimulationResult& r, double wall);
 
 } // namespace dml::app

@@ -268,6 +268,10 @@ int cmdCompare(const QStringList& args)
     std::vector<Variant> variants;
     try {
         const Scenario base = loadScenario(file);
+        if (!base.jobs.empty())
+            throw ScenarioError(file, {{"jobs", "`dmlsim compare` does not take a scenario with jobs: `dmlsim run` runs "
+                                                "its jobs together and stores them as a group that `dmlsim report "
+                                                "--sweep` compares (README \"Several jobs on one platform\")"}});
         // The base without its compare list: each variant is a scenario that runs on its own.
         const std::string baseText = mergePatch(base.text, R"({"compare": null})");
         QStringList wanted = p.isSet(strategies) ? p.value(strategies).split(',', Qt::SkipEmptyParts) : QStringList{};

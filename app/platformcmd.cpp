@@ -3,7 +3,9 @@
 #include "commands.h"
 #include "error.h"
 #include "scenario.h"
+#include "scenario_jobs.h"
 #include "scenario_platform.h"
+#include "strategies/jobs.h"
 #include "units.h"
 
 #include <QCommandLineParser>
@@ -92,12 +94,24 @@ int cmdPlatform(const QStringList& args)
     sim::PlatformGraph g;
     try {
         Scenario sc = loadScenario(p.positionalArguments().front().toStdString());
-        const TrainTest data = loadDataset(sc);
-        preparePlatform(sc, checkAgainstData(sc, data));
-        sim::resolveCapacity(sc.sim.platform, sc.sim.training, data.train);
-        MetricsSink none;
-        const auto strategy = makeStrategy(sc.sim.strategy, sc.sim.training, data, none);
-        g = sim::describePlatform(sc.sim.platform, *strategy);
+        if (!sc.jobs.empty()) { // several jobs: their ranks end to end on the one platform ("a/worker-0", ...)
+            const PreparedJobs jobs = prepareJobs(sc);
+            std::vector<JobsStrategy::Job> parts;
+            MetricsSink none;
+            for (const sim::JobSpec& j : jobs.spec.jobs)
+                parts.push_back({j.name, makeStrategy(j.strategy, j.training, *j.data, none), j.start});
+            const JobsStrategy all(std::move(parts));
+            sim::PlatformSpec platform = jobs.spec.platform;
+            sim::resolveCapacity(platform, jobs.spec.jobs.front().training, jobs.spec.jobs.front().data->train);
+            g = sim::describePlatform(platform, all);
+        } else {
+            const TrainTest data = loadDataset(sc);
+            preparePlatform(sc, checkAgainstData(sc, data));
+            sim::resolveCapacity(sc.sim.platform, sc.sim.training, data.train);
+            MetricsSink none;
+            const auto strategy = makeStrategy(sc.sim.strategy, sc.sim.training, data, none);
+            g = sim::describePlatform(sc.sim.platform, *strategy);
+        }
     } catch (const ScenarioError& e) {
         std::fprintf(stderr, "dmlsim platform: %s\n", e.what());
         return BadInput;

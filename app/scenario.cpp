@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "jsonreader.h"
+#include "scenario_jobs.h"
 #include "models/cnn.h"
 #include "units.h"
 
@@ -641,6 +642,7 @@ Scenario parseScenario(const std::string& text, const std::string& file)
     s.file = file;
     s.text = text;
     std::vector<ScenarioIssue> issues;
+    QJsonValue jobs(QJsonValue::Undefined); // a single job
     {
         ObjectReader root(doc.object(), "", issues);
         s.name = root.string("name", "", true);
@@ -656,6 +658,8 @@ Scenario parseScenario(const std::string& text, const std::string& file)
             readPresentation(root.child("presentation"), s.presentation);
         if (root.has("cost"))
             readCost(root.child("cost"), s.cost);
+        if (root.has("jobs")) // read once the top level is (scenario_jobs.cpp)
+            jobs = root.value("jobs");
     }
     s.sim.strategy.workers = s.sim.platform.workers;
     if (s.sim.strategy.kind == StrategyKind::HierFavg) {
@@ -716,6 +720,11 @@ Scenario parseScenario(const std::string& text, const std::string& file)
             const std::string what = e.what();
             issues.push_back({e.path(), what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what});
         }
+    }
+    if (!jobs.isUndefined()) {
+        QJsonObject base = doc.object();
+        base.remove("jobs");
+        readJobs(jobs, QJsonDocument(base).toJson(QJsonDocument::Compact).toStdString(), s, issues);
     }
     if (!issues.empty())
         throw ScenarioError(file, std::move(issues));

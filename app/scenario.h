@@ -45,6 +45,8 @@ struct PresentationHints {
     std::string series; ///< the named series the Series tab shows alone (e.g. "staleness"); "" = all of them
 };
 
+struct ScenarioJob;
+
 struct Scenario {
     std::string name;
     std::string description;
@@ -55,6 +57,21 @@ struct Scenario {
     std::vector<CompareEntry> compare; ///< what `dmlsim compare` runs (empty: --strategies decides)
     PresentationHints presentation;    ///< for the workbench's Play lesson
     CostSpec cost;                     ///< prices for reports (optional "cost" section; the simulation ignores it)
+    /// Several jobs on one platform (optional "jobs" array; README "Several jobs on one platform"): empty for a
+    /// single job. Then `sim` is the defaults the jobs patch, and only its platform runs.
+    std::vector<ScenarioJob> jobs;
+};
+
+/// One job of a scenario's "jobs" array (app/scenario_jobs.cpp): the scenario it amounts to on its own (the
+/// top-level scenario with the job's workload, strategy, run and workers merged in, without "jobs"; its text is what
+/// the run store keeps, so a job can be run alone), its name and its start.
+struct ScenarioJob {
+    std::string name;  ///< 1 to 40 of [A-Za-z0-9_.-], unique in the scenario
+    double start = 0;  ///< simulated s, in [0, 1e9]
+    /// Fat-tree, torus, dragonfly: the hosts (leaves, 0-based) its ranks take in rank order, "first-last" inclusive;
+    /// -1 (no "hosts"): the lowest hosts no other job takes, in job order.
+    int firstHost = -1, lastHost = -1;
+    Scenario scenario; ///< name "<scenario> / <job>"
 };
 
 /// One problem in a scenario: the JSON path of the field ("platform.link_bandwidth", "" for the document)

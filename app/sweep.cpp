@@ -330,7 +330,9 @@ Sweep loadSweep(const std::string& file)
                     runPatch.insert("name", QString::fromStdString(run.name));
             run.text = patched(text, runPatch);
             try {
-                parseScenario(run.text, file + " [" + point.label + "]");
+                if (!parseScenario(run.text, file + " [" + point.label + "]").jobs.empty())
+                    throw ScenarioError(file, {{"jobs", "a scenario with jobs cannot be swept yet (README \"Several "
+                                                        "jobs on one platform\")"}});
             } catch (const ScenarioError& e) {
                 throw ScenarioError(file, {{"grid", "the point " + point.label + " gives an invalid scenario: " +
                                                         firstIssues(e)}});

@@ -288,6 +288,9 @@ std::vector<sg4::Host*> buildCluster(const PlatformSpec& p, const std::vector<st
     // own (the leaf's links are the node's interface); an aggregator's leaf too, as a node of one host (SimGrid
     // 3.32's torus finds no route between a host leaf and a zone leaf).
     const std::vector<NodeLeaf> leaves = p.node.enabled() ? nodeLeaves(p.node, roles) : std::vector<NodeLeaf>{};
+    std::map<unsigned long, std::size_t> rankAt; // leaf -> rank, with an explicit placement (p.rankLeaf)
+    for (std::size_t r = 0; r < p.rankLeaf.size() && r < names.size(); ++r)
+        rankAt[(unsigned long)p.rankLeaf[r]] = r;
     auto leaf = [&](sg4::NetZone* zone, const std::vector<unsigned long>&, unsigned long id)
         -> std::pair<simgrid::kernel::routing::NetPoint*, simgrid::kernel::routing::NetPoint*> {
         if (id < leaves.size()) {
@@ -296,12 +299,17 @@ std::vector<sg4::Host*> buildCluster(const PlatformSpec& p, const std::vector<st
                                 ->seal();
             return buildNode(zone, int(id), leaves[id], p.node, names, speeds, sw, hosts, {});
         }
-        const bool rank = !p.node.enabled() && id < names.size(); // else a leaf no rank uses
-        sg4::Host* h = zone->create_host(rank ? names[id] : "node-" + std::to_string(id),
-                                         rank ? speeds[id] : p.workerSpeed)
+        std::size_t r = id; // the rank on this leaf, if any
+        if (!p.rankLeaf.empty()) {
+            const auto it = rankAt.find(id);
+            r = it == rankAt.end() ? names.size() : it->second;
+        }
+        const bool rank = !p.node.enabled() && r < names.size(); // else a leaf no rank uses
+        sg4::Host* h = zone->create_host(rank ? names[r] : "node-" + std::to_string(id),
+                                         rank ? speeds[r] : p.workerSpeed)
                            ->seal();
         if (rank)
-            hosts[id] = h;
+            hosts[r] = h;
         return {h->get_netpoint(), nullptr};
     };
     const sg4::ClusterCallbacks callbacks(leaf);
@@ -646,6 +654,17 @@ void checkPlatform(const PlatformSpec& p, const std::vector<std::string>& roles)
         } else if (n < ranks) {
             throw ConfigError(kParams, std::string("the ") + toString(p.topology) + " \"" + p.topologyParameters +
                                            "\" has " + std::to_string(n) + " hosts; the strategy needs " + need);
+        }
+        if (!p.rankLeaf.empty()) { // an explicit placement (several jobs' hosts; the scenario reader checked them)
+            std::set<int> taken;
+            if (p.rankLeaf.size() != roles.size() || p.node.enabled())
+                throw ConfigError("jobs", "a placement of " + std::to_string(p.rankLeaf.size()) + " ranks for " +
+                                              std::to_string(ranks) + (p.node.enabled() ? ", with platform.node" : ""));
+            for (int leaf : p.rankLeaf)
+                if (leaf < 0 || leaf >= n || !taken.insert(leaf).second)
+                    throw ConfigError("jobs", "host " + std::to_string(leaf) + " is outside the " +
+                                                  std::to_string(n) + " hosts of the " + toString(p.topology) +
+                                                  " or taken twice");
         }
         break;
     }

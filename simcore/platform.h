@@ -215,6 +215,10 @@ struct PlatformSpec {
     /// fedavg's clients drop out of rounds, async-ps's workers stop pushing). Set by simulate() and the CLI from
     /// the strategy, not by scenarios.
     std::vector<std::string> failureTolerantRoles{"client"};
+    /// Fat-tree, torus, dragonfly: the leaf (host index, 0-based, in SimGrid's leaf order) of each rank; empty: rank r
+    /// on leaf r. Several jobs on one platform place each job's ranks on its `hosts` (scenario "jobs[i].hosts"). Every
+    /// entry must be distinct and below the topology's host count (checkPlatform); not with `node`.
+    std::vector<int> rankLeaf;
 };
 
 /// Whether ranks of `role` aggregate rather than train: the "server" and HierFAVG's "edge-server"s. They get the

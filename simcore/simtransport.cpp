@@ -131,6 +131,15 @@ void World::prepare()
     starts.assign(accounts.size(), 0);
     actors.assign(accounts.size(), nullptr);
     disks.resize(accounts.size(), nullptr);
+    jobOfRank.assign(accounts.size(), 0);
+    int jobs = 1;
+    for (std::size_t r = 0; r < accounts.size() && strategy; ++r) {
+        jobOfRank[r] = strategy->jobOf(int(r));
+        jobs = std::max(jobs, jobOfRank[r] + 1);
+    }
+    jobLinkBytes.clear();
+    if (jobs > 1)
+        jobLinkBytes.resize(std::size_t(jobs));
 }
 
 void World::markLost(int rank)
@@ -181,7 +190,7 @@ void World::linkTurnedOff(const sg4::Link* link)
     }
 }
 
-void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
+void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes, int job)
 {
     auto [it, fresh] = m_routes.try_emplace({src, dst});
     if (fresh) {
@@ -190,6 +199,9 @@ void World::countTraffic(sg4::Host* src, sg4::Host* dst, double bytes)
     }
     for (sg4::Link* l : it->second)
         linkBytes[l] += bytes;
+    if (!jobLinkBytes.empty())
+        for (sg4::Link* l : it->second)
+            jobLinkBytes[std::size_t(job)][l] += bytes;
 }
 
 bool World::cutOff(int rank) const
@@ -202,7 +214,7 @@ bool World::cutOff(int rank) const
     return false;
 }
 
-void World::start(int rank)
+void World::start(int rank, double at)
 {
     RankAccount& acc = accounts[std::size_t(rank)];
     // A device that is off, or that a failed link cuts off, cannot take part: its launcher sees peerFailed().
@@ -214,8 +226,12 @@ void World::start(int rank)
     lost[std::size_t(rank)] = 0;
     running[std::size_t(rank)] = 1;
     ++starts[std::size_t(rank)];
-    const double started = sg4::Engine::get_clock();
+    // A later start (a job of several that begins at its start time): the actor exists from now on, but its
+    // window opens at `at`; the sleep before is neither computing nor blocked, so it counts as nothing.
+    const double started = std::max(sg4::Engine::get_clock(), at);
     sg4::ActorPtr actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started] {
+        if (started > sg4::Engine::get_clock())
+            sg4::this_actor::sleep_until(started);
         SimTransport transport(rank, *this);
         try {
             strategy->run(rank, transport);
@@ -350,7 +366,8 @@ void SimTransport::delivered(const Pending& p)
 {
     record(p.comm, Span::Send, p.peer, p.bytes);
     m_acc.bytesSent += p.bytes;
-    m_world.countTraffic(m_acc.host, m_world.accounts[std::size_t(p.peer)].host, p.bytes);
+    m_world.countTraffic(m_acc.host, m_world.accounts[std::size_t(p.peer)].host, p.bytes,
+                         m_world.jobOfRank[std::size_t(m_rank)]);
 }
 
 SimTransport::~SimTransport()

@@ -94,8 +94,9 @@ struct World {
     void flushSpans();
 
     /// Creates the actor of `rank` on its host, running strategy->run(rank, ...). If the host is off, nothing
-    /// runs and the rank is marked lost.
-    void start(int rank);
+    /// runs and the rank is marked lost. With `at` (simulated s) later than now, the body begins at `at`: its
+    /// participation window opens then, and the wait before it counts as nothing (neither idle nor compute).
+    void start(int rank, double at = 0);
     /// Creates rank `rank`'s background actor (Transport::spawnBackground) on its host.
     void startBackground(int rank, std::function<void(Transport&)> body);
     /// The queue of Transport::postLocal / takeLocal on (rank, tag).
@@ -149,9 +150,14 @@ struct World {
     void hostTurnedOff(const simgrid::s4u::Host* host);
     /// Sizes the per-rank vectors after `accounts` is filled in.
     void prepare();
-    /// Payload bytes per link: `bytes` delivered from `src` to `dst` are added to every link of their route.
-    void countTraffic(simgrid::s4u::Host* src, simgrid::s4u::Host* dst, double bytes);
+    /// Payload bytes per link: `bytes` delivered from `src` to `dst` by a rank of job `job` are added to every link
+    /// of their route (in linkBytes, and with several jobs in jobLinkBytes[job]).
+    void countTraffic(simgrid::s4u::Host* src, simgrid::s4u::Host* dst, double bytes, int job = 0);
     std::unordered_map<simgrid::s4u::Link*, double> linkBytes;
+    /// Per rank: its job (Strategy::jobOf); filled in by prepare().
+    std::vector<int> jobOfRank;
+    /// Several jobs (Strategy::jobOf not always 0): per job, the payload bytes of its messages per link; empty with one.
+    std::vector<std::unordered_map<simgrid::s4u::Link*, double>> jobLinkBytes;
 
 private:
     std::unordered_map<long long, LocalQueue> m_local;

@@ -73,7 +73,11 @@ std::vector<std::string> hostNames(const Strategy& s)
     std::vector<std::string> roles;
     for (int r = 0; r < s.numRanks(); ++r)
         roles.push_back(s.roleOf(r));
-    return hostNames(roles);
+    std::vector<std::string> names = hostNames(roles);
+    for (int r = 0; r < s.numRanks(); ++r) // a strategy's own names (several jobs: "a/worker-0")
+        if (std::string own = s.hostName(r); !own.empty())
+            names[std::size_t(r)] = std::move(own);
+    return names;
 }
 
 void resolveCapacity(PlatformSpec& p, const TrainingConfig& training, const Dataset& train)
@@ -119,6 +123,15 @@ SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strate
 {
     Recorder none;
     return run(platform, strategy, targetAccuracy, accuracySimulated, none, kDefaultHorizon);
+}
+
+SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
+                                  bool accuracySimulated, MetricsSink* forward, double horizon)
+{
+    Recorder recorder;
+    recorder.forward = forward;
+    return run(platform, strategy, targetAccuracy, accuracySimulated, recorder,
+               horizon > 0 ? horizon : kDefaultHorizon);
 }
 
 namespace {
@@ -232,7 +245,7 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     }
     for (int r = 0; r < ranks; ++r)
         if (strategy.launchedAtStart(r))
-            world.start(r);
+            world.start(r, strategy.startTime(r));
     bool deadlocked = false;
     std::string waiting; // the ranks still running when SimGrid found the deadlock
     sg4::Engine::on_deadlock_cb([&] {
@@ -308,9 +321,25 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
         ls.utilization = ls.bandwidth > 0 ? ls.averageLoad / ls.bandwidth : 0;
         result.links.push_back(std::move(ls));
     }
-    std::sort(result.links.begin(), result.links.end(), [](const LinkStats& a, const LinkStats& b) {
+    const auto mostBytesFirst = [](const LinkStats& a, const LinkStats& b) {
         return a.bytes != b.bytes ? a.bytes > b.bytes : a.name < b.name;
-    });
+    };
+    std::sort(result.links.begin(), result.links.end(), mostBytesFirst);
+    for (const auto& job : world.jobLinkBytes) { // several jobs: each one's traffic, with the run's link figures
+        std::vector<LinkStats>& out = result.linksByJob.emplace_back();
+        for (const LinkStats& all : result.links) {
+            const auto it = std::find_if(job.begin(), job.end(),
+                                         [&](const auto& kv) { return kv.first->get_name() == all.name; });
+            if (it == job.end())
+                continue;
+            LinkStats ls = all;
+            ls.bytes = it->second;
+            ls.averageLoad = end > 0 ? ls.bytes / end : 0;
+            ls.utilization = ls.bandwidth > 0 ? ls.averageLoad / ls.bandwidth : 0;
+            out.push_back(std::move(ls));
+        }
+        std::sort(out.begin(), out.end(), mostBytesFirst);
+    }
     return result;
 }
 } // namespace

@@ -32,6 +32,9 @@ struct SimulationResult {
     std::map<std::string, std::vector<std::pair<double, double>>> series;
     /// Every link that carried traffic, most bytes first (ties by name).
     std::vector<LinkStats> links;
+    /// Several jobs on one platform (Strategy::jobOf): per job, the links its own messages crossed, with its bytes
+    /// (load and utilization over the whole run's time), most bytes first; empty for a single strategy.
+    std::vector<std::vector<LinkStats>> linksByJob;
 };
 
 /// Error raised inside the simulation (an actor threw); what() carries the actor's message.
@@ -55,6 +58,11 @@ void resolveCapacity(PlatformSpec& p, const TrainingConfig& training, const Data
 /// empty (the strategy reports to its own sink); hosts, summary timing and finalModel are filled in.
 SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
                                   bool accuracySimulated);
+/// The same, with the timeline's span batches and the simulation's own series ("rank_failed", "link_down:...")
+/// forwarded to `forward` (may be null) as they happen, and `horizon` (s; <= 0: the default 1e5 s) bounding random
+/// availability and periodic profiles. What simulateJobs (multijob.h) runs.
+SimulationResult simulateStrategy(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
+                                  bool accuracySimulated, MetricsSink* forward, double horizon);
 
 /// Builds the platform the strategy would run on (in a SimGrid engine: one per process, like simulate()) and
 /// describes it: every host and link, their adjacency along routes, and a few sample routes.

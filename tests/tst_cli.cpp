@@ -508,6 +508,66 @@ private slots:
         QVERIFY(!QFile::exists(dir.filePath("b.sqlite")));
     }
 
+    /// Issue 17: a scenario with two jobs runs them together, stores each as a run of its own and the two as a group,
+    /// places a job on its hosts, and refuses overlapping hosts (nothing stored) and --stream.
+    void jobsRunTogether()
+    {
+        const QByteArray text = R"json({"name": "two", "seed": 3,
+          "platform": {"topology": "fat-tree", "topology_parameters": "2;4,2;1,2;1,1", "workers": 3,
+                       "worker_speed": "1Gf", "network_model": "ideal"},
+          "workload": {"dataset": {"name": "synthetic", "classes": 3, "features": 8, "train_samples": 240,
+                                   "test_samples": 60},
+                       "model": {"type": "mlp", "hidden": [8]}, "batch_size": 10},
+          "strategy": {"type": "sync-ps"}, "run": {"epochs": 1},
+          "jobs": [{"name": "a", "hosts": "4-7"},
+                   {"name": "b", "start": "2s", "strategy": {"type": "ring-allreduce"}}]})json";
+        QTemporaryDir dir;
+        const QString db = dir.filePath("runs.sqlite"), file = writeFile(dir, "jobs.json", text);
+        const Result r = dmlsim({"run", file, "--db", db, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        const QJsonArray jobs = o["jobs"].toArray();
+        QCOMPARE(jobs.size(), 2);
+        QCOMPARE(jobs[0].toObject()["job"].toString(), QString("a"));
+        QCOMPARE(jobs[1].toObject()["start"].toDouble(), 2.0);
+        QCOMPARE(jobs[1].toObject()["strategy"].toString(), QString("ring-allreduce"));
+        const double b = jobs[1].toObject()["simulated_time"].toDouble();
+        QVERIFY(b > 0);
+        QVERIFY2(o["combined"].toObject()["makespan"].toDouble() >= 2 + b - 1e-9, r.out.constData());
+        QCOMPARE(o["group"].toString(), QString("jobs-1"));
+
+        RunStore store(db.toStdString());
+        const auto runs = store.runs();
+        QCOMPARE(int(runs.size()), 2);
+        QCOMPARE(runs[0].name, std::string("two / a"));
+        QCOMPARE(runs[1].name, std::string("two / b"));
+        QCOMPARE(runs[1].status, std::string("finished"));
+        QCOMPARE(int(store.sweepRuns("jobs-1").size()), 2);
+        const auto hosts = store.hostStats(runs[0].id);
+        QCOMPARE(int(hosts.size()), 4);
+        QCOMPARE(hosts.front().name, std::string("a/worker-0"));
+        QVERIFY(!store.samples(runs[1].id).empty());
+        QCOMPARE(store.samples(runs[1].id).front().time, 0.0); // b's own time starts at its start
+        // A job's stored scenario runs on its own.
+        QVERIFY(parseScenario(runs[1].scenarioText).jobs.empty());
+
+        // Job a on hosts 4-7, job b on the first free ones: the platform's routes say so.
+        const Result p = dmlsim({"platform", file, "--json", "-"});
+        QVERIFY2(p.exitCode == 0, p.err.constData());
+        QVERIFY2(p.out.contains("\"a/worker-0\"") && p.out.contains("\"node-3\""), p.out.left(2000).constData());
+
+        // Overlapping hosts: refused before anything is stored.
+        const QString bad = writeFile(dir, "bad.json", replaced(text, R"("name": "b", )", R"("name": "b", "hosts": "2-4", )"));
+        const Result e = dmlsim({"run", bad, "--db", db});
+        QCOMPARE(e.exitCode, 2);
+        QVERIFY2(QString(e.err).contains("jobs[1].hosts: host 4 is job \"a\"'s too; jobs do not share hosts"),
+                 e.err.constData());
+        QCOMPARE(int(RunStore(db.toStdString()).runs().size()), 2);
+        const Result st = dmlsim({"run", file, "--db", db, "--stream"});
+        QCOMPARE(st.exitCode, 2);
+        QVERIFY2(QString(st.err).contains("--stream and --tag do not take a scenario with jobs"), st.err.constData());
+    }
+
     void platformGraph()
     {
         QTemporaryDir dir;

@@ -3,7 +3,7 @@
 // scenario and lesson, mutated 2,400 times in total by a seeded generator (type swaps, extreme and non-finite
 // numbers, bad units, deleted and unknown keys, and random compression, privacy, secure aggregation, local-SGD and
 // recovery settings and all-reduce algorithms grafted onto the strategy, cluster shapes and multi-accelerator nodes
-// onto the platform, a cost section of prices, a convolutional model onto the workload), must either parse or be
+// onto the platform, a cost section of prices, a convolutional model onto the workload, a jobs array), must either parse or be
 // refused with a ScenarioError whose every issue has a message,
 // never with another exception or a crash; and every mutant that parses runs for 2 steps in a child process (ctest
 // fuzz_runs). The same seed gives the same mutants, so a failure replays: the test prints the mutant's number and
@@ -421,6 +421,35 @@ QJsonObject cnnGraft(Rng& rng)
     return m;
 }
 
+/// A random top-level "jobs" array (issue 17: several jobs on one platform): names (legal, duplicate, malformed),
+/// start times, worker counts, strategy patches and unknown keys, or a pooled value. No "run" or dataset patches, so
+/// that the runs of parsedMutantsRunTwoSteps stay at 2 steps on the synthetic data.
+QJsonValue jobsGraft(Rng& rng)
+{
+    if (rng.below(8) == 0)
+        return randomScalar(rng);
+    static const char* names[] = {"a", "b", "a", "job.2", "bad name", ""};
+    static const char* types[] = {"sync-ps", "ring-allreduce", "async-ps", "fedavg", "ring"};
+    static const char* keys[] = {"start", "workers", "strategy", "unknown"};
+    QJsonArray jobs;
+    for (int i = 1 + int(rng.below(3)); i > 0; --i) {
+        QJsonObject j{{"name", names[rng.below(std::size(names))]}};
+        for (int k = int(rng.below(4)); k > 0; --k) {
+            const std::size_t key = rng.below(std::size(keys));
+            QJsonValue v = randomScalar(rng);
+            if (key == 0 && rng.below(3))
+                v = QString::number(rng.below(5)) + "s";
+            else if (key == 1 && rng.below(3))
+                v = int(1 + rng.below(4));
+            else if (key == 2 && rng.below(4))
+                v = QJsonObject{{"type", types[rng.below(std::size(types))]}};
+            j[keys[key]] = v;
+        }
+        jobs.append(rng.below(10) == 0 ? randomScalar(rng) : QJsonValue(j));
+    }
+    return jobs;
+}
+
 QString mutate(const QJsonObject& seed, Rng& rng)
 {
     QJsonValue doc = seed;
@@ -451,7 +480,13 @@ QString mutate(const QJsonObject& seed, Rng& rng)
                                     : QJsonValue(QJsonObject{{"value", v}});
             });
             break;
-        default: // the strategy fields of issues 11-13, a faults section, or prices (issue 15)
+        default: // the strategy fields of issues 11-13, a faults section, prices (issue 15), or jobs (issue 17)
+            if (rng.below(7) == 0) {
+                QJsonObject o = doc.toObject();
+                o["jobs"] = jobsGraft(rng);
+                doc = o;
+                break;
+            }
             if (rng.below(5) == 0) {
                 QJsonObject o = doc.toObject();
                 o["cost"] = costGraft(rng);

@@ -150,6 +150,75 @@ private slots:
         QTest::newRow("bad hidden width") << "[256]" << "[256, -1]"
                                           << "q.json: workload.model.hidden[1]: expected an integer width in "
                                              "[1, 65536], got -1";
+        // Issue 17: several jobs on one platform (README "Several jobs on one platform").
+        const QString seed = "\"seed\": 42,";
+        auto jobs = [&](const QString& array) { return "\"seed\": 42, \"jobs\": " + array + ","; };
+        QTest::newRow("jobs: not an array")
+            << seed << jobs("{\"name\": \"a\"}")
+            << "q.json: jobs: expected an array of 1 to 64 jobs such as [{\"name\": \"a\"}, {\"name\": \"b\", "
+               "\"start\": \"10s\"}], got an object";
+        QTest::newRow("jobs: empty") << seed << jobs("[]")
+                                     << "q.json: jobs: expected an array of 1 to 64 jobs";
+        QTest::newRow("jobs: entry not an object")
+            << seed << jobs("[{\"name\": \"a\"}, 3]")
+            << "q.json: jobs[1]: expected an object such as {\"name\": \"a\", \"start\": \"10s\"}, got 3";
+        QTest::newRow("jobs: name missing") << seed << jobs("[{\"start\": \"1s\"}]")
+                                            << "q.json: jobs[0].name: missing; expected a string";
+        QTest::newRow("jobs: bad name") << seed << jobs("[{\"name\": \"a b\"}]")
+                                        << "q.json: jobs[0].name: expected 1 to 40 letters, digits, '-', '_' or '.', "
+                                           "got \"a b\"";
+        QTest::newRow("jobs: duplicate name") << seed << jobs("[{\"name\": \"a\"}, {\"name\": \"a\"}]")
+                                              << "q.json: jobs[1].name: duplicate job name \"a\"";
+        QTest::newRow("jobs: negative start")
+            << seed << jobs("[{\"name\": \"a\"}, {\"name\": \"b\", \"start\": \"-3s\"}]")
+            << "q.json: jobs[1].start: expected a duration such as \"50us\", got \"-3s\"";
+        QTest::newRow("jobs: start as a number")
+            << seed << jobs("[{\"name\": \"a\", \"start\": 10}]")
+            << "q.json: jobs[0].start: expected a duration such as \"50us\", got 10";
+        QTest::newRow("jobs: start too late")
+            << seed << jobs("[{\"name\": \"a\", \"start\": \"1e10s\"}]")
+            << "q.json: jobs[0].start: expected a duration such as \"50us\" between 1e-12 and 1e+09";
+        QTest::newRow("jobs: zero workers") << seed << jobs("[{\"name\": \"a\", \"workers\": 0}]")
+                                            << "q.json: jobs[0].workers: expected an integer in [1, 1000000], got 0";
+        QTest::newRow("jobs: unknown key")
+            << seed << jobs("[{\"name\": \"a\", \"strat\": {}}]")
+            << "q.json: jobs[0].strat: unknown key";
+        QTest::newRow("jobs: section not an object")
+            << seed << jobs("[{\"name\": \"a\", \"strategy\": \"ring-allreduce\"}]")
+            << "q.json: jobs[0].strategy: expected an object, got \"ring-allreduce\"";
+        QTest::newRow("jobs: bad strategy in a job")
+            << seed << jobs("[{\"name\": \"a\"}, {\"name\": \"b\", \"strategy\": {\"type\": \"ring\"}}]")
+            << "q.json: jobs[1].strategy.type: expected one of \"sync-ps\", \"async-ps\", \"ring-allreduce\", "
+               "\"fedavg\", \"hierfavg\", \"fedbuff\", got \"ring\"";
+        QTest::newRow("jobs: bad batch in a job")
+            << seed << jobs("[{\"name\": \"a\", \"workload\": {\"batch_size\": 0}}]")
+            << "q.json: jobs[0].workload.batch_size: expected an integer in [1, 1048576], got 0";
+        QTest::newRow("jobs: bad run in a job")
+            << seed << jobs("[{\"name\": \"a\", \"run\": {\"epochs\": -1}}]")
+            << "q.json: jobs[0].run.epochs: expected an integer in [1, 1000000], got -1";
+        QTest::newRow("jobs: a job's cross-field rule")
+            << seed << jobs("[{\"name\": \"a\"}, {\"name\": \"b\", \"run\": {\"stop_at_target\": true, "
+                            "\"target_accuracy\": 0}}]")
+            << "q.json: jobs[1].run.stop_at_target: needs run.target_accuracy greater than 0";
+        QTest::newRow("jobs: hosts on a star")
+            << seed << jobs("[{\"name\": \"a\", \"hosts\": \"0-8\"}]")
+            << "q.json: jobs[0].hosts: only on the fat-tree, torus and dragonfly platforms (on the star platform every "
+               "rank has a host of its own)";
+        QTest::newRow("jobs: hosts not a range")
+            << seed << jobs("[{\"name\": \"a\", \"hosts\": \"8-0\"}]")
+            << "q.json: jobs[0].hosts: expected a range of host indices \"first-last\" such as \"0-7\" (first <= last), "
+               "got \"8-0\"";
+        QTest::newRow("jobs: hosts as a list")
+            << seed << jobs("[{\"name\": \"a\", \"hosts\": [0, 8]}]")
+            << "q.json: jobs[0].hosts: expected a range of host indices \"first-last\" such as \"0-7\" (first <= last), "
+               "got an array";
+        QTest::newRow("jobs: checkpoint-restart")
+            << seed << jobs("[{\"name\": \"a\", \"strategy\": {\"recovery\": \"checkpoint-restart\", "
+                            "\"checkpoint\": {\"every_steps\": 10}}}]")
+            << "q.json: jobs[0].strategy.recovery: \"checkpoint-restart\" is not available with jobs yet";
+        QTest::newRow("jobs: with compare")
+            << seed << "\"seed\": 42, \"compare\": [{\"label\": \"x\", \"patch\": {}}], \"jobs\": [{\"name\": \"a\"}],"
+            << "q.json: compare: not with jobs";
         // Issue 17: the CNN's fields.
         QTest::newRow("cnn: input not three integers")
             << QString("\"model\": { \"type\": \"mlp\", \"hidden\": [256] }") << "\"model\": {\"type\": \"cnn\", \"input\": [1, 28]}"
@@ -458,6 +527,55 @@ private slots:
             QFAIL("no error");
         } catch (const ScenarioError& e) {
             QVERIFY2(QString(e.what()).startsWith(message), e.what());
+        }
+    }
+
+    /// Issue 17: a scenario with two jobs: each is the top level with its own sections merged in.
+    void jobsParse()
+    {
+        const Scenario s = parseScenario(
+            edited("\"seed\": 42,", "\"seed\": 42, \"jobs\": [{\"name\": \"a\"}, {\"name\": \"b.2\", \"start\": "
+                                    "\"90s\", \"workers\": 4, \"strategy\": {\"type\": \"ring-allreduce\"}, \"run\": "
+                                    "{\"epochs\": 2}, \"workload\": {\"batch_size\": 64}}],"),
+            "q.json");
+        QCOMPARE(int(s.jobs.size()), 2);
+        const ScenarioJob& a = s.jobs[0];
+        const ScenarioJob& b = s.jobs[1];
+        QCOMPARE(QString::fromStdString(a.name), QString("a"));
+        QCOMPARE(a.start, 0.0);
+        QCOMPARE(a.scenario.sim.strategy.workers, 8);
+        QVERIFY(a.scenario.sim.strategy.kind == StrategyKind::SyncPs);
+        QCOMPARE(a.scenario.sim.training.epochs, 4);
+        QCOMPARE(QString::fromStdString(b.name), QString("b.2"));
+        QCOMPARE(b.start, 90.0);
+        QCOMPARE(b.scenario.sim.strategy.workers, 4);
+        QCOMPARE(b.scenario.sim.platform.workers, 4);
+        QVERIFY(b.scenario.sim.strategy.kind == StrategyKind::RingAllReduce);
+        QCOMPARE(b.scenario.sim.training.epochs, 2);
+        QCOMPARE(b.scenario.sim.training.batchSize, 64);
+        QCOMPARE(b.scenario.sim.training.optimizer.learningRate, 0.001f); // the top level's, not patched
+        QCOMPARE(QString::fromStdString(b.scenario.name),
+                 QString("Quickstart: synchronous parameter server, 8 workers, Fashion-MNIST / b.2"));
+        QVERIFY(b.scenario.jobs.empty());
+        // A job's text runs on its own: it has no "jobs" and parses to the same settings.
+        const Scenario alone = parseScenario(b.scenario.text, "b.json");
+        QVERIFY(alone.jobs.empty());
+        QCOMPARE(alone.sim.strategy.workers, 4);
+        QCOMPARE(alone.sim.training.batchSize, 64);
+    }
+
+    void jobsRefusedWhereNotSupported()
+    {
+        std::string s = edited("\"topology\": \"star\"",
+                               "\"topology\": \"edge\", \"edge\": {\"sites\": 2, \"devices_per_site\": 4}");
+        s.replace(s.find("\"seed\": 42,"), 11, "\"seed\": 42, \"jobs\": [{\"name\": \"a\"}],");
+        try {
+            parseScenario(s, "q.json");
+            QFAIL("no error");
+        } catch (const ScenarioError& e) {
+            QVERIFY2(QString(e.what()).startsWith("q.json: platform.topology: jobs run on the star, fat-tree, torus "
+                                                  "and dragonfly platforms, not yet on the edge platform"),
+                     e.what());
         }
     }
 
