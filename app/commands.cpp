@@ -332,6 +332,17 @@ int cmdRun(const QStringList& args)
             printSummaryTable(runId, sc, result, wall);
         }
         return Ok;
+    } catch (const ConfigError& e) {
+        // A setting the platform or the strategy cannot run, found once the platform was built (a fault that names
+        // no host, or stops a rank the strategy cannot lose): bad input, as `dmlsim platform` says (exit 2), and no
+        // run is left behind.
+        progress.finish();
+        try {
+            store->deleteRun(runId);
+        } catch (const StoreError& se) {
+            std::fprintf(stderr, "dmlsim run: could not remove run %lld: %s\n", runId, se.what());
+        }
+        return inputError(streaming, sc.file + ": " + e.what(), e.path(), sc.file);
     } catch (const std::exception& e) {
         progress.finish();
         const std::string msg = std::string("simulation failed: ") + e.what();

@@ -77,6 +77,33 @@ double bucketsTime(const std::vector<LayerCost>& layers, double capBytes, Algori
     return t;
 }
 
+/// 4 classes of Gaussian blobs in 32 features: 1,600 training and 400 test samples.
+TrainTest blobs()
+{
+    SyntheticSpec d;
+    d.classes = 4;
+    d.features = 32;
+    d.trainSamples = 1600;
+    d.testSamples = 400;
+    return makeSyntheticBlobs(d, 3);
+}
+
+/// An MLP 32-64-32-4 (layers of 2112, 2080 and 132 floats) trained with Adam by 4 workers with batch 16, in 2 buckets
+/// with overlap (cap 1200 floats: 2212 and 2112 floats), on an ideal star whose workers compute `speed` flops/s.
+sim::SimulationSpec realMlp(StrategyKind kind, bool overlap, double speed, int epochs)
+{
+    sim::SimulationSpec s;
+    s.platform = idealStar(4, speed, 1e9);
+    s.strategy = {kind, 4};
+    s.strategy.overlap = {overlap, 4.0 * 1200};
+    s.training.hidden = {64, 32};
+    s.training.optimizer = OptimizerSpec{.kind = OptimizerSpec::Kind::Adam, .learningRate = 0.005f};
+    s.training.batchSize = 16;
+    s.training.epochs = epochs;
+    s.training.seed = 5;
+    return s;
+}
+
 } // namespace
 
 /// Proxy ResNet-50 and BERT-base: bounds, the single-bucket case, and the all-reduce formulas per bucket.
@@ -150,28 +177,15 @@ private slots:
 };
 DML_SIM_CASE(OverlapStepTimeIdeal);
 
-/// A real MLP trained with overlap and three buckets: the replicas stay bit-identical, the model learns, and the
+/// A real MLP trained with overlap and two buckets: the replicas stay bit-identical, the model learns, and the
 /// scalars riding with the first bucket give the loss series.
 class OverlapRealModelTrains : public QObject {
     Q_OBJECT
 private slots:
     void replicasIdentical()
     {
-        SyntheticSpec d;
-        d.classes = 4;
-        d.features = 32;
-        d.trainSamples = 1600;
-        d.testSamples = 400;
-        const TrainTest data = makeSyntheticBlobs(d, 3);
-        sim::SimulationSpec s;
-        s.platform = idealStar(4, 1e9, 1e9);
-        s.strategy = {StrategyKind::RingAllReduce, 4};
-        s.strategy.overlap = {true, 4.0 * 1200}; // layers of 2112, 2080 and 132 floats: buckets 2212 and 2112
-        s.training.hidden = {64, 32};
-        s.training.optimizer = OptimizerSpec{.kind = OptimizerSpec::Kind::Adam, .learningRate = 0.005f};
-        s.training.batchSize = 16;
-        s.training.epochs = 3;
-        s.training.seed = 5;
+        const TrainTest data = blobs();
+        const sim::SimulationSpec s = realMlp(StrategyKind::RingAllReduce, true, 1e9, 3);
         Keep sink;
         auto strategy = makeStrategy(s.strategy, s.training, data, sink);
         auto* ring = dynamic_cast<RingAllReduceStrategy*>(strategy.get());
@@ -205,22 +219,9 @@ private slots:
     {
         auto run = [](bool overlap) {
             return inChild([overlap] {
-                SyntheticSpec d;
-                d.classes = 4;
-                d.features = 32;
-                d.trainSamples = 1600;
-                d.testSamples = 400;
-                const TrainTest data = makeSyntheticBlobs(d, 3);
-                sim::SimulationSpec s;
-                s.platform = idealStar(4, 1e7, 1e9); // a worker's backward pass takes about 40 ms
+                const TrainTest data = blobs();
+                sim::SimulationSpec s = realMlp(StrategyKind::SyncPs, overlap, 1e7, 2); // backward: about 40 ms
                 s.platform.linkBandwidth = 2e6; // 4 gradients of 17 kB through the server's link: 35 ms
-                s.strategy = {StrategyKind::SyncPs, 4};
-                s.strategy.overlap = {overlap, 4.0 * 1200}; // two buckets
-                s.training.hidden = {64, 32};
-                s.training.optimizer = OptimizerSpec{.kind = OptimizerSpec::Kind::Adam, .learningRate = 0.005f};
-                s.training.batchSize = 16;
-                s.training.epochs = 2;
-                s.training.seed = 5;
                 MetricsSink none;
                 const sim::SimulationResult r = sim::simulate(s, data, none);
                 std::vector<double> out{r.summary.simulatedTime, double(r.summary.steps), r.summary.finalAccuracy,

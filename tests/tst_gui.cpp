@@ -9,6 +9,7 @@
 #include "runtables.h"
 #include "scenario.h"
 #include "scenarioeditor.h"
+#include "testutil.h"
 #include "topologyview.h"
 
 #include <qcustomplot.h>
@@ -540,6 +541,32 @@ private slots:
         QCOMPARE(ended.first().at(1).toString(), QString("finished"));
         QVERIFY(w.charts()->replots() >= 2);
         QVERIFY2(worst <= 100, qPrintable(QString("the event loop was blocked for %1 ms").arg(worst)));
+    }
+
+    void jobsSideBySide()
+    {
+        // Issue 17: a scenario with several jobs runs in one child; its jobs' runs appear side by side.
+        QTemporaryDir dir;
+        MainWindow w(options(dir));
+        w.show();
+        QString text = QString::fromUtf8(test::kTiny).trimmed();
+        text.chop(1); // the closing brace
+        text += ", \"jobs\": [{\"name\": \"a\"}, {\"name\": \"b\", \"start\": \"50ms\"}]}";
+        QFile f(dir.filePath("jobs.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write(text.toUtf8()) > 0);
+        f.close();
+        QVERIFY(w.editor()->openFile(f.fileName()));
+        QVERIFY2(w.editor()->issues().isEmpty(), qPrintable(w.editor()->issues().join("; ")));
+        QVERIFY(w.startRun());
+        QCOMPARE(w.activeRuns(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(w.activeRuns(), 0, 60000 * test::timeScale());
+        QCOMPARE(w.history()->rowCount(), 2);
+        for (int row = 0; row < 2; ++row) {
+            const long long id = w.history()->runId(row);
+            QVERIFY(w.history()->isOverlaid(id));
+            QTRY_VERIFY_WITH_TIMEOUT(w.charts()->accuracyPoints(id) >= 2, 10000);
+        }
+        QVERIFY(!w.banner()->isVisible());
     }
 
     void crashedChildMarksRunFailed()

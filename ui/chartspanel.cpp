@@ -192,7 +192,7 @@ void showFullNamesOnHover(QCustomPlot* p)
 
 QString shortLabel(const RunData& r)
 {
-    QString name = r.name;
+    QString name = displayName(r.name);
     if (name.size() > 24)
         name = name.left(22) + "…";
     return r.id > 0 ? QString("#%1 %2").arg(r.id).arg(name) : name;

@@ -2,6 +2,7 @@
 #include "historymodel.h"
 
 #include "bottleneck.h"
+#include "rundata.h"
 #include "runstore.h"
 
 #include <QColor>
@@ -160,7 +161,7 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
     switch (Column(index.column())) {
     case Id: return QString("#%1").arg(r.id);
     case Pin: return QString();
-    case Name: return QString::fromStdString(r.name);
+    case Name: return displayName(QString::fromStdString(r.name));
     case Strategy: return QString::fromStdString(r.strategy);
     case Compression: {
         if (!done)

@@ -20,12 +20,14 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QProcess>
 #include <QScreen>
 #include <QStatusBar>
 #include <QTableView>
@@ -119,6 +121,63 @@ struct MainWindow::Private {
     }
 
     void showLesson() { showLessonOf(editor->scenarioName(), editor->description()); }
+
+    /// A scenario with several jobs (README "Several jobs on one platform"): one `dmlsim run FILE --json` child
+    /// runs them all in one simulation. The stream protocol carries one run, so there is no live view; when the
+    /// child ends, every job's stored run is listed in the history and overlaid in the charts, side by side, and
+    /// the first job's is shown in the timeline and topology.
+    QProcess* jobs = nullptr;
+    bool startJobs(const QString& file, int count)
+    {
+        if (jobs) {
+            showBanner("A scenario with several jobs is already running; wait for it to end");
+            return false;
+        }
+        jobs = new QProcess(q);
+        jobs->setProgram(options.executable);
+        jobs->setArguments({"run", file, "--db", options.database, "--json"});
+        QObject::connect(jobs, &QProcess::finished, q, [this](int code, QProcess::ExitStatus status) {
+            const QByteArray out = jobs->readAllStandardOutput();
+            const QList<QByteArray> err = jobs->readAllStandardError().trimmed().split('\n');
+            jobs->deleteLater();
+            jobs = nullptr;
+            runLabel->setText(procs.empty() ? QString("No simulation running") : runLabel->text());
+            reloadHistory();
+            const QJsonObject o = QJsonDocument::fromJson(out.trimmed().split('\n').last()).object();
+            if (status != QProcess::NormalExit || code != 0 || !o["jobs"].isArray()) {
+                const QString why = err.isEmpty() ? QString("exit %1").arg(code) : QString::fromUtf8(err.last());
+                showBanner("The jobs did not run: " + why);
+                log_("Jobs failed: " + why);
+                return;
+            }
+            // The jobs' runs replace the finished runs in the charts (pinned ones stay), as a new run does.
+            for (int row = 0; row < history->rowCount(); ++row) {
+                const long long id = history->runId(row);
+                if (history->isOverlaid(id) && !history->isPinned(id))
+                    history->setOverlaid(id, false);
+            }
+            QStringList lines;
+            RunDataPtr first;
+            for (const QJsonValue& j : o["jobs"].toArray()) {
+                const long long id = (long long)j["run_id"].toDouble();
+                history->setOverlaid(id, true);
+                if (!first)
+                    first = loadRun(id);
+                lines << QString("#%1 %2").arg(id).arg(j["job"].toString());
+            }
+            if (first)
+                setFocus(first);
+            updateShownRuns();
+            log_(QString("%1 jobs finished, side by side in the charts (makespan %2 s): %3")
+                     .arg(lines.size())
+                     .arg(o["combined"].toObject()["makespan"].toDouble(), 0, 'g', 6)
+                     .arg(lines.join(", ")));
+        });
+        jobs->start();
+        runLabel->setText(QString("%1 jobs running in one simulation (their runs appear when it ends)").arg(count));
+        log_("Started " + QFileInfo(file).fileName() + ": " + editor->scenarioName() + QString(", %1 jobs").arg(count));
+        return true;
+    }
 
     /// Applies a lesson's "presentation" hints that do not change the layout: its pace, chart tab, the series the
     /// Series tab charts and the hosts and links the topology highlights. Without hints, every series is charted
@@ -746,6 +805,9 @@ bool MainWindow::startRun()
         }
     }
     d->showBanner({});
+    const QJsonValue jobs = QJsonDocument::fromJson(d->editor->text().toUtf8()).object()["jobs"];
+    if (jobs.isArray())
+        return d->startJobs(file, int(jobs.toArray().size()));
     auto* p = new RunProcess(d->options.executable, file, d->options.database, this);
     p->data()->name = d->editor->scenarioName();
     connect(p, &RunProcess::started, this, [this, p] { d->onStarted(p); });
@@ -765,7 +827,7 @@ bool MainWindow::startRun()
 
 int MainWindow::activeRuns() const
 {
-    return int(d->procs.size());
+    return int(d->procs.size()) + (d->jobs ? 1 : 0);
 }
 
 bool MainWindow::openStore(const QString& file)

@@ -65,9 +65,15 @@ void TimeBins::doubleWidth()
     std::fill(m_v.begin() + kBins / 2, m_v.end(), 0.0);
 }
 
+QString displayName(const QString& stored)
+{
+    const qsizetype cut = stored.lastIndexOf(" / ");
+    return cut > 0 ? stored.mid(cut + 3) + " (" + stored.left(cut) + ")" : stored;
+}
+
 QString RunData::label() const
 {
-    return id > 0 ? QString("#%1 %2").arg(id).arg(name) : name;
+    return id > 0 ? QString("#%1 %2").arg(id).arg(displayName(name)) : displayName(name);
 }
 
 bool RunData::isWorker(int rank) const

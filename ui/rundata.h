@@ -49,6 +49,10 @@ struct HostInfo {
     QString role; ///< "worker", "server", "client"
 };
 
+/// A run's name as shown: a job of a scenario with several jobs (stored as "SCENARIO / JOB") shows its job first,
+/// "JOB (SCENARIO)", so that a short label (a legend, a table cell) still tells the jobs apart.
+QString displayName(const QString& stored);
+
 class RunData {
 public:
     long long id = 0;          ///< store id, 0 until the run started
