@@ -146,6 +146,12 @@ class ThreadsSyncPs : public QObject {
     Q_OBJECT
 private slots:
     void plain() { checkThreads(base(StrategyKind::SyncPs), {}, true); }
+    void overlap() // issue 17: buckets pushed during the backward pass, added at the server as they arrive
+    {
+        sim::SimulationSpec s = base(StrategyKind::SyncPs);
+        s.strategy.overlap = {true, 4.0 * 1200}; // two buckets
+        checkThreads(s, {}, true);
+    }
     void backupWorkers()
     {
         sim::SimulationSpec s = base(StrategyKind::SyncPs);
