@@ -61,8 +61,8 @@ case "${1:-}" in
     install_missing
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMLSIM_SANITIZE=ON -DDMLSIM_TEST_PORTABLE_ISAS= >/dev/null
     cmake --build build-asan -j "$JOBS"
-    # tests/asan.supp suppresses one false positive of SimGrid's stack switching (the file says why); Qt Test's
-    # 5-minute limit per test function grows like the other waits.
+    # tests/asan.supp holds no suppression today (the file says why it once did); Qt Test's 5-minute limit per test
+    # function grows like the other waits.
     scale=${DMLSIM_TEST_TIME_SCALE:-4}
     DMLSIM_TEST_TIME_SCALE=$scale QTEST_FUNCTION_TIMEOUT=${QTEST_FUNCTION_TIMEOUT:-$((300000 * scale))} \
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:detect_stack_use_after_return=0:suppressions=$PWD/tests/asan.supp} \

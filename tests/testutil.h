@@ -35,8 +35,10 @@ inline int timeScale()
     return s >= 1 ? s : 1;
 }
 
-/// Runs the built dmlsim with `args` and waits for it (2 minutes x timeScale() at most, else the test aborts).
-inline Result dmlsim(const QStringList& args, const QString& workDir = {}, const QProcessEnvironment& env = {})
+/// Runs the built dmlsim with `args` and waits for it (`waitSeconds`, 2 minutes unless said, x timeScale() at most,
+/// else the test aborts).
+inline Result dmlsim(const QStringList& args, const QString& workDir = {}, const QProcessEnvironment& env = {},
+                     int waitSeconds = 120)
 {
     QProcess p;
     if (!workDir.isEmpty())
@@ -44,7 +46,7 @@ inline Result dmlsim(const QStringList& args, const QString& workDir = {}, const
     if (!env.isEmpty())
         p.setProcessEnvironment(env);
     p.start(DMLSIM_EXE, args);
-    if (!p.waitForFinished(120000 * timeScale()))
+    if (!p.waitForFinished(waitSeconds * 1000 * timeScale()))
         qFatal("dmlsim %s did not finish", qPrintable(args.join(' ')));
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
             p.readAllStandardError()};

@@ -472,8 +472,11 @@ private slots:
         // federated averaging on Dirichlet(0.1) data visibly loses accuracy.
         QTemporaryDir dir;
         const QString db = dir.filePath("c.sqlite");
+        // Five full trainings (45 s on a loaded 2-core machine in Release, over 8 minutes under ASan): 10 minutes,
+        // x DMLSIM_TEST_TIME_SCALE.
         const Result r = dmlsim({"compare", DMLSIM_SOURCE_DIR "/scenarios/compare-strategies.json", "--db", db,
-                                 "--jobs", "2", "--json"});
+                                 "--jobs", "2", "--json"},
+                                {}, {}, 600);
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const QJsonArray runs = QJsonDocument::fromJson(r.out).array();
         QCOMPARE(runs.size(), 5);

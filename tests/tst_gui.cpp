@@ -49,6 +49,12 @@ namespace {
 
 const QString kQuickstart = DMLSIM_SOURCE_DIR "/scenarios/quickstart.json";
 
+/// A wait for the dmlsim children, `ms` x DMLSIM_TEST_TIME_SCALE (under ASan the quickstart takes over 30 s).
+int waitMs(int ms)
+{
+    return ms * test::timeScale();
+}
+
 WorkbenchOptions options(const QTemporaryDir& dir)
 {
     return {DMLSIM_EXE, dir.filePath("runs.sqlite"), {DMLSIM_SOURCE_DIR "/scenarios"}};
@@ -123,11 +129,11 @@ private slots:
         press(w, w.runAction());
         QCOMPARE(w.activeRuns(), 1);
         // The run appears in the history as soon as the child reports its id, and is overlaid on the charts.
-        QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, waitMs(30000));
         const long long id = w.history()->runId(0);
         QVERIFY(w.history()->isOverlaid(id));
-        QTRY_VERIFY_WITH_TIMEOUT(w.charts()->accuracyPoints(id) >= 2, 30000);
-        QVERIFY(ended.wait(60000) || !ended.isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(w.charts()->accuracyPoints(id) >= 2, waitMs(30000));
+        QVERIFY(ended.wait(waitMs(60000)) || !ended.isEmpty());
         QCOMPARE(ended.first().at(1).toString(), QString("finished"));
         QTRY_COMPARE(w.history()->data(w.history()->index(0, HistoryModel::Status), Qt::DisplayRole).toString(),
                      QString("finished"));
@@ -136,7 +142,7 @@ private slots:
         QVERIFY(samples >= 2);
         QTRY_COMPARE(w.charts()->accuracyPoints(id), samples);
         // The topology shows the 9 hosts, coloured by what they did.
-        QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, waitMs(20000));
         QTRY_VERIFY(w.topology()->colouredHostCount() >= 9);
         QVERIFY(!w.banner()->isVisible());
         // The history names the run's bottleneck (issue 15), as `dmlsim run` does.
@@ -156,11 +162,11 @@ private slots:
             w.history()->setOverlaid(id, true);
             const int rows = w.history()->rowCount();
             QVERIFY(w.startRun());
-            QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), rows + 1, 30000);
+            QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), rows + 1, waitMs(30000));
             QCOMPARE(w.history()->isOverlaid(id), pinned);
             QVERIFY(w.history()->isOverlaid(w.history()->runId(rows))); // the new run
             w.stopAction()->trigger();
-            QTRY_COMPARE_WITH_TIMEOUT(w.activeRuns(), 0, 30000);
+            QTRY_COMPARE_WITH_TIMEOUT(w.activeRuns(), 0, waitMs(30000));
         }
     }
 
@@ -186,7 +192,7 @@ private slots:
         QVERIFY(w.editor()->openFile(DMLSIM_SOURCE_DIR "/scenarios/lessons/3-async-staleness.json"));
         QSignalSpy ended(&w, &MainWindow::runEnded);
         QVERIFY(w.startRun());
-        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, waitMs(60000));
         QCOMPARE(ended.first().at(1).toString(), QString("finished"));
         // One staleness point per applied update, all of them on the Series chart; 16 workers: about 15.
         const long long id = ended.first().at(0).toLongLong();
@@ -314,7 +320,7 @@ private slots:
         QVERIFY(w.charts()->seriesPlot()->isVisible()); // its "tab": "Series"
         QCOMPARE(w.activeRuns(), 1);
         w.stopAction()->trigger();
-        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, waitMs(30000));
         w.setPresentationMode(false);
         QTRY_VERIFY(w.editor()->isVisible());
     }
@@ -382,7 +388,7 @@ private slots:
             QVERIFY(w.startRun());
             QVERIFY(w.startRun());
             QCOMPARE(w.activeRuns(), 2);
-            QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 2, 90000);
+            QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 2, waitMs(90000));
             QCOMPARE(w.history()->rowCount(), 2);
             for (int i = 0; i < 2; ++i) {
                 ids[i] = w.history()->runId(i);
@@ -409,7 +415,7 @@ private slots:
         w.historyView()->setCurrentIndex(w.history()->index(1, HistoryModel::Name));
         QVERIFY2(w.lessonView()->toPlainText().startsWith(QString::fromStdString(w.history()->record(1).name)),
                  qPrintable(w.lessonView()->toPlainText().left(80)));
-        QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.topology()->hostItemCount(), 9, waitMs(20000));
 
         // Re-open the selected run's scenario, then delete the first run, through the history's actions.
         const auto action = [&](const QString& prefix) -> QAction* {
@@ -533,14 +539,17 @@ private slots:
         clock.start();
         timer.start();
         QVERIFY(w.startRun());
-        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, waitMs(60000));
         QTest::qWait(500); // the final redraws and the topology of the finished run
         timer.stop();
         qInfo("event loop: %lld ticks in %lld ms, longest gap %lld ms; %d chart redraws", ticks, clock.elapsed(),
               worst, w.charts()->replots());
         QCOMPARE(ended.first().at(1).toString(), QString("finished"));
         QVERIFY(w.charts()->replots() >= 2);
-        QVERIFY2(worst <= 100, qPrintable(QString("the event loop was blocked for %1 ms").arg(worst)));
+        // A wall-clock bound on the optimised build. Under DMLSIM_TEST_TIME_SCALE (./setup.sh asan: every Qt and
+        // chart call instrumented, at nice 19 on a shared machine) the gap is only reported above: 814 ms there.
+        if (test::timeScale() == 1)
+            QVERIFY2(worst <= 100, qPrintable(QString("the event loop was blocked for %1 ms").arg(worst)));
     }
 
     void jobsSideBySide()
@@ -579,11 +588,11 @@ private slots:
         w.findChild<QComboBox*>("pace")->setCurrentIndex(2);
         QSignalSpy ended(&w, &MainWindow::runEnded);
         QVERIFY(w.startRun());
-        QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, waitMs(30000));
         const QList<QProcess*> children = runChildren(w);
         QCOMPARE(children.size(), 1);
         ::kill(pid_t(children.first()->processId()), SIGKILL);
-        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, waitMs(30000));
         QCOMPARE(ended.first().at(1).toString(), QString("failed"));
         QVERIFY(w.banner()->isVisible());
         QVERIFY2(w.banner()->text().contains("crashed"), qPrintable(w.banner()->text()));
@@ -603,15 +612,16 @@ private slots:
             w.editor()->openFile(kQuickstart);
             w.findChild<QComboBox*>("pace")->setCurrentIndex(2); // 1 simulated s per s: the run lasts ~15 s
             QVERIFY(w.startRun());
-            QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, 30000);
+            QTRY_COMPARE_WITH_TIMEOUT(w.history()->rowCount(), 1, waitMs(30000));
             id = w.history()->runId(0);
             const RunDataPtr run = w.focusRun();
             QVERIFY(run && run->id == id);
-            QTRY_VERIFY_WITH_TIMEOUT(run->now() > 0, 20000);
+            QTRY_VERIFY_WITH_TIMEOUT(run->now() > 0, waitMs(20000));
             press(w, w.pauseAction());
             QCOMPARE(w.pauseAction()->text(), QString("Resume"));
-            // Paused at the next step boundary: simulated time stops moving.
-            QTest::qWait(400);
+            // Paused at the next step boundary: simulated time stops moving (the child may take longer than 400 ms
+            // to get there under ASan: it did one more step in the next 600 ms).
+            QTest::qWait(waitMs(400));
             const double pausedAt = run->now();
             QTest::qWait(600);
             QCOMPARE(run->now(), pausedAt);
@@ -619,8 +629,8 @@ private slots:
             QCOMPARE(w.activeRuns(), 1);
             // One more step, then paused again.
             press(w, w.stepAction());
-            QTRY_VERIFY_WITH_TIMEOUT(run->now() > pausedAt, 10000);
-            QTest::qWait(300);
+            QTRY_VERIFY_WITH_TIMEOUT(run->now() > pausedAt, waitMs(10000));
+            QTest::qWait(waitMs(300));
             const double stepped = run->now();
             QVERIFY(stepped - pausedAt < 0.1); // one quickstart step takes ~16 ms of simulated time
             QTest::qWait(400);
