@@ -357,6 +357,14 @@ Answer answer(const Data& d, Objective wanted)
         a.objectiveText = d.target > 0 && d.accuracySimulated ? "cost to " + target + " accuracy" : "cost per run";
         break;
     }
+    if (d.sweepId.rfind("jobs-", 0) == 0) {
+        // The jobs of one simulation (README "Several jobs on one platform") ran together on shared links: they are
+        // not alternatives, and ranking them (job b "beating" job a because it ran fewer steps) would mislead.
+        a.lines.push_back("These runs are the jobs of one simulation, which shared one platform (README \"Several "
+                          "jobs on one platform\"): they ran together, not as alternatives, so nothing is ranked and "
+                          "no crossover is sought. Compare their figures in the table.");
+        return a;
+    }
     std::vector<std::pair<double, std::size_t>> ranked;
     for (std::size_t g = 0; g < d.groups.size(); ++g)
         ranked.emplace_back(objectiveValue(d, g, a.objective), g);

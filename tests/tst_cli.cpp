@@ -559,6 +559,11 @@ private slots:
         QCOMPARE(runs[1].name, std::string("two / b"));
         QCOMPARE(runs[1].status, std::string("finished"));
         QCOMPARE(int(store.sweepRuns("jobs-1").size()), 2);
+        // The report compares the jobs without ranking them: they are not alternatives.
+        const Result rep = dmlsim({"report", "--db", db, "--sweep", "jobs-1", "--out", dir.filePath("jobs.html")});
+        QVERIFY2(rep.exitCode == 0, rep.err.constData());
+        const QByteArray said = rep.out + rep.err;
+        QVERIFY2(said.contains("nothing is ranked") && !said.contains("Best:"), said.constData());
         const auto hosts = store.hostStats(runs[0].id);
         QCOMPARE(int(hosts.size()), 4);
         QCOMPARE(hosts.front().name, std::string("a/worker-0"));
