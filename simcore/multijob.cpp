@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "multijob.h"
 
+#include "recorder.h"
+
 #include "data/partition.h"
 #include "error.h"
 #include "strategies/jobs.h"
@@ -11,19 +13,6 @@
 
 namespace dml::sim {
 
-namespace {
-
-/// What a job reports while it runs: its samples and series (the job's strategy reports to it and the caller's sink).
-class JobRecorder final : public MetricsSink {
-public:
-    void sample(const Sample& s) override { samples.push_back(s); }
-    void point(const std::string& name, double t, double v) override { series[name].emplace_back(t, v); }
-    std::vector<Sample> samples;
-    std::map<std::string, std::vector<std::pair<double, double>>> series;
-};
-
-} // namespace
-
 JobsResult simulateJobs(const JobsSpec& spec, const std::vector<MetricsSink*>& jobSinks, MetricsSink* combined)
 {
     if (spec.jobs.empty())
@@ -32,7 +21,7 @@ JobsResult simulateJobs(const JobsSpec& spec, const std::vector<MetricsSink*>& j
         throw std::invalid_argument("simulateJobs: " + std::to_string(jobSinks.size()) + " sinks for " +
                                     std::to_string(spec.jobs.size()) + " jobs");
     const std::size_t K = spec.jobs.size();
-    std::vector<std::unique_ptr<JobRecorder>> recorders;
+    std::vector<std::unique_ptr<Recorder>> recorders;
     std::vector<std::unique_ptr<SinkList>> sinks;
     std::vector<JobsStrategy::Job> parts;
     std::vector<std::vector<std::vector<int>>> histograms(K);
@@ -43,7 +32,7 @@ JobsResult simulateJobs(const JobsSpec& spec, const std::vector<MetricsSink*>& j
         const JobSpec& job = spec.jobs[j];
         if (!job.data)
             throw std::invalid_argument("simulateJobs: job \"" + job.name + "\" has no data");
-        recorders.push_back(std::make_unique<JobRecorder>());
+        recorders.push_back(std::make_unique<Recorder>());
         sinks.push_back(std::make_unique<SinkList>());
         sinks.back()->add(recorders.back().get());
         if (jobSinks[j])

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "simulation.h"
 
+#include "recorder.h"
+
 #include "platform_impl.h"
 #include "data/partition.h"
 #include "models/workload.h"
@@ -25,20 +27,6 @@ namespace sg4 = simgrid::s4u;
 
 namespace dml::sim {
 namespace {
-
-class Recorder final : public MetricsSink {
-public:
-    void sample(const Sample& s) override { samples.push_back(s); }
-    void point(const std::string& name, double t, double v) override { series[name].emplace_back(t, v); }
-    void spans(const std::vector<Span>& s) override
-    {
-        if (forward)
-            forward->spans(s);
-    }
-    MetricsSink* forward = nullptr; ///< where span batches go on to (the caller's sink)
-    std::vector<Sample> samples;
-    std::map<std::string, std::vector<std::pair<double, double>>> series;
-};
 
 SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
                      bool accuracySimulated, Recorder& recorder, double horizon);
