@@ -316,8 +316,7 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     for (const auto& job : world.jobLinkBytes) { // several jobs: each one's traffic, with the run's link figures
         std::vector<LinkStats>& out = result.linksByJob.emplace_back();
         for (const LinkStats& all : result.links) {
-            const auto it = std::find_if(job.begin(), job.end(),
-                                         [&](const auto& kv) { return kv.first->get_name() == all.name; });
+            const auto it = job.find(sg4::Link::by_name(all.name));
             if (it == job.end())
                 continue;
             LinkStats ls = all;
