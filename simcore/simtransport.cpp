@@ -5,6 +5,7 @@
 #include "strategy.h"
 
 #include <simgrid/Exception.hpp>
+#include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Engine.hpp>
 
@@ -98,6 +99,7 @@ void Mailboxes::newGeneration()
 {
     unbindAll();
     m_boxes.clear();
+    m_boundBy.clear();
     ++m_generation;
 }
 
@@ -112,8 +114,23 @@ sg4::Mailbox* Mailboxes::receiving(int rank, int tag)
     if (!c.bound) { // from now on, messages move without waiting for recv
         c.box->set_receiver(sg4::Actor::self());
         c.bound = true;
+        m_boundBy[rank].push_back(c.box);
     }
     return c.box;
+}
+
+void Mailboxes::unbind(int rank)
+{
+    const auto it = m_boundBy.find(rank);
+    if (it == m_boundBy.end())
+        return;
+    sg4::Actor* self = sg4::Actor::self();
+    std::erase_if(it->second, [self](sg4::Mailbox* box) {
+        if (box->get_receiver() != self)
+            return false;
+        box->set_receiver(nullptr);
+        return true;
+    });
 }
 
 void Mailboxes::unbindAll()
@@ -226,37 +243,105 @@ void World::start(int rank, double at)
     lost[std::size_t(rank)] = 0;
     running[std::size_t(rank)] = 1;
     ++starts[std::size_t(rank)];
+    ++m_bodies;
     // A later start (a job of several that begins at its start time): the actor exists from now on, but its
     // window opens at `at`; the sleep before is neither computing nor blocked, so it counts as nothing.
     const double started = std::max(sg4::Engine::get_clock(), at);
-    sg4::ActorPtr actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, rank, started] {
-        if (started > sg4::Engine::get_clock())
-            sg4::this_actor::sleep_until(started);
-        SimTransport transport(rank, *this);
-        try {
-            strategy->run(rank, transport);
-            finishing = true;
-            transport.waitAll();
-            transport.cancelPendingReceives();
-        } catch (const simgrid::ForcefulKillException&) {
-            throw; // killed: another actor failed, or the host went off (on_exit does the accounting)
-        } catch (...) {
-            if (!failure)
-                failure = std::current_exception();
-            sg4::Actor::kill_all();
+    if (!m_parked.empty()) {
+        Runner* r = m_parked.back();
+        m_parked.pop_back();
+        r->rank = rank;
+        r->started = started;
+        r->actor->set_host(acc.host);
+        r->wake->release();
+        actors[std::size_t(rank)] = r->actor;
+        return;
+    }
+    Runner* r = m_runners.emplace_back(std::make_unique<Runner>()).get();
+    r->rank = rank;
+    r->started = started;
+    r->wake = sg4::Semaphore::create(0);
+    r->actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, r] { runBodies(*r); });
+    // Runs when the actor ends: after a body that was killed (host off, or another actor failed), the rank's time
+    // ends here; a parked actor killed with its host leaves the parking.
+    r->actor->on_exit([this, r](bool /*failed*/) {
+        if (r->rank < 0) {
+            std::erase(m_parked, r);
+            return;
         }
+        endBody(*r);
+        if (m_bodies == 0 && !m_parked.empty()) // no simcall from an ending actor: from maestro, at once
+            simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock(), [this] {
+                if (m_bodies == 0)
+                    releaseParked();
+            });
     });
-    // Runs when the body returns and when it is killed (host off): the rank's time ends here either way.
-    actor->on_exit([this, rank, started](bool /*failed*/) {
-        RankAccount& a = accounts[std::size_t(rank)];
-        a.end = sg4::Engine::get_clock();
-        a.windows.emplace_back(started, a.end);
-        if (!a.host->is_on()) // killed by its host going off (whichever of the two callbacks SimGrid runs first)
-            markLost(rank);
-        running[std::size_t(rank)] = 0;
-    });
-    actors[std::size_t(rank)] = actor;
+    actors[std::size_t(rank)] = r->actor;
 }
+
+void World::runBodies(Runner& r)
+{
+    for (;;) {
+        const int rank = r.rank;
+        if (r.started > sg4::Engine::get_clock())
+            sg4::this_actor::sleep_until(r.started);
+        bool failed = false;
+        {
+            SimTransport transport(rank, *this);
+            try {
+                strategy->run(rank, transport);
+                finishing = true;
+                transport.waitAll();
+                transport.cancelPendingReceives();
+            } catch (const simgrid::ForcefulKillException&) {
+                throw; // killed: another actor failed, or the host went off (on_exit does the accounting)
+            } catch (...) {
+                if (!failure)
+                    failure = std::current_exception();
+                failed = true;
+            }
+        }
+        if (failed) { // on_exit does the accounting
+            sg4::Actor::kill_all();
+            return;
+        }
+        boxes.unbind(rank);
+        endBody(r);
+        if (m_bodies == 0) { // no body can start another: the parked actors end, and so does this one
+            releaseParked();
+            return;
+        }
+        m_parked.push_back(&r);
+        r.wake->acquire();
+        if (r.quit)
+            return;
+    }
+}
+
+void World::endBody(Runner& r)
+{
+    const int rank = r.rank;
+    RankAccount& a = accounts[std::size_t(rank)];
+    a.end = sg4::Engine::get_clock();
+    a.windows.emplace_back(r.started, a.end);
+    if (!a.host->is_on()) // killed by its host going off (whichever of the two callbacks SimGrid runs first)
+        markLost(rank);
+    running[std::size_t(rank)] = 0;
+    if (actors[std::size_t(rank)] == r.actor)
+        actors[std::size_t(rank)] = nullptr;
+    r.rank = -1;
+    --m_bodies;
+}
+
+void World::releaseParked()
+{
+    for (Runner* p : std::exchange(m_parked, {})) {
+        p->quit = true;
+        p->wake->release();
+    }
+}
+
+World::~World() = default;
 
 void World::startBackground(int rank, std::function<void(Transport&)> body)
 {

@@ -12,6 +12,7 @@
 #include <simgrid/s4u/ConditionVariable.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
 #include <simgrid/s4u/Mutex.hpp>
+#include <simgrid/s4u/Semaphore.hpp>
 
 #include <chrono>
 #include <deque>
@@ -63,6 +64,10 @@ public:
     simgrid::s4u::Mailbox* receiving(int rank, int tag);
     /// Drops the permanent receivers (SimGrid asks for this before the actors end).
     void unbindAll();
+    /// Drops the calling actor's permanent receivership of `rank`'s channels, as SimGrid does when an actor ends,
+    /// so that an actor reused for another rank on another host receives nothing of this one's. The channels stay
+    /// marked bound, as after the end of an actor: a later body of `rank` receives without a permanent receiver.
+    void unbind(int rank);
     /// Checkpoint-restart: drops every channel and opens fresh ones (new mailbox names), so that messages of the
     /// killed bodies still in flight or queued never reach the relaunched ones.
     void newGeneration();
@@ -74,6 +79,7 @@ private:
     };
     Channel& channel(int rank, int tag);
     std::unordered_map<long long, Channel> m_boxes;
+    std::unordered_map<int, std::vector<simgrid::s4u::Mailbox*>> m_boundBy; ///< per rank: channels it bound
     int m_generation = 0;
 };
 
@@ -93,9 +99,10 @@ struct World {
     /// second, back-to-back span with the added part.
     void flushSpans();
 
-    /// Creates the actor of `rank` on its host, running strategy->run(rank, ...). If the host is off, nothing
-    /// runs and the rank is marked lost. With `at` (simulated s) later than now, the body begins at `at`: its
-    /// participation window opens then, and the wait before it counts as nothing (neither idle nor compute).
+    /// Runs strategy->run(rank, ...) as an actor on the rank's host. If the host is off, nothing runs and the rank
+    /// is marked lost. With `at` (simulated s) later than now, the body begins at `at`: its participation window
+    /// opens then, and the wait before it counts as nothing (neither idle nor compute). The actor is one whose
+    /// previous body has returned, moved to this host, when one is waiting (see Runner); otherwise a new one.
     void start(int rank, double at = 0);
     /// Creates rank `rank`'s background actor (Transport::spawnBackground) on its host.
     void startBackground(int rank, std::function<void(Transport&)> body);
@@ -159,7 +166,32 @@ struct World {
     /// Several jobs (Strategy::jobOf not always 0): per job, the payload bytes of its messages per link; empty with one.
     std::vector<std::unordered_map<simgrid::s4u::Link*, double>> jobLinkBytes;
 
+    ~World();
+
 private:
+    /// An actor that runs rank bodies one after another. Creating a SimGrid actor allocates, guards and faults in an
+    /// 8 MiB stack, and the stack is freed only with the actor; a 10,000-client federated run launches 2,000 client
+    /// bodies, and creating their actors was the largest part of its sequential SimGrid work (README "One simulation
+    /// on every core"). So an
+    /// actor whose body returned waits (parked) for the next start(), which moves it to the new rank's host (a
+    /// parked actor has no activity to migrate) and wakes it. When no body runs any more, the parked actors end,
+    /// so that the simulation ends as it did with one actor per body. A body that is killed (its host went off, or
+    /// another failed) ends its actor for good.
+    struct Runner {
+        simgrid::s4u::ActorPtr actor;
+        simgrid::s4u::SemaphorePtr wake; ///< released by start() (a body to run) or by the end of the last body
+        int rank = -1;                   ///< whose body it runs; -1 while parked
+        double started = 0;              ///< when that body's window opened
+        bool quit = false;
+    };
+    void runBodies(Runner& r);
+    /// The accounting at the end of r's body (returned or killed): the rank's window closes now.
+    void endBody(Runner& r);
+    /// Wakes the parked runners to end, once no body runs (none can start another).
+    void releaseParked();
+    std::vector<std::unique_ptr<Runner>> m_runners;
+    std::vector<Runner*> m_parked;
+    int m_bodies = 0; ///< bodies running now
     std::unordered_map<long long, LocalQueue> m_local;
     std::size_t m_flushed = 0;
     std::vector<Span> m_grown; ///< the parts added to spans already sent, for the next flush

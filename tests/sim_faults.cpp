@@ -248,6 +248,57 @@ private slots:
 };
 DML_SIM_CASE(FedAvgRoundDeadline);
 
+/// A client's actor outlives its body (World's runners): it waits, on the client's host, to run the next body
+/// launched anywhere. K = 2, C = 1: client 0 (4x faster) finishes round 1 at about 0.7 s and waits on its host, which
+/// goes off at 1.5 s (killing the waiting actor) and on again at 3.5 s; round 1 ends at about 2.7 s. Round 2 runs
+/// without client 0 (off when launched); round 3 launches client 0 again, on an actor moved from client 1's host.
+/// Every round must have exactly the clients that were on, with the weighted mean of their models.
+class FedAvgWaitingActorHostOff : public QObject {
+    Q_OBJECT
+private slots:
+    void roundsHaveTheClientsThatWereOn()
+    {
+        const int K = 2, rounds = 4;
+        const TrainTest data = smallData(9, 600);
+        sim::SimulationSpec spec;
+        spec.platform = idealStar(K, 1e10, 1e12);
+        spec.platform.speeds.list = {4e5, 1e5};
+        spec.platform.availability.model = sim::AvailabilitySpec::Model::Trace;
+        spec.platform.availability.traceFile = "test";
+        spec.platform.availability.events = {{"client-0", 1.5, false, 1}, {"client-0", 3.5, true, 2}};
+        spec.strategy = {StrategyKind::FedAvg, K};
+        TrainingConfig& cfg = spec.training;
+        cfg.hidden = {8};
+        cfg.batchSize = 20;
+        cfg.evalEverySteps = 1;
+        cfg.seed = 3;
+        std::vector<Round> seen;
+        Keep keep;
+        FederatedAveraging fed(K, 1.0, 1, 0, rounds, cfg, data, keep);
+        fed.setRoundObserver(recordRounds(seen));
+        const sim::SimulationResult res = sim::simulateStrategy(spec.platform, fed, 0, true);
+
+        QCOMPARE(int(seen.size()), rounds);
+        const std::vector<std::vector<int>> expected{{0, 1}, {1}, {0, 1}, {0, 1}};
+        for (std::size_t i = 0; i < seen.size(); ++i) {
+            QVERIFY2(seen[i].meanExact, qPrintable(QString("round %1 is not the weighted mean").arg(i + 1)));
+            QCOMPARE(seen[i].counted, expected[i]);
+        }
+        // The timing the case relies on: client 0 reported round 1 before its host went off, and round 2 began
+        // after that (so its actor was waiting on the host when it went off) and ended after the host came back.
+        double firstReport0 = 1e300;
+        for (const Span& s : res.timeline)
+            if (s.kind == Span::Send && s.rank == 0)
+                firstReport0 = std::min(firstReport0, s.end);
+        QCOMPARE(int(keep.samples.size()), rounds + 1); // the initial evaluation, then one per round
+        const double round1End = keep.samples[1].time, round2End = keep.samples[2].time;
+        QVERIFY2(firstReport0 < 1.5, qPrintable(mismatch(firstReport0, 1.5)));
+        QVERIFY2(round1End > 1.5 && round2End > 3.5, qPrintable(mismatch(round1End, round2End)));
+        QCOMPARE(int(res.hosts.size()), K + 1);
+    }
+};
+DML_SIM_CASE(FedAvgWaitingActorHostOff);
+
 /// Async PS with P = 4 workers (proxy workload, ideal network; c = 10 ms per gradient) whose worker 2's host goes
 /// off at 0.105 s and never comes back. The server notices at its next failure check (failure detection 50 ms), goes
 /// on with the others and ends at the planned update count; worker 2 pushes nothing after its host went off. Under
