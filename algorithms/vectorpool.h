@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
+#include "parallel.h"
+
 #include <Eigen/Core>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -13,10 +16,34 @@ namespace dml {
 /// Not thread-safe: a simulation runs in one thread.
 class VectorPool {
 public:
+    VectorPool() = default;
+    VectorPool(const VectorPool&) = delete;
+    VectorPool& operator=(const VectorPool&) = delete;
+    ~VectorPool() { m_warming.job = parallel::Task(); } // a warm-up still running finishes before its buffers go
+
+    /// Prepares up to `count` vectors of `n` floats, their memory written once (so faulted in), as a pool job
+    /// (parallel.h): with several threads it runs on an idle core while the simulation builds its platform, and the
+    /// first round's models then cost fewer page faults (11 to 13 us each on a virtual machine). The first acquire()
+    /// stops it and takes the buffers prepared so far (it never waits for more than the one in progress). With one
+    /// thread it does nothing (the buffers are made as needed). Call before the first acquire().
+    void warm(int count, Eigen::Index n)
+    {
+        if (count <= 0 || n <= 0 || parallel::threads() == 1)
+            return;
+        m_warming.job = parallel::Task();
+        auto w = m_warming.state = std::make_shared<Warming>();
+        m_warming.job = parallel::submit([w, count, n] {
+            for (int i = 0; i < count && !w->stop.load(std::memory_order_relaxed); ++i)
+                w->ready.push_back(std::make_unique<Eigen::VectorXf>(Eigen::VectorXf::Zero(n)));
+        });
+    }
+
     /// A vector of `n` floats (contents unspecified) that returns to the pool when the last owner lets go.
     /// Buffers still held when the pool is destroyed are simply freed.
     std::shared_ptr<Eigen::VectorXf> acquire(Eigen::Index n)
     {
+        if (m_warming.state)
+            adoptWarm();
         std::unique_ptr<Eigen::VectorXf> v;
         if (!m_free->empty()) {
             v = std::move(m_free->back());
@@ -44,7 +71,23 @@ public:
 
 private:
     using FreeList = std::vector<std::unique_ptr<Eigen::VectorXf>>;
+    struct Warming {
+        FreeList ready; ///< filled by the job
+        std::atomic<bool> stop{false};
+    };
+    void adoptWarm()
+    {
+        m_warming.state->stop.store(true, std::memory_order_relaxed);
+        m_warming.job.wait();
+        for (auto& v : m_warming.state->ready)
+            m_free->push_back(std::move(v));
+        m_warming.state.reset();
+    }
     std::shared_ptr<FreeList> m_free = std::make_shared<FreeList>();
+    struct {
+        std::shared_ptr<Warming> state;
+        parallel::Task job;
+    } m_warming;
 };
 
 } // namespace dml

@@ -58,6 +58,8 @@ FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int l
                                                   std::to_string(proxMu));
     if (cfg.batchSize < 1)
         throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
+    if (m_workload.model()) // every sampled client of the first round trains a model of its own
+        m_pool.warm(m_perRound, Eigen::Index(m_workload.numParams()));
 }
 
 void FederatedAveraging::setRoundRules(const RoundRules& rules)
@@ -613,14 +615,13 @@ void FederatedAveraging::runClient(int rank, Transport& t)
     std::vector<int> batches;
     parallel::Task training; // after what it writes: destroyed (so finished) first if this body is killed
     if (arch) {
-        // The batches are drawn here, in simulation order; the arithmetic runs as one pool job while the
-        // training's simulated time passes, beside the other clients of the round (parallel.h).
+        // The batches and the arithmetic run as one pool job while the training's simulated time passes, beside
+        // the other clients of the round (parallel.h).
         w = m_pool.acquire(global.data->size());
-        batches = drawBatches(sampler, localSteps);
         training = parallel::submit([&, model = global.data.get()] {
-            *w = *model;
-            lossSum = trainLocally(m_workload, batches.data(), sampler.batchSize(), m_cfg.optimizer, localSteps, *w,
-                                   float(m_mu), model);
+            batches = drawBatches(sampler, localSteps); // this client's own sampler: no other job draws from it
+            lossSum = trainLocallyFrom(m_workload, *model, batches.data(), sampler.batchSize(), m_cfg.optimizer,
+                                       localSteps, *w, float(m_mu), model);
         });
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
