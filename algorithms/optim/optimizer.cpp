@@ -25,20 +25,22 @@ Optimizer::Coefficients Optimizer::advance()
 }
 
 void Optimizer::update(float* params, const float* grad, Eigen::Index begin, Eigen::Index end,
-                       const Coefficients& c)
+                       const Coefficients& c, const float* from)
 {
     const Eigen::Index len = end - begin;
     Eigen::Map<Eigen::ArrayXf> p(params + begin, len);
+    Eigen::Map<const Eigen::ArrayXf> p0(from + begin, len); // p itself, or the parameters to update into p
     Eigen::Map<const Eigen::ArrayXf> g(grad + begin, len);
     const float lr = m_spec.learningRate;
+    // p = p0 - x evaluates psub(p0, x) per packet, as p -= x does with p0 = p: the same bits either way.
     switch (m_spec.kind) {
     case OptimizerSpec::Kind::Sgd:
-        p -= lr * g;
+        p = p0 - lr * g;
         break;
     case OptimizerSpec::Kind::Momentum: {
         auto m = m_m.segment(begin, len);
         m = m_spec.momentum * m + g;
-        p -= lr * m;
+        p = p0 - lr * m;
         break;
     }
     case OptimizerSpec::Kind::Adam: {
@@ -47,7 +49,7 @@ void Optimizer::update(float* params, const float* grad, Eigen::Index begin, Eig
         auto v = m_v.segment(begin, len);
         m = b1 * m + (1.0f - b1) * g;
         v = b2 * v + (1.0f - b2) * g.square();
-        p -= (lr / c.c1) * m / (v.sqrt() / c.c2 + m_spec.epsilon);
+        p = p0 - (lr / c.c1) * m / (v.sqrt() / c.c2 + m_spec.epsilon);
         break;
     }
     }
@@ -56,6 +58,11 @@ void Optimizer::update(float* params, const float* grad, Eigen::Index begin, Eig
 void Optimizer::step(float* params, const float* grad)
 {
     update(params, grad, 0, m_n, advance());
+}
+
+void Optimizer::stepFrom(const float* from, float* params, const float* grad)
+{
+    update(params, grad, 0, m_n, advance(), from);
 }
 
 void Optimizer::stepParallel(float* params, const float* grad)

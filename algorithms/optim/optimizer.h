@@ -25,6 +25,9 @@ public:
     Optimizer(const OptimizerSpec& spec, Eigen::Index numParams);
     /// Applies one update. params, grad: numParams floats.
     void step(float* params, const float* grad);
+    /// The same update applied to the parameters `from` (numParams floats, left as they are), written to `params`:
+    /// the same bits as copying `from` into `params` and calling step(), in one pass over memory instead of two.
+    void stepFrom(const float* from, float* params, const float* grad);
     /// The same update, the element-wise arithmetic split over the pool (parallel::forRanges): the same bits as
     /// step() whatever the thread count, for params and grad that Eigen allocated (aligned), as a server's are.
     void stepParallel(float* params, const float* grad);
@@ -53,7 +56,13 @@ private:
     };
     Coefficients advance();
     /// The update of elements [begin, end).
-    void update(float* params, const float* grad, Eigen::Index begin, Eigen::Index end, const Coefficients& c);
+    /// params[begin, end) = the update of from[begin, end) (from may be params).
+    void update(float* params, const float* grad, Eigen::Index begin, Eigen::Index end, const Coefficients& c,
+                const float* from);
+    void update(float* params, const float* grad, Eigen::Index begin, Eigen::Index end, const Coefficients& c)
+    {
+        update(params, grad, begin, end, c, params);
+    }
     OptimizerSpec m_spec;
     Eigen::Index m_n;
     Eigen::ArrayXf m_m, m_v;

@@ -224,9 +224,8 @@ void HierarchicalFedAvg::runClient(int rank, Transport& t)
         w = m_pool.acquire(model.data->size());
         batches = drawBatches(sampler, localSteps);
         training = parallel::submit([&, start = model.data.get()] {
-            *w = *start;
-            lossSum = trainLocally(m_workload, batches.data(), sampler.batchSize(), m_cfg.optimizer, localSteps,
-                                   *w); // fresh optimizer
+            lossSum = trainLocallyFrom(m_workload, *start, batches.data(), sampler.batchSize(), m_cfg.optimizer,
+                                       localSteps, *w); // fresh optimizer
         });
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();
