@@ -8,6 +8,8 @@
 #include "models/workload.h"
 #include "optim/optimizer.h"
 #include "parallel.h"
+#include "strategies/localtraining.h"
+#include "vectorpool.h"
 #include "rng.h"
 #include "threadsoption.h"
 
@@ -197,6 +199,79 @@ private slots:
                                                             .arg(int(kind)).arg(n).arg(threads)));
                     QVERIFY(!sameBits(a, randomVector(n, 1))); // the steps changed something
                 }
+    }
+
+    /// Optimizer::stepFrom(from, params) == copying `from` into params, then step(), bit for bit; `from` is left as
+    /// it was. And a client's trainLocallyFrom == copy + trainLocally (FedProx included), whatever the thread.
+    void stepFromSameBits()
+    {
+        using K = OptimizerSpec::Kind;
+        for (K kind : {K::Sgd, K::Momentum, K::Adam})
+            for (Eigen::Index n : {Eigen::Index(5), Eigen::Index(5003), Eigen::Index(203530)}) {
+                const OptimizerSpec spec{.kind = kind, .learningRate = 0.01f};
+                const Eigen::VectorXf from = randomVector(n, 1), fromCopy = from;
+                Eigen::VectorXf a = from, b = randomVector(n, 2); // b's old contents must not matter
+                Optimizer oa(spec, n), ob(spec, n);
+                const Eigen::VectorXf g = randomVector(n, 10);
+                oa.step(a.data(), g.data());
+                ob.stepFrom(from.data(), b.data(), g.data());
+                QVERIFY2(sameBits(a, b), qPrintable(QString("kind %1, n %2").arg(int(kind)).arg(n)));
+                QVERIFY(sameBits(from, fromCopy));
+                QVERIFY(!sameBits(a, from));
+            }
+        SyntheticSpec d;
+        d.features = 30;
+        d.trainSamples = 300;
+        const TrainTest data = makeSyntheticBlobs(d, 5);
+        TrainingConfig cfg;
+        cfg.hidden = {16};
+        const Workload w(cfg, data.train);
+        const Eigen::VectorXf start = w.initialParams(3);
+        std::vector<int> batches(7 * 10);
+        for (std::size_t i = 0; i < batches.size(); ++i)
+            batches[i] = int((i * 37) % 300);
+        for (float mu : {0.0f, 0.1f})
+            for (K kind : {K::Sgd, K::Adam}) {
+                const OptimizerSpec spec{.kind = kind, .learningRate = 0.05f};
+                Eigen::VectorXf inPlace = start;
+                const double lossA = trainLocally(w, batches.data(), 10, spec, 7, inPlace, mu, &start);
+                Eigen::VectorXf out;
+                parallel::setThreads(2);
+                double lossB = 0;
+                parallel::submit([&] { lossB = trainLocallyFrom(w, start, batches.data(), 10, spec, 7, out, mu,
+                                                                &start); }).wait();
+                parallel::setThreads(1);
+                QVERIFY2(sameBits(inPlace, out), qPrintable(QString("mu %1, kind %2").arg(mu).arg(int(kind))));
+                QCOMPARE(lossA, lossB);
+                QVERIFY(!sameBits(inPlace, start));
+            }
+    }
+
+    /// VectorPool::warm: with several threads the pool hands out the prepared buffers (of the asked size) and then
+    /// fresh ones; the first acquire() never waits for more than the buffer in progress. With one thread, nothing.
+    void vectorPoolWarm()
+    {
+        parallel::setThreads(2);
+        {
+            VectorPool pool;
+            pool.warm(3, 1000);
+            std::vector<std::shared_ptr<Eigen::VectorXf>> got;
+            for (int i = 0; i < 5; ++i) {
+                got.push_back(pool.acquire(1000));
+                QCOMPARE(got.back()->size(), Eigen::Index(1000));
+            }
+            for (std::size_t i = 0; i < got.size(); ++i)
+                for (std::size_t j = 0; j < i; ++j)
+                    QVERIFY(got[i]->data() != got[j]->data());
+        }
+        {
+            VectorPool pool;
+            pool.warm(1000, 100000); // destroyed while warming: the job stops or finishes first
+        }
+        parallel::setThreads(1);
+        VectorPool pool;
+        pool.warm(3, 10);
+        QCOMPARE(pool.acquire(10)->size(), Eigen::Index(10));
     }
 
     /// The test-set evaluation in chunk jobs gives the sequential pass's loss and count, bit for bit.
