@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Issue-3 benchmarks (one simulation per process, so one mode per invocation):
 //
-//   bench_strategies fedavg [DATASET_DIR] [--threads T]
+//   bench_strategies fedavg [DATASET_DIR] [--threads T] [--repeat N]
 //                                           FedAvg, 10,000 clients, 100 per round, 20 rounds, on Fashion-MNIST:
 //                                           wall(simulated) / wall(plain single-threaded loop doing the same local
 //                                           steps), for 1, 2, 4, ... threads up to the cores available (issue 16;
 //                                           --threads T: 1 and T), each simulated run and the plain loop a child
-//                                           process; the peak memory of each; the final models must be
-//                                           bit-identical.
+//                                           process, N times each (default 3), interleaved, medians compared; the
+//                                           peak memory of each; the final models must be bit-identical.
 //   bench_strategies ring                   ring all-reduce of a 16.7M-parameter proxy (64 MiB) over 64 workers:
 //                                           wall time and simulated time per all-reduce.
 #include "strategies/fedavg.h"
@@ -200,18 +200,30 @@ PlainRun spawnPlain(const char* dir)
     return r;
 }
 
-int fedavg(const char* dir, int onlyThreads)
+/// The run of median wall time (the first of two middle ones).
+template <class Run>
+Run medianByWall(std::vector<Run> runs)
+{
+    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.wall < b.wall; });
+    return runs[(runs.size() - 1) / 2];
+}
+
+std::string walls(const std::vector<double>& w)
+{
+    std::string s;
+    for (double x : w)
+        s += (s.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
+    return "[" + s + "]";
+}
+
+int fedavg(const char* dir, int onlyThreads, int repeat)
 {
     const double t0 = now();
     const TrainTest data = loadFashionMnist(dir);
     const double loaded = now() - t0;
     const double load0 = loadAverage();
     const double rssData = peakRssMiB();
-    const PlainRun plainRun = spawnPlain(dir);
     const PlainRun plainHere = plainFedAvg(data); // in this long-lived process, for reference
-    const double plainWall = plainRun.wall, plainCpu = plainRun.cpu;
-    const long localSteps = plainRun.localSteps;
-    const int evaluations = plainRun.evaluations;
 
     std::vector<int> counts;
     const int cores = parallel::availableCores();
@@ -223,29 +235,50 @@ int fedavg(const char* dir, int onlyThreads)
         counts.push_back(cores);
     }
     counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+    // `repeat` rounds, each a plain loop then every thread count, interleaved so that a slow spell of the machine
+    // falls on all of them; each figure is the median run.
+    std::vector<PlainRun> plains;
+    std::vector<std::vector<FedAvgRun>> all(counts.size());
+    for (int k = 0; k < repeat; ++k) {
+        plains.push_back(spawnPlain(dir));
+        for (std::size_t c = 0; c < counts.size(); ++c)
+            all[c].push_back(spawnFedAvg(dir, counts[c]));
+    }
+    const PlainRun plainRun = medianByWall(plains);
+    const double plainWall = plainRun.wall, plainCpu = plainRun.cpu;
+    const long localSteps = plainRun.localSteps;
+    const int evaluations = plainRun.evaluations;
     std::vector<FedAvgRun> runs;
-    for (int n : counts)
-        runs.push_back(spawnFedAvg(dir, n));
     bool same = true;
     double rss = 0;
-    for (const FedAvgRun& r : runs) {
-        same = same && r.model == runs.front().model;
-        rss = std::max(rss, r.rss);
+    for (const auto& reps : all) {
+        runs.push_back(medianByWall(reps));
+        for (const FedAvgRun& r : reps) {
+            same = same && r.model == all.front().front().model;
+            rss = std::max(rss, r.rss);
+        }
     }
+    auto wallsOf = [](const auto& v) {
+        std::vector<double> w;
+        for (const auto& r : v)
+            w.push_back(r.wall);
+        return walls(w);
+    };
     std::printf("FedAvg: 10,000 clients, %d per round, 20 rounds, E = 5, B = 10 (Fashion-MNIST, MLP 784-128-10)\n",
                 plainRun.perRound);
     std::printf("dataset loaded in %.2f s; peak RSS after loading %.0f MiB\n", loaded, rssData);
     std::printf("local gradient steps: %ld; test-set evaluations: %d; cores available: %d; machine load (1-min "
                 "average) %.2f at the start, %.2f at the end\n", localSteps, evaluations, cores, load0, loadAverage());
-    std::printf("plain loop (1 thread, a child process), same local steps and evaluations: %.3f s wall, %.3f s CPU, "
-                "%ld minor page faults\n", plainWall, plainCpu, plainRun.faults);
+    std::printf("%d repetitions, interleaved; each figure is the median run's (its walls in brackets)\n", repeat);
+    std::printf("plain loop (1 thread, a child process), same local steps and evaluations: %.3f s wall %s, %.3f s "
+                "CPU, %ld minor page faults\n", plainWall, wallsOf(plains).c_str(), plainCpu, plainRun.faults);
     std::printf("(plain loop in this long-lived process: %.3f s wall, %ld minor page faults; not used in the ratios)\n",
                 plainHere.wall, plainHere.faults);
     for (std::size_t k = 0; k < runs.size(); ++k)
-        std::printf("simulated, %3d thread(s): %.3f s wall, %.3f s CPU, %.1f s simulated, final test accuracy %.4f, "
-                    "%ld minor page faults, peak RSS %.0f MiB; wall / plain loop = %.3f\n",
-                    counts[k], runs[k].wall, runs[k].cpu, runs[k].simulatedTime, runs[k].accuracy, runs[k].faults,
-                    runs[k].rss, runs[k].wall / plainWall);
+        std::printf("simulated, %3d thread(s): %.3f s wall %s, %.3f s CPU, %.1f s simulated, final test accuracy "
+                    "%.4f, %ld minor page faults, peak RSS %.0f MiB; wall / plain loop = %.3f\n",
+                    counts[k], runs[k].wall, wallsOf(all[k]).c_str(), runs[k].cpu, runs[k].simulatedTime,
+                    runs[k].accuracy, runs[k].faults, runs[k].rss, runs[k].wall / plainWall);
     std::printf("final models bit-identical across thread counts: %s\n", same ? "yes" : "NO");
     std::printf("wall(simulated, 1 thread) / wall(plain loop) = %.3f\n", runs.front().wall / plainWall);
     std::printf("wall(simulated, %d threads) / wall(plain loop) = %.3f   (target <= 0.80 with all cores)\n",
@@ -306,18 +339,21 @@ int main(int argc, char** argv)
             return fedavgChild(argv[2], std::atoi(argv[3]));
         if (argc >= 2 && std::strcmp(argv[1], "fedavg") == 0) {
             const char* dir = "/usr/share/datasets/fashion-mnist";
-            int threads = 0;
+            int threads = 0, repeat = 3;
             bool ok = true;
             for (int i = 2; i < argc && ok; ++i) {
                 if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
                     threads = std::atoi(argv[++i]);
                     ok = threads >= 1 && threads <= parallel::kMaxThreads;
+                } else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+                    repeat = std::atoi(argv[++i]);
+                    ok = repeat >= 1 && repeat <= 50;
                 } else {
                     dir = argv[i];
                 }
             }
             if (ok)
-                return fedavg(dir, threads);
+                return fedavg(dir, threads, repeat);
         }
         if (argc >= 2 && std::strcmp(argv[1], "ring") == 0)
             return ring();
@@ -325,7 +361,8 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "bench_strategies: %s\n", e.what());
         return 2;
     }
-    std::fprintf(stderr, "usage: bench_strategies fedavg [DATASET_DIR] [--threads T (1..%d)] | ring\n",
+    std::fprintf(stderr, "usage: bench_strategies fedavg [DATASET_DIR] [--threads T (1..%d)] [--repeat N (1..50, "
+                         "default 3)] | ring\n",
                  parallel::kMaxThreads);
     return 2;
 }
