@@ -19,6 +19,16 @@ using namespace dml::test;
 
 namespace {
 
+/// The training of the FedAvg cases below: an MLP with 8 hidden units, batches of 20, evaluated every round, seed 3.
+TrainingConfig fedAvgTraining()
+{
+    TrainingConfig cfg;
+    cfg.hidden = {8};
+    cfg.batchSize = 20;
+    cfg.evalEverySteps = 1;
+    cfg.seed = 3;
+    return cfg;
+}
 
 /// P workers on an ideal star (proxy workload: c = 10 ms per gradient), `steps` updates or steps planned, failure
 /// checks every 50 ms, and worker 2's host going off at 0.105 s for good.
@@ -143,11 +153,7 @@ private slots:
         spec.platform = idealStar(K, 1e5, 1e12);
         spec.platform.speeds.list = {1e5, 0.25e5, 1e5, 0.25e5, 1e5, 0.25e5, 1e5, 0.25e5, 1e5, 1e5};
         spec.strategy = {StrategyKind::FedAvg, K};
-        TrainingConfig& cfg = spec.training;
-        cfg.hidden = {8};
-        cfg.batchSize = 20;
-        cfg.evalEverySteps = 1;
-        cfg.seed = 3;
+        const TrainingConfig cfg = fedAvgTraining();
         std::vector<Round> seen;
         Keep keep;
         FederatedAveraging fed(K, 1.0, 1, 0, rounds, cfg, data, keep);
@@ -206,11 +212,7 @@ private slots:
         spec.platform.availability.traceFile = "test";
         spec.platform.availability.events = {{"client-2", 0.5, false, 1}};
         spec.strategy = {StrategyKind::FedAvg, K};
-        TrainingConfig& cfg = spec.training;
-        cfg.hidden = {8};
-        cfg.batchSize = 20;
-        cfg.evalEverySteps = 1;
-        cfg.seed = 3;
+        const TrainingConfig cfg = fedAvgTraining();
         std::vector<Round> seen;
         Keep keep;
         FederatedAveraging fed(K, 1.0, 1, 0, rounds, cfg, data, keep);
@@ -267,11 +269,7 @@ private slots:
         spec.platform.availability.traceFile = "test";
         spec.platform.availability.events = {{"client-0", 1.5, false, 1}, {"client-0", 3.5, true, 2}};
         spec.strategy = {StrategyKind::FedAvg, K};
-        TrainingConfig& cfg = spec.training;
-        cfg.hidden = {8};
-        cfg.batchSize = 20;
-        cfg.evalEverySteps = 1;
-        cfg.seed = 3;
+        const TrainingConfig cfg = fedAvgTraining();
         std::vector<Round> seen;
         Keep keep;
         FederatedAveraging fed(K, 1.0, 1, 0, rounds, cfg, data, keep);
