@@ -67,7 +67,7 @@ public:
     virtual void compute(double flops) = 0;
     /// Current simulated time, seconds.
     virtual double now() const = 0;
-    /// Starts the body of rank `rank` (Strategy::run) as a new actor on its host. For ranks whose
+    /// Starts the body of rank `rank` (Strategy::run) as an actor on its host. For ranks whose
     /// Strategy::launchedAtStart() is false, e.g. the clients a federated server samples for a round
     /// (simulating only the active clients keeps a 10,000-client population cheap). A rank may be launched
     /// again after its previous body returned.
