@@ -16,11 +16,6 @@ namespace dml {
 /// Not thread-safe: a simulation runs in one thread.
 class VectorPool {
 public:
-    VectorPool() = default;
-    VectorPool(const VectorPool&) = delete;
-    VectorPool& operator=(const VectorPool&) = delete;
-    ~VectorPool() { m_warming.job = parallel::Task(); } // a warm-up still running finishes before its buffers go
-
     /// Prepares up to `count` vectors of `n` floats, their memory written once (so faulted in), as a pool job
     /// (parallel.h): with several threads it runs on an idle core while the simulation builds its platform, and the
     /// first round's models then cost fewer page faults (11 to 13 us each on a virtual machine). The first acquire()
@@ -30,7 +25,6 @@ public:
     {
         if (count <= 0 || n <= 0 || parallel::threads() == 1)
             return;
-        m_warming.job = parallel::Task();
         auto w = m_warming.state = std::make_shared<Warming>();
         m_warming.job = parallel::submit([w, count, n] {
             for (int i = 0; i < count && !w->stop.load(std::memory_order_relaxed); ++i)
@@ -85,8 +79,8 @@ private:
     }
     std::shared_ptr<FreeList> m_free = std::make_shared<FreeList>();
     struct {
-        std::shared_ptr<Warming> state;
-        parallel::Task job;
+        std::shared_ptr<Warming> state; ///< shared with the job, which keeps it alive while it runs
+        parallel::Task job;             ///< destroying it waits for a running warm-up (parallel.h)
     } m_warming;
 };
 

@@ -211,8 +211,11 @@ Run medianByWall(std::vector<Run> runs)
 std::string walls(const std::vector<double>& w)
 {
     std::string s;
-    for (double x : w)
-        s += (s.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
+    char buf[32];
+    for (double x : w) {
+        std::snprintf(buf, sizeof buf, "%s%.3f", s.empty() ? "" : " ", x);
+        s += buf;
+    }
     return "[" + s + "]";
 }
 

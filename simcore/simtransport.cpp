@@ -247,35 +247,32 @@ void World::start(int rank, double at)
     // A later start (a job of several that begins at its start time): the actor exists from now on, but its
     // window opens at `at`; the sleep before is neither computing nor blocked, so it counts as nothing.
     const double started = std::max(sg4::Engine::get_clock(), at);
-    if (!m_parked.empty()) {
-        Runner* r = m_parked.back();
-        m_parked.pop_back();
-        r->rank = rank;
-        r->started = started;
-        r->actor->set_host(acc.host);
-        r->wake->release();
-        actors[std::size_t(rank)] = r->actor;
-        return;
-    }
-    Runner* r = m_runners.emplace_back(std::make_unique<Runner>()).get();
+    const bool reused = !m_parked.empty();
+    Runner* r = reused ? m_parked.back() : m_runners.emplace_back(std::make_unique<Runner>()).get();
     r->rank = rank;
     r->started = started;
-    r->wake = sg4::Semaphore::create(0);
-    r->actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, r] { runBodies(*r); });
-    // Runs when the actor ends: after a body that was killed (host off, or another actor failed), the rank's time
-    // ends here; a parked actor killed with its host leaves the parking.
-    r->actor->on_exit([this, r](bool /*failed*/) {
-        if (r->rank < 0) {
-            std::erase(m_parked, r);
-            return;
-        }
-        endBody(*r);
-        if (m_bodies == 0 && !m_parked.empty()) // no simcall from an ending actor: from maestro, at once
-            simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock(), [this] {
-                if (m_bodies == 0)
-                    releaseParked();
-            });
-    });
+    if (reused) {
+        m_parked.pop_back();
+        r->actor->set_host(acc.host);
+        r->wake->release();
+    } else {
+        r->wake = sg4::Semaphore::create(0);
+        r->actor = sg4::Actor::create(names[std::size_t(rank)], acc.host, [this, r] { runBodies(*r); });
+        // Runs when the actor ends: after a body that was killed (host off, or another actor failed), the rank's
+        // time ends here; a parked actor killed with its host leaves the parking.
+        r->actor->on_exit([this, r](bool /*failed*/) {
+            if (r->rank < 0) {
+                std::erase(m_parked, r);
+                return;
+            }
+            endBody(*r);
+            if (m_bodies == 0 && !m_parked.empty()) // no simcall from an ending actor: from maestro, at once
+                simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock(), [this] {
+                    if (m_bodies == 0)
+                        releaseParked();
+                });
+        });
+    }
     actors[std::size_t(rank)] = r->actor;
 }
 
@@ -340,8 +337,6 @@ void World::releaseParked()
         p->wake->release();
     }
 }
-
-World::~World() = default;
 
 void World::startBackground(int rank, std::function<void(Transport&)> body)
 {

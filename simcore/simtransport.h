@@ -166,8 +166,6 @@ struct World {
     /// Several jobs (Strategy::jobOf not always 0): per job, the payload bytes of its messages per link; empty with one.
     std::vector<std::unordered_map<simgrid::s4u::Link*, double>> jobLinkBytes;
 
-    ~World();
-
 private:
     /// An actor that runs rank bodies one after another. Creating a SimGrid actor allocates, guards and faults in an
     /// 8 MiB stack, and the stack is freed only with the actor; a 10,000-client federated run launches 2,000 client

@@ -5,33 +5,10 @@
 
 namespace dml {
 
-namespace {
-
-/// Steps [first, steps) of a client's training; step `first` reads `*from` (w itself, or the start model) and
-/// writes w.
-double localSteps(const Workload& workload, const int* batches, int batch, Optimizer& opt, long first, long steps,
-                  const Eigen::VectorXf* from, Eigen::VectorXf& w, float mu, const Eigen::VectorXf* anchor)
-{
-    thread_local Eigen::VectorXf grad; // kept: a fresh buffer per client would page-fault on every use
-    grad.resize(w.size());
-    double lossSum = 0;
-    for (long s = first; s < steps; ++s) {
-        const Eigen::VectorXf& x = s == first ? *from : w;
-        lossSum += workload.gradient(x.data(), batches + std::ptrdiff_t(s) * batch, batch, grad.data());
-        if (mu > 0 && anchor) // FedProx: gradient of mu/2 ||w - w_t||^2
-            grad += mu * (x - *anchor);
-        opt.stepFrom(x.data(), w.data(), grad.data());
-    }
-    return lossSum;
-}
-
-} // namespace
-
 double trainLocally(const Workload& workload, const int* batches, int batch, const OptimizerSpec& optimizer,
                     long steps, Eigen::VectorXf& w, float mu, const Eigen::VectorXf* anchor)
 {
-    Optimizer opt(optimizer, w.size()); // fresh optimizer state every task
-    return localSteps(workload, batches, batch, opt, 0, steps, &w, w, mu, anchor);
+    return trainLocallyFrom(workload, w, batches, batch, optimizer, steps, w, mu, anchor);
 }
 
 double trainLocallyFrom(const Workload& workload, const Eigen::VectorXf& start, const int* batches, int batch,
@@ -39,12 +16,23 @@ double trainLocallyFrom(const Workload& workload, const Eigen::VectorXf& start, 
                         const Eigen::VectorXf* anchor)
 {
     if (steps <= 0) {
-        w = start;
+        if (&w != &start)
+            w = start;
         return 0;
     }
-    w.resize(start.size());
-    Optimizer opt(optimizer, w.size());
-    return localSteps(workload, batches, batch, opt, 0, steps, &start, w, mu, anchor);
+    w.resize(start.size()); // nothing to do when w is start
+    thread_local Eigen::VectorXf grad; // kept: a fresh buffer per client would page-fault on every use
+    grad.resize(start.size());
+    Optimizer opt(optimizer, w.size()); // fresh optimizer state every task
+    double lossSum = 0;
+    for (long s = 0; s < steps; ++s) {
+        const Eigen::VectorXf& x = s == 0 ? start : w; // the first step reads `start` and writes w
+        lossSum += workload.gradient(x.data(), batches + std::ptrdiff_t(s) * batch, batch, grad.data());
+        if (mu > 0 && anchor) // FedProx: gradient of mu/2 ||w - w_t||^2
+            grad += mu * (x - *anchor);
+        opt.stepFrom(x.data(), w.data(), grad.data());
+    }
+    return lossSum;
 }
 
 double localStepFlops(const Workload& workload, int batch, const OptimizerSpec& optimizer, bool prox)

@@ -20,7 +20,8 @@ namespace dml {
 double trainLocally(const Workload& workload, const int* batches, int batch, const OptimizerSpec& optimizer,
                     long steps, Eigen::VectorXf& w, float mu = 0, const Eigen::VectorXf* anchor = nullptr);
 
-/// The same training from the model `start` (left as it is), its result written to `w` (resized): the same bits as
+/// The same training from the model `start` (left as it is unless it is `w` itself), its result written to `w`
+/// (resized): the same bits as
 /// w = start followed by trainLocally(..., w, ...), without that copy (the first step reads `start`, its update
 /// writes `w`; a federated round's clients write as many fresh models, a pass over memory each).
 double trainLocallyFrom(const Workload& workload, const Eigen::VectorXf& start, const int* batches, int batch,
