@@ -148,6 +148,10 @@ public:
     virtual void run(int rank, Transport& t) = 0;
     /// Whether rank `rank` starts with the simulation (true) or only when another rank launches it.
     virtual bool launchedAtStart(int /*rank*/) const { return true; }
+    /// Called once before the platform is built, with what Transport::peersCanFail() will answer during the run:
+    /// a strategy may start real arithmetic that depends on nothing the simulation decides, so that it runs on an
+    /// idle core while SimGrid builds the platform (parallel.h). No simulated time exists yet. Default: nothing.
+    virtual void prepare(bool /*peersCanFail*/) {}
     /// When a rank launched at the start begins, simulated s (>= 0, finite): its participation window opens then, and
     /// the time before counts as nothing (neither idle nor compute). 0 for every single strategy; several jobs on one
     /// platform (strategies/jobs.h) start a job's ranks at the job's start time.

@@ -59,6 +59,10 @@ public:
     /// When rank `rank`'s failure happened (simulated s), if peerFailed(rank); undefined otherwise. A strategy that
     /// models a heartbeat timeout treats the failure as known only `detection` seconds later.
     virtual double peerFailedAt(int /*rank*/) const { return 0; }
+    /// False only if no host can go off and no link can fail during this run, so peerFailed() stays false for every
+    /// rank: a strategy may then drop what it keeps only to recover from a lost peer. True (the safe answer) by
+    /// default.
+    virtual bool peersCanFail() const { return true; }
     /// How many bodies of rank `rank` have been started so far (1 for a rank launched at the start and never
     /// again). A message that carries its sender's tells a relaunched body's messages from those its failed
     /// predecessor left in flight or queued.

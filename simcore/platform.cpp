@@ -921,6 +921,11 @@ void applyDynamics(const PlatformSpec& p, const std::vector<sg4::Host*>& rankHos
 
 } // namespace
 
+bool peersCanFail(const PlatformSpec& p)
+{
+    return p.availability.model != AvailabilitySpec::Model::None || !p.faults.empty() || p.topology == Topology::Xml;
+}
+
 BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string>& names,
                             const std::vector<std::string>& roles, double horizon)
 {
@@ -984,6 +989,7 @@ BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string
     for (sg4::Host* h : b.rankHosts)
         b.rankNames.push_back(h->get_name());
     applyDynamics(p, b.rankHosts, roles, horizon);
+    b.canFail = peersCanFail(p);
     return b;
 }
 

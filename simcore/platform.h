@@ -250,6 +250,11 @@ std::vector<std::string> mapRolesToHosts(const XmlSpec& xml, const std::vector<s
 /// Whether `name` matches the glob `pattern` ('*' any run of characters, '?' one character).
 bool globMatch(const std::string& pattern, const std::string& name);
 
+/// Whether a host or link of the platform `p` may go off during a run (availability, faults, or a SimGrid XML whose
+/// hosts may carry state profiles of their own): Transport::peersCanFail. Decided from the spec alone, before the
+/// platform is built (Strategy::prepare), so it errs on the safe side (an availability model may give no event).
+bool peersCanFail(const PlatformSpec& p);
+
 /// The platform as a graph, for `dmlsim platform` and the workbench's topology view. Nodes are hosts
 /// and links (a link joins the nodes before and after it on routes); a full-duplex link is one node.
 struct PlatformGraph {

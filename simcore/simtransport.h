@@ -144,6 +144,8 @@ struct World {
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
     std::vector<char> lost;
+    /// False if no host or link of the platform can go off (BuiltPlatform::canFail): Transport::peersCanFail.
+    bool peersCanFail = true;
     /// Per rank: when it was marked lost (simulated s).
     std::vector<double> lostAt;
     /// Per rank: bodies started so far (Transport::incarnation).
@@ -211,6 +213,7 @@ public:
     void writeCheckpoint(double bytes) override;
     void readCheckpoint(double bytes) override;
     bool peerFailed(int rank) const override { return m_world.lost[std::size_t(rank)] != 0; }
+    bool peersCanFail() const override { return m_world.peersCanFail; }
     double peerFailedAt(int rank) const override { return m_world.lostAt[std::size_t(rank)]; }
     long incarnation(int rank) const override { return m_world.starts[std::size_t(rank)]; }
     /// Cancels a receive left pending by a timed-out recv (call before the body ends).

@@ -31,6 +31,7 @@ public:
         return m;
     }
     bool peerFailed(int rank) const override { return m_inner.peerFailed(rank + m_offset); }
+    bool peersCanFail() const override { return m_inner.peersCanFail(); }
     double peerFailedAt(int rank) const override { return m_inner.peerFailedAt(rank + m_offset) - m_start; }
     long incarnation(int rank) const override { return m_inner.incarnation(rank + m_offset); }
     void compute(double flops) override { m_inner.compute(flops); }
