@@ -63,7 +63,14 @@ void Evaluator::evaluate(double time, long step, const float* params)
     m_lossSum = 0;
     m_lossCount = 0;
     flush();
-    if (parallel::threads() > 1 && !(m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0)) {
+    if (inBackground()) {
+        std::unique_ptr<PendingEvaluation> pre = std::move(m_prestarted);
+        if (pre && step == 0 && pre->params == Eigen::Map<const Eigen::VectorXf>(params, m_model->numParams())) {
+            pre->sample = s;
+            m_pending = std::move(pre);
+            return;
+        }
+        pre.reset(); // another model: its evaluation is dropped (finished or cancelled first)
         m_pending = std::make_unique<PendingEvaluation>();
         PendingEvaluation& p = *m_pending;
         p.sample = s;
@@ -96,6 +103,23 @@ void Evaluator::flush() const
 void Evaluator::initial(double time, const float* params)
 {
     evaluate(time, 0, params);
+}
+
+bool Evaluator::inBackground() const
+{
+    return parallel::threads() > 1 && !(m_cfg.stopAtTarget && m_cfg.targetAccuracy > 0);
+}
+
+void Evaluator::prestartInitial(const float* params)
+{
+    if (!m_model || !inBackground())
+        return;
+    m_prestarted = std::make_unique<PendingEvaluation>();
+    PendingEvaluation& p = *m_prestarted;
+    p.params = Eigen::Map<const Eigen::VectorXf>(params, m_model->numParams());
+    p.job = parallel::submit([this, &p] {
+        p.result = m_model->evaluate(p.params.data(), m_test.features, m_test.labels.data());
+    });
 }
 
 void Evaluator::completeSummary(Summary& s) const

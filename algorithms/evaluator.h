@@ -57,8 +57,13 @@ public:
     /// The strategy's own stop criterion (e.g. "privacy_budget"): the next afterStep() evaluates and returns true
     /// with this stop reason (unless the target accuracy or the user's stop came first).
     void requestStop(std::string reason) { m_requested = std::move(reason); }
-    /// Evaluates the initial model (step 0).
+    /// Evaluates the initial model (step 0). After prestartInitial() with the same numbers, takes that evaluation.
     void initial(double time, const float* params);
+    /// Starts evaluating the initial model `params` (numParams floats, copied) in the background now, before the
+    /// simulation starts (with several threads and evaluations in the background; otherwise nothing): the first
+    /// evaluation's memory is then faulted in while SimGrid builds the platform. initial() takes it if it gets
+    /// the same numbers, and discards it otherwise.
+    void prestartInitial(const float* params);
 
     long totalSteps() const { return m_totalSteps; }
     /// Elastic training (the workers changed at step `atStep`): from then on an epoch is `stepsPerEpoch` (> 0)
@@ -94,6 +99,7 @@ public:
 
 private:
     void evaluate(double time, long step, const float* params);
+    bool inBackground() const;
     /// Emits the sample of the background evaluation, if one is pending, once it is done.
     void flush() const;
     const Dataset& m_test;
@@ -114,6 +120,7 @@ private:
     long m_lossCount = 0;
     mutable double m_lastAccuracy = 0;
     mutable std::unique_ptr<PendingEvaluation> m_pending; ///< a background evaluation and its sample
+    std::unique_ptr<PendingEvaluation> m_prestarted;      ///< prestartInitial()'s, until initial() takes it
     std::string m_stopReason;
     std::string m_requested;
 };

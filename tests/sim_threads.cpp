@@ -338,6 +338,53 @@ private slots:
         s.strategy.secureAggregation.enabled = true;
         checkThreads(s, {SecAggBytes});
     }
+    /// The plain average summed as the clients finish (strategies/reportsum.h). Without an observer, on a platform
+    /// where nobody can fail, the clients send no model: every round is averaged from the sum alone. With an
+    /// observer the models are sent too, and each round's model must be their weighted mean, recomputed at the
+    /// round's end in client-rank order, bit for bit. Both runs must end with the same model, with 1 and 2 threads.
+    void streamedAverage()
+    {
+        const sim::SimulationSpec s = federated(StrategyKind::FedAvg);
+        const auto run = [&s](bool observe, int threads) {
+            return inChild([=] {
+                parallel::setThreads(threads);
+                const TrainTest d = data();
+                Keep keep;
+                FederatedAveraging fed(s.strategy.workers, s.strategy.clientFraction, s.strategy.localEpochs, 0,
+                                       s.strategy.rounds, s.training, d, keep);
+                std::vector<Round> seen;
+                if (observe)
+                    fed.setRoundObserver(recordRounds(seen));
+                const sim::SimulationResult r = sim::simulateStrategy(s.platform, fed, 0, true);
+                double exact = 0;
+                for (const Round& x : seen)
+                    exact += x.meanExact ? 1 : 0;
+                std::vector<double> v{double(fed.streamedRounds()), double(fed.roundsWithoutModels()),
+                                      double(seen.size()), exact,
+                                      keep.samples.empty() ? 0.0 : keep.samples.back().testAccuracy};
+                v.insert(v.end(), r.finalModel.data(), r.finalModel.data() + r.finalModel.size());
+                return v;
+            });
+        };
+        const double rounds = s.strategy.rounds;
+        const std::vector<double> plain = run(false, 1);
+        QVERIFY2(plain.size() > 1000, "the run without an observer failed");
+        QCOMPARE(plain[0], rounds); // summed as they came
+        QCOMPARE(plain[1], rounds); // and without the models
+        QVERIFY2(plain[4] > 0.4, qPrintable(QString("accuracy %1").arg(plain[4])));
+        for (int threads : {1, 2}) {
+            const std::vector<double> observed = run(true, threads);
+            QVERIFY2(observed.size() == plain.size(), "the run with an observer failed");
+            QCOMPARE(observed[0], rounds);
+            QCOMPARE(observed[1], 0.0);
+            QCOMPARE(observed[2], rounds);
+            QCOMPARE(observed[3], rounds); // every round the exact weighted mean of the models sent
+            QVERIFY2(sameBits({observed.begin() + 4, observed.end()}, {plain.begin() + 4, plain.end()}),
+                     qPrintable(QString("%1 thread(s): the observed run ends with another model").arg(threads)));
+            const std::vector<double> again = run(false, threads);
+            QVERIFY2(sameBits(again, plain), qPrintable(QString("%1 thread(s) differ from 1").arg(threads)));
+        }
+    }
     void deadlineAndDropOuts()
     {
         sim::SimulationSpec s = federated(StrategyKind::FedAvg);

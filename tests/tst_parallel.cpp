@@ -9,6 +9,8 @@
 #include "optim/optimizer.h"
 #include "parallel.h"
 #include "strategies/localtraining.h"
+#include "strategies/reportsum.h"
+#include "evaluator.h"
 #include "vectorpool.h"
 #include "rng.h"
 #include "threadsoption.h"
@@ -44,6 +46,12 @@ bool sameBits(const Eigen::VectorXf& a, const Eigen::VectorXf& b)
 {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.size())) == 0;
 }
+
+class Samples : public MetricsSink {
+public:
+    void sample(const Sample& s) override { samples.push_back(s); }
+    std::vector<Sample> samples;
+};
 
 } // namespace
 
@@ -247,31 +255,159 @@ private slots:
             }
     }
 
-    /// VectorPool::warm: with several threads the pool hands out the prepared buffers (of the asked size) and then
-    /// fresh ones; the first acquire() never waits for more than the buffer in progress. With one thread, nothing.
-    void vectorPoolWarm()
+    /// VectorPool across threads: jobs acquire and release buffers concurrently; a buffer is never handed to two
+    /// owners at once (each job's pattern survives the others' writes), and released buffers are handed out again.
+    void vectorPoolAcrossThreads()
     {
-        parallel::setThreads(2);
-        {
-            VectorPool pool;
-            pool.warm(3, 1000);
-            std::vector<std::shared_ptr<Eigen::VectorXf>> got;
-            for (int i = 0; i < 5; ++i) {
-                got.push_back(pool.acquire(1000));
-                QCOMPARE(got.back()->size(), Eigen::Index(1000));
-            }
-            for (std::size_t i = 0; i < got.size(); ++i)
-                for (std::size_t j = 0; j < i; ++j)
-                    QVERIFY(got[i]->data() != got[j]->data());
-        }
-        {
-            VectorPool pool;
-            pool.warm(1000, 100000); // destroyed while warming: the job stops or finishes first
-        }
-        parallel::setThreads(1);
+        parallel::setThreads(3);
         VectorPool pool;
-        pool.warm(3, 10);
-        QCOMPARE(pool.acquire(10)->size(), Eigen::Index(10));
+        std::atomic<int> broken{0};
+        std::vector<parallel::Task> jobs;
+        for (int j = 0; j < 6; ++j)
+            jobs.push_back(parallel::submit([&pool, &broken, j] {
+                for (int round = 0; round < 200; ++round) {
+                    std::vector<std::shared_ptr<Eigen::VectorXf>> held;
+                    for (int k = 0; k < 3; ++k) {
+                        held.push_back(pool.acquire(500));
+                        held.back()->setConstant(float(j * 1000 + k));
+                    }
+                    std::this_thread::yield();
+                    for (int k = 0; k < 3; ++k)
+                        if ((held[std::size_t(k)]->array() != float(j * 1000 + k)).any())
+                            broken.fetch_add(1);
+                }
+            }));
+        for (parallel::Task& t : jobs)
+            t.wait();
+        QCOMPARE(broken.load(), 0);
+        // At most 6 jobs x 3 buffers were alive at once: a new acquire reuses one of them.
+        std::vector<std::shared_ptr<Eigen::VectorXf>> again;
+        for (int k = 0; k < 18; ++k)
+            again.push_back(pool.acquire(500));
+        QVERIFY(again.back()->size() == 500);
+    }
+
+    /// OrderedReportSum: models added from concurrent jobs in a shuffled order give the bits of the end-of-round
+    /// sum in position order (the Eigen expression FedAvg used, and weightedAccumulate over ranges); positions not
+    /// launched, added twice or out of range are ignored; complete() only with every launched one added and exactly
+    /// those reported.
+    void orderedReportSumSameBits()
+    {
+        const Eigen::Index n = 3 * 1024 + 7;
+        const int m = 9;
+        std::vector<Eigen::VectorXf> x;
+        std::vector<float> weights;
+        std::vector<char> launched(m, 1);
+        launched[0] = launched[4] = 0;
+        for (int i = 0; i < m; ++i) {
+            x.push_back(randomVector(n, 100 + std::uint64_t(i)));
+            weights.push_back(float((i + 1) / 45.0));
+        }
+        Eigen::VectorXf expected; // FedAvg's end-of-round expression, in position order
+        bool first = true;
+        for (int i = 0; i < m; ++i)
+            if (launched[std::size_t(i)]) {
+                if (first)
+                    expected = weights[std::size_t(i)] * x[std::size_t(i)];
+                else
+                    expected += weights[std::size_t(i)] * x[std::size_t(i)];
+                first = false;
+            }
+        Eigen::VectorXf ranged(n); // weightedAccumulate over two ranges, as averageReports runs it
+        for (long b : {0L, 2048L}) {
+            const long e = b == 0 ? 2048 : long(n);
+            first = true;
+            for (int i = 0; i < m; ++i)
+                if (launched[std::size_t(i)]) {
+                    weightedAccumulate(ranged.data() + b, x[std::size_t(i)].data() + b, weights[std::size_t(i)], e - b,
+                                       first);
+                    first = false;
+                }
+        }
+        QVERIFY(sameBits(ranged, expected));
+        std::vector<char> reported = launched;
+        for (int threads : {1, 3}) {
+            parallel::setThreads(threads);
+            for (std::uint64_t shuffle = 0; shuffle < 5; ++shuffle) {
+                OrderedReportSum sum(7, weights, launched, Eigen::VectorXf());
+                QCOMPARE(sum.round(), 7L);
+                std::vector<int> order(m);
+                for (int i = 0; i < m; ++i)
+                    order[std::size_t(i)] = i;
+                Rng rng(shuffle);
+                for (int i = m - 1; i > 0; --i)
+                    std::swap(order[std::size_t(i)], order[rng.below(std::uint64_t(i) + 1)]);
+                std::vector<parallel::Task> adds;
+                for (int i : order)
+                    adds.push_back(parallel::submit([&sum, &x, i] {
+                        sum.add(i, std::make_shared<const Eigen::VectorXf>(x[std::size_t(i)]));
+                    }));
+                for (parallel::Task& t : adds)
+                    t.wait();
+                sum.add(-1, std::make_shared<const Eigen::VectorXf>(x[0])); // out of range
+                sum.add(m, std::make_shared<const Eigen::VectorXf>(x[0]));
+                sum.add(3, std::make_shared<const Eigen::VectorXf>(x[0])); // added before
+                QVERIFY(sum.complete(reported));
+                QVERIFY2(sameBits(sum.sum(), expected), qPrintable(QString("threads %1, shuffle %2").arg(threads).arg(shuffle)));
+                std::vector<char> fewer = reported;
+                fewer[2] = 0;
+                QVERIFY(!sum.complete(fewer));
+                std::vector<char> more = reported;
+                more[0] = 1;
+                QVERIFY(!sum.complete(more));
+            }
+        }
+        OrderedReportSum partial(1, weights, launched, Eigen::VectorXf());
+        partial.add(1, std::make_shared<const Eigen::VectorXf>(x[1]));
+        partial.add(3, std::make_shared<const Eigen::VectorXf>(x[3])); // waits for position 2
+        QVERIFY(!partial.complete(reported));
+        QVERIFY(sameBits(partial.sum(), weights[1] * x[1]));
+        try {
+            OrderedReportSum bad(1, weights, std::vector<char>(3, 1), Eigen::VectorXf());
+            QFAIL("mismatched sizes were accepted");
+        } catch (const std::invalid_argument&) {
+        }
+    }
+
+    /// Evaluator::prestartInitial: the initial evaluation started before the run gives the sample the run would have
+    /// produced; one of other numbers is dropped and the model given to initial() is evaluated.
+    void evaluatorPrestart()
+    {
+        SyntheticSpec d;
+        d.classes = 3;
+        d.features = 20;
+        d.trainSamples = 60;
+        d.testSamples = 2500;
+        const TrainTest data = makeSyntheticBlobs(d, 4);
+        const Mlp mlp(20, {16}, 3);
+        Eigen::VectorXf p(mlp.numParams()), q(mlp.numParams());
+        mlp.initParams(p.data(), 1);
+        mlp.initParams(q.data(), 2);
+        TrainingConfig cfg;
+        cfg.evalEverySteps = 1;
+        const auto initialSample = [&](const Eigen::VectorXf* pre, const Eigen::VectorXf& given) {
+            Samples sink;
+            {
+                Evaluator e(data.test, &mlp, cfg, 10.0, 10, "epochs", sink);
+                if (pre)
+                    e.prestartInitial(pre->data());
+                e.initial(0.5, given.data());
+                (void)e.state(); // emits the background evaluation's sample
+            }
+            return sink.samples;
+        };
+        parallel::setThreads(2);
+        const auto plain = initialSample(nullptr, p), same = initialSample(&p, p), other = initialSample(&q, p);
+        parallel::setThreads(1);
+        const auto sequential = initialSample(&q, p); // one thread: nothing prestarted
+        QCOMPARE(int(plain.size()), 1);
+        for (const auto* got : {&same, &other, &sequential}) {
+            QCOMPARE(int(got->size()), 1);
+            QCOMPARE(got->front().time, 0.5);
+            QCOMPARE(got->front().testAccuracy, plain.front().testAccuracy);
+            QCOMPARE(got->front().testLoss, plain.front().testLoss);
+        }
+        QVERIFY(initialSample(&q, q).front().testLoss != plain.front().testLoss); // the check can fail
     }
 
     /// The test-set evaluation in chunk jobs gives the sequential pass's loss and count, bit for bit.

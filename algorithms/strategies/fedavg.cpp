@@ -5,6 +5,7 @@
 #include "parallel.h"
 #include "privacy/dp.h"
 #include "strategies/localtraining.h"
+#include "strategies/reportsum.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace dml {
@@ -58,8 +60,10 @@ FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int l
                                                   std::to_string(proxMu));
     if (cfg.batchSize < 1)
         throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
-    if (m_workload.model()) // every sampled client of the first round trains a model of its own
-        m_pool.warm(m_perRound, Eigen::Index(m_workload.numParams()));
+    if (m_workload.model() && parallel::threads() > 1) { // evaluated on an idle core while the platform is built
+        m_initialParams = m_workload.initialParams(cfg.seed);
+        m_evaluator.prestartInitial(m_initialParams.data());
+    }
 }
 
 void FederatedAveraging::setRoundRules(const RoundRules& rules)
@@ -319,6 +323,98 @@ void FederatedAveraging::secAggServerRound(Transport& t, long round, const std::
     }
 }
 
+/// The round's selection and sum; `keepReports`: the clients also send their models (the server needs them if the sum
+/// turns out not to match the reports, or to show them to the round observer).
+struct FederatedAveraging::StreamedRound {
+    StreamedRound(std::vector<int> s, bool keep, long round, std::vector<float> weights, std::vector<char> launched,
+                  Eigen::VectorXf storage)
+        : selected(std::move(s)), keepReports(keep),
+          sum(round, std::move(weights), std::move(launched), std::move(storage)), losses(selected.size(), 0.0),
+          tasks(selected.size())
+    {
+    }
+    const std::vector<int> selected;
+    const bool keepReports;
+    OrderedReportSum sum;
+    std::vector<double> losses;         ///< without kept reports: by position, the mean local loss (from the job)
+    std::vector<parallel::Task> tasks;  ///< without kept reports: by position; last, so they end first
+};
+
+bool FederatedAveraging::streamsReports() const
+{
+    return m_workload.model() && !m_compressor && !m_secAgg.enabled &&
+           m_privacy.spec().kind != privacy::PrivacySpec::Kind::DpFedAvg;
+}
+
+bool FederatedAveraging::keepsReports(bool peersCanFail) const
+{
+    // Only a round that may close without a launched client (or an observer) needs the models themselves.
+    return m_roundObserver || m_rules.deadline > 0 || m_rules.targetClients > 0 || peersCanFail;
+}
+
+void FederatedAveraging::prepare(bool peersCanFail)
+{
+    if (!streamsReports() || keepsReports(peersCanFail))
+        return;
+    if (m_initialParams.size() == 0)
+        m_initialParams = m_workload.initialParams(m_cfg.seed);
+    const std::vector<int> selected = sampleClients(1);
+    beginStreamedRound(false, 1, selected, std::vector<char>(selected.size(), 0), m_pool.copyOf(m_initialParams));
+}
+
+void FederatedAveraging::beginStreamedRound(bool keep, long round, const std::vector<int>& selected,
+                                            const std::vector<char>& done,
+                                            const std::shared_ptr<const Eigen::VectorXf>& global)
+{
+    // The weights averageReports() gives when every launched client reports: n_k / sum n_k, summed in rank order.
+    std::vector<char> launched(selected.size(), 0);
+    double total = 0;
+    for (std::size_t i = 0; i < selected.size(); ++i)
+        if (done[i] == 0) {
+            launched[i] = 1;
+            total += double(m_partition[std::size_t(selected[i])].size());
+        }
+    std::vector<float> weights(selected.size(), 0.0f);
+    for (std::size_t i = 0; i < selected.size(); ++i)
+        if (launched[i])
+            weights[i] = float(double(m_partition[std::size_t(selected[i])].size()) / total);
+    m_streamed = std::make_shared<StreamedRound>(selected, keep, round, std::move(weights), std::move(launched),
+                                                 std::move(m_sumStorage));
+    m_sumStorage = Eigen::VectorXf();
+    // Without kept reports no launched client can drop out: each will train exactly once this round, so its
+    // training can start now, in rank order (the order the sum takes them), while SimGrid simulates the broadcast.
+    // Its batches come from its own sampler, so who draws them and when changes nothing. The client's body then
+    // only lets the simulated time pass (runStreamedClient).
+    if (!keep)
+        for (std::size_t i = 0; i < selected.size(); ++i)
+            if (done[i] == 0)
+                submitStreamedTraining(*m_streamed, int(i), global);
+}
+
+bool FederatedAveraging::takeStreamedAverage(long round, const std::vector<char>& done,
+                                             std::vector<Message>& replies, Eigen::VectorXf& params)
+{
+    if (!m_streamed || m_streamed->sum.round() != round)
+        return false;
+    for (parallel::Task& task : m_streamed->tasks) // in rank order, as the sum takes them
+        task.wait();
+    std::vector<char> reported(done.size());
+    for (std::size_t i = 0; i < done.size(); ++i)
+        reported[i] = done[i] == 2;
+    if (!m_streamed->sum.complete(reported))
+        return false;
+    if (!m_streamed->keepReports) {
+        for (std::size_t i = 0; i < done.size(); ++i)
+            if (done[i] == 2)
+                replies[i].value = m_streamed->losses[i];
+        ++m_roundsWithoutModels;
+    }
+    ++m_streamedRounds;
+    params.swap(m_streamed->sum.sum());
+    m_sumStorage = std::move(m_streamed->sum.sum()); // the previous model's buffer, for the next round's sum
+    return true;
+}
+
 std::vector<int> FederatedAveraging::sampleClients(long round) const
 {
     // Partial Fisher-Yates: the first m entries of a seeded shuffle of 0..K-1.
@@ -462,14 +558,15 @@ void FederatedAveraging::averageReports(Transport& t, long round, const std::vec
         // Element-wise, in client-rank order for every element: split over the pool in ranges of whole pages
         // (parallel::forRanges), the same bits whatever the thread count.
         std::vector<float> weights;
-        for (const Message* m : counted)
+        for (const Message* m : counted) {
+            if (!m->data) // a streamed round's report whose model went into the sum (streamsReports)
+                throw std::logic_error("FedAvg: a report without its model in a round whose sum does not match");
             weights.push_back(float(double(m->version) / total));
+        }
         params.resize(counted[0]->data->size());
         parallel::forRanges(long(params.size()), 1024, [&](long b, long e) {
-            auto p = params.segment(b, e - b);
-            p = weights[0] * counted[0]->data->segment(b, e - b);
-            for (std::size_t i = 1; i < counted.size(); ++i)
-                p += weights[i] * counted[i]->data->segment(b, e - b);
+            for (std::size_t i = 0; i < counted.size(); ++i)
+                weightedAccumulate(params.data() + b, counted[i]->data->data() + b, weights[i], e - b, i == 0);
         });
     }
 }
@@ -478,7 +575,9 @@ void FederatedAveraging::runServer(Transport& t)
 {
     const bool proxy = m_workload.isProxy();
     // A proxy allocates no parameter vector.
-    Eigen::VectorXf params = proxy ? Eigen::VectorXf() : m_workload.initialParams(m_cfg.seed);
+    Eigen::VectorXf params = proxy ? Eigen::VectorXf()
+                                   : m_initialParams.size() ? std::move(m_initialParams)
+                                                            : m_workload.initialParams(m_cfg.seed);
     std::vector<Message> replies(static_cast<std::size_t>(m_perRound)); // by position in the sorted selection
 
     m_evaluator.initial(t.now(), proxy ? nullptr : params.data());
@@ -488,6 +587,10 @@ void FederatedAveraging::runServer(Transport& t)
         // done[i]: 0 = waiting for its report, 1 = out of the round (off, busy, failed), 2 = reported.
         std::vector<char> done(selected.size(), 0);
         std::size_t outstanding = selected.size();
+        // Where no client can be out of the round, its training jobs start before the launches are simulated.
+        const bool streamedEarly = streamsReports() && !keepsReports(t.peersCanFail());
+        if (streamedEarly && !(m_streamed && m_streamed->sum.round() == round)) // round 1 may be prepared
+            beginStreamedRound(false, round, selected, done, global);
         for (std::size_t i = 0; i < selected.size(); ++i) {
             const int k = selected[i];
             if (m_busy[std::size_t(k)] && t.peerFailed(k))
@@ -505,6 +608,11 @@ void FederatedAveraging::runServer(Transport& t)
             }
             t.isend(k, ToClient, Message{.kind = Model, .bytes = m_workload.modelBytes(), .data = global,
                                          .version = round});
+        }
+        if (streamsReports() && !streamedEarly) {
+            if (m_streamed && m_streamed->sum.round() == round) // its samplers have moved on
+                throw std::logic_error("FedAvg: round 1 was prepared for a platform where no peer can fail");
+            beginStreamedRound(true, round, selected, done, global);
         }
         const bool rules = m_rules.deadline > 0 || m_rules.targetClients > 0;
         int dropped = 0;
@@ -541,7 +649,8 @@ void FederatedAveraging::runServer(Transport& t)
             for (std::size_t i = 0; i < selected.size(); ++i)
                 if (done[i] == 2)
                     counted.push_back(&replies[i]);
-            averageReports(t, round, counted, params);
+            if (!takeStreamedAverage(round, done, replies, params))
+                averageReports(t, round, counted, params);
         }
         if (dropped > 0 || rules || m_dropOutsReported) {
             m_dropOutsReported = true;
@@ -565,6 +674,36 @@ void FederatedAveraging::runServer(Transport& t)
             return;
         }
     }
+}
+
+void FederatedAveraging::submitStreamedTraining(StreamedRound& round, int pos,
+                                                std::shared_ptr<const Eigen::VectorXf> global)
+{
+    const int rank = round.selected[std::size_t(pos)];
+    BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
+    const long localSteps = long(m_localEpochs) * sampler.batchesPerEpoch();
+    round.tasks[std::size_t(pos)] = parallel::submit(
+        [this, &round, pos, localSteps, batch = sampler.batchSize(), model = std::move(global),
+         batches = drawBatches(sampler, localSteps)] {
+            std::shared_ptr<Eigen::VectorXf> trained = m_pool.acquire(model->size());
+            const double lossSum = trainLocallyFrom(m_workload, *model, batches.data(), batch, m_cfg.optimizer,
+                                                    localSteps, *trained, float(m_mu), model.get());
+            round.losses[std::size_t(pos)] = lossSum / double(localSteps);
+            round.sum.add(pos, std::move(trained));
+        });
+}
+
+void FederatedAveraging::runStreamedClient(int rank, Transport& t)
+{
+    // Its training job was submitted by the server at the launch (beginStreamedRound), and the server waits for it
+    // (takeStreamedAverage): here only the simulated time passes, and the report leaves when the simulated
+    // training ends, whether or not the real one has.
+    const BatchSampler& sampler = clientSampler(m_samplers, m_partition, rank, m_cfg.batchSize, m_cfg.seed);
+    const long localSteps = long(m_localEpochs) * sampler.batchesPerEpoch();
+    t.compute(double(localSteps) * localStepFlops(m_workload, sampler.batchSize(), m_cfg.optimizer, m_mu > 0));
+    t.send(m_clients, ToServer,
+           Message{.kind = Model, .bytes = m_workload.modelBytes(), .version = long(m_partition[std::size_t(rank)].size()),
+                   .value = std::numeric_limits<double>::quiet_NaN()});
 }
 
 void FederatedAveraging::runClient(int rank, Transport& t)
@@ -610,18 +749,31 @@ void FederatedAveraging::runClient(int rank, Transport& t)
         if (t.recv(ToClient).kind == Abort) // otherwise the shares addressed to this client
             return goodbye();
     }
-    std::shared_ptr<Eigen::VectorXf> w;
+    std::shared_ptr<StreamedRound> streamed; // this round's sum, if the server streams it
+    if (arch && m_streamed && m_streamed->sum.round() == global.version && !m_secAgg.enabled) {
+        streamed = m_streamed;
+        if (!streamed->keepReports)
+            return runStreamedClient(rank, t);
+    }
+    std::shared_ptr<Eigen::VectorXf> w; // the trained model
     double lossSum = 0;
     std::vector<int> batches;
     parallel::Task training; // after what it writes: destroyed (so finished) first if this body is killed
     if (arch) {
-        // The batches and the arithmetic run as one pool job while the training's simulated time passes, beside
-        // the other clients of the round (parallel.h).
-        w = m_pool.acquire(global.data->size());
-        training = parallel::submit([&, model = global.data.get()] {
-            batches = drawBatches(sampler, localSteps); // this client's own sampler: no other job draws from it
+        // The arithmetic (and the addition to the round's sum) runs as a pool job while the training's simulated
+        // time passes, beside the other clients of the round (parallel.h).
+        const int pos = streamed ? int(std::lower_bound(streamed->selected.begin(), streamed->selected.end(), rank) -
+                                       streamed->selected.begin())
+                                 : 0;
+        // Drawn here, not in the job: a body killed before its job started cancels the job, and the sampler must
+        // advance all the same (whatever the thread count).
+        batches = drawBatches(sampler, localSteps);
+        training = parallel::submit([&, model = global.data.get(), streamed, pos] {
+            w = m_pool.acquire(model->size());
             lossSum = trainLocallyFrom(m_workload, *model, batches.data(), sampler.batchSize(), m_cfg.optimizer,
                                        localSteps, *w, float(m_mu), model);
+            if (streamed) // summed now, sent all the same (keepsReports)
+                streamed->sum.add(pos, w);
         });
     } else {
         lossSum = std::numeric_limits<double>::quiet_NaN();

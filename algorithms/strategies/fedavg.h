@@ -98,6 +98,10 @@ public:
     std::string stopReason() const override { return m_evaluator.stopReason(); }
     void completeSummary(Summary& s) const override;
     const Eigen::VectorXf& finalModel() const override { return m_final; }
+    /// Where no client can drop out of round 1 (no peer can fail, no round rules, no observer), starts its clients'
+    /// training (the plain average, strategies/reportsum.h) before the simulation: it depends only on the initial
+    /// model and the clients' samplers.
+    void prepare(bool peersCanFail) override;
 
     /// m, the clients sampled per round.
     int clientsPerRound() const { return m_perRound; }
@@ -181,6 +185,10 @@ public:
     void setSecAggConstants(const privacy::SecAggConstants& c) { m_secCosts = c; }
     /// Sampled clients that dropped out, over the whole run (valid after the run).
     long droppedClients() const { return m_droppedTotal; }
+    /// Rounds whose plain average was summed while the clients finished (strategies/reportsum.h), and of those the
+    /// rounds whose clients sent no model (no peer could fail, no round rules, no observer). Valid after the run.
+    long streamedRounds() const { return m_streamedRounds; }
+    long roundsWithoutModels() const { return m_roundsWithoutModels; }
 
 private:
     VectorPool m_pool; ///< models and gradients, reused across steps and clients
@@ -193,6 +201,24 @@ private:
                        std::size_t outstanding, std::vector<Message>& replies);
     /// The round's aggregation of the reports `counted` into `params` (plain, compressed or DP-FedAvg), charged.
     void averageReports(Transport& t, long round, const std::vector<const Message*>& counted, Eigen::VectorXf& params);
+    // The plain average, summed as the clients finish (strategies/reportsum.h): real workloads without
+    // compression, DP-FedAvg or secure aggregation.
+    struct StreamedRound; ///< one round's sum in progress, shared with its client bodies' training jobs
+    bool streamsReports() const;
+    /// Whether a streamed round's clients send their models too: when the round may close without one of them
+    /// (round rules, a peer that can fail) or the round observer wants them.
+    bool keepsReports(bool peersCanFail) const;
+    /// Starts round `round`'s sum over the clients launched (done[i] == 0) from the model `global`.
+    void beginStreamedRound(bool keep, long round, const std::vector<int>& selected, const std::vector<char>& done,
+                            const std::shared_ptr<const Eigen::VectorXf>& global);
+    /// Submits the training of the client at position `pos` of the round, from `global`, into the round's sum.
+    void submitStreamedTraining(StreamedRound& round, int pos, std::shared_ptr<const Eigen::VectorXf> global);
+    /// Waits for the round's training jobs; if its sum holds exactly the clients that reported (done[i] == 2),
+    /// swaps it into `params` and gives the replies of a round without models their losses.
+    bool takeStreamedAverage(long round, const std::vector<char>& done, std::vector<Message>& replies,
+                             Eigen::VectorXf& params);
+    /// A client of a round whose models go into the sum only: its training job runs on while it reports.
+    void runStreamedClient(int rank, Transport& t);
     int m_clients, m_perRound, m_localEpochs;
     double m_mu;
     TrainingConfig m_cfg;
@@ -227,6 +253,10 @@ private:
     std::map<long, std::shared_ptr<SecAggRound>> m_secRounds; ///< the current round's
     double m_secSeconds = 0, m_secBytes = 0;
     long m_secFailed = 0;
+    Eigen::VectorXf m_sumStorage;              ///< the buffer of the next round's sum (the model before last)
+    Eigen::VectorXf m_initialParams;           ///< made early (its evaluation prestarted) and taken by the server
+    long m_streamedRounds = 0, m_roundsWithoutModels = 0;
+    std::shared_ptr<StreamedRound> m_streamed; ///< the current round's; last, so its jobs end first
 };
 
 } // namespace dml
