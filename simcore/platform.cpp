@@ -989,7 +989,6 @@ BuiltPlatform buildPlatform(const PlatformSpec& p, const std::vector<std::string
     for (sg4::Host* h : b.rankHosts)
         b.rankNames.push_back(h->get_name());
     applyDynamics(p, b.rankHosts, roles, horizon);
-    b.canFail = peersCanFail(p);
     return b;
 }
 

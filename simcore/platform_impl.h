@@ -29,7 +29,6 @@ void configureNetwork(const PlatformSpec& p);
 struct BuiltPlatform {
     std::vector<simgrid::s4u::Host*> rankHosts; ///< one per rank
     std::vector<std::string> rankNames;         ///< the rank hosts' names
-    bool canFail = true; ///< peersCanFail(p)
 };
 
 /// Builds the platform of `p` for ranks with these roles and default names (hostNames()), sealing every zone,

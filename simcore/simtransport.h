@@ -144,7 +144,7 @@ struct World {
     std::vector<char> running;
     /// Per rank: its host went off while its body ran (see Transport::peerFailed); reset by start().
     std::vector<char> lost;
-    /// False if no host or link of the platform can go off (BuiltPlatform::canFail): Transport::peersCanFail.
+    /// False if no host or link of the platform can go off (sim::peersCanFail): Transport::peersCanFail.
     bool peersCanFail = true;
     /// Per rank: when it was marked lost (simulated s).
     std::vector<double> lostAt;

@@ -176,7 +176,8 @@ BuiltPlatform setUp(sg4::Engine*& engine, const PlatformSpec& platform, const St
 SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double targetAccuracy,
                      bool accuracySimulated, Recorder& recorder, double horizon)
 {
-    strategy.prepare(peersCanFail(platform)); // its jobs run while the platform is built
+    const bool canFail = peersCanFail(platform);
+    strategy.prepare(canFail); // its jobs run while the platform is built
     sg4::Engine* enginePtr = nullptr;
     std::unique_ptr<sg4::Engine> engine;
     BuiltPlatform built;
@@ -196,7 +197,7 @@ SimulationResult run(const PlatformSpec& platform, Strategy& strategy, double ta
     world.strategy = &strategy;
     world.sink = &recorder;
     world.names = names;
-    world.peersCanFail = built.canFail;
+    world.peersCanFail = canFail;
     world.accounts.resize(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r)
         world.accounts[std::size_t(r)].host = hosts[std::size_t(r)];

@@ -60,10 +60,6 @@ FederatedAveraging::FederatedAveraging(int clients, double clientFraction, int l
                                                   std::to_string(proxMu));
     if (cfg.batchSize < 1)
         throw ConfigError("workload.batch_size", "expected 1 or more, got " + std::to_string(cfg.batchSize));
-    if (m_workload.model() && parallel::threads() > 1) { // evaluated on an idle core while the platform is built
-        m_initialParams = m_workload.initialParams(cfg.seed);
-        m_evaluator.prestartInitial(m_initialParams.data());
-    }
 }
 
 void FederatedAveraging::setRoundRules(const RoundRules& rules)
@@ -354,12 +350,21 @@ bool FederatedAveraging::keepsReports(bool peersCanFail) const
 
 void FederatedAveraging::prepare(bool peersCanFail)
 {
+    if (!m_workload.model())
+        return;
+    // Both on an idle core while the platform is built: the initial evaluation (with several threads) and, where
+    // no client can drop out, round 1's training.
+    m_initialParams = m_workload.initialParams(m_cfg.seed);
+    m_evaluator.prestartInitial(m_initialParams.data());
     if (!streamsReports() || keepsReports(peersCanFail))
         return;
-    if (m_initialParams.size() == 0)
-        m_initialParams = m_workload.initialParams(m_cfg.seed);
     const std::vector<int> selected = sampleClients(1);
     beginStreamedRound(false, 1, selected, std::vector<char>(selected.size(), 0), m_pool.copyOf(m_initialParams));
+}
+
+FederatedAveraging::StreamedRound* FederatedAveraging::streamedRound(long round) const
+{
+    return m_streamed && m_streamed->sum.round() == round ? m_streamed.get() : nullptr;
 }
 
 void FederatedAveraging::beginStreamedRound(bool keep, long round, const std::vector<int>& selected,
@@ -394,24 +399,25 @@ void FederatedAveraging::beginStreamedRound(bool keep, long round, const std::ve
 bool FederatedAveraging::takeStreamedAverage(long round, const std::vector<char>& done,
                                              std::vector<Message>& replies, Eigen::VectorXf& params)
 {
-    if (!m_streamed || m_streamed->sum.round() != round)
+    StreamedRound* const streamed = streamedRound(round);
+    if (!streamed)
         return false;
-    for (parallel::Task& task : m_streamed->tasks) // in rank order, as the sum takes them
+    for (parallel::Task& task : streamed->tasks) // in rank order, as the sum takes them
         task.wait();
     std::vector<char> reported(done.size());
     for (std::size_t i = 0; i < done.size(); ++i)
         reported[i] = done[i] == 2;
-    if (!m_streamed->sum.complete(reported))
+    if (!streamed->sum.complete(reported))
         return false;
-    if (!m_streamed->keepReports) {
+    if (!streamed->keepReports) {
         for (std::size_t i = 0; i < done.size(); ++i)
             if (done[i] == 2)
-                replies[i].value = m_streamed->losses[i];
+                replies[i].value = streamed->losses[i];
         ++m_roundsWithoutModels;
     }
     ++m_streamedRounds;
-    params.swap(m_streamed->sum.sum());
-    m_sumStorage = std::move(m_streamed->sum.sum()); // the previous model's buffer, for the next round's sum
+    params.swap(streamed->sum.sum());
+    m_sumStorage = std::move(streamed->sum.sum()); // the previous model's buffer, for the next round's sum
     return true;
 }
 
@@ -589,7 +595,7 @@ void FederatedAveraging::runServer(Transport& t)
         std::size_t outstanding = selected.size();
         // Where no client can be out of the round, its training jobs start before the launches are simulated.
         const bool streamedEarly = streamsReports() && !keepsReports(t.peersCanFail());
-        if (streamedEarly && !(m_streamed && m_streamed->sum.round() == round)) // round 1 may be prepared
+        if (streamedEarly && !streamedRound(round)) // round 1 may be prepared
             beginStreamedRound(false, round, selected, done, global);
         for (std::size_t i = 0; i < selected.size(); ++i) {
             const int k = selected[i];
@@ -610,7 +616,7 @@ void FederatedAveraging::runServer(Transport& t)
                                          .version = round});
         }
         if (streamsReports() && !streamedEarly) {
-            if (m_streamed && m_streamed->sum.round() == round) // its samplers have moved on
+            if (streamedRound(round)) // its samplers have moved on
                 throw std::logic_error("FedAvg: round 1 was prepared for a platform where no peer can fail");
             beginStreamedRound(true, round, selected, done, global);
         }
@@ -750,7 +756,7 @@ void FederatedAveraging::runClient(int rank, Transport& t)
             return goodbye();
     }
     std::shared_ptr<StreamedRound> streamed; // this round's sum, if the server streams it
-    if (arch && m_streamed && m_streamed->sum.round() == global.version && !m_secAgg.enabled) {
+    if (arch && streamedRound(global.version)) {
         streamed = m_streamed;
         if (!streamed->keepReports)
             return runStreamedClient(rank, t);

@@ -98,9 +98,9 @@ public:
     std::string stopReason() const override { return m_evaluator.stopReason(); }
     void completeSummary(Summary& s) const override;
     const Eigen::VectorXf& finalModel() const override { return m_final; }
-    /// Where no client can drop out of round 1 (no peer can fail, no round rules, no observer), starts its clients'
-    /// training (the plain average, strategies/reportsum.h) before the simulation: it depends only on the initial
-    /// model and the clients' samplers.
+    /// Starts the initial model's evaluation (Evaluator::prestartInitial) and, where no client can drop out of round 1
+    /// (no peer can fail, no round rules, no observer), its clients' training (the plain average,
+    /// strategies/reportsum.h) before the simulation: both depend only on the initial model and the clients' samplers.
     void prepare(bool peersCanFail) override;
 
     /// m, the clients sampled per round.
@@ -205,6 +205,8 @@ private:
     // compression, DP-FedAvg or secure aggregation.
     struct StreamedRound; ///< one round's sum in progress, shared with its client bodies' training jobs
     bool streamsReports() const;
+    /// The streamed round `round`, if it is the current one; nullptr otherwise.
+    StreamedRound* streamedRound(long round) const;
     /// Whether a streamed round's clients send their models too: when the round may close without one of them
     /// (round rules, a peer that can fail) or the round observer wants them.
     bool keepsReports(bool peersCanFail) const;
